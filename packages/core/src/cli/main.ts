@@ -1,0 +1,89 @@
+import yargs, { type Argv } from "yargs";
+import { hideBin } from "yargs/helpers";
+import { InputError, PipeClosedError, UsageError } from "../ndjson/errors.ts";
+import { type Logger, createLogger } from "./log.ts";
+
+export interface CommandContext {
+  stdin: NodeJS.ReadableStream & AsyncIterable<Buffer | string>;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  log: Logger;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export interface CommandSpec<A> {
+  name: string;
+  usage: string;
+  description: string;
+  /** Adds the command's options to yargs. */
+  options: (y: Argv) => Argv<A>;
+  examples?: [string, string][];
+  /** Exit-code and I/O notes printed at the end of --help. */
+  epilogue?: string;
+  /** Runs the command; returns the exit code (0 ok, 1 some records failed, 3 command-specific). */
+  run: (args: A, ctx: CommandContext) => Promise<number>;
+}
+
+const STANDARD_EPILOGUE =
+  "Reads and writes NDJSON (one JSON object per line). Records go to stdout; diagnostics to stderr.\n" +
+  "Exit codes: 0 ok, 1 some records failed (the others were still processed), 2 usage error.";
+
+/**
+ * The thin yargs shell every command shares: strict option parsing (usage errors exit 2),
+ * --help/--version, quiet exit on a closed pipe (`| head -1`), and exit codes from the library.
+ */
+export async function runCommand<A>(spec: CommandSpec<A>, argv: string[] = hideBin(process.argv)): Promise<never> {
+  const log = createLogger(spec.name);
+  // A reader that went away (EPIPE) ends the command quietly; see NdjsonWriter.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  });
+  let parser = yargs(argv)
+    .scriptName(spec.name)
+    .usage(`${spec.usage}\n\n${spec.description}`)
+    .strict()
+    .help()
+    .alias("h", "help")
+    .version(process.env.SLURMPIPE_VERSION ?? "0.0.0-dev")
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .epilogue(spec.epilogue ? `${spec.epilogue}\n\n${STANDARD_EPILOGUE}` : STANDARD_EPILOGUE)
+    .fail((msg, err) => {
+      if (err && !(err instanceof UsageError)) throw err;
+      process.stderr.write(`${spec.name}: ${msg ?? err?.message}\nTry '${spec.name} --help' for more information.\n`);
+      process.exit(2);
+    });
+  for (const [cmd, text] of spec.examples ?? []) parser = parser.example(cmd, text);
+  let code: number;
+  try {
+    const args = (await spec.options(parser).parseAsync()) as A;
+    code = await spec.run(args, {
+      stdin: process.stdin as CommandContext["stdin"],
+      stdout: process.stdout,
+      stderr: process.stderr,
+      log,
+      env: process.env,
+      cwd: process.cwd(),
+    });
+  } catch (e) {
+    code = exitCodeFor(e, spec.name, log);
+  }
+  log.done();
+  process.exit(code);
+}
+
+/** Maps an error that escaped a command to its exit code, printing what the user needs. */
+export function exitCodeFor(e: unknown, name: string, log: Logger = createLogger(name)): number {
+  if (e instanceof PipeClosedError) return Number(process.exitCode ?? 0);
+  if (e instanceof UsageError) {
+    process.stderr.write(`${name}: ${e.message}\nTry '${name} --help' for more information.\n`);
+    return 2;
+  }
+  if (e instanceof InputError) {
+    log.error(`${e.message} (stopped: --strict)`);
+    return 1;
+  }
+  const err = e as Error;
+  log.error(process.env.SLURMPIPE_DEBUG ? String(err.stack ?? err) : err.message);
+  return 1;
+}

@@ -1,0 +1,103 @@
+import { createReadStream } from "node:fs";
+import type { z } from "zod";
+import { InputError, type LineError, formatLineError } from "./errors.ts";
+import { splitLines } from "./lines.ts";
+
+export interface ReadOptions<T> {
+  /** Name used in error messages: a file path or "stdin". */
+  source?: string;
+  /** Validates each record; unknown fields pass through when the schema is loose. */
+  schema?: z.ZodType<T>;
+  maxLineBytes?: number;
+  /** Stop at the first bad line (throws InputError). */
+  strict?: boolean;
+  /** Receives every bad line when not strict. Defaults to nothing; see ErrorCounter. */
+  onError?: (e: LineError) => void;
+}
+
+export interface ReadItem<T> {
+  value: T;
+  source: string;
+  line: number;
+}
+
+/** Path of the first field a zod error complains about, in `a.b[0].c` form. */
+export function zodField(error: z.ZodError): { field?: string; message: string } {
+  const issue = error.issues[0];
+  if (!issue) return { message: "invalid record" };
+  const field = issue.path
+    .map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join("");
+  return field ? { field, message: issue.message } : { message: issue.message };
+}
+
+/**
+ * Streams NDJSON records. Blank lines are skipped; CRLF, a BOM and a last line without newline
+ * are accepted. A bad line is reported (source, line, field) and skipped, so the valid records
+ * around it are never lost; with `strict` the first one throws.
+ */
+export async function* readNdjson<T = Record<string, unknown>>(
+  input: AsyncIterable<Buffer | string | Uint8Array>,
+  options: ReadOptions<T> = {},
+): AsyncGenerator<ReadItem<T>> {
+  const source = options.source ?? "stdin";
+  const bad = (e: Omit<LineError, "source">) => {
+    const err: LineError = { source, ...e };
+    if (options.strict) throw new InputError(err);
+    options.onError?.(err);
+  };
+  for await (const line of splitLines(input, options.maxLineBytes)) {
+    if (line.oversize !== undefined) {
+      bad({ line: line.number, message: `line is ${line.oversize} bytes, over the ${options.maxLineBytes ?? 16 * 1024 * 1024}-byte limit` });
+      continue;
+    }
+    const text = line.text.trim();
+    if (text === "") continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      bad({ line: line.number, message: `not JSON: ${(e as Error).message}` });
+      continue;
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      bad({ line: line.number, message: "expected a JSON object" });
+      continue;
+    }
+    if (options.schema) {
+      const result = options.schema.safeParse(parsed);
+      if (!result.success) {
+        bad({ line: line.number, ...zodField(result.error) });
+        continue;
+      }
+      yield { value: result.data, source, line: line.number };
+    } else {
+      yield { value: parsed as T, source, line: line.number };
+    }
+  }
+}
+
+/** Reads records from files in order ("-" or none means stdin). */
+export async function* readNdjsonInputs<T = Record<string, unknown>>(
+  paths: readonly string[],
+  options: Omit<ReadOptions<T>, "source"> & { stdin?: AsyncIterable<Buffer | string> } = {},
+): AsyncGenerator<ReadItem<T>> {
+  const list = paths.length === 0 ? ["-"] : paths;
+  for (const path of list) {
+    const stream = path === "-" ? (options.stdin ?? process.stdin) : createReadStream(path);
+    yield* readNdjson<T>(stream, { ...options, source: path === "-" ? "stdin" : path });
+  }
+}
+
+/** Collects bad-line reports, prints each on stderr as `prog: source:line: field: message`. */
+export class ErrorCounter {
+  count = 0;
+  constructor(
+    private readonly prog: string,
+    private readonly stderr: NodeJS.WritableStream = process.stderr,
+  ) {}
+  readonly report = (e: LineError): void => {
+    this.count += 1;
+    this.stderr.write(`${this.prog}: error: ${formatLineError(e)}\n`);
+  };
+}

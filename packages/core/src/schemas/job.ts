@@ -1,0 +1,49 @@
+import { z } from "zod";
+import { schemaVersion } from "./common.ts";
+
+export const StateCategory = z.enum(["pending", "active", "success", "failure", "uncertain"]);
+export type StateCategory = z.infer<typeof StateCategory>;
+
+/** What slurm-poll knows about one job (or array task) at one moment. */
+export const JobState = z.looseObject({
+  /** Long Slurm state name (COMPLETED, TIMEOUT, ...) or UNKNOWN when neither squeue nor sacct knows it. */
+  state: z.string().min(1),
+  category: StateCategory,
+  /** True once the state can no longer change (see core's slurm/states). */
+  terminal: z.boolean(),
+  reason: z.string().optional(),
+  /** "exit:signal" as Slurm prints it, e.g. "0:0", "1:0", "0:9". */
+  exit_code: z.string().optional(),
+  started_at: z.string().optional(),
+  ended_at: z.string().optional(),
+  elapsed_s: z.number().nonnegative().optional(),
+  time_limit_s: z.number().nonnegative().optional(),
+  node_list: z.string().optional(),
+  restarts: z.number().int().nonnegative().optional(),
+  /** Peak resident memory of any step, bytes (sacct MaxRSS). */
+  max_rss_bytes: z.number().nonnegative().optional(),
+  req_mem_bytes: z.number().nonnegative().optional(),
+  /** When this state was last confirmed by squeue or sacct. */
+  confirmed_at: z.string().optional(),
+  source: z.enum(["squeue", "sacct", "local", "none"]).optional(),
+});
+export type JobState = z.infer<typeof JobState>;
+
+/** One state change of one job, emitted by slurm-poll. */
+export const JobEvent = z.looseObject({
+  kind: z.literal("event"),
+  v: schemaVersion,
+  run_id: z.string().optional(),
+  name: z.string().optional(),
+  job_id: z.string(),
+  array_task: z.number().int().nonnegative().optional(),
+  from: z.string().nullable(),
+  to: z.string(),
+  at: z.string(),
+  reason: z.string().optional(),
+  exit_code: z.string().optional(),
+  elapsed_s: z.number().nonnegative().optional(),
+  node_list: z.string().optional(),
+  restarts: z.number().int().nonnegative().optional(),
+});
+export type JobEvent = z.infer<typeof JobEvent>;

@@ -1,0 +1,128 @@
+import { mkdirSync } from "node:fs";
+import { mkdir, open, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import lockfile from "proper-lockfile";
+
+/**
+ * The state directory (default `.slurmpipe/`) is what makes submission idempotent and polling
+ * restartable. `ledger.ndjson` is append-only; every line is fsynced before the next step:
+ *   intent     written BEFORE sbatch runs: if we crash after it, the job may exist -> reconcile by tag
+ *   submitted  sbatch answered with a job id (carries the full record, so `slurm-poll --state` needs no pipe)
+ *   reconciled the job was found by its tag in squeue/sacct after a crash or a timeout
+ *   failed     permanent failure, no job was created (or the job record is known to be dead)
+ *   abandoned  an intent whose job was proven absent, so it may be submitted again
+ */
+export type LedgerEntry =
+  | { t: "intent"; run_id: string; attempt: number; job_name: string; at: string; argv: string[]; name?: string }
+  | {
+      t: "submitted" | "reconciled";
+      run_id: string;
+      attempt: number;
+      job_id: string;
+      job_name: string;
+      at: string;
+      cluster?: string;
+      via?: "sbatch" | "squeue" | "sacct" | "local";
+      /** The record as emitted downstream (with `job`). */
+      record?: Record<string, unknown>;
+    }
+  | { t: "failed"; run_id: string; attempt: number; at: string; message: string; code?: string; job_id?: string }
+  | { t: "abandoned"; run_id: string; attempt: number; at: string; reason: string };
+
+export const LEDGER_FILE = "ledger.ndjson";
+
+export interface LedgerRead {
+  entries: LedgerEntry[];
+  /** A last line cut by a crash mid-append; ignored. */
+  tornLine?: number;
+}
+
+export class Ledger {
+  readonly path: string;
+  constructor(readonly dir: string) {
+    this.path = join(dir, LEDGER_FILE);
+  }
+
+  async ensure(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+  }
+
+  /** Appends one entry and fsyncs it before returning. */
+  async append(entry: LedgerEntry): Promise<void> {
+    await this.ensure();
+    const fh = await open(this.path, "a");
+    try {
+      await fh.write(`${JSON.stringify(entry)}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async read(): Promise<LedgerRead> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { entries: [] };
+      throw e;
+    }
+    const lines = text.split("\n");
+    const entries: LedgerEntry[] = [];
+    let tornLine: number | undefined;
+    lines.forEach((line, i) => {
+      if (line.trim() === "") return;
+      try {
+        entries.push(JSON.parse(line) as LedgerEntry);
+      } catch {
+        // Only the last line can be torn (append + fsync); anything else is corruption.
+        if (i >= lines.length - 2) tornLine = i + 1;
+        else throw new Error(`${this.path}:${i + 1}: corrupt ledger line`);
+      }
+    });
+    return tornLine === undefined ? { entries } : { entries, tornLine };
+  }
+}
+
+/** Latest ledger entry per run id (entries are in append order). */
+export function latestByRun(entries: readonly LedgerEntry[]): Map<string, LedgerEntry> {
+  const latest = new Map<string, LedgerEntry>();
+  for (const e of entries) latest.set(e.run_id, e);
+  return latest;
+}
+
+export interface LockOptions {
+  /** Wait up to this long for another process to release the lock; 0 = refuse at once. */
+  waitMs?: number;
+  /** A lock whose holder stopped refreshing it for this long (kill -9) is taken over. */
+  staleMs?: number;
+}
+
+export class LockedError extends Error {
+  constructor(dir: string) {
+    super(`state directory ${dir} is locked by another slurmpipe process (it is submitting or polling); wait for it or use another --state`);
+    this.name = "LockedError";
+  }
+}
+
+/**
+ * Exclusive lock on a state directory, so two processes never submit the same runs. Returns the
+ * release function. A holder killed with -9 leaves a stale lock that is taken over after `staleMs`.
+ */
+export async function lockStateDir(dir: string, options: LockOptions = {}): Promise<() => Promise<void>> {
+  mkdirSync(dir, { recursive: true });
+  const waitMs = options.waitMs ?? 0;
+  const staleMs = Math.max(5000, options.staleMs ?? 10_000);
+  try {
+    return await lockfile.lock(dir, {
+      lockfilePath: join(dir, "lock"),
+      stale: staleMs,
+      update: Math.floor(staleMs / 2),
+      realpath: false,
+      retries: waitMs > 0 ? { retries: Math.ceil(waitMs / 500), minTimeout: 500, maxTimeout: 500, factor: 1 } : 0,
+    });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ELOCKED") throw new LockedError(dir);
+    throw e;
+  }
+}

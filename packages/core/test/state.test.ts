@@ -1,0 +1,71 @@
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { Ledger, LockedError, latestByRun, lockStateDir, matchesTag, parseJobTag, taggedJobName, writeFileAtomic } from "../src/index.ts";
+
+describe("job name tags", () => {
+  it("keeps the readable name and appends the run-id tag", () => {
+    expect(taggedJobName("S-core_lr0.1_wd1e-4_s0", "a1b2c3d4e5f6")).toBe("S-core_lr0.1_wd1e-4_s0.spa1b2c3d4e5");
+    expect(taggedJobName("x", "a1b2c3d4e5f6", 2)).toBe("x.spa1b2c3d4e5r2");
+  });
+  it("fits sacct's 255 bytes with the tag intact and strips spaces", () => {
+    const name = taggedJobName(`${"é".repeat(300)} with space`, "a1b2c3d4e5f6");
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
+    expect(parseJobTag(name)).toEqual({ runIdPrefix: "a1b2c3d4e5", attempt: 1 });
+    expect(taggedJobName("a b'c", "a1b2c3d4e5f6")).toBe("a_b_c.spa1b2c3d4e5");
+  });
+  it("parses and matches tags", () => {
+    expect(parseJobTag("foo.spa1b2c3d4e5r3")).toEqual({ runIdPrefix: "a1b2c3d4e5", attempt: 3 });
+    expect(parseJobTag("plainjob")).toBeUndefined();
+    expect(matchesTag("foo.spa1b2c3d4e5", "a1b2c3d4e5f6")).toBe(true);
+    expect(matchesTag("foo.spa1b2c3d4e5r2", "a1b2c3d4e5f6")).toBe(false);
+  });
+});
+
+describe("ledger", () => {
+  it("appends, reads back and ignores a torn last line", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-ledger-"));
+    const ledger = new Ledger(dir);
+    await ledger.append({ t: "intent", run_id: "r1", attempt: 1, job_name: "a.spr1", at: "t", argv: ["sbatch"] });
+    await ledger.append({ t: "submitted", run_id: "r1", attempt: 1, job_id: "12", job_name: "a.spr1", at: "t" });
+    appendFileSync(ledger.path, '{"t":"intent","run_i');
+    const read = await ledger.read();
+    expect(read.entries).toHaveLength(2);
+    expect(read.tornLine).toBe(3);
+    expect(latestByRun(read.entries).get("r1")).toMatchObject({ t: "submitted", job_id: "12" });
+  });
+  it("refuses a corrupt line in the middle", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-ledger-"));
+    writeFileSync(join(dir, "ledger.ndjson"), '{"t":"intent"}\ngarbage\n{"t":"intent"}\n');
+    await expect(new Ledger(dir).read()).rejects.toThrow(/corrupt ledger line/);
+  });
+});
+
+describe("state directory lock", () => {
+  it("lets one process in and refuses the second", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-lock-"));
+    const release = await lockStateDir(dir);
+    await expect(lockStateDir(dir)).rejects.toThrow(LockedError);
+    await release();
+    const again = await lockStateDir(dir);
+    await again();
+  });
+  it("waits for the lock when asked to", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-lock-"));
+    const release = await lockStateDir(dir);
+    setTimeout(() => void release(), 300);
+    const second = await lockStateDir(dir, { waitMs: 3000 });
+    await second();
+  });
+});
+
+describe("writeFileAtomic", () => {
+  it("replaces the content", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-atomic-"));
+    const p = join(dir, "f.md");
+    writeFileSync(p, "old");
+    await writeFileAtomic(p, "new");
+    expect(readFileSync(p, "utf8")).toBe("new");
+  });
+});

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Builds the package in the current directory with esbuild:
+//   dist/index.mjs  the library (dependencies stay external, as any npm package)
+//   dist/cli.mjs    the command as ONE standalone file (every dependency inlined), so it can be
+//                   copied onto a cluster login node and run with plain `node`, no node_modules.
+// `--lib` builds only the library (packages without a command, i.e. core).
+import { existsSync, readFileSync } from "node:fs";
+import { build } from "esbuild";
+
+const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+const common = { platform: "node", target: "node20", format: "esm", bundle: true, logLevel: "warning", legalComments: "none" };
+
+await build({ ...common, entryPoints: ["src/index.ts"], outfile: "dist/index.mjs", packages: "external", sourcemap: true });
+
+if (!process.argv.includes("--lib") && existsSync("src/cli.ts")) {
+  await build({
+    ...common,
+    entryPoints: ["src/cli.ts"],
+    outfile: "dist/cli.mjs",
+    minify: true,
+    // CommonJS dependencies (yargs, split2, ...) call require() for node builtins; an ESM bundle has none.
+    banner: {
+      js: [
+        "#!/usr/bin/env node",
+        'import { createRequire as __spCreateRequire } from "node:module";',
+        "const require = __spCreateRequire(import.meta.url);",
+      ].join("\n"),
+    },
+    define: { "process.env.SLURMPIPE_VERSION": JSON.stringify(pkg.version) },
+    // Files a command reads at run time next to itself (cluster profiles) are inlined by the
+    // package's own code with `import ... with { type: "text" }`-free static imports.
+    loader: { ".yaml": "text", ".md": "text" },
+  });
+}

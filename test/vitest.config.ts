@@ -1,0 +1,18 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+import { coreSource } from "../vitest.shared.ts";
+
+// Cross-package tests: pipelines of the BUILT commands (dist/cli.mjs) against the local Slurm
+// (scripts/slurm-dev up). Run with `pnpm test:integration` after `pnpm build`.
+export default defineConfig({
+  root: fileURLToPath(new URL("..", import.meta.url)),
+  resolve: { alias: { "@slurmpipe/core": coreSource } },
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
+    pool: "forks",
+    // Jobs share one small cluster; files run one after another so timings stay predictable.
+    fileParallelism: false,
+  },
+});
