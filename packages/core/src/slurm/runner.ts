@@ -71,6 +71,14 @@ export class SlurmCommandError extends Error {
 }
 
 export interface SlurmRunOptions {
+  /**
+   * "slurm" (default) runs the real client commands. "local" runs the embedded local backend,
+   * which answers the same sbatch/squeue/sacct/scancel command lines with the same output
+   * formats, running the scripts on this machine (no Slurm needed).
+   */
+  backend?: "slurm" | "local";
+  /** State directory of the local backend (default .slurmpipe/local). */
+  localStateDir?: string;
   /** Directory holding the Slurm binaries; default: $SLURMPIPE_SLURM_BIN, else PATH. */
   binDir?: string;
   cwd?: string;
@@ -154,3 +162,6 @@ export async function runSlurm(command: string, args: readonly string[], options
   }
   throw last!;
 }
+
+/** The Slurm-client options every command accepts and passes to runSlurm unchanged. */
+export type SlurmClientOptions = Pick<SlurmRunOptions, "backend" | "localStateDir" | "binDir" | "timeoutMs" | "attempts" | "backoffMs">;
