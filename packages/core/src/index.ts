@@ -15,3 +15,4 @@ export * from "./cli/log.ts";
 export * from "./cli/options.ts";
 export * from "./cli/main.ts";
 export * from "./hash.ts";
+export { runLocalSlurm, localDir, type LocalOptions, type LocalJob, type LocalResult } from "./local/index.ts";

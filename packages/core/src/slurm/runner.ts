@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { execa } from "execa";
+import { runLocalSlurm } from "../local/index.ts";
 
 /**
  * One runner for every Slurm client command: argv arrays only (never a shell string), a timeout,
@@ -77,8 +78,10 @@ export interface SlurmRunOptions {
    * formats, running the scripts on this machine (no Slurm needed).
    */
   backend?: "slurm" | "local";
-  /** State directory of the local backend (default .slurmpipe/local). */
+  /** Directory of the local backend's jobs (default $SLURMPIPE_LOCAL_DIR, else ~/.local/state/slurmpipe/local). */
   localStateDir?: string;
+  /** Local backend: how many jobs may run at once on this machine (default: cores). */
+  localMaxParallel?: number;
   /** Directory holding the Slurm binaries; default: $SLURMPIPE_SLURM_BIN, else PATH. */
   binDir?: string;
   cwd?: string;
@@ -125,6 +128,42 @@ export function resolveSlurmCommand(command: string, binDir?: string): string {
   return dir ? join(dir, command) : command;
 }
 
+interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number | undefined;
+  timedOut: boolean;
+  missing: boolean;
+}
+
+async function execOnce(command: string, file: string, args: readonly string[], options: SlurmRunOptions): Promise<ExecResult> {
+  if (options.backend === "local") {
+    const r = await runLocalSlurm(command, args, {
+      ...(options.localStateDir ? { dir: options.localStateDir } : {}),
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      ...(options.localMaxParallel ? { maxParallel: options.localMaxParallel } : {}),
+    });
+    return { ...r, timedOut: false, missing: false };
+  }
+  const result = await execa(file, [...args], {
+    cwd: options.cwd,
+    timeout: options.timeoutMs ?? 60_000,
+    reject: false,
+    stdin: "ignore",
+    env: slurmEnv(options.env),
+    extendEnv: false,
+    encoding: "utf8",
+    stripFinalNewline: false,
+  });
+  return {
+    stdout: String(result.stdout ?? ""),
+    stderr: String(result.stderr ?? ""),
+    exitCode: result.exitCode,
+    timedOut: Boolean(result.timedOut),
+    missing: (result as { code?: string }).code === "ENOENT" || (result.exitCode === undefined && /ENOENT/.test(String(result.message ?? ""))),
+  };
+}
+
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function runSlurm(command: string, args: readonly string[], options: SlurmRunOptions = {}): Promise<SlurmResult> {
@@ -134,22 +173,11 @@ export async function runSlurm(command: string, args: readonly string[], options
   const file = resolveSlurmCommand(command, options.binDir);
   let last: SlurmCommandError | undefined;
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const result = await execa(file, [...args], {
-      cwd: options.cwd,
-      timeout: options.timeoutMs ?? 60_000,
-      reject: false,
-      stdin: "ignore",
-      env: slurmEnv(options.env),
-      extendEnv: false,
-      encoding: "utf8",
-      stripFinalNewline: false,
-    });
-    const stdout = String(result.stdout ?? "");
-    const stderr = String(result.stderr ?? "");
+    const result = await execOnce(command, file, args, options);
+    const { stdout, stderr } = result;
     if (result.exitCode === 0 && !result.timedOut) return { stdout, stderr, exitCode: 0, attempts: attempt };
-    const missing = (result as { code?: string }).code === "ENOENT" || /ENOENT/.test(String(result.message ?? "")) && result.exitCode === undefined;
-    if (missing) {
-      throw new SlurmCommandError(command, args, "missing", undefined, "", `${file}: command not found (is Slurm installed? set SLURMPIPE_SLURM_BIN or use --backend local)`, attempt);
+    if (result.missing) {
+      throw new SlurmCommandError(command, args, "missing", undefined, "", `${file}: command not found (is Slurm installed? set SLURMPIPE_SLURM_BIN, or use --backend local to run jobs on this machine)`, attempt);
     }
     const kind = result.timedOut ? "timeout" : classifySlurmError(stderr);
     last = new SlurmCommandError(command, args, kind, result.exitCode, stdout, stderr, attempt);
@@ -164,4 +192,4 @@ export async function runSlurm(command: string, args: readonly string[], options
 }
 
 /** The Slurm-client options every command accepts and passes to runSlurm unchanged. */
-export type SlurmClientOptions = Pick<SlurmRunOptions, "backend" | "localStateDir" | "binDir" | "timeoutMs" | "attempts" | "backoffMs">;
+export type SlurmClientOptions = Pick<SlurmRunOptions, "backend" | "localStateDir" | "localMaxParallel" | "binDir" | "timeoutMs" | "attempts" | "backoffMs">;
