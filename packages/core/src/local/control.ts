@@ -20,17 +20,20 @@ export function localScancel(argv: readonly string[], dir: string): LocalResult 
     if (!(byId || byName) || TERMINAL_LOCAL.has(job.state)) continue;
     const fresh = readJob(dir, job.raw_id) ?? job;
     fresh.cancel_requested = true;
+    const pid = fresh.state === "RUNNING" ? fresh.pid : undefined;
     if (fresh.state === "PENDING") {
       fresh.state = "CANCELLED";
       fresh.end_time = new Date().toISOString();
-    } else if (fresh.pid) {
+    }
+    // Record the request BEFORE signalling, so the runner sees it when the job exits.
+    writeJob(dir, fresh);
+    if (pid) {
       try {
-        process.kill(-fresh.pid, "SIGTERM");
+        process.kill(-pid, "SIGTERM");
       } catch {
         // already gone; the runner records the end
       }
     }
-    writeJob(dir, fresh);
   }
   return { stdout: "", stderr: "", exitCode: 0 };
 }
