@@ -1,0 +1,505 @@
+import { join } from "node:path";
+import {
+  ErrorCounter,
+  type JobEvent,
+  type JobState,
+  type Logger,
+  NdjsonWriter,
+  type RunRecord,
+  type SlurmClientOptions,
+  SlurmCommandError,
+  lockStateDir,
+  readNdjson,
+  runSlurm,
+} from "@slurmpipe/core";
+import { stderrPath, tailFile } from "./early.ts";
+import { HumanLog, humanElapsed, logTime } from "./humanlog.ts";
+import type { TrackedId } from "./ids.ts";
+import { classify, ledgerRecords } from "./inputs.ts";
+import { type AcctView, type Decision, decide, needsAccounting, ourRow } from "./machine.ts";
+import { type SacctJob, parseSacct, sacctArgs } from "./sacct.ts";
+import { type SqueueRow, parseSqueue, squeueArgs } from "./squeue.ts";
+import { POLL_DIR, PollStore } from "./store.ts";
+import { type Track, type TrackedRun, isFinal, newTrack, storeKey } from "./track.ts";
+
+export interface PollOptions {
+  /** State directory (slurm-submit's; poll keeps its own files in <state>/poll/). */
+  state: string;
+  /** Track the ledger's jobs: true, false, or "auto" = only when stdin brought no record at all. */
+  ledger: boolean | "auto";
+  /** Submitted run records; null when stdin is not read (a terminal). */
+  stdin: AsyncIterable<Buffer | string> | null;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  log: Logger;
+  cwd: string;
+  intervalMs: number;
+  /** Cap of the backoff when the controller is slow or failing. */
+  maxBackoffMs: number;
+  once: boolean;
+  timeoutMs?: number;
+  maxRequeues?: number;
+  earlyMs?: number;
+  earlyLines?: number;
+  logFile?: string;
+  strict?: boolean;
+  /** Time limit of one squeue/sacct call. */
+  queryTimeoutMs?: number;
+  slurm: SlurmClientOptions;
+  /** A query slower than this counts as a struggling controller (backoff). */
+  slowMs?: number;
+  now?: () => Date;
+  /** Called after each cycle (tests). */
+  onCycle?: (info: CycleInfo) => void;
+}
+
+export interface CycleInfo {
+  cycle: number;
+  /** Slurm commands run in this cycle, in order. */
+  calls: string[];
+  outcome: CycleOutcome;
+}
+
+type CycleOutcome = "idle" | "ok" | "slow" | "failed";
+
+/** Exit code 3: jobs still running after --once or --timeout. */
+export const EXIT_RUNNING = 3;
+
+const DAY_MS = 86_400_000;
+
+export async function poll(options: PollOptions): Promise<number> {
+  const release = await lockStateDir(join(options.state, POLL_DIR));
+  try {
+    return await new Poller(options).run();
+  } finally {
+    await release().catch(() => {});
+  }
+}
+
+class Poller {
+  private readonly out: NdjsonWriter;
+  private readonly errors: ErrorCounter;
+  private readonly store: PollStore;
+  private readonly human: HumanLog;
+  private readonly now: () => Date;
+  private tracks = new Map<string, Track>();
+  /** Jobs tracked in this session, by store key, in arrival order. */
+  private readonly active = new Map<string, TrackedRun>();
+  private readonly emitted = new Set<string>();
+  private stdinDone = false;
+  private stdinRecords = 0;
+  private inputError: unknown;
+  private useLedger: boolean;
+  private wake: (() => void) | undefined;
+  private idle = true;
+  private cycles = 0;
+  private readonly startedAt: Date;
+
+  constructor(private readonly o: PollOptions) {
+    this.out = new NdjsonWriter(o.stdout as NodeJS.WritableStream);
+    this.errors = new ErrorCounter("slurm-poll", o.stderr);
+    this.store = new PollStore(join(o.state, POLL_DIR));
+    this.human = new HumanLog(o.logFile);
+    this.now = o.now ?? (() => new Date());
+    this.useLedger = o.ledger === true;
+    this.startedAt = this.now();
+  }
+
+  async run(): Promise<number> {
+    this.tracks = await this.store.load();
+    const reading = this.readStdin();
+    if (this.o.once) {
+      await reading;
+      this.checkInput();
+      const calls: string[] = [];
+      const outcome = await this.cycle(calls);
+      this.o.onCycle?.({ cycle: this.cycles, calls, outcome });
+      for (const [sk, tr] of this.active) await this.emitRecord(sk, tr);
+      await this.finish(false);
+      return this.exitCode();
+    }
+    let failures = 0;
+    let timedOut = false;
+    for (;;) {
+      this.checkInput();
+      const calls: string[] = [];
+      const outcome = await this.cycle(calls);
+      this.o.onCycle?.({ cycle: this.cycles, calls, outcome });
+      this.checkInput();
+      if (outcome === "failed" || outcome === "slow") failures += 1;
+      else if (outcome === "ok") failures = 0;
+      if (this.stdinDone && this.allFinal()) break;
+      const elapsed = this.now().getTime() - this.startedAt.getTime();
+      if (this.o.timeoutMs !== undefined && elapsed >= this.o.timeoutMs) {
+        timedOut = true;
+        break;
+      }
+      let delay = Math.min(this.o.maxBackoffMs, this.o.intervalMs * 2 ** failures);
+      if (failures > 0) this.o.log.warn(`next query in ${humanElapsed(delay / 1000)} (backing off: the controller is ${outcome === "slow" ? "slow" : "failing"})`);
+      if (this.o.timeoutMs !== undefined) delay = Math.max(0, Math.min(delay, this.o.timeoutMs - elapsed));
+      this.idle = outcome === "idle";
+      await this.sleep(delay);
+    }
+    await reading;
+    this.checkInput();
+    if (timedOut) for (const [sk, tr] of this.active) await this.emitRecord(sk, tr);
+    await this.finish(timedOut);
+    return this.exitCode();
+  }
+
+  // ---- inputs ---------------------------------------------------------------------------------
+
+  private async readStdin(): Promise<void> {
+    try {
+      if (this.o.stdin) {
+        const reader = readNdjson<Record<string, unknown>>(this.o.stdin, { source: "stdin", strict: this.o.strict, onError: this.errors.report });
+        for await (const item of reader) {
+          this.stdinRecords += 1;
+          await this.accept(item.value, "stdin", item.line);
+        }
+      }
+      if (this.o.ledger === "auto" && this.stdinRecords === 0) this.useLedger = true;
+      if (this.useLedger) await this.readLedger();
+    } catch (e) {
+      this.inputError = e;
+    } finally {
+      this.stdinDone = true;
+      this.wake?.();
+    }
+  }
+
+  private checkInput(): void {
+    if (this.inputError) {
+      const e = this.inputError;
+      this.inputError = undefined;
+      throw e;
+    }
+  }
+
+  private async readLedger(): Promise<void> {
+    const { records } = await ledgerRecords(this.o.state);
+    let line = 0;
+    for (const r of records) await this.accept(r, join(this.o.state, "ledger.ndjson"), ++line);
+  }
+
+  private async accept(value: Record<string, unknown>, source: string, line: number): Promise<void> {
+    const c = classify(value);
+    if (c.kind === "pass") {
+      if (c.warning) this.o.log.warn(`${source}:${line}: ${c.warning}`);
+      await this.out.write(c.value);
+      return;
+    }
+    if (c.kind === "bad") {
+      this.errors.report({ source, line, ...(c.field ? { field: c.field } : {}), message: c.message });
+      if (this.o.strict) throw new Error(`${source}:${line}: ${c.message} (stopped: --strict)`);
+      return;
+    }
+    await this.track(c.record, c.id);
+  }
+
+  private async track(record: RunRecord, id: TrackedId): Promise<void> {
+    const sk = storeKey(id.key, record);
+    const known = this.active.get(sk);
+    if (known) {
+      known.record = record; // the same job again (ledger and stdin): keep the newest copy
+      return;
+    }
+    for (const other of this.active.values()) {
+      if (other.track.key === id.key && other.record.id !== record.id) {
+        this.o.log.warn(`job ${id.key} is claimed by runs ${other.record.id} and ${record.id}; the job name decides which one it is`);
+      }
+    }
+    let t = this.tracks.get(sk);
+    if (!t) {
+      t = newTrack(id, record, this.now());
+      this.tracks.set(sk, t);
+    }
+    this.active.set(sk, { track: t, record });
+    if (!t.loggedSubmit) {
+      const job = record.job!;
+      this.human.entry(this.now(), "SUBMIT_JOB", record.name, [
+        ["Command", job.argv ? `${record.script?.path ? `cd ${record.script.path.replace(/\/[^/]*$/, "") || "."} && ` : ""}${job.argv.join(" ")}` : undefined],
+        ["Result", `Job ID ${t.key} submitted at ${logTime(job.submitted_at) ?? "an unknown time"}`],
+      ]);
+      t.loggedSubmit = true;
+    }
+    // Final in an earlier run of poll: its record goes on downstream now, its events are not repeated.
+    if (isFinal(t) && !this.o.once) await this.emitRecord(sk, this.active.get(sk)!);
+    if (this.idle) this.wake?.();
+  }
+
+  // ---- one cycle ------------------------------------------------------------------------------
+
+  private async cycle(calls: string[] = []): Promise<CycleOutcome> {
+    this.cycles += 1;
+    if (this.useLedger && this.stdinDone && !this.o.once) await this.readLedger();
+    const pending = [...this.active.entries()].filter(([, tr]) => !isFinal(tr.track));
+    if (pending.length === 0) {
+      await this.human.flush();
+      return "idle";
+    }
+    const now = this.now();
+    const slurm = { ...this.o.slurm, retry: false, timeoutMs: this.o.queryTimeoutMs ?? this.o.slurm.timeoutMs ?? 60_000 };
+    const slowMs = this.o.slowMs ?? 10_000;
+    let slow = false;
+
+    // 1. squeue: one call for every tracked job. If it fails, nothing changes.
+    const sqArgs = squeueArgs(pending.map(([, tr]) => tr.track.queryId));
+    calls.push("squeue");
+    let rows: Map<string, SqueueRow[]>;
+    const t0 = Date.now();
+    try {
+      const res = await runSlurm("squeue", sqArgs, slurm);
+      const parsed = parseSqueue(res.stdout);
+      for (const s of parsed.skipped) this.o.log.warn(`squeue: ${s}`);
+      rows = new Map();
+      for (const r of parsed.rows) for (const k of r.keys) rows.set(k, [...(rows.get(k) ?? []), r]);
+    } catch (e) {
+      return this.failedQuery("squeue", sqArgs, e, pending.length);
+    }
+    if (Date.now() - t0 > slowMs) slow = true;
+
+    // 2. sacct: at most one call, for the jobs squeue no longer lists (or that ended there).
+    const needAcct = pending.filter(([, tr]) => needsAccounting(ourRow(tr.track, rows.get(tr.track.key)).row));
+    let acct: { ok: true; jobs: Map<string, SacctJob> } | { ok: false } | undefined;
+    let acctFailure: string | undefined;
+    if (needAcct.length > 0) {
+      const earliest = Math.min(...needAcct.map(([, tr]) => Date.parse(tr.track.submittedAt ?? tr.track.trackedAt)).filter(Number.isFinite), now.getTime());
+      const acArgs = sacctArgs(
+        needAcct.map(([, tr]) => tr.track.queryId),
+        new Date(earliest - DAY_MS),
+      );
+      calls.push("sacct");
+      const t1 = Date.now();
+      try {
+        const res = await runSlurm("sacct", acArgs, slurm);
+        const parsed = parseSacct(res.stdout);
+        for (const s of parsed.skipped) this.o.log.warn(`sacct: ${s}`);
+        acct = { ok: true, jobs: parsed.jobs };
+      } catch (e) {
+        acct = { ok: false };
+        acctFailure = describe(e);
+        this.o.log.warn(`sacct failed, the ${needAcct.length} job(s) that left squeue keep their last state: ${acctFailure}`);
+      }
+      if (Date.now() - t1 > slowMs) slow = true;
+    }
+
+    // 3. decide per job.
+    const needSet = new Set(needAcct.map(([sk]) => sk));
+    for (const [sk, tr] of pending) {
+      let view: AcctView = { status: "not-asked" };
+      if (needSet.has(sk) && acct) {
+        if (acct.ok) {
+          const job = acct.jobs.get(tr.track.key);
+          view = job ? { status: "ok", job } : { status: "ok" };
+        } else view = { status: "failed" };
+      }
+      await this.apply(sk, tr, decide(tr.track, rows.get(tr.track.key), view, now), now);
+    }
+    this.statusCheck(now, sqArgs, acctFailure);
+    await this.store.save(this.tracks, now);
+    await this.human.flush();
+    if (acct && !acct.ok) return "failed";
+    return slow ? "slow" : "ok";
+  }
+
+  private async failedQuery(command: string, args: string[], e: unknown, jobs: number): Promise<CycleOutcome> {
+    const why = describe(e);
+    this.o.log.warn(`${command} failed; nothing changes for the ${jobs} tracked job(s): ${why}`);
+    this.human.entry(this.now(), "STATUS_CHECK", "Polling SLURM", [
+      ["Command", commandLine(command, args)],
+      ["Result", `query failed (${why}); no state changed`],
+    ]);
+    await this.human.flush();
+    return "failed";
+  }
+
+  private async apply(sk: string, tr: TrackedRun, d: Decision, now: Date): Promise<void> {
+    const t = tr.track;
+    if (d.reused && !t.warnedReuse) {
+      this.o.log.warn(`job ${t.key} of run ${t.runId}: ${d.reused}: not our job (job id reused after a controller restart?); treated as absent`);
+      t.warnedReuse = true;
+    }
+    if (d.rawId) t.rawId = d.rawId;
+    if (d.seenSubmitAt) t.seenSubmitAt = d.seenSubmitAt;
+    if (d.restarts !== undefined) t.restarts = Math.max(t.restarts, d.restarts);
+    if (d.requeuePending !== undefined) t.requeuePending = d.requeuePending;
+    if (d.finalSeenAt !== undefined) t.finalSeenAt = d.finalSeenAt;
+    const state = d.state;
+    if (!state) return;
+    if (state.source !== "none") {
+      t.lastSeenAt = state.confirmed_at ?? now.toISOString();
+      t.lastKnownState = state.state;
+    }
+    state.restarts = Math.max(state.restarts ?? 0, t.restarts);
+    if (this.o.maxRequeues !== undefined && state.restarts > this.o.maxRequeues) {
+      if (!t.flagged) {
+        this.o.log.warn(`${tr.record.name} (job ${t.key}) was requeued ${state.restarts} times, more than --max-requeues ${this.o.maxRequeues}`);
+        this.human.entry(now, "REQUEUE_LIMIT", tr.record.name, [
+          ["Job ID", t.key],
+          ["Restarts", state.restarts],
+          ["Limit", this.o.maxRequeues],
+        ]);
+      }
+      t.flagged = true;
+    }
+    if (t.flagged) state.flag = "too_many_requeues";
+    if (state.terminal && state.category === "failure") await this.checkEarly(tr, state, now);
+    else if (t.state?.early_failure) state.early_failure = t.state.early_failure;
+    const prev = t.state;
+    t.state = state;
+    if (prev?.state !== state.state) await this.event(tr, prev, state, now);
+    if (state.terminal && !this.o.once) await this.emitRecord(sk, tr);
+  }
+
+  private async checkEarly(tr: TrackedRun, state: JobState, now: Date): Promise<void> {
+    const t = tr.track;
+    if (this.o.earlyMs === undefined) return;
+    if (t.earlyChecked) {
+      if (t.state?.early_failure) state.early_failure = t.state.early_failure;
+      return;
+    }
+    t.earlyChecked = true;
+    const ran = state.elapsed_s ?? 0;
+    if (ran * 1000 > this.o.earlyMs) return;
+    const path = stderrPath(tr.record, t, this.o.cwd);
+    let tail: string[] = [];
+    let error: string | undefined;
+    try {
+      tail = await tailFile(path, this.o.earlyLines ?? 20);
+    } catch (e) {
+      error = `cannot read ${path}: ${(e as Error).message}`;
+    }
+    state.early_failure = { elapsed_s: ran, path, tail, ...(error ? { error } : {}) };
+    const head = `early failure: ${tr.record.name} (job ${t.key}) ${state.state}${state.exit_code ? ` ${state.exit_code}` : ""} after ${humanElapsed(ran)}`;
+    this.o.log.warn(error ? `${head}; ${error}` : `${head}; last lines of ${path}:\n${tail.map((l) => `    ${l}`).join("\n")}`);
+    this.human.entry(now, "EARLY_FAILURE", tr.record.name, [
+      ["Job ID", t.key],
+      ["State", `${state.state}${state.exit_code ? ` (exit ${state.exit_code})` : ""} after ${humanElapsed(ran)}`],
+      ["Stderr", path],
+      ["Tail", error ?? (tail.length ? `\n${tail.join("\n")}` : "(empty)")],
+    ]);
+  }
+
+  private async event(tr: TrackedRun, prev: JobState | undefined, state: JobState, now: Date): Promise<void> {
+    const t = tr.track;
+    const ev: JobEvent = { kind: "event", v: 1, job_id: t.key, from: prev?.state ?? null, to: state.state, at: now.toISOString() };
+    if (t.runId) ev.run_id = t.runId;
+    if (tr.record.name) ev.name = tr.record.name;
+    if (t.arrayTask !== undefined) ev.array_task = t.arrayTask;
+    if (state.reason) ev.reason = state.reason;
+    if (state.exit_code) ev.exit_code = state.exit_code;
+    if (state.elapsed_s !== undefined) ev.elapsed_s = state.elapsed_s;
+    if (state.node_list) ev.node_list = state.node_list;
+    ev.restarts = state.restarts ?? t.restarts;
+    await this.out.write(ev);
+    this.human.entry(now, "STATE_CHANGE", tr.record.name, [
+      ["Job ID", t.key],
+      ["Previous", prev?.state ?? "(not seen yet)"],
+      ["Current", state.state],
+      ["Reason", state.reason],
+      ["Started", state.category === "active" || state.terminal ? logTime(state.started_at) : undefined],
+      ["Completed", state.terminal ? logTime(state.ended_at) : undefined],
+      ["Elapsed", state.terminal && state.elapsed_s !== undefined ? humanElapsed(state.elapsed_s) : undefined],
+      ["Exit code", state.terminal ? state.exit_code : undefined],
+      ["Restarts", state.restarts ? state.restarts : undefined],
+    ]);
+  }
+
+  private async emitRecord(sk: string, tr: TrackedRun): Promise<void> {
+    if (this.emitted.has(sk)) return;
+    this.emitted.add(sk);
+    if (isFinal(tr.track)) tr.track.finalEmitted = true;
+    const state = tr.track.state;
+    await this.out.write(state ? { ...tr.record, state } : tr.record);
+  }
+
+  // ---- reporting ------------------------------------------------------------------------------
+
+  private counts(): Map<string, number> {
+    const c = new Map<string, number>([
+      ["PENDING", 0],
+      ["RUNNING", 0],
+      ["COMPLETED", 0],
+    ]);
+    for (const { track } of this.active.values()) {
+      const s = track.state?.state ?? "NOT_SEEN";
+      c.set(s, (c.get(s) ?? 0) + 1);
+    }
+    return c;
+  }
+
+  private statusCheck(now: Date, args: string[], acctFailure: string | undefined): void {
+    const counts = [...this.counts()].map(([s, n]) => `${n} ${s}`).join(", ");
+    this.human.entry(now, "STATUS_CHECK", "Polling SLURM", [
+      ["Command", commandLine("squeue", args)],
+      ["Result", `${this.active.size} jobs found - ${counts}`],
+      ["Note", acctFailure ? `sacct failed (${acctFailure}); jobs that left squeue keep their last state` : undefined],
+    ]);
+  }
+
+  private async finish(timedOut: boolean): Promise<void> {
+    const now = this.now();
+    const all = [...this.active.values()].map((tr) => tr.track);
+    if (all.length === 0) {
+      this.o.log.warn(this.useLedger ? `no submitted jobs to poll (stdin empty, nothing in ${join(this.o.state, "ledger.ndjson")})` : "no submitted jobs to poll");
+    } else if (all.every(isFinal)) {
+      const ok = all.filter((t) => t.state?.category === "success").length;
+      const failed = all.filter((t) => t.state?.category !== "success");
+      const byState = new Map<string, number>();
+      for (const t of failed) byState.set(t.state!.state, (byState.get(t.state!.state) ?? 0) + 1);
+      const detail = byState.size ? ` (${[...byState].map(([s, n]) => `${n} ${s}`).join(", ")})` : "";
+      const first = Math.min(...all.map((t) => Date.parse(t.submittedAt ?? t.trackedAt)).filter(Number.isFinite));
+      this.human.entry(now, "ALL_COMPLETE", "Monitoring finished", [
+        ["Summary", `${all.length} jobs completed - ${ok} COMPLETED, ${failed.length} FAILED${detail}`],
+        ["Total time", Number.isFinite(first) ? humanElapsed((now.getTime() - first) / 1000) : undefined],
+      ]);
+    } else {
+      const running = all.filter((t) => !isFinal(t)).length;
+      this.human.entry(now, "MONITOR_STOPPED", timedOut ? "--timeout reached" : "--once", [
+        ["Summary", `${running} of ${all.length} jobs not finished - ${[...this.counts()].map(([s, n]) => `${n} ${s}`).join(", ")}`],
+        ["Next", "run slurm-poll again (state is kept in the state directory)"],
+      ]);
+    }
+    await this.human.flush();
+    await this.store.save(this.tracks, now);
+  }
+
+  private allFinal(): boolean {
+    for (const tr of this.active.values()) if (!isFinal(tr.track)) return false;
+    return true;
+  }
+
+  private exitCode(): number {
+    if (this.errors.count > 0) return 1;
+    const tracks = [...this.active.values()].map((tr) => tr.track);
+    if (tracks.some((t) => !isFinal(t))) return EXIT_RUNNING;
+    if (tracks.some((t) => t.state?.category !== "success")) return 1;
+    return 0;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        this.wake = undefined;
+        // A burst of records (a pipe) arrives over a moment: gather it before querying.
+        setTimeout(resolve, 50);
+      };
+      timer = setTimeout(done, ms);
+      this.wake = done;
+      if (this.stdinDone && this.allFinal()) done();
+    });
+  }
+}
+
+function describe(e: unknown): string {
+  if (e instanceof SlurmCommandError) return `${e.kind}: ${e.stderr.trim().split("\n").slice(-2).join(" | ") || `exit code ${e.exitCode}`}`;
+  return (e as Error).message ?? String(e);
+}
+
+/** The command as the log shows it, with a long id list shortened. */
+function commandLine(command: string, args: readonly string[]): string {
+  return [command, ...args.map((a) => (a.length > 80 && /^[\d_,+]+$/.test(a) ? `${a.split(",").slice(0, 5).join(",")},... (${a.split(",").length} ids)` : /[\s|'%]/.test(a) ? `'${a}'` : a))].join(" ");
+}

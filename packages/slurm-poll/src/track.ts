@@ -1,0 +1,74 @@
+import type { JobState, RunRecord } from "@slurmpipe/core";
+import type { TrackedId } from "./ids.ts";
+
+/**
+ * What slurm-poll remembers about one tracked job between cycles and between runs
+ * (persisted in <state>/poll/jobs.json): the last state it reported, so a restarted poll goes on
+ * without repeating events, and what it needs to tell our job from a job that reuses its id.
+ */
+export interface Track {
+  /** Job key as Slurm prints the job: "123" or "123_4". */
+  key: string;
+  queryId: string;
+  arrayJobId?: string;
+  arrayTask?: number;
+  runId?: string;
+  /** Run name (events carry it). */
+  name?: string;
+  /** The Slurm job name the job was submitted with (carries the run-id tag). */
+  jobName?: string;
+  attempt?: number;
+  /** When slurm-submit saw sbatch answer. */
+  submittedAt?: string;
+  /** When this poll first tracked the job (bounds the sacct window when submittedAt is unknown). */
+  trackedAt: string;
+  /** The raw job id (differs from the key for array tasks that started): `%j` in log paths. */
+  rawId?: string;
+  /** Last state reported (event or record); undefined until the job was first seen. */
+  state?: JobState;
+  /** The last state squeue or sacct confirmed (UNKNOWN never overwrites it). */
+  lastKnownState?: string;
+  /** Last time squeue or sacct confirmed the job. */
+  lastSeenAt?: string;
+  /** Submit time last seen: a requeue resets it, which reveals restarts we did not see happen. */
+  seenSubmitAt?: string;
+  restarts: number;
+  /** A requeue was counted and the job has not run again yet (do not count it twice). */
+  requeuePending?: boolean;
+  /** squeue showed a final state at this time; waiting (briefly) for sacct's exit code and MaxRSS. */
+  finalSeenAt?: string;
+  /** The final run record was written. */
+  finalEmitted?: boolean;
+  /** Warned that the id now belongs to another job. */
+  warnedReuse?: boolean;
+  flagged?: boolean;
+  loggedSubmit?: boolean;
+  earlyChecked?: boolean;
+}
+
+export interface TrackedRun {
+  track: Track;
+  record: RunRecord;
+}
+
+/** Store key: the job plus the run and attempt, so a reused id on a new submission starts afresh. */
+export function storeKey(key: string, record: Pick<RunRecord, "id" | "job">): string {
+  return `${key}|${record.id}|${record.job?.attempt ?? 1}`;
+}
+
+export function newTrack(id: TrackedId, record: RunRecord, now: Date): Track {
+  const job = record.job!;
+  const t: Track = { key: id.key, queryId: id.queryId, trackedAt: now.toISOString(), restarts: 0 };
+  if (id.arrayJobId !== undefined) t.arrayJobId = id.arrayJobId;
+  if (id.arrayTask !== undefined) t.arrayTask = id.arrayTask;
+  t.runId = record.id;
+  t.name = record.name;
+  if (job.name) t.jobName = job.name;
+  if (job.attempt) t.attempt = job.attempt;
+  if (job.submitted_at) t.submittedAt = job.submitted_at;
+  return t;
+}
+
+export function isFinal(t: Track): boolean {
+  return t.state?.terminal === true;
+}
