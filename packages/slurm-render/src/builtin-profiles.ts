@@ -1,0 +1,7 @@
+// The shipped profiles, inlined into the standalone dist/cli.mjs (copied to login nodes alone).
+import generic from "../profiles/generic.yaml";
+import local from "../profiles/local.yaml";
+import lumi from "../profiles/lumi.yaml";
+import olivia from "../profiles/olivia.yaml";
+
+export const BUNDLED_PROFILES: Record<string, string> = { generic, local, lumi, olivia };

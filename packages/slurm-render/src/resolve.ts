@@ -1,0 +1,271 @@
+/**
+ * Merges profile < run spec `resources` < CLI flags into one job plan per run, and checks
+ * everything that would otherwise only fail at submission or inside the job.
+ */
+import { resolve as resolvePath } from "node:path";
+import type { RunRecord } from "@slurmpipe/core";
+import { RESOURCE_KEYS, RESOURCE_OPTIONS, type ResourceKey, directiveOptionName, normalizeKey } from "./directives.ts";
+import type { Launcher, Profile } from "./profile.ts";
+import { shellQuote } from "./quote.ts";
+
+/** An environment variable: profile values are shell text (`raw`), run and CLI values literal. */
+export interface EnvVar {
+  name: string;
+  value: string;
+  raw: boolean;
+}
+
+/** What the CLI flags set (the last and strongest layer). */
+export interface Overrides {
+  resources?: Partial<Record<ResourceKey, string | number>>;
+  extra?: string[];
+  env?: Record<string, string>;
+  setup?: string[];
+  venv?: string;
+  container?: string;
+  sampleOverrides?: string[];
+  /** Seconds, or false to turn off a profile's requeue-on-signal. */
+  requeueOnSignal?: number | false | true;
+}
+
+export interface PlanOptions {
+  profile: Profile;
+  overrides: Overrides;
+  outDir: string;
+  cwd: string;
+  sample: boolean;
+}
+
+export interface JobPlan {
+  run: RunRecord;
+  /** Job name and directory name below --out (`sample-<name>` for sample runs). */
+  jobName: string;
+  /** Directory holding job.sbatch and logs/. */
+  scriptDir: string;
+  /** Directory the command runs in (the run's `dir`). */
+  runDir: string;
+  resources: Record<string, string | number>;
+  extra: string[];
+  modules: string[];
+  env: EnvVar[];
+  envMultinode: EnvVar[];
+  envMultinodeComment?: string;
+  setup: string[];
+  venv?: string;
+  venvComment?: string;
+  launcher: Launcher;
+  command: { argv: string[] } | { shell: string };
+  requeue?: { seconds: number; selfRequeue: boolean; timeLimitS?: number };
+  /** The layers' run-spec and CLI parts of env/setup, kept in the output record's resources. */
+  literalEnv: Record<string, string>;
+  runSetup: string[];
+  warnings: string[];
+}
+
+/** A problem with one run: the record gets `error` and the stream goes on. */
+export class RunError extends Error {
+  constructor(
+    message: string,
+    readonly field?: string,
+    readonly code = "invalid_run",
+  ) {
+    super(message);
+  }
+}
+
+const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+=@,-]*$/;
+const MAX_NAME_BYTES = 200;
+
+/** Model, optimizer and data-pipeline settings a sample run must never change (000 sample-run skill, step 2). */
+const FORBIDDEN_SAMPLE_KEYS = new Set([
+  "model", "arch", "architecture", "optimizer", "optim", "lr", "learning_rate", "weight_decay", "wd", "betas", "momentum",
+  "preprocess", "preprocessing", "augment", "augmentation", "tokenizer", "width_multiplier", "seed",
+]);
+
+export function planJob(run: RunRecord, options: PlanOptions): JobPlan {
+  const { profile, overrides } = options;
+  const warnings: string[] = [];
+  if (!SAFE_NAME.test(run.name) || Buffer.byteLength(run.name) > MAX_NAME_BYTES) {
+    throw new RunError(
+      `run name ${JSON.stringify(run.name)} is not safe as a directory and job name (letters, digits, _ . + = @ , - and at most ${MAX_NAME_BYTES} bytes)`,
+      "name",
+    );
+  }
+  const jobName = options.sample ? `sample-${run.name}` : run.name;
+  const scriptDir = resolvePath(options.outDir, jobName);
+  const runDir = options.sample || !run.dir ? scriptDir : resolvePath(options.cwd, run.dir);
+
+  // Layer 2: the run spec's resources (core schema keys; env/setup/extra handled apart).
+  const runResources: Record<string, unknown> = { ...(run.resources ?? {}) };
+  const runEnv = takeRecord(runResources, "env", "resources.env");
+  const runSetup = takeStrings(runResources, "setup", "resources.setup");
+  const runExtra = takeStrings(runResources, "extra", "resources.extra");
+  const resources: Record<string, string | number> = {};
+  const profileResources: Record<string, unknown> = profile.resources ?? {};
+  for (const key of RESOURCE_KEYS) {
+    const value = profileResources[key];
+    if (typeof value === "string" || typeof value === "number") resources[key] = value;
+  }
+  for (const [rawKey, value] of Object.entries(runResources)) {
+    const key = normalizeKey(rawKey);
+    if (value === undefined || value === null) continue;
+    if (!(RESOURCE_KEYS as string[]).includes(key)) {
+      throw new RunError(`unknown resource "${rawKey}" (known: ${[...RESOURCE_KEYS, "extra", "env", "setup"].join(", ")})`, `resources.${rawKey}`);
+    }
+    if (typeof value !== "string" && typeof value !== "number") throw new RunError(`expected a string or number, got ${JSON.stringify(value)}`, `resources.${rawKey}`);
+    resources[key] = value;
+  }
+  // Layer 3: CLI flags.
+  for (const [key, value] of Object.entries(overrides.resources ?? {})) if (value !== undefined) resources[key] = value;
+
+  if (options.sample) {
+    resources.time = overrides.resources?.time ?? profile.sample?.time ?? "00:15:00";
+    resources.nodes = 1;
+  }
+
+  const extra = mergeExtra([...(profile.resources?.extra ?? []), ...runExtra, ...(overrides.extra ?? [])]);
+
+  const env = mergeEnv([
+    ...Object.entries(profile.env ?? {}).map(([name, value]) => ({ name, value, raw: true })),
+    ...Object.entries(runEnv).map(([name, value]) => ({ name, value, raw: false })),
+    ...Object.entries(overrides.env ?? {}).map(([name, value]) => ({ name, value, raw: false })),
+  ]);
+  for (const v of env) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v.name)) throw new RunError(`"${v.name}" is not a valid environment variable name`, `resources.env.${v.name}`);
+  const nodes = Number(resources.nodes ?? 1);
+  const envMultinode = nodes > 1 ? Object.entries(profile.env_multinode ?? {}).map(([name, value]) => ({ name, value, raw: true })) : [];
+
+  let launcher: Launcher = profile.launcher ?? { type: "none" };
+  if (overrides.container !== undefined) {
+    if (launcher.type !== "apptainer") launcher = { type: "apptainer", args: ["--nv"] };
+    launcher = { ...launcher, container: overrides.container };
+  }
+  const venv = overrides.venv ?? profile.venv;
+
+  const command = commandOf(run);
+  if (options.sample) {
+    const sampleOverrides = overrides.sampleOverrides ?? runSampleOverrides(run) ?? profile.sample?.overrides ?? [];
+    checkSampleOverrides(sampleOverrides, run);
+    if (sampleOverrides.length === 0) warnings.push(`${run.name}: no sample overrides (profile sample.overrides, the run's sample.overrides or --sample-override): only the 15-minute limit shortens this run`);
+    if ("argv" in command) command.argv.push(...sampleOverrides);
+    else command.shell = [command.shell, ...sampleOverrides.map((o) => shellQuote(o))].join(" ");
+  }
+
+  let requeue: JobPlan["requeue"];
+  const rq = profile.requeue_on_signal;
+  const enabled = overrides.requeueOnSignal === undefined ? rq?.enabled === true : overrides.requeueOnSignal !== false;
+  if (enabled) {
+    const seconds = typeof overrides.requeueOnSignal === "number" ? overrides.requeueOnSignal : (rq?.seconds ?? 360);
+    requeue = { seconds, selfRequeue: rq?.self_requeue ?? true };
+  }
+
+  const plan: JobPlan = {
+    run,
+    jobName,
+    scriptDir,
+    runDir,
+    resources,
+    extra,
+    modules: profile.modules ?? [],
+    env,
+    envMultinode,
+    envMultinodeComment: profile.env_multinode_comment,
+    setup: [...(profile.setup ?? []), ...runSetup, ...(overrides.setup ?? [])],
+    venv,
+    venvComment: profile.venv_comment,
+    launcher,
+    command,
+    requeue,
+    literalEnv: { ...runEnv, ...(overrides.env ?? {}) },
+    runSetup: [...runSetup, ...(overrides.setup ?? [])],
+    warnings,
+  };
+  checkRequired(plan, profile);
+  return plan;
+}
+
+function commandOf(run: RunRecord): JobPlan["command"] {
+  const c = run.command;
+  if (c === undefined || (Array.isArray(c) && c.length === 0) || (typeof c === "string" && c.trim() === "")) {
+    throw new RunError("the run has no command", "command");
+  }
+  if (typeof c === "string") return { shell: c };
+  c.forEach((word, i) => {
+    if (word.includes("\u0000")) throw new RunError("contains a NUL byte, which no program argument can hold", `command[${i}]`);
+  });
+  return { argv: [...c] };
+}
+
+function runSampleOverrides(run: RunRecord): string[] | undefined {
+  const sample = (run as Record<string, unknown>).sample;
+  if (sample === undefined) return undefined;
+  const list = (sample as { overrides?: unknown } | null)?.overrides;
+  if (!Array.isArray(list) || !list.every((x) => typeof x === "string")) throw new RunError("expected {\"overrides\": [strings]}", "sample");
+  return list;
+}
+
+/** Sample runs reduce scope only; an override of a swept parameter or of the model, optimizer or data pipeline is refused. */
+function checkSampleOverrides(list: string[], run: RunRecord): void {
+  const params = new Set(Object.keys(run.params ?? {}));
+  for (const item of list) {
+    const key = /^(?:--?)?([^=\s]+)/.exec(item)?.[1];
+    if (!key || /^\d/.test(key)) continue;
+    const segments = key.split(/[._-]/).map((s) => s.toLowerCase());
+    const joined = key.toLowerCase().replace(/-/g, "_");
+    const bad = [...segments, joined].find((s) => FORBIDDEN_SAMPLE_KEYS.has(s));
+    if (params.has(key) || params.has(joined) || bad) {
+      throw new RunError(
+        `sample override ${JSON.stringify(item)} would change ${params.has(key) || params.has(joined) ? "a swept parameter" : `the ${bad}`}; a sample run only reduces scope (steps, checkpointing, validation)`,
+        "sample.overrides",
+      );
+    }
+  }
+}
+
+function checkRequired(plan: JobPlan, profile: Profile): void {
+  for (const req of profile.require ?? []) {
+    const value = req === "launcher.container" ? (plan.launcher.type === "apptainer" ? plan.launcher.container : undefined) : req === "venv" ? plan.venv : plan.resources[normalizeKey(req)];
+    if (value === undefined || value === "") {
+      const flag = req === "launcher.container" ? "--container" : `--${req.replace(/_/g, "-")}`;
+      throw new RunError(`profile ${profile.name} needs ${req}: set ${flag}${req.includes(".") ? "" : ` or resources.${req} in the run spec`}`, req === "launcher.container" ? "launcher.container" : `resources.${req}`, "missing_setting");
+    }
+  }
+  if (plan.launcher.type === "apptainer" && !plan.launcher.container) {
+    throw new RunError("the apptainer launcher needs a container image: set --container PATH.sif", "launcher.container", "missing_setting");
+  }
+}
+
+/** Later directives replace earlier ones with the same option name. */
+function mergeExtra(list: string[]): string[] {
+  const byName = new Map<string, string>();
+  for (const d of list) byName.set(directiveOptionName(d.trim()) ?? d.trim(), d.trim());
+  return [...byName.values()];
+}
+
+function mergeEnv(list: EnvVar[]): EnvVar[] {
+  const byName = new Map<string, EnvVar>();
+  for (const v of list) byName.set(v.name, v);
+  return [...byName.values()];
+}
+
+function takeRecord(obj: Record<string, unknown>, key: string, field: string): Record<string, string> {
+  const value = obj[key];
+  delete obj[key];
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new RunError("expected an object of NAME: value", field);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") throw new RunError(`expected a string, got ${JSON.stringify(v)}`, `${field}.${k}`);
+    out[k] = String(v);
+  }
+  return out;
+}
+
+function takeStrings(obj: Record<string, unknown>, key: string, field: string): string[] {
+  const value = obj[key];
+  delete obj[key];
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((x) => typeof x === "string")) throw new RunError("expected a list of strings", field);
+  return value;
+}
+
+export { RESOURCE_OPTIONS };

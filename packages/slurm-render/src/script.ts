@@ -1,0 +1,215 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are bash code, ${...} is bash's
+/**
+ * Turns a job plan into the text of an sbatch script. Pure: the same plan always gives the same
+ * bytes (no dates, no versions, no host names), so re-rendering an unchanged run is a no-op.
+ */
+import { parseDuration } from "@slurmpipe/core";
+import { RESOURCE_KEYS, RESOURCE_OPTIONS } from "./directives.ts";
+import { escapeForDoubleQuotes, quoteArgv, shellQuote } from "./quote.ts";
+import { type JobPlan, RunError } from "./resolve.ts";
+
+/** One array job: the shared plan of its runs plus where the table of their argv lives. */
+export interface ArrayPart {
+  name: string;
+  id: string;
+  spec: string;
+  dir: string;
+  tablePath: string;
+  tableSha256: string;
+}
+
+export function logPatterns(dir: string, array: boolean): { stdout: string; stderr: string } {
+  const base = `${escapePercent(dir)}/logs/${array ? "%A_%a" : "%j"}`;
+  return { stdout: `${base}.out`, stderr: `${base}.err` };
+}
+
+/** A literal `%` in a path would be read as a filename pattern by sbatch. */
+function escapePercent(path: string): string {
+  return path.replace(/%/g, "%%");
+}
+
+/**
+ * One `#SBATCH` line. Environment variables are not expanded in directives and a newline would end
+ * the line, so both are refused; whitespace and `#` are protected by double quotes, which sbatch's
+ * directive parser understands.
+ */
+export function directive(option: string, value: string | number | undefined, field: string): string {
+  if (value === undefined) return `#SBATCH ${option}`;
+  const text = String(value);
+  if (/[\r\n\u0000]/.test(text)) throw new RunError(`${option} value ${JSON.stringify(text)} contains a line break: #SBATCH directives are one line`, field, "invalid_directive");
+  if (text.includes("$")) throw new RunError(`${option} value ${JSON.stringify(text)} contains "$": environment variables are not expanded in #SBATCH directives`, field, "invalid_directive");
+  if (text.includes("\\")) throw new RunError(`${option} value ${JSON.stringify(text)} contains a backslash, which #SBATCH directives do not handle reliably`, field, "invalid_directive");
+  if (text === "") throw new RunError(`${option} has an empty value`, field, "invalid_directive");
+  if (!/[\s#"']/.test(text)) return `#SBATCH ${option}=${text}`;
+  if (!text.includes('"')) return `#SBATCH ${option}="${text}"`;
+  if (!text.includes("'")) return `#SBATCH ${option}='${text}'`;
+  throw new RunError(`${option} value ${JSON.stringify(text)} has both quote characters`, field, "invalid_directive");
+}
+
+function extraDirective(text: string, index: number): string {
+  const field = `resources.extra[${index}]`;
+  if (/[\r\n\u0000]/.test(text)) throw new RunError(`directive ${JSON.stringify(text)} contains a line break`, field, "invalid_directive");
+  if (text.includes("$")) throw new RunError(`directive ${JSON.stringify(text)} contains "$": environment variables are not expanded in #SBATCH directives`, field, "invalid_directive");
+  if (!text.startsWith("-")) throw new RunError(`directive ${JSON.stringify(text)} must start with - or -- (e.g. --exclusive)`, field, "invalid_directive");
+  return `#SBATCH ${text}`;
+}
+
+function directiveLines(plan: JobPlan, jobName: string, logDir: string, array?: ArrayPart): string[] {
+  const lines = [directive("--job-name", jobName, "name")];
+  for (const key of RESOURCE_KEYS) {
+    const value = plan.resources[key];
+    if (value !== undefined) lines.push(directive(RESOURCE_OPTIONS[key], value, `resources.${key}`));
+  }
+  if (array) lines.push(directive("--array", array.spec, "array"));
+  const logs = logPatterns(logDir, Boolean(array));
+  lines.push(directive("--output", logs.stdout, "logs.stdout"), directive("--error", logs.stderr, "logs.stderr"));
+  if (plan.requeue) lines.push(directive("--signal", `B:SIGTERM@${plan.requeue.seconds}`, "requeue_on_signal"), directive("--requeue", undefined, "requeue_on_signal"));
+  plan.extra.forEach((d, i) => {
+    lines.push(extraDirective(d, i));
+  });
+  return lines;
+}
+
+function exportLine(v: { name: string; value: string; raw: boolean }): string {
+  return `export ${v.name}=${v.raw ? v.value : shellQuote(v.value)}`;
+}
+
+/** Module loads, exports, setup and venv: the cluster-specific part, written in the profile's order. */
+function environmentBlock(plan: JobPlan, venvOutside: boolean): string[] {
+  const blocks: string[][] = [];
+  if (plan.modules.length > 0) blocks.push(plan.modules.map((m) => `module load ${m}`));
+  if (plan.env.length > 0) blocks.push(plan.env.map(exportLine));
+  if (plan.envMultinode.length > 0) blocks.push([...(plan.envMultinodeComment ? [`# ${plan.envMultinodeComment}`] : []), ...plan.envMultinode.map(exportLine)]);
+  if (plan.setup.length > 0) blocks.push(plan.setup);
+  if (venvOutside && plan.venv) blocks.push([...(plan.venvComment ? [`# ${plan.venvComment}`] : []), `source ${shellQuote(plan.venv)}/bin/activate`]);
+  if (blocks.length === 0) return [];
+  return [
+    "# Cluster environment. Module systems and activate scripts read unset variables, so -u is off here.",
+    "set +u",
+    ...blocks.flatMap((b, i) => (i === 0 ? b : ["", ...b])),
+    "set -u",
+  ];
+}
+
+/** The launcher lines for a command given as shell text (`cmd`) run in the foreground or background. */
+function launchLines(plan: JobPlan, cmd: string, background: boolean, argvFromArray: boolean): string[] {
+  const amp = background ? " &" : "";
+  const l = plan.launcher;
+  if (l.type === "none") return [`${cmd}${amp}`];
+  if (l.type === "srun") return [`${["srun", ...(l.args ?? []).map((a) => shellQuote(a))].join(" ")} ${cmd}${amp}`];
+  const head = [...(l.srun ? ["srun"] : []), "apptainer", "exec", ...(l.args ?? []).map((a) => shellQuote(a)), shellQuote(l.container ?? ""), "bash", "-c", '"'].join(" ");
+  const inner: string[] = [];
+  if (plan.venv) inner.push(`    ${escapeForDoubleQuotes(`source ${shellQuote(plan.venv)}/bin/activate`)}`);
+  if (argvFromArray) {
+    inner.push('    exec "$@"'.replace(/[$"]/g, (c) => `\\${c}`));
+    return [head, ...inner, `" bash ${cmd}${amp}`];
+  }
+  // With a trap, the signal must reach the training program, not an intermediate bash.
+  const execPrefix = background && "argv" in plan.command ? "exec " : "";
+  inner.push(`    ${escapeForDoubleQuotes(execPrefix + cmd)}`);
+  return [head, ...inner, `"${amp}`];
+}
+
+/** Runs the command; with requeue-on-signal in the background, forwarding the warning signal to it. */
+function commandLines(plan: JobPlan, cmd: string, argvFromArray: boolean): string[] {
+  if (!plan.requeue) return launchLines(plan, cmd, false, argvFromArray);
+  const limit = plan.resources.time === undefined ? undefined : parseDuration(String(plan.resources.time));
+  const lines = [
+    `# --signal=B:SIGTERM@${plan.requeue.seconds} reaches only this shell: forward it to the training process so it`,
+    "# can checkpoint at a safe point, and wait until it has finished (a trap runs only between commands,",
+    "# hence the command in the background and `wait`).",
+    "sp_child=",
+    "sp_term=",
+    "sp_interrupted=",
+    'sp_forward_term() { sp_term=1; sp_interrupted=1; if [ -n "$sp_child" ]; then kill -TERM "$sp_child" 2>/dev/null || true; fi; }',
+    "trap sp_forward_term TERM",
+    ...launchLines(plan, cmd, true, argvFromArray),
+    "sp_child=$!",
+    "while :; do",
+    "  sp_interrupted=",
+    "  sp_rc=0",
+    '  wait "$sp_child" || sp_rc=$?',
+    "  # wait returns early when the trap ran; the training process may still be writing its checkpoint.",
+    '  [ -n "$sp_interrupted" ] || break',
+    "done",
+  ];
+  if (plan.requeue.selfRequeue && typeof limit === "number") {
+    // --requeue alone does not requeue at the time limit; do it ourselves, but only when the signal was
+    // the time-limit warning (Slurm may send it up to 60 s early), not an scancel earlier in the run.
+    const earliest = Math.max(0, limit - plan.requeue.seconds - 90);
+    lines.push(
+      `if [ -n "$sp_term" ] && [ "$SECONDS" -ge ${earliest} ] && [ -n "\${SLURM_JOB_ID:-}" ]; then`,
+      '  echo "slurmpipe: time-limit warning received; requeueing job $SLURM_JOB_ID to resume from its checkpoint" >&2',
+      '  scontrol requeue "$SLURM_JOB_ID" || echo "slurmpipe: scontrol requeue failed" >&2',
+      "fi",
+    );
+  }
+  lines.push('exit "$sp_rc"');
+  return lines;
+}
+
+function header(directives: string[], comment: string): string[] {
+  return ["#!/bin/bash", ...directives, comment, "", "set -euo pipefail"];
+}
+
+export function renderRunScript(plan: JobPlan, profileName: string): string {
+  const cmd = "argv" in plan.command ? quoteArgv(plan.command.argv) : plan.command.shell;
+  const logDir = `${plan.scriptDir}/logs`;
+  const lines = [
+    ...header(directiveLines(plan, plan.jobName, plan.scriptDir), `# slurmpipe run ${oneLine(plan.run.id)} (${plan.run.name}), profile ${oneLine(profileName)}`),
+    `export SLURMPIPE_RUN_ID=${shellQuote(plan.run.id)}`,
+    `export SLURMPIPE_RUN_NAME=${shellQuote(plan.run.name)}`,
+    // sbatch opens the log files before this runs (slurm-render creates the directory); kept for a copied script.
+    `mkdir -p ${[...new Set([logDir, plan.runDir])].map((d) => shellQuote(d)).join(" ")}`,
+    `cd ${shellQuote(plan.runDir)}`,
+    "",
+    ...section(environmentBlock(plan, plan.launcher.type !== "apptainer")),
+    ...commandLines(plan, cmd, false),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * One script for many runs: task i reads line i+1 of the table beside it. Every field is base64
+ * (prefixed with ':' so an empty value stays a field), so the shell never parses a value; the
+ * table's sha256 is checked first, so a table replaced after submission cannot run the wrong argv.
+ */
+export function renderArrayScript(plan: JobPlan, part: ArrayPart, profileName: string, members: number): string {
+  const lines = [
+    ...header(directiveLines(plan, part.name, part.dir, part), `# slurmpipe array ${part.id} (${members} runs), profile ${oneLine(profileName)}`),
+    `sp_table=${shellQuote(part.tablePath)}`,
+    `[ "$(sha256sum < "$sp_table" | cut -d ' ' -f 1)" = ${part.tableSha256} ] || { echo "slurmpipe: $sp_table changed since rendering; re-render and resubmit" >&2; exit 1; }`,
+    'mapfile -t -s "$SLURM_ARRAY_TASK_ID" -n 1 sp_line < "$sp_table"',
+    '[ "${#sp_line[@]}" -eq 1 ] || { echo "slurmpipe: no line for task $SLURM_ARRAY_TASK_ID in $sp_table" >&2; exit 1; }',
+    'read -r -a sp_fields <<< "${sp_line[0]}"',
+    "sp_args=()",
+    'for sp_field in "${sp_fields[@]}"; do',
+    "  # printf x keeps trailing newlines, which $(...) would strip",
+    '  sp_value=$(printf %s "${sp_field#:}" | base64 -d; printf x)',
+    '  sp_args+=("${sp_value%x}")',
+    "done",
+    '[ "${#sp_args[@]}" -ge 4 ] || { echo "slurmpipe: malformed line for task $SLURM_ARRAY_TASK_ID in $sp_table" >&2; exit 1; }',
+    'export SLURMPIPE_RUN_ID="${sp_args[0]}" SLURMPIPE_RUN_NAME="${sp_args[1]}"',
+    'sp_dir="${sp_args[2]}"',
+    'sp_args=("${sp_args[@]:3}")',
+    `mkdir -p ${shellQuote(`${part.dir}/logs`)} "$sp_dir"`,
+    'cd "$sp_dir"',
+    "",
+    ...section(environmentBlock(plan, plan.launcher.type !== "apptainer")),
+    ...commandLines(plan, '"${sp_args[@]}"', true),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/** One table line: run id, name, dir, then the argv words. */
+export function tableLine(fields: string[]): string {
+  return fields.map((f) => `:${Buffer.from(f, "utf8").toString("base64")}`).join(" ");
+}
+
+function section(lines: string[]): string[] {
+  return lines.length > 0 ? [...lines, ""] : [];
+}
+
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, " ");
+}

@@ -1,0 +1,370 @@
+import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { renderRecords, run, tempDir } from "./helpers.ts";
+
+const golden = (name: string) => join(import.meta.dirname, "golden", name);
+
+/** Compares with test/golden/<name> (the out dir replaced by <OUT>); UPDATE_GOLDEN=1 rewrites it. */
+function expectGolden(text: string, out: string, name: string): void {
+  const normalized = text.split(out).join("<OUT>");
+  if (process.env.UPDATE_GOLDEN === "1") writeFileSync(golden(name), normalized);
+  expect(normalized).toBe(readFileSync(golden(name), "utf8"));
+}
+
+const TRAIN = ["python", "train.py", "optimizer=sgd", "lr=0.1", "wd=1e-4", "seed=0"];
+
+function contiguous(lines: string[], block: string[]): boolean {
+  for (let i = 0; i + block.length <= lines.length; i++) if (block.every((b, j) => lines[i + j] === b)) return true;
+  return false;
+}
+
+describe("profiles render the seed templates", () => {
+  it("generic: golden script", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("S-core_lr0.1_wd1e-4_s0", TRAIN, { resources: { time: "02:00:00", mem: "32G" } })], { cwd, profile: "generic" });
+    expect(r.code).toBe(0);
+    const path = (r.records[0]!.script as { path: string }).path;
+    expectGolden(readFileSync(path, "utf8"), cwd, "generic.sbatch");
+  });
+
+  it("lumi: golden, and every cluster-specific line of the 000 LUMI template, block by block", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("S-core_lr0.1_wd1e-4_s0", TRAIN)], {
+      cwd,
+      profile: "lumi",
+      overrides: { resources: { account: "project_465000123", nodes: 2 }, venv: "/scratch/project_465000123/venv" },
+    });
+    expect(r.code).toBe(0);
+    const text = readFileSync((r.records[0]!.script as { path: string }).path, "utf8");
+    expectGolden(text, cwd, "lumi.sbatch");
+    const lines = text.split("\n");
+    // 000_3e976801cf400fa2.txt, Step 3, **LUMI**
+    expect(contiguous(lines, ["module load LUMI/24.03 partition/G", lines.find((l) => l.startsWith("module load PyTorch/"))!])).toBe(true);
+    expect(contiguous(lines, ['export MIOPEN_USER_DB_PATH="/tmp/$(whoami)-miopen-cache-$SLURM_NODEID"', "export MIOPEN_CUSTOM_CACHE_DIR=$MIOPEN_USER_DB_PATH", "export ROCM_PATH=/opt/rocm"])).toBe(true);
+    expect(contiguous(lines, ["# Multi-node RCCL settings (if multi-node)", "export NCCL_SOCKET_IFNAME=hsn", "export NCCL_NET_GDR_LEVEL=PHB"])).toBe(true);
+    expect(contiguous(lines, ["# Activate venv overlay if used", "source /scratch/project_465000123/venv/bin/activate"])).toBe(true);
+    expect(lines).toContain("srun python train.py optimizer=sgd lr=0.1 wd=1e-4 seed=0");
+    // the template's order: modules, exports, multi-node exports, venv, srun
+    const at = (prefix: string) => lines.findIndex((l) => l.startsWith(prefix));
+    expect([at("module load LUMI"), at("export MIOPEN_USER_DB_PATH"), at("export NCCL_SOCKET_IFNAME"), at("source "), at("srun ")]).toEqual(
+      [...[at("module load LUMI"), at("export MIOPEN_USER_DB_PATH"), at("export NCCL_SOCKET_IFNAME"), at("source "), at("srun ")]].sort((a, b) => a - b),
+    );
+  });
+
+  it("lumi: the RCCL exports only for multi-node jobs", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("one-node", TRAIN)], { cwd, profile: "lumi", overrides: { resources: { account: "project_1" } } });
+    const text = readFileSync((r.records[0]!.script as { path: string }).path, "utf8");
+    expect(text).not.toContain("NCCL_SOCKET_IFNAME");
+    expect(text).toContain("export ROCM_PATH=/opt/rocm");
+  });
+
+  it("olivia: golden, NRIS/GPU and the apptainer block of the 000 Olivia template", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("S-core_lr0.1_wd1e-4_s0", TRAIN)], {
+      cwd,
+      profile: "olivia",
+      overrides: { resources: { account: "nn1234k" }, container: "/cluster/work/projects/nn1234k/pytorch.sif", venv: "/cluster/work/projects/nn1234k/venv" },
+    });
+    expect(r.code).toBe(0);
+    const text = readFileSync((r.records[0]!.script as { path: string }).path, "utf8");
+    expectGolden(text, cwd, "olivia.sbatch");
+    const lines = text.split("\n");
+    expect(lines).toContain("module load NRIS/GPU");
+    expect(
+      contiguous(lines, [
+        'apptainer exec --nv /cluster/work/projects/nn1234k/pytorch.sif bash -c "',
+        "    source /cluster/work/projects/nn1234k/venv/bin/activate",
+        "    python train.py optimizer=sgd lr=0.1 wd=1e-4 seed=0",
+        '"',
+      ]),
+    ).toBe(true);
+  });
+
+  it("lumi and olivia refuse to render without an account, olivia without a container", async () => {
+    const cwd = tempDir();
+    const lumi = await renderRecords([run("x", TRAIN)], { cwd, profile: "lumi" });
+    expect(lumi.code).toBe(1);
+    expect((lumi.records[0]!.error as { message: string }).message).toMatch(/needs account: set --account or resources.account/);
+    const olivia = await renderRecords([run("x", TRAIN)], { cwd, profile: "olivia", overrides: { resources: { account: "nn1k" } } });
+    expect((olivia.records[0]!.error as { message: string }).message).toMatch(/launcher.container: set --container/);
+  });
+
+  it("every shipped profile passes bash -n", async () => {
+    for (const profile of ["generic", "local", "lumi", "olivia"]) {
+      const cwd = tempDir();
+      const r = await renderRecords([run("x", TRAIN)], { cwd, profile, check: true, overrides: { resources: { account: "a" }, container: "/c.sif", requeueOnSignal: true } });
+      expect(r.code, `${profile}: ${r.stderr}`).toBe(0);
+    }
+  });
+});
+
+describe("merge order: profile < run spec resources < CLI flags", () => {
+  it("each layer overrides the one before, key by key", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("m", TRAIN, { resources: { time: "03:00:00", mem: "10G", qos: "normal", extra: ["--exclusive", "--comment=spec"] } })], {
+      cwd,
+      profile: "lumi",
+      overrides: { resources: { account: "cli_acct", mem: "20G" }, extra: ["--comment=cli"] },
+    });
+    const res = r.records[0]!.resources as Record<string, unknown>;
+    expect(res).toMatchObject({ partition: "small-g", cpus_per_task: 7, time: "03:00:00", qos: "normal", mem: "20G", account: "cli_acct" });
+    expect(res.extra).toEqual(["--exclusive", "--comment=cli"]);
+    const text = readFileSync((r.records[0]!.script as { path: string }).path, "utf8");
+    expect(text).toContain("#SBATCH --mem=20G\n");
+    expect(text).toContain("#SBATCH --time=03:00:00\n");
+    expect(text).toContain("#SBATCH --comment=cli\n");
+    expect(text).not.toContain("--comment=spec");
+  });
+
+  it("run-spec and CLI env values are literal; profile env values are shell text", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("e", TRAIN, { resources: { env: { A: "$(id)", B: "spec" } } })], { cwd, profile: "generic", overrides: { env: { B: "it's cli" } } });
+    const text = readFileSync((r.records[0]!.script as { path: string }).path, "utf8");
+    expect(text).toContain("export A='$(id)'\n");
+    expect(text).toContain("export B='it'\\''s cli'\n");
+    expect(r.records[0]!.resources).toMatchObject({ env: { A: "$(id)", B: "it's cli" } });
+  });
+
+  it("a user profile extends a built-in one", async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, "mine.yaml"), "extends: lumi\nmodules: [LUMI/24.03 partition/G, PyTorch/2.2.2-custom]\nvenv: /scratch/me/venv\nresources:\n  account: project_42\n  gpus-per-node: 8\n");
+    const r = await renderRecords([run("u", TRAIN)], { cwd, profile: "mine.yaml" });
+    expect(r.code).toBe(0);
+    const text = readFileSync((r.records[0]!.script as { path: string }).path, "utf8");
+    expect(text).toContain("module load PyTorch/2.2.2-custom\n");
+    expect(text).toContain("#SBATCH --gpus-per-node=8\n#SBATCH --cpus-per-task=7\n");
+    expect(text).toContain("#SBATCH --account=project_42\n");
+    expect(text).toContain("source /scratch/me/venv/bin/activate\n");
+  });
+});
+
+describe("bad profiles and bad runs", () => {
+  it("an unknown key in a user profile names the file, line and key", async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, "bad.yaml"), "resources:\n  partition: gpu\n  gpus_per_nod: 4\n");
+    await expect(renderRecords([run("x", TRAIN)], { cwd, profile: "bad.yaml" })).rejects.toThrow(/bad\.yaml:3: key "resources\.gpus_per_nod"/);
+  });
+
+  it("a wrong type names the key; invalid YAML names the line; a missing file lists the built-ins", async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, "t.yaml"), "modules: LUMI\n");
+    await expect(renderRecords([], { cwd, profile: "t.yaml" })).rejects.toThrow(/t\.yaml:1: key "modules"/);
+    writeFileSync(join(cwd, "y.yaml"), "a: [1\nb: 2\n");
+    await expect(renderRecords([], { cwd, profile: "y.yaml" })).rejects.toThrow(/y\.yaml:\d+: invalid YAML/);
+    await expect(renderRecords([], { cwd, profile: "nosuch" })).rejects.toThrow(/built-in profiles: generic, local, lumi, olivia/);
+  });
+
+  it("a directive value with a newline or $ fails that run only, naming run and field", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("ok", TRAIN), run("nl", TRAIN, { resources: { qos: "a\nb" } }), run("dollar", TRAIN, { resources: { account: "$PROJECT" } })], { cwd });
+    expect(r.code).toBe(1);
+    expect(r.records[0]!.script).toBeDefined();
+    expect(r.records[1]!.error).toMatchObject({ stage: "slurm-render", code: "invalid_directive" });
+    expect((r.records[1]!.error as { message: string }).message).toMatch(/field "resources.qos".*line break/);
+    expect((r.records[2]!.error as { message: string }).message).toMatch(/not expanded/);
+    expect(r.stderr).toMatch(/stdin:2: run nl: field "resources.qos"/);
+  });
+
+  it("bad lines are reported with their line number and the stream goes on", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("a", TRAIN), "{not json", { id: "x" }, run("b", TRAIN)], { cwd });
+    expect(r.code).toBe(1);
+    expect(r.records.map((x) => x.name)).toEqual(["a", "b"]);
+    expect(r.stderr).toMatch(/stdin:2: not JSON/);
+    expect(r.stderr).toMatch(/stdin:3: field "name"/);
+  });
+
+  it("unsafe names, missing commands, unknown resources and duplicate names fail the record", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords(
+      [run("../x", TRAIN), run("nocmd", []), run("res", TRAIN, { resources: { gpu: 1 } }), run("dup", TRAIN), { ...run("dup", ["other"]), id: "ffffffffffff" }],
+      { cwd },
+    );
+    const errors = r.records.map((x) => (x.error as { message?: string } | undefined)?.message ?? "");
+    expect(errors[0]).toMatch(/not safe/);
+    expect(errors[1]).toMatch(/no command/);
+    expect(errors[2]).toMatch(/unknown resource "gpu"/);
+    expect(errors[3]).toBe("");
+    expect(errors[4]).toMatch(/duplicate run name/);
+  });
+
+  it("--check flags bad time, memory and unknown directives", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("c", TRAIN, { resources: { time: "2 hours", mem: "lots", extra: ["--gpus-per-nod=2"] } })], { cwd, check: true });
+    expect(r.code).toBe(1);
+    const msg = (r.records[0]!.error as { message: string }).message;
+    expect(msg).toMatch(/invalid time/);
+    expect(msg).toMatch(/invalid memory/);
+    expect(msg).toMatch(/unknown sbatch option/);
+    expect(existsSync(join(cwd, "runs/c/job.sbatch"))).toBe(false);
+  });
+
+  it("--check runs bash -n: a setup line with a syntax error fails the record", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("s", TRAIN)], { cwd, check: true, overrides: { setup: ["if then fi"] } });
+    expect(r.code).toBe(1);
+    expect((r.records[0]!.error as { message: string }).message).toMatch(/bash -n/);
+  });
+});
+
+describe("output records and files", () => {
+  it("keeps unknown fields, adds script, logs (absolute, %j) and dir; creates the logs directory", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("k", TRAIN, { custom: { a: 1 }, dir: "work/k" })], { cwd });
+    const rec = r.records[0]!;
+    expect(rec.custom).toEqual({ a: 1 });
+    expect(rec.dir).toBe(join(cwd, "work/k"));
+    expect(rec.logs).toEqual({ stdout: join(cwd, "runs/k/logs/%j.out"), stderr: join(cwd, "runs/k/logs/%j.err") });
+    const script = rec.script as { path: string; sha256: string };
+    expect(script.path).toBe(join(cwd, "runs/k/job.sbatch"));
+    expect(statSync(join(cwd, "runs/k/logs")).isDirectory()).toBe(true);
+    expect(readFileSync(script.path, "utf8")).toContain(`cd ${join(cwd, "work/k")}\n`);
+  });
+
+  it("is deterministic and leaves an unchanged script untouched (mtime kept); a change rewrites it", async () => {
+    const cwd = tempDir();
+    const first = await renderRecords([run("d", TRAIN)], { cwd });
+    const path = (first.records[0]!.script as { path: string }).path;
+    utimesSync(path, new Date(1_000_000_000_000), new Date(1_000_000_000_000));
+    const second = await renderRecords([run("d", TRAIN)], { cwd });
+    expect(second.records).toEqual(first.records);
+    expect(statSync(path).mtimeMs).toBe(1_000_000_000_000);
+    // re-rendering the output record itself gives the same script
+    const third = await renderRecords(first.records, { cwd });
+    expect((third.records[0]!.script as { sha256: string }).sha256).toBe((first.records[0]!.script as { sha256: string }).sha256);
+    expect(statSync(path).mtimeMs).toBe(1_000_000_000_000);
+    await renderRecords([run("d", [...TRAIN, "extra=1"])], { cwd });
+    expect(statSync(path).mtimeMs).not.toBe(1_000_000_000_000);
+  });
+
+  it("a percent sign in the out dir is escaped for sbatch's filename patterns", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("p", TRAIN)], { cwd, out: "100%runs" });
+    expect((r.records[0]!.logs as { stdout: string }).stdout).toBe(join(cwd, "100%%runs/p/logs/%j.out"));
+  });
+
+  it("passes through records of other kinds, upstream errors and ready-made scripts", async () => {
+    const cwd = tempDir();
+    const input = [{ kind: "event", job_id: "1" }, { ...run("e", TRAIN), error: { stage: "sweep-gen", message: "x" } }, { id: "abcabcabcabc", name: "ready", script: { path: "/x/finetune.slurm" } }];
+    const r = await renderRecords(input, { cwd });
+    expect(r.code).toBe(0);
+    expect(r.records).toEqual(input);
+  });
+});
+
+describe("--sample", () => {
+  it("renders sample-<name>: 15 minutes, one node, overrides appended, its own directory", async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, "p.yaml"), "extends: generic\nsample:\n  overrides: [trainer.max_steps=100, checkpoint.enabled=false, val.enabled=false]\n");
+    const r = await renderRecords([run("S-core", TRAIN, { resources: { nodes: 4, time: "12:00:00" } })], { cwd, profile: "p.yaml", sample: true });
+    expect(r.code).toBe(0);
+    const rec = r.records[0]!;
+    expect(rec.dir).toBe(join(cwd, "runs/sample-S-core"));
+    expect(rec.resources).toMatchObject({ nodes: 1, time: "00:15:00" });
+    const text = readFileSync((rec.script as { path: string }).path, "utf8");
+    expect(text).toContain("#SBATCH --job-name=sample-S-core\n");
+    expect(text).toContain("srun python train.py optimizer=sgd lr=0.1 wd=1e-4 seed=0 trainer.max_steps=100 checkpoint.enabled=false val.enabled=false\n");
+  });
+
+  it("the run's own sample overrides win over the profile's; model/optimizer/data overrides are refused", async () => {
+    const cwd = tempDir();
+    const ok = await renderRecords([run("a", TRAIN, { sample: { overrides: ["--max_steps", "50"] } })], { cwd, sample: true });
+    expect(readFileSync((ok.records[0]!.script as { path: string }).path, "utf8")).toContain("seed=0 --max_steps 50\n");
+    const bad = await renderRecords([run("b", TRAIN)], { cwd, sample: true, overrides: { sampleOverrides: ["optimizer=adam"] } });
+    expect((bad.records[0]!.error as { message: string }).message).toMatch(/would change/);
+    const none = await renderRecords([run("c", TRAIN)], { cwd, sample: true });
+    expect(none.stderr).toMatch(/no sample overrides/);
+  });
+});
+
+describe("--array", () => {
+  const runs = (n: number) => Array.from({ length: n }, (_, i) => run(`r${i}`, ["printf", "%s\\0", `v=${i}`, "it's $(x)\n"], { group: "tier3" }));
+
+  it("one script and a params table; every record gets its index; arrays split above MaxArraySize", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords(runs(7), { cwd, profile: "local", array: true, arrayLimit: 2, maxArraySize: 3 });
+    expect(r.code).toBe(0);
+    const scripts = r.records.map((x) => x.script as { path: string; array: { index: number; spec: string; id: string; name: string; table: string } });
+    expect(new Set(scripts.map((s) => s.path)).size).toBe(3);
+    expect(scripts.map((s) => s.array.index)).toEqual([0, 1, 2, 0, 1, 2, 0]);
+    expect(scripts.map((s) => s.array.spec)).toEqual(["0-2%2", "0-2%2", "0-2%2", "0-2%2", "0-2%2", "0-2%2", "0-0%2"]);
+    expect(scripts[0]!.array.name).toBe("tier3-array1of3");
+    expect(scripts[0]!.array.id).toMatch(/^[0-9a-f]{12}$/);
+    expect(readFileSync(scripts[0]!.path, "utf8")).toContain("#SBATCH --array=0-2%2\n");
+    expect((r.records[0]!.logs as { stdout: string }).stdout).toMatch(/logs\/%A_%a\.out$/);
+  });
+
+  it("MaxArraySize comes from the cluster, else the profile, whichever is smaller", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords(runs(5), { cwd, profile: "local", array: true, readMaxArraySize: async () => 2 });
+    expect(new Set(r.records.map((x) => (x.script as { path: string }).path)).size).toBe(3);
+  });
+
+  it("runs with different resources go to different arrays", async () => {
+    const cwd = tempDir();
+    const input = runs(4);
+    (input[3] as { resources?: unknown }).resources = { mem: "2G" };
+    const r = await renderRecords(input, { cwd, profile: "local", array: true });
+    expect(new Set(r.records.map((x) => (x.script as { path: string }).path)).size).toBe(2);
+  });
+
+  it("each task decodes exactly its own argv (run with bash, as Slurm would)", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords(runs(3), { cwd, profile: "local", array: true });
+    const script = r.records[0]!.script as { path: string };
+    for (let task = 0; task < 3; task++) {
+      const out = await execa("bash", [script.path], { env: { SLURM_ARRAY_TASK_ID: String(task) }, encoding: "buffer", reject: false });
+      expect(out.exitCode).toBe(0);
+      expect(Buffer.from(out.stdout as Uint8Array).toString("utf8")).toBe(`v=${task}\0it's $(x)\n\0`);
+    }
+    // a table changed after rendering is refused instead of running someone else's argv
+    const table = (script as { array?: { table: string } }).array!.table;
+    writeFileSync(table, readFileSync(table, "utf8").replace(/\n$/, "\n:eA==\n"));
+    const bad = await execa("bash", [script.path], { env: { SLURM_ARRAY_TASK_ID: "0" }, reject: false });
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toMatch(/changed since rendering/);
+  });
+});
+
+describe("--requeue-on-signal", () => {
+  it("writes --signal and --requeue, forwards TERM to the training process and waits for it", async () => {
+    const cwd = tempDir();
+    const marker = join(cwd, "got-term");
+    const child = join(cwd, "child.sh");
+    // The "training process": on TERM it checkpoints (writes a file) after a moment, then exits 0.
+    writeFileSync(child, `#!/bin/bash\ntrap 'sleep 0.5; echo checkpointed > "$1"; exit 0' TERM\nwhile :; do sleep 0.1; done\n`);
+    const r = await renderRecords([run("q", ["bash", child, marker], { resources: { time: "00:10:00" } })], { cwd, profile: "local", overrides: { requeueOnSignal: 120 } });
+    const path = (r.records[0]!.script as { path: string }).path;
+    const text = readFileSync(path, "utf8");
+    expect(text).toContain("#SBATCH --signal=B:SIGTERM@120\n#SBATCH --requeue\n");
+    const bin = join(cwd, "bin");
+    await execa("mkdir", ["-p", bin]);
+    writeFileSync(join(bin, "scontrol"), `#!/bin/bash\necho "$@" > ${JSON.stringify(join(cwd, "requeued"))}\n`, { mode: 0o755 });
+    const job = execa("bash", [path], { env: { SLURM_JOB_ID: "77", PATH: `${bin}:${process.env.PATH}` }, reject: false });
+    await new Promise((res) => setTimeout(res, 700));
+    job.kill("SIGTERM");
+    const done = await job;
+    expect(done.exitCode).toBe(0);
+    expect(readFileSync(marker, "utf8")).toBe("checkpointed\n");
+    // 0.7 s into a 10-minute job is not the time-limit warning: no self-requeue
+    expect(existsSync(join(cwd, "requeued"))).toBe(false);
+  });
+
+  it("requeues itself when the warning comes near the time limit", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("q2", ["sleep", "30"], { resources: { time: "00:01:00" } })], { cwd, profile: "local", overrides: { requeueOnSignal: 60 } });
+    const path = (r.records[0]!.script as { path: string }).path;
+    const bin = join(cwd, "bin");
+    await execa("mkdir", ["-p", bin]);
+    writeFileSync(join(bin, "scontrol"), `#!/bin/bash\necho "$@" > ${JSON.stringify(join(cwd, "requeued"))}\n`, { mode: 0o755 });
+    const job = execa("bash", [path], { env: { SLURM_JOB_ID: "78", PATH: `${bin}:${process.env.PATH}` }, reject: false });
+    await new Promise((res) => setTimeout(res, 500));
+    job.kill("SIGTERM");
+    const done = await job;
+    expect(done.exitCode).toBe(143);
+    expect(readFileSync(join(cwd, "requeued"), "utf8")).toBe("requeue 78\n");
+  });
+});
