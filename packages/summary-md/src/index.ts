@@ -1,0 +1,182 @@
+import { readFile } from "node:fs/promises";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { ErrorCounter, type Logger, NdjsonWriter, type RunRecord, UsageError, createLogger, writeFileAtomic } from "@slurmpipe/core";
+import { slug } from "./format.ts";
+import { buildPlots, curveOf, writePlots } from "./plots.ts";
+import { collectInputs, readExpected } from "./records.ts";
+import { buildReruns } from "./rerun.ts";
+import { statusReport } from "./report.ts";
+import { sampleReport } from "./sample.ts";
+import { type LogMode, runPlotSvg } from "./svg/plot.ts";
+import { updateDocument } from "./update.ts";
+import { type RunView, buildViews, groupViews } from "./view.ts";
+
+export { buildViews, groupViews, type RunView } from "./view.ts";
+export { deriveStatus, STATUSES, type Status } from "./status.ts";
+export { mergeRun, collectInputs } from "./records.ts";
+export { statusReport } from "./report.ts";
+export { buildReruns, rerunAction } from "./rerun.ts";
+export { updateDocument, findTables, parseRow } from "./update.ts";
+export { sampleReport, verdict, extrapolate, fullStepsOf } from "./sample.ts";
+export { runPlotSvg, overviewSvg, colorBySvg } from "./svg/plot.ts";
+export { buildPlots } from "./plots.ts";
+export { codeSpan, mdText, mdCell } from "./format.ts";
+
+export const NAME = "summary-md";
+
+export interface SummaryOptions {
+  /** NDJSON inputs; empty or "-" means stdin. */
+  inputs: string[];
+  /** Write the markdown here (atomically) instead of stdout. */
+  output?: string;
+  /** sweep-gen output: the full set of expected runs. */
+  expected?: string;
+  /** Rewrite the status table(s) of this markdown document in place. */
+  update?: string;
+  sample?: boolean;
+  fullSteps?: number;
+  margin?: number;
+  /** Plot directory; false: no plots. Undefined: the default for the mode. */
+  plots?: string | false;
+  colorBy?: string;
+  logY?: LogMode;
+  /** Report time: ISO 8601 or Unix seconds. Else SOURCE_DATE_EPOCH, else the clock. */
+  now?: string;
+  title?: string;
+  profile?: string;
+  strict?: boolean;
+}
+
+export interface SummaryIo {
+  stdin?: AsyncIterable<Buffer | string>;
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  log?: Logger;
+  /** How files are replaced; core's writeFileAtomic (temp file, fsync, rename) unless a test swaps it. */
+  writeFile?: (path: string, data: string) => Promise<void>;
+}
+
+/** Resolves the report time so the same inputs give byte-identical output (`--now`, SOURCE_DATE_EPOCH). */
+export function resolveNow(now: string | undefined, env: NodeJS.ProcessEnv): Date {
+  const pick = (text: string, what: string): Date => {
+    const d = /^\d+(\.\d+)?$/.test(text.trim()) ? new Date(Number(text) * 1000) : new Date(text);
+    if (Number.isNaN(d.getTime())) throw new UsageError(`${what}: expected an ISO 8601 time or Unix seconds, got ${JSON.stringify(text)}`);
+    return d;
+  };
+  if (now !== undefined) return pick(now, "--now");
+  if (env.SOURCE_DATE_EPOCH) return pick(env.SOURCE_DATE_EPOCH, "SOURCE_DATE_EPOCH");
+  return new Date();
+}
+
+function checkUsage(o: SummaryOptions): void {
+  if (o.update && o.output) throw new UsageError("--update rewrites the document in place; it cannot be combined with -o/--output");
+  if (o.update && o.sample) throw new UsageError("--sample writes a new report; it cannot be combined with --update");
+  if (o.margin !== undefined && !(o.margin >= 1)) throw new UsageError(`--margin must be a factor of at least 1 (e.g. 1.2), got ${o.margin}`);
+  if (o.fullSteps !== undefined && !(Number.isInteger(o.fullSteps) && o.fullSteps > 0))
+    throw new UsageError(`--full-steps must be a positive whole number, got ${o.fullSteps}`);
+  if (!o.sample && (o.fullSteps !== undefined || o.margin !== undefined)) throw new UsageError("--full-steps and --margin only apply with --sample");
+}
+
+/** Runs summary-md: returns the exit code (0 ok, 1 bad input lines or a write failed). */
+export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Promise<number> {
+  checkUsage(options);
+  const env = io.env ?? process.env;
+  const cwd = io.cwd ?? process.cwd();
+  const stderr = io.stderr ?? process.stderr;
+  const log = io.log ?? createLogger(NAME, { stderr: stderr as NodeJS.WritableStream & { isTTY?: boolean }, env });
+  const write = io.writeFile ?? writeFileAtomic;
+  const now = resolveNow(options.now, env);
+  const errors = new ErrorCounter(NAME, stderr);
+  const at = (p: string) => resolve(cwd, p);
+  const inputs = options.inputs.map((p) => (p === "-" ? p : at(p)));
+  const updatePath = options.update ? at(options.update) : undefined;
+  // Read the document first: a typo in --update should fail before any work.
+  let doc: string | undefined;
+  if (updatePath) {
+    doc = await readFile(updatePath, "utf8").catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") throw new UsageError(`--update: ${options.update} does not exist (to start a new report use -o)`);
+      throw e;
+    });
+  }
+  const collected = await collectInputs(inputs, { errors, ...(options.strict ? { strict: true } : {}), ...(io.stdin ? { stdin: io.stdin } : {}) });
+  const expected = options.expected ? await readExpected(at(options.expected), { errors, ...(options.strict ? { strict: true } : {}) }) : undefined;
+  const views = buildViews(collected, expected, now.getTime());
+
+  const outputPath = options.output ? at(options.output) : undefined;
+  const linkBase = dirname(outputPath ?? updatePath ?? join(cwd, "x"));
+  const plotsWanted = options.plots !== false && !(updatePath && options.plots === undefined);
+  const plotDir = typeof options.plots === "string" ? at(options.plots) : join(linkBase, "plots");
+
+  let markdown: string;
+  if (options.sample) {
+    const first = collected.runs.values().next().value as RunRecord | undefined;
+    if (!first) {
+      log.error("--sample: no run record in the input");
+      return 1;
+    }
+    if (collected.runs.size > 1) log.warn(`--sample: ${collected.runs.size} runs in the input; reporting on the first, ${first.name}`);
+    const view = views.find((v) => v.id === first.id)!;
+    let plot: string | undefined;
+    const curve = curveOf(view);
+    if (plotsWanted && curve) {
+      const file = join(plotDir, `${slug(view.name)}.svg`);
+      await writePlots(new Map([[file, runPlotSvg(curve, { logY: options.logY ?? "auto" })]]));
+      plot = relativeLink(linkBase, file);
+    }
+    markdown = sampleReport(view, {
+      margin: options.margin ?? 1.2,
+      generatedAt: now.toISOString(),
+      ...(options.fullSteps ? { fullSteps: options.fullSteps } : {}),
+      ...(plot ? { plot } : {}),
+      ...fullSpec(view, expected),
+    });
+  } else {
+    const groups = groupViews(views);
+    const plots = plotsWanted
+      ? buildPlots(groups, { dir: plotDir, linkBase, logY: options.logY ?? "auto", ...(options.colorBy ? { colorBy: options.colorBy } : {}) })
+      : undefined;
+    if (plots) {
+      const n = await writePlots(plots.files);
+      log.debug(`${plots.files.size} plots (${n} changed) in ${plotDir}`);
+    }
+    if (updatePath && doc !== undefined) {
+      const result = updateDocument(doc, views);
+      if (result.text !== doc) await write(updatePath, result.text);
+      log.info(
+        result.appendedSection
+          ? `${options.update}: no status table found; appended a Status section with ${result.addedRows} runs`
+          : `${options.update}: ${result.updatedRows} rows updated, ${result.addedRows} added in ${result.tables} table(s)`,
+      );
+      return errors.count > 0 ? 1 : 0;
+    }
+    const reruns = buildReruns(views, { ...(options.expected ? { source: options.expected } : {}), ...(options.profile ? { profile: options.profile } : {}) });
+    markdown = statusReport({
+      title: options.title ?? "Sweep status",
+      generatedAt: now.toISOString(),
+      groups,
+      reruns,
+      ...(plots ? { plots } : {}),
+      ...(options.expected ? { rerunSource: options.expected, expectedCount: expected?.size ?? 0 } : {}),
+      ...(options.profile ? { profile: options.profile } : {}),
+    });
+  }
+  if (outputPath) await write(outputPath, markdown);
+  else await new NdjsonWriter(io.stdout ?? process.stdout).writeLine(markdown);
+  if (errors.count > 0) log.warn(`${errors.count} bad input line(s) skipped; the report covers the rest`);
+  return errors.count > 0 ? 1 : 0;
+}
+
+function relativeLink(base: string, file: string): string {
+  return relative(base, file).split(sep).join("/");
+}
+
+/** The full run a sample stands for: same id, same name, the name without `sample-`, or the only one. */
+function fullSpec(view: RunView, expected: Map<string, RunRecord> | undefined): { full?: RunRecord } {
+  if (!expected || expected.size === 0) return {};
+  const list = [...expected.values()];
+  const bare = view.name.replace(/^sample-/, "");
+  const found = expected.get(view.id) ?? list.find((r) => r.name === view.name) ?? list.find((r) => r.name === bare) ?? (list.length === 1 ? list[0] : undefined);
+  return found ? { full: found } : {};
+}

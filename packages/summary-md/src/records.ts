@@ -1,0 +1,118 @@
+import type { ZodError } from "zod";
+import { type ErrorCounter, InputError, JobEvent, type LineError, RunRecord, parseState, readNdjsonInputs, zodField } from "@slurmpipe/core";
+
+/** Everything summary-md learned from its inputs, merged per run id. */
+export interface Collected {
+  /** Last-wins merge per run id, in order of first appearance. */
+  runs: Map<string, RunRecord>;
+  /** State-change events per job id, in input order. */
+  events: Map<string, JobEvent[]>;
+}
+
+export interface ReadInputsOptions {
+  stdin?: AsyncIterable<Buffer | string>;
+  strict?: boolean;
+  errors: ErrorCounter | { report: (e: LineError) => void };
+}
+
+/**
+ * Reads run records and `{"kind":"event"}` records from NDJSON inputs. Other kinds
+ * (archive entries, ...) are skipped: a status report has nothing to say about them.
+ * A bad line is reported with source:line (and field) and the rest is still read.
+ */
+export async function collectInputs(paths: readonly string[], options: ReadInputsOptions): Promise<Collected> {
+  const runs = new Map<string, RunRecord>();
+  const events = new Map<string, JobEvent[]>();
+  const report = options.errors.report;
+  const items = readNdjsonInputs<Record<string, unknown>>(paths, {
+    onError: report,
+    ...(options.strict ? { strict: true } : {}),
+    ...(options.stdin ? { stdin: options.stdin } : {}),
+  });
+  for await (const item of items) {
+    const raw = item.value;
+    const bad = (error: ZodError) => {
+      const detail: LineError = { source: item.source, line: item.line, ...zodField(error) };
+      if (options.strict) throw new InputError(detail);
+      report(detail);
+    };
+    if (raw.kind === "event") {
+      const parsed = JobEvent.safeParse(raw);
+      if (!parsed.success) {
+        bad(parsed.error);
+        continue;
+      }
+      const list = events.get(parsed.data.job_id) ?? [];
+      list.push(parsed.data);
+      events.set(parsed.data.job_id, list);
+      continue;
+    }
+    if (raw.kind !== undefined && raw.kind !== "run") continue;
+    const parsed = RunRecord.safeParse(raw);
+    if (!parsed.success) {
+      bad(parsed.error);
+      continue;
+    }
+    const prev = runs.get(parsed.data.id);
+    runs.set(parsed.data.id, prev ? mergeRun(prev, parsed.data) : parsed.data);
+  }
+  return { runs, events };
+}
+
+/** Reads the expected runs (sweep-gen output) in file order; duplicates keep the last. */
+export async function readExpected(path: string, options: ReadInputsOptions): Promise<Map<string, RunRecord>> {
+  const expected = new Map<string, RunRecord>();
+  const items = readNdjsonInputs<RunRecord>([path], {
+    schema: RunRecord,
+    onError: options.errors.report,
+    ...(options.strict ? { strict: true } : {}),
+  });
+  for await (const item of items) expected.set(item.value.id, item.value);
+  return expected;
+}
+
+const NESTED = ["job", "state", "report", "params", "resources", "logs", "script"] as const;
+
+/**
+ * Merges a later record for the same run into the earlier one: later fields win, nested objects
+ * (job, state, report, ...) are merged key by key so a partial update keeps what it does not
+ * mention. A new job id (a resubmission) makes the old job's state, report and error stale.
+ */
+export function mergeRun(earlier: RunRecord, later: RunRecord): RunRecord {
+  const base: Record<string, unknown> = { ...earlier };
+  const resubmitted = later.job && (!earlier.job || later.job.id !== earlier.job.id);
+  if (resubmitted) {
+    delete base.state;
+    delete base.report;
+    delete base.error;
+    delete base.job;
+  }
+  const merged: Record<string, unknown> = { ...base, ...later };
+  for (const key of NESTED) {
+    const a = base[key];
+    const b = (later as Record<string, unknown>)[key];
+    if (isPlainObject(a) && isPlainObject(b)) merged[key] = { ...a, ...b };
+  }
+  return merged as RunRecord;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Start and end times of a job from poll events, for records whose state lacks them. */
+export function timesFromEvents(list: readonly JobEvent[] | undefined, runId: string): { started?: string; ended?: string } {
+  if (!list) return {};
+  let started: string | undefined;
+  let ended: string | undefined;
+  // By time, not by arrival: inputs may be concatenated in any order.
+  const ordered = [...list].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  for (const e of ordered) {
+    if (e.run_id && e.run_id !== runId) continue;
+    const to = parseState(e.to);
+    if (!started && to.state === "RUNNING") started = e.at;
+    // A requeued job leaves its terminal state again: the old end time no longer applies.
+    ended = to.terminal ? e.at : undefined;
+  }
+  return { ...(started ? { started } : {}), ...(ended ? { ended } : {}) };
+}

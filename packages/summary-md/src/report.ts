@@ -1,0 +1,154 @@
+import type { Failure } from "@slurmpipe/core";
+import { codeSpan, formatBytes, formatElapsed, formatTime, linkTarget, mdCell, mdText, percent } from "./format.ts";
+import type { PlotSet } from "./plots.ts";
+import { type RerunGroup, rerunMarkdown } from "./rerun.ts";
+import { ACTIVE_STATUSES, STATUSES, type Status, isFailed, isFinished } from "./status.ts";
+import type { Grouped, RunView } from "./view.ts";
+
+export interface ReportInput {
+  title: string;
+  generatedAt: string;
+  groups: Grouped[];
+  plots?: PlotSet;
+  reruns: RerunGroup[];
+  rerunSource?: string;
+  profile?: string;
+  expectedCount?: number;
+}
+
+const EMPTY = "-";
+
+/** The sweep status report: counts, a table per group, failures with evidence, efficiency, reruns. */
+export function statusReport(input: ReportInput): string {
+  const views = input.groups.flatMap((g) => g.runs);
+  const out: string[] = [`# ${mdText(input.title)}`, ""];
+  out.push(`Generated ${formatTime(input.generatedAt)} UTC · ${views.length} runs${input.expectedCount !== undefined ? ` (${input.expectedCount} expected)` : ""} · all times UTC`, "");
+  out.push(...summary(views));
+  out.push(...runTables(input.groups, input.plots));
+  out.push(...failures(views));
+  out.push(...efficiency(views));
+  out.push(...rerunMarkdown(input.reruns, { ...(input.rerunSource ? { source: input.rerunSource } : {}), ...(input.profile ? { profile: input.profile } : {}) }));
+  while (out[out.length - 1] === "") out.pop();
+  return `${out.join("\n")}\n`;
+}
+
+export function countByStatus(views: readonly RunView[]): Map<Status, number> {
+  const counts = new Map<Status, number>();
+  for (const v of views) counts.set(v.status, (counts.get(v.status) ?? 0) + 1);
+  return counts;
+}
+
+function summary(views: readonly RunView[]): string[] {
+  const counts = countByStatus(views);
+  const total = views.length;
+  const completed = counts.get("COMPLETED") ?? 0;
+  const finished = views.filter((v) => isFinished(v.status)).length;
+  const failed = views.filter((v) => isFailed(v.status)).length;
+  const active = views.filter((v) => ACTIVE_STATUSES.has(v.status)).length;
+  const out = ["## Summary", ""];
+  const parts = [`**${completed} of ${total} completed (${percent(completed, total)})**`, `${finished} finished (${percent(finished, total)})`, `${failed} failed`, `${active} pending or running`];
+  const unknown = counts.get("UNKNOWN") ?? 0;
+  if (unknown) parts.push(`${unknown} unknown (not counted as failed)`);
+  const notStarted = (counts.get("MISSING") ?? 0) + (counts.get("NOT_SUBMITTED") ?? 0);
+  if (notStarted) parts.push(`${notStarted} not submitted`);
+  out.push(parts.join(" · "), "");
+  out.push("| Status | Runs | Share |", "|---|---:|---:|");
+  for (const s of STATUSES) {
+    const n = counts.get(s);
+    if (n) out.push(`| ${s} | ${n} | ${percent(n, total)} |`);
+  }
+  out.push(`| **total** | **${total}** | |`, "");
+  return out;
+}
+
+function runTables(groups: readonly Grouped[], plots: PlotSet | undefined): string[] {
+  const out = ["## Runs", ""];
+  for (const group of groups) {
+    const done = group.runs.filter((r) => r.status === "COMPLETED").length;
+    const pct = percent(done, group.runs.length);
+    if (groups.length > 1 || group.name !== "") {
+      out.push(`### ${group.name ? mdText(group.name) : "Ungrouped"}: ${done}/${group.runs.length} completed (${pct})`, "");
+    } else {
+      out.push(`${done}/${group.runs.length} completed (${pct})`, "");
+    }
+    const links = plots?.groups.get(group.name);
+    if (links) {
+      out.push(`![Loss curves${group.name ? `, ${mdText(group.name)}` : ""}](${linkTarget(links.overview)})`, "");
+      if (links.colorBy) out.push(`[Loss curves coloured by parameter](${linkTarget(links.colorBy)})`, "");
+    }
+    out.push("| Run | Status | Job ID | Started | Completed | Elapsed | Loss trend | Notes |", "|---|---|---|---|---|---|---|---|");
+    for (const r of group.runs) {
+      const plot = plots?.runs.get(r.id);
+      const trend = r.trend ?? EMPTY;
+      const trendCell = plot ? `[${trend}](${linkTarget(plot)})` : trend;
+      out.push(
+        `| ${mdCell(r.name, 120)} | ${r.status} | ${r.jobId ? mdCell(r.jobId) : EMPTY} | ${formatTime(r.started) ?? EMPTY} | ${formatTime(r.ended) ?? EMPTY} | ${formatElapsed(r.elapsedS) ?? EMPTY} | ${trendCell} | ${r.notes.length ? mdCell(r.notes.join("; "), 240) : EMPTY} |`,
+      );
+    }
+    out.push("");
+  }
+  return out;
+}
+
+function failures(views: readonly RunView[]): string[] {
+  const broken = views.filter((v) => isFailed(v.status) || v.failures.length > 0 || v.status === "UNKNOWN");
+  if (broken.length === 0) return [];
+  const out = ["## Failures", ""];
+  for (const v of broken) {
+    out.push(`### ${mdText(v.name)}: ${v.status}${v.jobId ? ` (job ${mdText(v.jobId)})` : ""}`, "");
+    if (v.status === "UNKNOWN")
+      out.push(
+        `- Neither squeue nor sacct reported this job${v.slurmState ? ` (${mdText(v.slurmState)})` : ""}; it is not counted as failed. Check with ${codeSpan(`sacct -j ${v.jobId ?? "<id>"} -X -o JobID,State,ExitCode,Elapsed`)}.`,
+      );
+    const error = v.record?.error;
+    if (error) out.push(`- **${mdText(error.stage)} error**${error.code ? ` (${codeSpan(error.code)})` : ""}: ${mdText(error.message, 500)}`);
+    for (const f of v.failures) out.push(...failureLines(f));
+    if (isFailed(v.status) && v.failures.length === 0 && !error) {
+      const exit = v.record?.state?.exit_code;
+      out.push(`- No log report explains it${exit ? ` (exit code ${codeSpan(exit)})` : ""}: run \`log-parse\` on this record, or read the job's stderr.`);
+    }
+    out.push("");
+  }
+  return out;
+}
+
+function failureLines(f: Failure): string[] {
+  const out = [`- **${f.class}**: ${mdText(f.message, 500)}`];
+  for (const e of f.evidence ?? []) out.push(`  - ${codeSpan(`${e.file}:${e.line}`)} ${codeSpan(e.text)}`);
+  if (f.suggested) {
+    const changes = f.suggested.changes ? ` ${codeSpan(JSON.stringify(f.suggested.changes))}` : "";
+    const note = f.suggested.note ? `: ${mdText(f.suggested.note, 300)}` : "";
+    out.push(`  - suggested: ${f.suggested.action}${changes}${f.suggested.retry ? "" : " (do not retry unchanged)"}${note}`);
+  }
+  return out;
+}
+
+/** MaxRSS vs requested memory and elapsed vs time limit, where sacct reported them. */
+function efficiency(views: readonly RunView[]): string[] {
+  const rows = views.filter((v) => {
+    const s = v.record?.state;
+    return s && (s.max_rss_bytes !== undefined || (s.time_limit_s !== undefined && v.elapsedS !== undefined));
+  });
+  if (rows.length === 0) return [];
+  const out = ["## Efficiency", "", "| Run | Status | MaxRSS | Requested | Memory used | Elapsed | Time limit | Time used |", "|---|---|---:|---:|---:|---:|---:|---:|"];
+  const lowMem: string[] = [];
+  const nearTime: string[] = [];
+  for (const v of rows) {
+    const s = v.record!.state!;
+    const rss = s.max_rss_bytes;
+    const req = s.req_mem_bytes;
+    const limit = s.time_limit_s;
+    const memPct = rss !== undefined && req ? rss / req : undefined;
+    const timePct = v.elapsedS !== undefined && limit ? v.elapsedS / limit : undefined;
+    if (memPct !== undefined && memPct < 0.25 && v.status === "COMPLETED") lowMem.push(v.name);
+    if (timePct !== undefined && timePct >= 0.9 && v.status === "COMPLETED") nearTime.push(v.name);
+    out.push(
+      `| ${mdCell(v.name, 120)} | ${v.status} | ${formatBytes(rss) ?? EMPTY} | ${formatBytes(req) ?? EMPTY} | ${memPct !== undefined ? percent(rss!, req!) : EMPTY} | ${formatElapsed(v.elapsedS) ?? EMPTY} | ${limit ? formatElapsed(limit) : EMPTY} | ${timePct !== undefined ? percent(v.elapsedS!, limit!) : EMPTY} |`,
+    );
+  }
+  out.push("");
+  if (lowMem.length) out.push(`- Used under 25% of the requested memory (could ask for less): ${lowMem.map((n) => mdText(n)).join(", ")}`);
+  if (nearTime.length) out.push(`- Finished within 10% of the time limit (raise it for similar runs): ${nearTime.map((n) => mdText(n)).join(", ")}`);
+  if (lowMem.length || nearTime.length) out.push("");
+  return out;
+}
