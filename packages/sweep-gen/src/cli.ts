@@ -1,0 +1,98 @@
+import { UsageError, runCommand } from "@slurmpipe/core";
+import { SAMPLE_METHODS, type SampleMethod, sweepGen } from "./index.ts";
+
+interface Args {
+  file?: string;
+  param?: string[];
+  name?: string;
+  command?: string;
+  args?: "none" | "hydra" | "argparse";
+  filter?: string[];
+  exclude?: string[];
+  sample?: number;
+  seed?: number;
+  method?: SampleMethod;
+  count?: boolean;
+  "max-name-length"?: number;
+  dir?: string;
+  "from-dirs"?: string[];
+  controls?: "skip" | "include";
+  "--"?: (string | number)[];
+  _: (string | number)[];
+}
+
+const integer = (flag: string, min: number, max: number) => (v: unknown) => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag}: expected an integer ${min}..${max}, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+await runCommand<Args>({
+  name: "sweep-gen",
+  usage: "sweep-gen [SWEEP.yaml|.json] [-p KEY=VALUES]... [options] [-- COMMAND ARGS...]",
+  description:
+    "Turns a parameter sweep (grid, zipped axes, variants, random/Sobol/Halton samples) into one run record per line: " +
+    "stable content id, readable unique name, typed params, argv command, resources. " +
+    "With --from-dirs, turns existing run directories with ready job scripts into run records instead.",
+  options: (y) =>
+    y
+      .parserConfiguration({ "populate--": true })
+      // Unknown options stay errors (exit 2); the one positional, the sweep file, is checked below.
+      .strict(false)
+      .strictOptions(true)
+      .positional("file", { type: "string", describe: "sweep file (YAML or JSON); see the README for the format" })
+      .option("param", { alias: "p", type: "string", array: true, describe: "axis KEY=a,b,c | a..b | a..b:step | log_uniform(lo,hi); replaces the file's axis" })
+      .option("name", { type: "string", describe: "run name template, e.g. '{variant}_lr{lr}_s{seed}'" })
+      .option("command", { type: "string", describe: "command as shell words with {key} placeholders (or give it after --)" })
+      .option("args", { choices: ["none", "hydra", "argparse"] as const, describe: "append every param: hydra key=value or argparse --key value" })
+      .option("filter", { type: "string", array: true, describe: "keep runs matching EXPR (repeatable, all must match): lr>0.05, variant=S-core,S-adamw, a=1 && b!=2" })
+      .option("exclude", { type: "string", array: true, describe: "drop runs matching EXPR (repeatable)" })
+      .option("sample", { type: "number", describe: "draw N points over the distribution axes" })
+      .option("seed", { type: "number", describe: "sampling seed (default 0)" })
+      .option("method", { choices: SAMPLE_METHODS, describe: "sampling method (default random)" })
+      .option("count", { type: "boolean", describe: "print only the number of runs" })
+      .option("max-name-length", { type: "number", describe: "longest allowed run name (default 100)" })
+      .option("dir", { type: "string", describe: "base directory: each run's dir is DIR/<name> (or a template)" })
+      .option("from-dirs", { type: "string", array: true, describe: "glob of existing job scripts, e.g. 'exp/*/finetune.slurm'" })
+      .option("controls", { choices: ["skip", "include"] as const, default: "skip" as const, describe: "with --from-dirs: skip control runs (noted on stderr) or emit them with control: true" })
+      .check((a) => {
+        if (a._.length > 1) throw new UsageError(`one sweep file at most (got ${a._.join(", ")})`);
+        return true;
+      }) as never,
+  examples: [
+    ["sweep-gen examples/tier3.yaml --count", "the Tier-3 sweep: prints 216"],
+    ["sweep-gen examples/tier3.yaml --filter variant=S-core --filter 'lr>0.05' | head -1", "a subset"],
+    ["sweep-gen -p lr=0.05,0.1,0.2 -p seed=0..5 --args hydra -- python train.py", "a sweep from flags only"],
+    ["sweep-gen sweep.yaml --sample 32 --method sobol --seed 7", "32 Sobol points over the distribution axes"],
+    ["sweep-gen --from-dirs 'exp/*/finetune.slurm' | slurm-submit", "submit existing torchtune run directories"],
+  ],
+  epilogue:
+    "Placeholders in names, groups, dirs and commands: {param}, {variant}, {index}; {name} also in dir and command.\n" +
+    "A bad sweep file is reported as FILE:LINE: field \"key.path\": message, and nothing is written.",
+  run: async (a, ctx) => {
+    const file = a._[0] === undefined ? undefined : String(a._[0]);
+    const rest = (a["--"] ?? []).map(String);
+    if (rest.length > 0 && a.command !== undefined) throw new UsageError("give the command either with --command or after --, not both");
+    return sweepGen(
+      {
+        file,
+        params: a.param,
+        name: a.name,
+        command: rest.length > 0 ? rest : a.command,
+        args: a.args,
+        filter: a.filter,
+        exclude: a.exclude,
+        sample: integer("sample", 1, 100_000_000)(a.sample),
+        seed: integer("seed", 0, 2 ** 32 - 1)(a.seed),
+        method: a.method,
+        count: a.count,
+        maxNameLength: integer("max-name-length", 8, 200)(a["max-name-length"]),
+        dir: a.dir,
+        fromDirs: a["from-dirs"],
+        controls: a.controls,
+      },
+      { stdout: ctx.stdout, log: ctx.log, cwd: ctx.cwd },
+    );
+  },
+});

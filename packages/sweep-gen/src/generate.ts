@@ -1,0 +1,191 @@
+import { type RunRecord, SCHEMA_VERSION, contentId } from "@slurmpipe/core";
+import { drawValue } from "./axes.ts";
+import { type FilterValue, matchesFilter } from "./filter.ts";
+import type { Plan, Variant } from "./plan.ts";
+import { createSampler } from "./sample.ts";
+import { renderTemplate } from "./template.ts";
+import { type Json, type Val, makeVal, valueText } from "./values.ts";
+
+/** One point of the sweep before it becomes a record. */
+export interface Combo {
+  /** Position in the unfiltered sequence (0-based); `{index}` in templates. */
+  index: number;
+  variant: Variant;
+  vals: Record<string, Val>;
+}
+
+export const ID_LENGTH = 16;
+
+/** Number of points before filters: variants x samples x grid. */
+export function totalCombos(plan: Plan): number {
+  const samples = plan.sample ? plan.sample.n : 1;
+  return plan.factors.reduce((n, f) => n * f.rows.length, plan.variants.length * samples);
+}
+
+/**
+ * Enumerates the sweep lazily, in a fixed order: variants (file order), then sample points, then
+ * grid axes in file order with the last axis changing fastest. Nothing is materialised, so a
+ * million-run sweep streams in constant memory. The same sample points are used for every
+ * variant, so variants are compared at the same hyperparameters.
+ */
+export function* combos(plan: Plan): Generator<Combo> {
+  const sampler = plan.sample ? createSampler(plan.sample.method, plan.sampled.length, plan.sample.seed) : undefined;
+  const samples = plan.sample ? plan.sample.n : 1;
+  const factors = plan.factors;
+  let index = 0;
+  for (const variant of plan.variants) {
+    const fixed: Record<string, Val> = {};
+    for (const [k, v] of plan.base) fixed[k] = v;
+    for (const [k, v] of variant.params) fixed[k] = v;
+    for (let s = 0; s < samples; s++) {
+      const point: Record<string, Val> = { ...fixed };
+      if (sampler) {
+        const u = sampler.point(s);
+        plan.sampled.forEach((axis, d) => {
+          const drawn = drawValue(axis.dist, u[d]!, axis.digits);
+          point[axis.key] = axis.dist.kind === "choice" ? axis.dist.values[drawn.choice!]! : makeVal(drawn.value, axis.at);
+        });
+      }
+      if (factors.some((f) => f.rows.length === 0)) continue;
+      const counters = new Array<number>(factors.length).fill(0);
+      while (true) {
+        const vals: Record<string, Val> = { ...point };
+        for (let f = 0; f < factors.length; f++) {
+          const factor = factors[f]!;
+          const row = factor.rows[counters[f]!]!;
+          for (let k = 0; k < factor.keys.length; k++) vals[factor.keys[k]!] = row[k]!;
+        }
+        yield { index: index++, variant, vals };
+        let f = factors.length - 1;
+        while (f >= 0 && ++counters[f]! === factors[f]!.rows.length) counters[f--] = 0;
+        if (f < 0) break;
+      }
+    }
+  }
+}
+
+const HYDRA_PLAIN = /^[A-Za-z0-9_\-/.+@%:]+$/;
+const HYDRA_RETYPED = /^([-+]?(\d|\.\d)|true$|false$|null$|[-+]?inf$|nan$)/i;
+
+/** A value as a Hydra override value: lists and dicts in Hydra syntax, awkward strings quoted. */
+export function hydraValue(value: Json, spelled?: string): string {
+  if (typeof value === "string") {
+    if (HYDRA_PLAIN.test(value) && !HYDRA_RETYPED.test(value)) return value;
+    // Inside quotes, escape the quote and any backslashes right before a quote or at the end.
+    const body = value.replace(/(\\*)'/g, (_m, bs: string) => `${bs}${bs}\\'`).replace(/(\\+)$/, "$1$1");
+    return `'${body}'`;
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => hydraValue(v)).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${k}:${hydraValue(value[k]!)}`)
+      .join(",")}}`;
+  }
+  return valueText(value, spelled);
+}
+
+/** Renders names, commands and records for the combos of one plan. */
+export class RunBuilder {
+  private readonly sortedKeys = new Map<Variant, string[]>();
+  private readonly commandKeys: Set<string>;
+  private readonly filtersUseName: boolean;
+
+  constructor(readonly plan: Plan) {
+    this.commandKeys = new Set((plan.command.words ?? []).flatMap((w) => w.keys));
+    this.filtersUseName = [...plan.filters, ...plan.excludes].some((f) => f.value.conditions.some((c) => c.key === "name" || c.key === "group"));
+  }
+
+  private keysOf(c: Combo): string[] {
+    let keys = this.sortedKeys.get(c.variant);
+    if (!keys) {
+      keys = Object.keys(c.vals).sort();
+      this.sortedKeys.set(c.variant, keys);
+    }
+    return keys;
+  }
+
+  private lookup(c: Combo, key: string, how: "label" | "text", name?: string): string {
+    if (key === "variant") return c.variant.name ?? "";
+    if (key === "index") return String(c.index);
+    if (key === "name" && name !== undefined && !(key in c.vals)) return name;
+    const v = c.vals[key]!;
+    return how === "label" ? v.label! : v.text;
+  }
+
+  name(c: Combo): string {
+    return renderTemplate(this.plan.name.value, (k) => this.lookup(c, k, "label"));
+  }
+
+  group(c: Combo): string | undefined {
+    if (this.plan.group) return renderTemplate(this.plan.group.value, (k) => this.lookup(c, k, "label"));
+    return c.variant.name;
+  }
+
+  /** True when the combo passes every --filter and no --exclude. */
+  keep(c: Combo): boolean {
+    const { filters, excludes } = this.plan;
+    if (filters.length === 0 && excludes.length === 0) return true;
+    const name = this.filtersUseName ? this.name(c) : undefined;
+    const get = (key: string): FilterValue | undefined => {
+      if (key === "variant") return c.variant.name === undefined ? undefined : { value: c.variant.name };
+      if (key === "index") return { value: c.index };
+      if (key === "name" && !(key in c.vals)) return { value: name ?? this.name(c) };
+      if (key === "group" && !(key in c.vals)) {
+        const g = this.group(c);
+        return g === undefined ? undefined : { value: g };
+      }
+      const v = c.vals[key];
+      return v ? { value: v.value, text: v.text } : undefined;
+    };
+    return filters.every((f) => matchesFilter(f.value, get)) && !excludes.some((f) => matchesFilter(f.value, get));
+  }
+
+  command(c: Combo, name: string): string[] | undefined {
+    const { words, style, skip } = this.plan.command;
+    if (!words) return undefined;
+    const argv = words.map((w) => renderTemplate(w, (k) => this.lookup(c, k, "text", name)));
+    if (style === "none") return argv;
+    for (const key of this.keysOf(c)) {
+      if (skip.has(key) || this.commandKeys.has(key)) continue;
+      const v = c.vals[key]!;
+      if (style === "hydra") argv.push(`${key}=${hydraValue(v.value, v.text)}`);
+      else if (v.value !== null) {
+        argv.push(`--${key}`);
+        if (Array.isArray(v.value)) for (const item of v.value) argv.push(valueText(item));
+        else argv.push(v.text);
+      }
+    }
+    return argv;
+  }
+
+  dir(name: string, c: Combo): string | undefined {
+    const t = this.plan.dir?.value;
+    if (!t) return undefined;
+    if (t.keys.length === 0) return `${t.text.replace(/\/+$/, "")}/${name}`;
+    return renderTemplate(t, (k) => this.lookup(c, k, "label", name));
+  }
+
+  /** The run record; `name` may be passed when already rendered. */
+  record(c: Combo, name = this.name(c)): RunRecord {
+    const params: Record<string, Json> = {};
+    for (const k of this.keysOf(c)) params[k] = c.vals[k]!.value;
+    const command = this.command(c, name);
+    const dir = this.dir(name, c);
+    const variant = c.variant.name;
+    const id = contentId({ params, command: command ?? null, variant: variant ?? null, dir: dir ?? null }, ID_LENGTH);
+    const resources = c.variant.resources ? { ...this.plan.resources, ...c.variant.resources } : this.plan.resources;
+    const priority = c.variant.priority ?? this.plan.priority;
+    const rec: RunRecord = { kind: "run", v: SCHEMA_VERSION, id, name };
+    const group = this.group(c);
+    if (group !== undefined) rec.group = group;
+    if (variant !== undefined) rec.variant = variant;
+    rec.params = params;
+    if (command) rec.command = command;
+    if (resources) rec.resources = resources;
+    if (priority !== undefined) rec.priority = priority;
+    if (dir !== undefined) rec.dir = dir;
+    if (this.plan.outputs) rec.outputs = this.plan.outputs;
+    return rec;
+  }
+}

@@ -1,0 +1,123 @@
+import { type Combo, type RunBuilder, combos, totalCombos } from "./generate.ts";
+import type { Issue } from "./issues.ts";
+import type { Plan } from "./plan.ts";
+import { NAME_CHARS } from "./values.ts";
+
+const FIRST_CHAR = /^[A-Za-z0-9_]/;
+
+/** What is wrong with one rendered name, or undefined. */
+export function nameProblem(name: string, max: number): string | undefined {
+  if (name.length === 0) return "the name is empty";
+  if (!NAME_CHARS.test(name)) return `name ${JSON.stringify(name)} has characters outside [A-Za-z0-9_.+=-]`;
+  if (!FIRST_CHAR.test(name)) return `name ${JSON.stringify(name)} must start with a letter, digit or _`;
+  if (name.length > max) return `name ${JSON.stringify(name)} is ${name.length} characters, over the limit of ${max} (shorten the name template or raise max_name_length)`;
+  return undefined;
+}
+
+type Labels = { kind: "finite"; labels: string[]; factor?: string; injective: boolean } | { kind: "index" } | { kind: "open" };
+
+function labelsOf(plan: Plan, key: string): Labels {
+  if (key === "index") return { kind: "index" };
+  if (key === "variant") {
+    const labels = plan.variants.map((v) => v.name ?? "");
+    return { kind: "finite", labels, factor: "variant", injective: true };
+  }
+  const fi = plan.factors.findIndex((f) => f.keys.includes(key));
+  if (fi >= 0) {
+    const f = plan.factors[fi]!;
+    const k = f.keys.indexOf(key);
+    const labels = f.rows.map((r) => r[k]!.label ?? "");
+    return { kind: "finite", labels, factor: `f${fi}`, injective: new Set(labels).size === labels.length };
+  }
+  if (plan.sampled.some((s) => s.key === key)) return { kind: "open" };
+  const labels = plan.variants.map((v) => (v.params.get(key) ?? plan.base.get(key))?.label ?? "");
+  return { kind: "finite", labels, injective: false };
+}
+
+/**
+ * Proves, without enumerating, that every name is distinct, safe and short enough; returns why
+ * not when it cannot. The proof: each varying factor (variant, each grid axis or zip group) has a
+ * placeholder whose labels differ for its values, and each placeholder is followed by a literal
+ * whose first character never occurs in its labels, so a name splits back into its parts.
+ */
+export function proveNames(plan: Plan): string | undefined {
+  const parts = plan.name.value.parts;
+  const covered = new Set<string>();
+  let hasIndex = false;
+  let maxLength = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (typeof part === "string") {
+      maxLength += part.length;
+      if (i === 0 && !FIRST_CHAR.test(part)) return "the name template starts with a character other than a letter, digit or _";
+      if (!NAME_CHARS.test(part)) return `the name template has characters outside [A-Za-z0-9_.+=-]: ${JSON.stringify(part)}`;
+      continue;
+    }
+    const info = labelsOf(plan, part.key);
+    if (info.kind === "open") return `{${part.key}} is sampled`;
+    const next = parts[i + 1];
+    if (next !== undefined && typeof next !== "string") return `{${part.key}} is followed directly by another placeholder`;
+    const sep = next?.[0];
+    if (info.kind === "index") {
+      hasIndex = true;
+      maxLength += String(Math.max(0, totalCombos(plan) - 1)).length;
+      if (sep !== undefined && /\d/.test(sep)) return "{index} is followed by a digit";
+      continue;
+    }
+    if (info.labels.some((l) => l === "" || !NAME_CHARS.test(l))) return `{${part.key}} has a value that is not safe`;
+    if (i === 0 && info.labels.some((l) => !FIRST_CHAR.test(l))) return `{${part.key}} starts the name and has a value starting with - . + or =`;
+    if (sep !== undefined && info.labels.some((l) => l.includes(sep))) return `a value of {${part.key}} contains "${sep}", the character after it in the template`;
+    maxLength += Math.max(...info.labels.map((l) => l.length));
+    if (info.factor && info.injective) covered.add(info.factor);
+  }
+  if (maxLength > plan.maxNameLength) return `names may reach ${maxLength} characters`;
+  if (hasIndex) return undefined;
+  if (plan.sampled.length > 0 && plan.sample && plan.sample.n > 1) return "sampled values are not all in the name";
+  if (plan.variants.length > 1 && !covered.has("variant")) return "{variant} is not in the name";
+  for (let fi = 0; fi < plan.factors.length; fi++) {
+    const f = plan.factors[fi]!;
+    if (f.rows.length > 1 && !covered.has(`f${fi}`)) return `no placeholder tells the values of "${f.keys.join("/")}" apart`;
+  }
+  return undefined;
+}
+
+export interface NameCheck {
+  /** How the names were checked: "proof" (no enumeration) or "enumerated". */
+  method: "proof" | "enumerated";
+  /** How many runs pass the filters (counted while enumerating; undefined after a proof). */
+  count?: number;
+  issues: Issue[];
+}
+
+/**
+ * Checks every name before anything is written, so a bad sweep never emits half its runs.
+ * When the proof holds this costs nothing; otherwise the names alone are enumerated once
+ * (memory grows with the number of runs only on this path).
+ */
+export function checkNames(plan: Plan, builder: RunBuilder, maxIssues = 10): NameCheck {
+  if (proveNames(plan) === undefined) return { method: "proof", issues: [] };
+  const seen = new Map<string, number>();
+  const issues: Issue[] = [];
+  const at = plan.name.at;
+  let count = 0;
+  for (const c of combos(plan)) {
+    if (!builder.keep(c)) continue;
+    count++;
+    const name = builder.name(c);
+    const problem = nameProblem(name, plan.maxNameLength);
+    if (problem) issues.push({ ...at, message: `${problem} (${describeCombo(c)})` });
+    const first = seen.get(name);
+    if (first !== undefined) issues.push({ ...at, message: `duplicate run name ${JSON.stringify(name)} (runs #${first} and #${c.index}; put the parameters that differ in the name template)` });
+    else seen.set(name, c.index);
+    if (issues.length >= maxIssues) break;
+  }
+  return { method: "enumerated", count: issues.length ? undefined : count, issues };
+}
+
+function describeCombo(c: Combo): string {
+  const params = Object.keys(c.vals)
+    .sort()
+    .map((k) => `${k}=${c.vals[k]!.text}`)
+    .join(" ");
+  return `run #${c.index}${c.variant.name ? ` variant=${c.variant.name}` : ""} ${params}`.slice(0, 200);
+}

@@ -1,0 +1,76 @@
+import type { Resources } from "@slurmpipe/core";
+import type { Filter } from "./filter.ts";
+import type { SampleMethod } from "./sample.ts";
+import type { Template } from "./template.ts";
+import type { Val, Where } from "./values.ts";
+
+/** A grid dimension: one axis, or several zipped axes that advance together (`zip: [[lr, warmup]]`). */
+export interface Factor {
+  keys: string[];
+  /** rows[i][k] is the value of keys[k] at position i. */
+  rows: Val[][];
+  at: Where;
+}
+
+export type Distribution =
+  | { kind: "uniform" | "log_uniform"; lo: number; hi: number }
+  | { kind: "int_uniform"; lo: number; hi: number }
+  | { kind: "choice"; values: Val[] };
+
+/** An axis drawn by the sampler instead of enumerated. */
+export interface SampledAxis {
+  key: string;
+  dist: Distribution;
+  /** Significant digits sampled floats are rounded to (the run gets exactly the value its name shows). */
+  digits: number;
+  at: Where;
+}
+
+export interface Variant {
+  /** Undefined for the implicit single variant of a sweep without `variants:`. */
+  name?: string;
+  params: Map<string, Val>;
+  priority?: number;
+  resources?: Resources;
+  at: Where;
+}
+
+export type ArgsStyle = "none" | "hydra" | "argparse";
+
+export interface CommandPlan {
+  /** One template per argv word; undefined when the sweep gives no command. */
+  words?: Template[];
+  style: ArgsStyle;
+  /** Parameters never appended by the args style. */
+  skip: Set<string>;
+  at: Where;
+}
+
+export interface Located<T> {
+  value: T;
+  at: Where;
+}
+
+/** A sweep, checked and ready to enumerate lazily. */
+export interface Plan {
+  source: string;
+  base: Map<string, Val>;
+  factors: Factor[];
+  sampled: SampledAxis[];
+  sample?: { n: number; seed: number; method: SampleMethod };
+  variants: Variant[];
+  name: Located<Template>;
+  group?: Located<Template>;
+  dir?: Located<Template>;
+  command: CommandPlan;
+  resources?: Resources;
+  priority?: number;
+  outputs?: string[];
+  filters: Located<Filter>[];
+  excludes: Located<Filter>[];
+  maxNameLength: number;
+}
+
+/** Placeholders every template may use besides parameter names. */
+export const SPECIAL_KEYS = ["variant", "index"] as const;
+export const DEFAULT_MAX_NAME_LENGTH = 100;
