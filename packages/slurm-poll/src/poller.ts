@@ -54,6 +54,7 @@ export interface PollOptions {
 }
 
 export interface CycleInfo {
+  /** 1, 2, ...: cycles that queried Slurm (idle ones, with nothing to watch, are not counted). */
   cycle: number;
   /** Slurm commands run in this cycle, in order. */
   calls: string[];
@@ -124,7 +125,7 @@ class Poller {
       this.checkInput();
       const calls: string[] = [];
       const outcome = await this.cycle(calls);
-      this.o.onCycle?.({ cycle: this.cycles, calls, outcome });
+      if (outcome !== "idle") this.o.onCycle?.({ cycle: this.cycles, calls, outcome });
       this.checkInput();
       if (outcome === "failed" || outcome === "slow") failures += 1;
       else if (outcome === "ok") failures = 0;
@@ -231,13 +232,13 @@ class Poller {
   // ---- one cycle ------------------------------------------------------------------------------
 
   private async cycle(calls: string[] = []): Promise<CycleOutcome> {
-    this.cycles += 1;
     if (this.useLedger && this.stdinDone && !this.o.once) await this.readLedger();
     const pending = [...this.active.entries()].filter(([, tr]) => !isFinal(tr.track));
     if (pending.length === 0) {
       await this.human.flush();
       return "idle";
     }
+    this.cycles += 1;
     const now = this.now();
     const slurm = { ...this.o.slurm, retry: false, timeoutMs: this.o.queryTimeoutMs ?? this.o.slurm.timeoutMs ?? 60_000 };
     const slowMs = this.o.slowMs ?? 10_000;
