@@ -1,0 +1,103 @@
+import { readFile } from "node:fs/promises";
+import { basename, dirname, isAbsolute, resolve } from "node:path";
+import { type ParsedState, type RunRecord, TAG_ID_LENGTH, contentId } from "@slurmpipe/core";
+
+/** One input record and everything slurm-submit decides about it. */
+export interface Item {
+  record: RunRecord;
+  source: string;
+  line: number;
+  /** Position in the input (stable order for equal priorities). */
+  index: number;
+  runId: string;
+  /** Absolute path of the sbatch script. */
+  script?: string;
+  array?: { key: string; index: number; name?: string; spec?: string };
+  /**
+   * pass: emitted unchanged (failed upstream, or not selected) · invalid: error record ·
+   * done: has a job (ledger, reconciled or input) · intent: a crash left an open intent ·
+   * submit: needs sbatch · failed: sbatch refused it · uncertain: could not tell, rerun later.
+   */
+  status: "pass" | "invalid" | "done" | "foreign" | "intent" | "submit" | "failed" | "uncertain";
+  /** Why it is submitted: first time, or selected by --resubmit. */
+  planned?: "submit" | "resubmit";
+  /** Its job was created or found in this invocation (its id is not stale). */
+  fresh?: boolean;
+  /** Not selected by --only: never (re)submitted. */
+  locked?: boolean;
+  /** Attempt number this run is (re)submitted with. */
+  attempt?: number;
+  previousIds?: string[];
+  /** The job the run has at the end (from the ledger, a reconciliation or sbatch). */
+  job?: Record<string, unknown>;
+  /** Slurm's current view of `job`, when it was looked up. */
+  live?: ParsedState;
+  /** Set once the record was written to stdout. */
+  emitted?: boolean;
+}
+
+export function locate(item: Pick<Item, "source" | "line">): string {
+  return `${item.source}:${item.line}`;
+}
+
+/** True when the run id yields a job tag (core's jobTag needs 10 letters or digits). */
+export function taggable(runId: string): boolean {
+  return runId.toLowerCase().replace(/[^0-9a-z]/g, "").length >= TAG_ID_LENGTH;
+}
+
+export function resolveScript(path: string, cwd: string): string {
+  return isAbsolute(path) ? path : resolve(cwd, path);
+}
+
+/**
+ * Array membership: slurm-render --array sets `script.array` {index, id?, name?, spec?} on every
+ * task's record, all with the same script path. Without an id the path stands in (stable).
+ */
+export function arrayInfo(record: RunRecord, scriptAbs: string): Item["array"] {
+  const a = record.script?.array as (Record<string, unknown> & { index: number }) | undefined;
+  if (!a) return undefined;
+  const id = typeof a.id === "string" && taggable(a.id) ? a.id : contentId({ array_script: scriptAbs });
+  return {
+    key: id,
+    index: a.index,
+    ...(typeof a.name === "string" && a.name ? { name: a.name } : {}),
+    ...(typeof a.spec === "string" && a.spec ? { spec: a.spec } : {}),
+  };
+}
+
+export interface ScriptDirectives {
+  jobName?: string;
+  array?: string;
+}
+
+/** `#SBATCH` job name and array spec of a script (directives end at the first command, §7.1). */
+export async function readDirectives(path: string): Promise<ScriptDirectives | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    return undefined;
+  }
+  const out: ScriptDirectives = {};
+  for (const line of text.split("\n")) {
+    const t = line.trim();
+    if (t === "" || (t.startsWith("#") && !t.startsWith("#SBATCH"))) continue;
+    if (!t.startsWith("#SBATCH")) break;
+    const name = /^#SBATCH\s+(?:--job-name[= ]|-J\s*)("[^"]*"|'[^']*'|\S+)/.exec(t);
+    if (name && out.jobName === undefined) out.jobName = name[1]!.replace(/^["']|["']$/g, "");
+    const arr = /^#SBATCH\s+(?:--array[= ]|-a\s*)(\S+)/.exec(t);
+    if (arr && out.array === undefined) out.array = arr[1]!;
+  }
+  return out;
+}
+
+/** The readable part of the job name: what the script asked for, else the run (or array) name. */
+export function baseJobName(item: Item, directives: ScriptDirectives | undefined): string {
+  if (item.array) return item.array.name ?? directives?.jobName ?? basename(dirname(item.script!));
+  return directives?.jobName ?? item.record.name;
+}
+
+/** Priority order: higher `priority` first, input order otherwise (stable). */
+export function byPriority(a: { priority: number; order: number }, b: { priority: number; order: number }): number {
+  return b.priority - a.priority || a.order - b.order;
+}

@@ -1,0 +1,201 @@
+import { userInfo } from "node:os";
+import {
+  type ParsedState,
+  type SlurmClientOptions,
+  parseJobId,
+  parseSlurmTime,
+  parseState,
+  runSlurm,
+} from "@slurmpipe/core";
+
+/**
+ * Looking jobs up by their tag (the job name), the only key both squeue and sacct show on every
+ * site (slurm-facts.md §7.6). squeue (`-t all`) is authoritative while slurmctld still holds the
+ * job (MinJobAge after it ends); sacct covers older jobs but lags by seconds (§4.7), so it is only
+ * asked with an explicit -S/-E window (§4.4) and only for names squeue did not answer for.
+ */
+export interface TagRow {
+  /** The id as Slurm printed it: "123", "123_4" or "123_[5-9]" (pending array tasks). */
+  jobId: string;
+  /** The job (or array job) id: "123". */
+  baseId: string;
+  arrayTask?: number;
+  /** Pending array tasks covered by a `123_[5-9]` row. */
+  arrayTasks?: number[];
+  name: string;
+  state: ParsedState;
+  rawState: string;
+  submittedAt?: string;
+  source: "squeue" | "sacct";
+}
+
+/** Names are sent comma-joined in ONE argument; Linux caps one argument at 128 KiB. */
+const MAX_NAME_ARG_BYTES = 64 * 1024;
+
+export function chunkNames(names: readonly string[], maxBytes = MAX_NAME_ARG_BYTES): string[][] {
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  let size = 0;
+  for (const name of names) {
+    const bytes = Buffer.byteLength(name) + 1;
+    if (current.length > 0 && size + bytes > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(name);
+    size += bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** Slurm's `-S` format: local time without a zone (`YYYY-MM-DDTHH:MM:SS`). */
+export function slurmTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+export function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? "";
+  }
+}
+
+function rowFrom(jobIdText: string, name: string, rawState: string, submit: string, source: TagRow["source"]): TagRow | undefined {
+  let id: ReturnType<typeof parseJobId>;
+  try {
+    id = parseJobId(jobIdText);
+  } catch {
+    return undefined;
+  }
+  const row: TagRow = {
+    jobId: jobIdText.trim(),
+    baseId: String(id.jobId),
+    name: name.trim(),
+    state: parseState(rawState),
+    rawState: rawState.trim(),
+    source,
+  };
+  if (id.arrayTask !== undefined) row.arrayTask = id.arrayTask;
+  if (id.arrayTasks) row.arrayTasks = id.arrayTasks;
+  const at = parseSlurmTime(submit);
+  if (at) row.submittedAt = at;
+  return row;
+}
+
+/** `squeue -o '%i|%j|%T|%V'` lines -> rows. The tagged names never contain `|` (see taggedJobName). */
+export function parseSqueueRows(stdout: string): TagRow[] {
+  const rows: TagRow[] = [];
+  for (const line of stdout.split("\n")) {
+    const parts = line.trim().split("|");
+    if (parts.length < 4) continue;
+    const row = rowFrom(parts[0]!, parts[1]!, parts[2]!, parts[3]!, "squeue");
+    if (row) rows.push(row);
+  }
+  return rows;
+}
+
+/** `sacct -X -n -P -o JobID,JobName,State,Submit` lines -> rows. */
+export function parseSacctRows(stdout: string): TagRow[] {
+  const rows: TagRow[] = [];
+  for (const line of stdout.split("\n")) {
+    const parts = line.trim().split("|");
+    if (parts.length < 4) continue;
+    const row = rowFrom(parts[0]!, parts[1]!, parts[2]!, parts[3]!, "sacct");
+    if (row) rows.push(row);
+  }
+  return rows;
+}
+
+export interface LookupOptions {
+  client: SlurmClientOptions;
+  /** Start of the sacct window (ms since epoch); the end is always `now`. */
+  sinceMs: number;
+  user?: string;
+  /** Skip sacct (e.g. when every name is young enough to still be in slurmctld's memory). */
+  squeueOnly?: boolean;
+}
+
+/**
+ * Every job carrying one of `names`: ONE `squeue -t all` and at most ONE `sacct` per 64 KiB of
+ * names, whatever their number. A failing query throws (SlurmCommandError): "could not look" must
+ * never be read as "not there".
+ */
+export async function lookupByNames(names: readonly string[], options: LookupOptions): Promise<Map<string, TagRow[]>> {
+  const wanted = new Set(names);
+  const found = new Map<string, TagRow[]>();
+  if (wanted.size === 0) return found;
+  const user = options.user ?? currentUser();
+  const add = (row: TagRow) => {
+    if (!wanted.has(row.name)) return; // sacct may answer with the placeholder name `allocation`
+    const list = found.get(row.name) ?? [];
+    if (!list.some((r) => r.jobId === row.jobId)) list.push(row);
+    found.set(row.name, list);
+  };
+  for (const chunk of chunkNames([...wanted])) {
+    const args = ["-h", "-t", "all", ...(user ? ["-u", user] : []), `--name=${chunk.join(",")}`, "-o", "%i|%j|%T|%V"];
+    const sq = await runSlurm("squeue", args, options.client);
+    for (const row of parseSqueueRows(sq.stdout)) add(row);
+  }
+  if (options.squeueOnly) return found;
+  // squeue answers for every job slurmctld still holds; only names it did not see need sacct.
+  const missing = [...wanted].filter((n) => !found.has(n));
+  for (const chunk of chunkNames(missing)) {
+    const args = [
+      "-X", "-n", "-P",
+      ...(user ? ["-u", user] : []),
+      `--name=${chunk.join(",")}`,
+      "-S", slurmTime(options.sinceMs),
+      "-E", "now",
+      "-o", "JobID,JobName,State,Submit",
+    ];
+    const sa = await runSlurm("sacct", args, options.client);
+    for (const row of parseSacctRows(sa.stdout)) add(row);
+  }
+  return found;
+}
+
+/** The row for one recorded job id among the rows of its tag ("123_7" may sit in "123_[5-9]"). */
+export function rowForJob(rows: readonly TagRow[] | undefined, jobId: string): TagRow | undefined {
+  if (!rows) return undefined;
+  const exact = rows.find((r) => r.jobId === jobId);
+  if (exact) return exact;
+  let id: ReturnType<typeof parseJobId>;
+  try {
+    id = parseJobId(jobId);
+  } catch {
+    return undefined;
+  }
+  if (id.arrayTask === undefined) return undefined;
+  return rows.find((r) => r.baseId === String(id.jobId) && r.arrayTasks?.includes(id.arrayTask!));
+}
+
+/**
+ * Pending and running tasks among `names`, counted with ONE squeue call (default states: only
+ * active jobs). A pending array record counts as its number of tasks.
+ */
+export async function countActive(names: ReadonlySet<string>, client: SlurmClientOptions, user = currentUser()): Promise<number> {
+  const args = ["-h", ...(user ? ["-u", user] : []), "-o", "%i|%j|%T|%V"];
+  const sq = await runSlurm("squeue", args, client);
+  let count = 0;
+  for (const row of parseSqueueRows(sq.stdout)) {
+    if (!names.has(row.name) || row.state.terminal) continue;
+    count += row.arrayTasks?.length ?? 1;
+  }
+  return count;
+}
+
+/** ClusterName from `scontrol show config`; undefined when it cannot be read. */
+export async function clusterName(client: SlurmClientOptions): Promise<string | undefined> {
+  try {
+    const r = await runSlurm("scontrol", ["show", "config"], { ...client, attempts: 1 });
+    const m = /^\s*ClusterName\s*=\s*(\S+)/m.exec(r.stdout);
+    return m?.[1];
+  } catch {
+    return undefined;
+  }
+}
