@@ -1,0 +1,71 @@
+import { runCommand } from "@slurmpipe/core";
+import { type ArchiveArgs, runArchive } from "./index.ts";
+
+// A stream bug that leaves a promise pending would otherwise end the process with exit code 0
+// (empty event loop) and no summary: never let an unfinished archive look successful.
+let finished = false;
+process.once("beforeExit", () => {
+  if (!finished) {
+    process.stderr.write("archive: error: stopped before finishing (internal stall); the archive is incomplete\n");
+    process.exit(1);
+  }
+});
+
+await runCommand<ArchiveArgs>({
+  name: "archive",
+  usage: "archive [RUNS.ndjson | RUN_DIR | FILE ...] [options]\narchive --verify ARCHIVE\narchive --restore ARCHIVE --to DIR [--only GLOB]",
+  description:
+    "Collects a sweep's results (run directories, Slurm logs, scripts) into a timestamped archive that keeps\n" +
+    "the runs' layout (runs/<name>/...), compresses checkpoints one by one (<file>.gz, so one can be restored\n" +
+    "alone), writes MANIFEST.ndjson + SHA256SUMS and a consolidated metrics dataset (metrics.ndjson, metrics.csv),\n" +
+    "and prints one archive-entry record per file. Checks declared outputs first. Sources are never modified;\n" +
+    "--prune-sources deletes them only after the new archive verified clean.",
+  options: (y) =>
+    y
+      // Inputs are positional (record files, run directories, files): strict about options only.
+      .strict(false)
+      .strictOptions(true)
+      .option("out", { type: "string", default: "archives", describe: "directory receiving <name>-<UTC stamp>[.tar.gz|.tar.zst]" })
+      .option("name", { type: "string", describe: "archive name (default: the runs' common group, else 'archive')" })
+      .option("format", { type: "string", default: "dir", choices: ["dir", "tar.gz", "tar.zst"], describe: "a directory, or one tarball" })
+      .option("compress-over", { type: "string", default: "64MiB", describe: "store files over this size gzip-compressed (checkpoints *.ckpt *.pt *.pth *.safetensors *.bin always)" })
+      .option("level", { type: "number", describe: "compression level: gzip 0-9 (default 6; 0 stores checkpoints as they are), zstd 1-19 (default 3) for the tarball" })
+      .option("now", { type: "string", describe: "archive time (ISO or epoch seconds) for the name; default SOURCE_DATE_EPOCH or the clock" })
+      .option("outputs-only", { type: "boolean", default: false, describe: "archive only declared outputs, logs and the script, not whole run directories" })
+      .option("exclude", { type: "string", array: true, default: [], describe: "glob relative to each run directory to leave out (repeatable), e.g. 'wandb/**'" })
+      .option("log-base", { type: "string", describe: "directory relative log patterns are resolved against (default: the current directory)" })
+      .option("allow-missing", { type: "boolean", default: false, describe: "archive what exists even when declared outputs are missing or empty" })
+      .option("check-only", { type: "boolean", default: false, describe: "only run the checks (missing outputs, empty files, size outliers) and print them" })
+      .option("incremental", { type: "boolean", default: false, describe: "do not store files unchanged since the newest archive of the same name in --out" })
+      .option("incremental-from", { type: "string", describe: "like --incremental, against this earlier archive (in --out)" })
+      .option("rehash", { type: "boolean", default: false, describe: "incremental: hash files even when size and mtime match" })
+      .option("verify-after", { type: "boolean", default: false, describe: "re-read and verify the new archive before exiting" })
+      .option("prune-sources", { type: "boolean", default: false, describe: "after a clean verification, delete the archived source files (directories are kept)" })
+      .option("outlier-ratio", { type: "number", default: 0.5, describe: "flag a checkpoint smaller than this fraction of the median of the same file in other runs" })
+      .option("dataset", { type: "boolean", default: true, describe: "write metrics.ndjson and metrics.csv (--no-dataset to skip)" })
+      .option("verify", { type: "string", describe: "verify ARCHIVE (directory or tarball) against its MANIFEST; exit 1 naming any bad file" })
+      .option("restore", { type: "string", describe: "restore ARCHIVE (needs --to)" })
+      .option("to", { type: "string", describe: "--restore: destination directory" })
+      .option("only", { type: "string", array: true, default: [], describe: "--restore: only archive paths matching this glob (repeatable)" })
+      .option("force", { type: "boolean", default: false, describe: "--restore: overwrite existing files" })
+      .option("strict", { type: "boolean", default: false, describe: "stop at the first bad input line" }) as never,
+  examples: [
+    ["slurm-poll state/ | log-parse | archive --name lr-sweep --format tar.gz --out /project/archives", "archive finished runs with their logs, metrics and parsed series"],
+    ["archive --check-only runs.ndjson", "only report missing outputs, empty files and truncated checkpoints"],
+    ["archive runs.ndjson --incremental --verify-after --prune-sources --out /project/archives", "nightly: store what changed, verify, then free scratch space"],
+    ["archive --verify /project/archives/lr-sweep-20250101T000000Z.tar.gz", "re-read everything; exit 1 naming any corrupted file"],
+    ["archive --restore archives/lr-sweep-20250101T000000Z --to restored --only 'runs/lr0.1/**/model.ckpt'", "restore one checkpoint"],
+  ],
+  epilogue:
+    "Records on stdout: archive-check (problems found before packing), archive-entry (one per archived file,\n" +
+    "as in MANIFEST.ndjson), archive-summary; --verify: archive-verify per file + archive-verify-summary;\n" +
+    "--restore: archive-restore per file. Exit 1: a missing/empty declared output (unless --allow-missing),\n" +
+    "an unreadable file, a failed verification or restore.",
+  run: async (args, ctx) => {
+    try {
+      return await runArchive({ ...args, inputs: ((args as unknown as { _: unknown[] })._ ?? []).map(String) }, ctx);
+    } finally {
+      finished = true;
+    }
+  },
+});

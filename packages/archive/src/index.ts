@@ -1,0 +1,154 @@
+// @slurmpipe/archive: collect, checksum and pack a sweep's results; verify and restore archives.
+import { resolve } from "node:path";
+import { NdjsonWriter, type Logger, UsageError, parseMemory } from "@slurmpipe/core";
+import { readRuns } from "./inputs.ts";
+import { type PackOptions, pack } from "./pack.ts";
+import { restoreArchive } from "./restore.ts";
+import type { ArchiveFormat } from "./sinks.ts";
+import { verifyArchive } from "./verify.ts";
+import { zstdAvailable } from "./zstd.ts";
+
+export { checkFiles, median } from "./checks.ts";
+export { assignPrefixes, collectFiles, type Candidate, type Problem, type RunInput } from "./collect.ts";
+export { csvField, csvLine } from "./csv.ts";
+export { archiveNamePattern, loadPrevious, newestArchive } from "./incremental.ts";
+export { destinationFor, formatStamp, inside, safeArchivePath, safeComponent } from "./layout.ts";
+export { expandLogPattern } from "./logs.ts";
+export { MANIFEST, ManifestEntry, SUMS, parseManifest } from "./manifest.ts";
+export { flattenParams, writeDataset } from "./metrics.ts";
+export { archiveName, pack, type PackOptions } from "./pack.ts";
+export { readRuns } from "./inputs.ts";
+export { restoreArchive, type RestoreOptions, type RestoreResult } from "./restore.ts";
+export { classify, shouldCompress } from "./roles.ts";
+export { openSink, type ArchiveFormat } from "./sinks.ts";
+export { measure } from "./streams.ts";
+export { scanTar } from "./reader.ts";
+export { verifyArchive, type VerifyResult, type VerifySummary } from "./verify.ts";
+
+export interface ArchiveArgs {
+  inputs: string[];
+  out: string;
+  name?: string;
+  format: string;
+  compressOver: string;
+  level?: number;
+  now?: string;
+  outputsOnly: boolean;
+  exclude: string[];
+  logBase?: string;
+  allowMissing: boolean;
+  checkOnly: boolean;
+  incremental: boolean;
+  incrementalFrom?: string;
+  rehash: boolean;
+  pruneSources: boolean;
+  verifyAfter: boolean;
+  outlierRatio: number;
+  dataset: boolean;
+  verify?: string;
+  restore?: string;
+  to?: string;
+  only: string[];
+  force: boolean;
+  strict: boolean;
+}
+
+export interface ArchiveContext {
+  stdin: AsyncIterable<Buffer | string> & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  log: Logger;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+/** "64M", "64MiB", "1.5G", "1048576" (bytes). */
+export function parseSize(text: string, option: string): number {
+  const t = String(text).trim().replace(/i?B$/i, "");
+  const bytes = /^\d+$/.test(t) ? Number(t) : parseMemory(t, 1);
+  if (bytes === undefined) throw new UsageError(`--${option}: expected a size like 64M, 1G or 1048576, got ${JSON.stringify(text)}`);
+  return bytes;
+}
+
+/** --now, else SOURCE_DATE_EPOCH (reproducible builds), else the clock. */
+export function resolveNow(now: string | undefined, env: NodeJS.ProcessEnv): Date {
+  if (now !== undefined) {
+    const d = /^\d+$/.test(now) ? new Date(Number(now) * 1000) : new Date(now);
+    if (Number.isNaN(d.getTime())) throw new UsageError(`--now: expected an ISO time or epoch seconds, got ${JSON.stringify(now)}`);
+    return d;
+  }
+  const sde = env.SOURCE_DATE_EPOCH;
+  if (sde !== undefined && sde !== "") {
+    if (!/^\d+$/.test(sde)) throw new UsageError(`SOURCE_DATE_EPOCH: expected epoch seconds, got ${JSON.stringify(sde)}`);
+    return new Date(Number(sde) * 1000);
+  }
+  return new Date();
+}
+
+/** The whole command, in-process: pack (default), --check-only, --verify or --restore. */
+export async function runArchive(args: ArchiveArgs, ctx: ArchiveContext): Promise<number> {
+  const writer = new NdjsonWriter(ctx.stdout);
+  const modes = [args.verify !== undefined, args.restore !== undefined, args.checkOnly].filter(Boolean).length;
+  if (modes > 1) throw new UsageError("--verify, --restore and --check-only are separate modes: use one");
+
+  if (args.verify !== undefined) {
+    if (args.inputs.length > 0) throw new UsageError("--verify takes the archive as its value, no other arguments");
+    const summary = await verifyArchive(resolve(ctx.cwd, args.verify), async (r) => {
+      if (!r.ok) ctx.log.error(`${r.path}: ${r.problem}: ${r.message ?? ""}`);
+      await writer.write(r);
+    });
+    await writer.write(summary);
+    if (summary.ok) ctx.log.info(`${args.verify}: ${summary.files} files ok`);
+    else ctx.log.error(`${args.verify}: ${summary.failed} problem(s) in ${summary.files} files`);
+    return summary.ok ? 0 : 1;
+  }
+
+  if (args.restore !== undefined) {
+    if (!args.to) throw new UsageError("--restore needs --to DIR");
+    if (args.inputs.length > 0) throw new UsageError("--restore takes the archive as its value, no other arguments");
+    const tally = await restoreArchive(resolve(ctx.cwd, args.restore), { to: resolve(ctx.cwd, args.to), only: args.only, force: args.force }, async (r) => {
+      if (!r.ok) ctx.log.error(`${r.path}: ${r.problem}: ${r.message ?? ""}`);
+      await writer.write(r);
+    });
+    ctx.log.info(`restored ${tally.restored} file(s) to ${args.to}${tally.failed ? `, ${tally.failed} failed` : ""}`);
+    return tally.ok ? 0 : 1;
+  }
+
+  if (args.only.length > 0 || args.to !== undefined || args.force) throw new UsageError("--to, --only and --force go with --restore");
+  if (!["dir", "tar.gz", "tar.zst"].includes(args.format)) throw new UsageError(`--format: expected dir, tar.gz or tar.zst, got ${JSON.stringify(args.format)}`);
+  const format = args.format as ArchiveFormat;
+  if (format === "tar.zst" && !(await zstdAvailable())) throw new UsageError("--format tar.zst needs Node >= 22.15 or the zstd program on PATH");
+  if (args.incremental && args.incrementalFrom) throw new UsageError("--incremental picks the newest archive itself; do not also give --incremental-from");
+  if (!(args.outlierRatio > 0 && args.outlierRatio < 1)) throw new UsageError("--outlier-ratio: expected a fraction between 0 and 1");
+  const level = args.level ?? (format === "tar.zst" ? 3 : 6);
+  if (!Number.isInteger(level) || level < 0 || level > (format === "tar.zst" ? 19 : 9)) throw new UsageError(`--level: out of range for ${format}`);
+  if (args.inputs.length === 0 && ctx.stdin.isTTY) throw new UsageError("no input: pipe run records in, or give record files or directories");
+
+  const { runs, badLines } = await readRuns(args.inputs, { stdin: ctx.stdin, stderr: ctx.stderr, strict: args.strict, cwd: ctx.cwd });
+  if (runs.length === 0) {
+    ctx.log.error("no runs to archive");
+    return 1;
+  }
+  const options: PackOptions = {
+    out: resolve(ctx.cwd, args.out),
+    now: resolveNow(args.now, ctx.env),
+    format,
+    compressOver: parseSize(args.compressOver, "compress-over"),
+    level,
+    outputsOnly: args.outputsOnly,
+    exclude: args.exclude,
+    logBase: resolve(ctx.cwd, args.logBase ?? "."),
+    allowMissing: args.allowMissing,
+    checkOnly: args.checkOnly,
+    incremental: args.incremental,
+    rehash: args.rehash,
+    pruneSources: args.pruneSources,
+    verifyAfter: args.verifyAfter,
+    outlierRatio: args.outlierRatio,
+    dataset: args.dataset,
+    ...(args.name ? { name: args.name } : {}),
+    ...(args.incrementalFrom ? { incrementalFrom: args.incrementalFrom } : {}),
+  };
+  const code = await pack(runs, options, { writer, log: ctx.log });
+  return badLines > 0 ? Math.max(code, 1) : code;
+}
