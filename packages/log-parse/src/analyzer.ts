@@ -1,0 +1,229 @@
+import type { Evidence, FailureClass } from "@slurmpipe/core";
+import { ANCHORS, BENIGN, BENIGN_CONTINUATION, CPU_LINE, FAILURE_HINT, GPU_HINT, GPU_LINE } from "./anchors.ts";
+import { cleanSegment } from "./clean.ts";
+import { type Emit, ExtractorState, type MetricPattern, applyUserPatterns, extractMetrics } from "./metrics.ts";
+import type { SegmentSink } from "./scan.ts";
+import { Series } from "./series.ts";
+
+/** A finding in the logs: a failure signature with where it was seen. */
+export interface Signal {
+  cls: FailureClass;
+  what: string;
+  evidence: Evidence[];
+  /** Order of the first sighting over all files of the run. */
+  seq: number;
+  exception?: PythonException;
+  count: number;
+  strength: number;
+}
+
+export interface Frame {
+  file: string;
+  line: number;
+  function: string;
+}
+
+export interface PythonException {
+  type: string;
+  message: string;
+  frame?: Frame;
+  rank?: string;
+  evidence: Evidence;
+}
+
+const EVIDENCE_PER_CLASS = 3;
+const MAX_TRACEBACK_LINES = 2000;
+const EVIDENCE_TEXT = 400;
+const MAX_METRICS = 48;
+/** Exception types that only wrap the real error raised earlier (launcher side). */
+const WRAPPER_EXCEPTIONS = /(?:^|\.)(?:ChildFailedError|CalledProcessError|ProcessRaisedException|ProcessExitedException|SystemExit|KeyboardInterrupt)$/;
+const TRACEBACK_START = /Traceback \(most recent call last\)/;
+const FRAME = /^\s*(?:│\s*)?File "([^"]+)", line (\d+), in (.+?)\s*(?:│\s*)?$/;
+const RICH_FRAME = /^\s*│\s*(\S+?):(\d+) in (\S+)/;
+const FAULT_FRAME = /^\s*File "([^"]+)", line (\d+) in (\S+)/;
+const EXCEPTION_LINE = /^([A-Za-z_][\w.]*?(?:Error|Exception|Interrupt|Exit|Warning|Failure|Fault|Timeout|Abort|StopIteration))(?::\s?(.*))?$/;
+const BOX = /^\s*[╭│╰]/;
+/** A metric line mentions a loss, or is a Keras epoch header or a DeepSpeed step line. */
+const METRIC_HINT = /loss|Loss|LOSS|^\s*Epoch \d+\/\d+\s*$|\] step=\d+, skipped=/;
+const NAN_ITERATIONS = /number of nan iterations:\s*([1-9]\d*)/;
+
+/**
+ * Per-byte prefilter for the scanner: a segment without any of these is skipped undecoded.
+ * Broad on purpose (false positives only cost a decode); it must cover every anchor, metric
+ * line, warning and GPU line.
+ */
+const PREFILTER_SOURCE =
+  "oss|OSS|rror|RROR|xception|raceback|ANCEL|Killed|emory|oom|OOM|NCCL|nccl|Segment|SIG|Xid|ECC|fallen|quota|No space|No such|not found|can't open|shared object|Lmod|module|nan|NaN|Nan|finite|Epoch|step=|arn|ARN|OMP_NUM|MIOpen|GPU|gpu|cuda|CUDA|VISIBLE|evice|NVIDIA|Instinct|MI\\d|gfx|Tesla|available|File \"|Fatal|Current thread|Thread 0x|\\[Rank";
+
+export interface AnalyzerOptions {
+  patterns?: readonly MetricPattern[];
+}
+
+interface TracebackState {
+  frame?: Frame;
+  startLine: number;
+  lines: number;
+  rich: boolean;
+}
+
+/** Collects everything log-parse learns from the files of one run. */
+export class RunAnalysis {
+  readonly series = new Map<string, Series>();
+  readonly signals = new Map<FailureClass, Signal>();
+  readonly exceptions: PythonException[] = [];
+  benignWarnings = 0;
+  gpuLine: Evidence | undefined;
+  cpuLine: Evidence | undefined;
+  droppedMetrics = 0;
+  private seq = 0;
+
+  constructor(readonly options: AnalyzerOptions = {}) {}
+
+  /** A sink for one file of this run (stdout, stderr, ...). */
+  sink(file: string): FileSink {
+    return new FileSink(this, file);
+  }
+
+  metric(name: string, step: number | undefined, raw: string, value: number, file: string, line: number, text?: string): void {
+    let s = this.series.get(name);
+    if (!s) {
+      if (this.series.size >= MAX_METRICS) {
+        this.droppedMetrics += 1;
+        return;
+      }
+      s = new Series(name);
+      this.series.set(name, s);
+    }
+    s.add(step, value, raw, text !== undefined && !Number.isFinite(value) ? { file, line, text } : { file, line });
+  }
+
+  /** `strength`: lower is a more telling signature of the class (its message wins). */
+  signal(cls: FailureClass, what: string, ev: Evidence, exception?: PythonException, strength = 100): void {
+    const s = this.signals.get(cls);
+    if (!s) {
+      this.signals.set(cls, { cls, what, evidence: [ev], seq: this.seq++, count: 1, strength, ...(exception ? { exception } : {}) });
+      return;
+    }
+    s.count += 1;
+    if (!s.exception && exception) s.exception = exception;
+    if (strength < s.strength) {
+      s.what = what;
+      s.strength = strength;
+    }
+    if (s.evidence.length < EVIDENCE_PER_CLASS && !s.evidence.some((e) => e.file === ev.file && e.line === ev.line)) {
+      s.evidence.push(ev);
+      // Same file: in line order (a NaN value found at the end of a scan may precede a message).
+      s.evidence.sort((a, b) => (a.file === b.file ? a.line - b.line : 0));
+    }
+  }
+}
+
+export function evidence(file: string, line: number, text: string): Evidence {
+  const t = text.trim();
+  return { file, line, text: t.length > EVIDENCE_TEXT ? `${t.slice(0, EVIDENCE_TEXT)}…` : t };
+}
+
+export class FileSink implements SegmentSink {
+  readonly prefilter: RegExp | null;
+  private readonly state = new ExtractorState();
+  private readonly tracebacks = new Map<string, TracebackState>();
+  private readonly faultFrame = new Set<string>();
+  private readonly patterns: readonly MetricPattern[];
+  private lastWarningLine = -1;
+  private line = 0;
+  private text = "";
+  private readonly emit: Emit;
+
+  constructor(
+    private readonly run: RunAnalysis,
+    private readonly file: string,
+  ) {
+    this.patterns = run.options.patterns ?? [];
+    // User patterns can match anything: then every segment is looked at.
+    this.prefilter = this.patterns.length > 0 ? null : new RegExp(PREFILTER_SOURCE, "g");
+    this.emit = (name, step, raw, value) => this.run.metric(name, step, raw, value, this.file, this.line, this.text);
+  }
+
+  wantsAll(): boolean {
+    return this.tracebacks.size > 0 || this.faultFrame.size > 0;
+  }
+
+  segment(raw: string, line: number): void {
+    const { text, rank } = cleanSegment(raw);
+    if (text.trim() === "") return;
+    this.line = line;
+    this.text = text;
+    if (this.tracebacks.size > 0 || this.faultFrame.size > 0) this.traceback(text, rank, line);
+    if (TRACEBACK_START.test(text)) {
+      this.tracebacks.set(rank, { startLine: line, lines: 0, rich: BOX.test(text) });
+      return;
+    }
+    if (this.patterns.length > 0) applyUserPatterns(text, this.patterns, this.emit);
+    if (METRIC_HINT.test(text)) {
+      extractMetrics(text, this.state, this.emit);
+      const nanIt = NAN_ITERATIONS.exec(text);
+      if (nanIt) this.run.signal("NAN_LOSS", `${nanIt[1]} NaN iterations reported`, evidence(this.file, line, text));
+    }
+    let failed = false;
+    if (FAILURE_HINT.test(text)) {
+      for (let i = 0; i < ANCHORS.length; i++) {
+        const a = ANCHORS[i]!;
+        if (text.includes(a.quick) && a.re.test(text)) {
+          this.run.signal(a.cls, a.what, evidence(this.file, line, text), undefined, i);
+          failed = true;
+          if (a.cls === "SEGFAULT" && /Fatal Python error/.test(text)) this.faultFrame.add(rank);
+        }
+      }
+    }
+    if (!failed && BENIGN.test(text)) {
+      if (!(BENIGN_CONTINUATION.test(text) && this.lastWarningLine === line - 1)) this.run.benignWarnings += 1;
+      this.lastWarningLine = line;
+    }
+    if (GPU_HINT.test(text)) {
+      if (!this.run.gpuLine && GPU_LINE.test(text)) this.run.gpuLine = evidence(this.file, line, text);
+      if (!this.run.cpuLine && CPU_LINE.test(text)) this.run.cpuLine = evidence(this.file, line, text);
+    }
+  }
+
+  /** Follows a Python traceback of one rank to its exception line (innermost frame kept). */
+  private traceback(text: string, rank: string, line: number): void {
+    if (this.faultFrame.has(rank)) {
+      // faulthandler: "Current thread 0x... (most recent call first):" then the innermost frame first.
+      const f = FAULT_FRAME.exec(text);
+      if (f) {
+        const sig = this.run.signals.get("SEGFAULT");
+        if (sig && !sig.exception)
+          sig.exception = { type: "Fatal Python error", message: "Segmentation fault", frame: { file: f[1]!, line: Number(f[2]), function: f[3]! }, evidence: evidence(this.file, line, text), ...(rank ? { rank } : {}) };
+        this.faultFrame.delete(rank);
+      } else if (!/Current thread|Thread 0x|most recent call first|^\s*$/.test(text) && !/Fatal Python error/.test(text)) this.faultFrame.delete(rank);
+    }
+    // A traceback whose exception line never came (a killed rank) is dropped after a while,
+    // so one lost line cannot switch the prefilter off for the rest of the file.
+    for (const [r, open] of this.tracebacks) if (++open.lines > MAX_TRACEBACK_LINES) this.tracebacks.delete(r);
+    const tb = this.tracebacks.get(rank);
+    if (!tb) return;
+    const f = FRAME.exec(text) ?? (tb.rich ? RICH_FRAME.exec(text) : null);
+    if (f) {
+      tb.frame = { file: f[1]!, line: Number(f[2]), function: f[3]! };
+      return;
+    }
+    if (/^\s/.test(text) || (tb.rich && BOX.test(text))) return;
+    const m = EXCEPTION_LINE.exec(text.trimEnd());
+    if (!m) return;
+    this.tracebacks.delete(rank);
+    const exc: PythonException = {
+      type: m[1]!,
+      message: (m[2] ?? "").trim(),
+      ...(tb.frame ? { frame: tb.frame } : {}),
+      ...(rank ? { rank } : {}),
+      evidence: evidence(this.file, line, text),
+    };
+    if (this.run.exceptions.length < 20) this.run.exceptions.push(exc);
+    if (!WRAPPER_EXCEPTIONS.test(exc.type)) {
+      // Attach the exception to the most specific class its line shows (CUDA OOM, import, ...);
+      // otherwise it is a plain Python exception.
+      const cls = ANCHORS.find((a) => text.includes(a.quick) && a.re.test(text))?.cls ?? "PYTHON_EXCEPTION";
+      this.run.signal(cls, cls === "PYTHON_EXCEPTION" ? "Python exception" : (ANCHORS.find((a) => a.cls === cls)?.what ?? cls), exc.evidence, exc);
+    }
+  }
+}

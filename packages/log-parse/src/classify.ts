@@ -1,0 +1,184 @@
+import { type Failure, type FailureClass, type JobState, type RunRecord, type SuggestedAction, formatDuration, formatMemory, parseDuration, parseMemory, parseState } from "@slurmpipe/core";
+import type { PythonException, Signal } from "./analyzer.ts";
+
+/**
+ * Which failure is reported first: a root cause before what it sets off. A CUDA OOM on one rank
+ * makes the others hit NCCL timeouts and the launcher raise ChildFailedError; a node failure or a
+ * preemption kills processes mid-collective; so specific causes come first, then the scheduler's
+ * verdicts, then the symptoms, then the generic ones. Inside a tier, the order below.
+ */
+export const CLASS_ORDER: readonly FailureClass[] = [
+  // root causes
+  "CUDA_OOM",
+  "HOST_OOM",
+  "ILLEGAL_MEMORY_ACCESS",
+  "ECC_XID",
+  "DISK_FULL",
+  "IMPORT_ERROR",
+  "NAN_LOSS",
+  // the scheduler ended it
+  "NODE_FAIL",
+  "PREEMPTED",
+  "TIME_LIMIT",
+  // symptoms that may follow one of the above
+  "NCCL",
+  "SEGFAULT",
+  "PYTHON_EXCEPTION",
+  // generic
+  "CANCELLED",
+  "UNKNOWN",
+];
+
+export interface ClassifyInput {
+  record: Partial<RunRecord>;
+  signals: Map<FailureClass, Signal>;
+  exceptions: readonly PythonException[];
+}
+
+interface Found {
+  cls: FailureClass;
+  message: string;
+  signal?: Signal;
+  slurm?: string;
+}
+
+/** Failures of a run, most specific first, each with evidence and a suggested action. */
+export function classify({ record, signals, exceptions }: ClassifyInput): Failure[] {
+  const state = record.state;
+  const found = new Map<FailureClass, Found>();
+  for (const s of signals.values()) found.set(s.cls, { cls: s.cls, message: messageFor(s), signal: s });
+
+  if (state) {
+    const parsed = parseState(state.state);
+    const exit = parseExit(state.exit_code);
+    const slurm = `Slurm: ${state.state}${state.exit_code ? ` (exit ${state.exit_code})` : ""}`;
+    const fromState = (cls: FailureClass, message: string) => {
+      const f = found.get(cls);
+      if (f) f.slurm = slurm;
+      else found.set(cls, { cls, message, slurm });
+    };
+    if (parsed.state === "OUT_OF_MEMORY" || state.exit_code === "0:125") fromState("HOST_OOM", "host memory exhausted: Slurm ended the job OUT_OF_MEMORY");
+    else if (parsed.state === "TIMEOUT") fromState("TIME_LIMIT", "time limit reached: Slurm ended the job TIMEOUT");
+    else if (parsed.state === "DEADLINE") fromState("TIME_LIMIT", "deadline reached: Slurm ended the job DEADLINE");
+    else if (parsed.state === "PREEMPTED") fromState("PREEMPTED", "preempted by a higher-priority job");
+    else if (parsed.state === "NODE_FAIL" || parsed.state === "BOOT_FAIL") fromState("NODE_FAIL", `node failure: Slurm ended the job ${parsed.state}`);
+    else if (parsed.state === "CANCELLED") {
+      const by = parsed.cancelledBy !== undefined ? ` by uid ${parsed.cancelledBy}` : "";
+      fromState("CANCELLED", `cancelled${by}`);
+    } else if (parsed.state === "FAILED" && exit && [11, 7].includes(exit.signal === 0 && exit.code > 128 ? exit.code - 128 : exit.signal))
+      fromState("SEGFAULT", `killed by ${exit.signal === 7 || exit.code === 135 ? "SIGBUS" : "SIGSEGV"}`);
+    const failedState = parsed.category === "failure" && parsed.state !== "CANCELLED";
+    if (failedState && found.size === 0) fromState("UNKNOWN", `the job ended ${state.state}${state.exit_code ? ` with exit code ${state.exit_code}` : ""}; no known failure signature in the logs`);
+  }
+  // CANCELLED only says how it ended (a `*** STEP ... CANCELLED ***` banner also follows an OOM):
+  // with a real cause found, it is noise.
+  if (found.size > 1) found.delete("CANCELLED");
+
+  const rootException = exceptions.find((e) => !/(?:ChildFailedError|CalledProcessError|ProcessRaisedException|SystemExit|KeyboardInterrupt)$/.test(e.type));
+  return [...found.values()]
+    .sort((a, b) => CLASS_ORDER.indexOf(a.cls) - CLASS_ORDER.indexOf(b.cls))
+    .map((f) => {
+      const exc = f.signal?.exception ?? (f.cls === "PYTHON_EXCEPTION" ? rootException : undefined);
+      const failure: Failure = {
+        class: f.cls,
+        message: f.message,
+        ...(f.signal ? { evidence: f.signal.evidence } : {}),
+        suggested: suggest(f.cls, record),
+      };
+      if (f.slurm) failure.slurm = f.slurm;
+      if (exc) failure.exception = { type: exc.type, message: exc.message, ...(exc.frame ? { frame: exc.frame } : {}), ...(exc.rank ? { rank: exc.rank } : {}) };
+      if (f.signal && f.signal.count > f.signal.evidence.length) failure.occurrences = f.signal.count;
+      return failure;
+    });
+}
+
+function messageFor(s: Signal): string {
+  const e = s.exception;
+  if (e) {
+    const where = e.frame ? ` (in ${e.frame.function} at ${e.frame.file}:${e.frame.line})` : "";
+    const msg = e.message ? `${e.type}: ${e.message}` : e.type;
+    return `${msg.length > 300 ? `${msg.slice(0, 300)}…` : msg}${where}`;
+  }
+  if (s.cls === "CUDA_OOM") {
+    const m = /(CUDA|HIP) out of memory\. Tried to allocate ([\d.]+ ?[KMGT]?i?B)/.exec(s.evidence[0]?.text ?? "");
+    if (m) return `GPU out of memory (${m[1]}): tried to allocate ${m[2]}`;
+  }
+  return s.what;
+}
+
+function parseExit(text: string | undefined): { code: number; signal: number } | undefined {
+  const m = /^(\d+):(\d+)$/.exec(text?.trim() ?? "");
+  return m ? { code: Number(m[1]), signal: Number(m[2]) } : undefined;
+}
+
+function numberParam(params: Record<string, unknown> | undefined, keys: readonly string[]): [string, number] | undefined {
+  for (const k of keys) {
+    const v = params?.[k];
+    const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : Number.NaN;
+    if (Number.isFinite(n)) return [k, n];
+  }
+  return undefined;
+}
+
+const BATCH_KEYS = ["batch_size", "per_device_train_batch_size", "train_batch_size", "micro_batch_size", "bs"];
+const LR_KEYS = ["lr", "learning_rate"];
+const CLIP_KEYS = ["grad_clip_norm", "gradient_clip_val", "max_grad_norm", "clip_grad_norm", "grad_clip"];
+
+/** What a retry pipeline can do about a failure (as data: changes to resources / params). */
+export function suggest(cls: FailureClass, record: Partial<RunRecord>): SuggestedAction {
+  const state: Partial<JobState> = record.state ?? {};
+  const resources = record.resources ?? {};
+  const params = record.params;
+  switch (cls) {
+    case "HOST_OOM": {
+      const rss = state.max_rss_bytes && state.max_rss_bytes > 0 ? state.max_rss_bytes : undefined;
+      const req = state.req_mem_bytes && state.req_mem_bytes > 0 ? state.req_mem_bytes : resources.mem ? parseMemory(resources.mem) : undefined;
+      // MaxRSS undercounts a step the OOM killer stopped mid-allocation: never ask for less than was requested.
+      const bytes = rss ? Math.max(rss * 1.2, req ?? 0) : req ? req * 1.5 : undefined;
+      if (bytes === undefined) return { action: "increase_mem", retry: true, note: "request more memory (--mem); MaxRSS and the requested memory are unknown. Do not shrink the batch: this is host RAM, not GPU memory" };
+      const basis = rss ? `MaxRSS ${formatMemory(rss)} x 1.2` : `requested ${formatMemory(req!)} x 1.5 (MaxRSS unknown)`;
+      return { action: "increase_mem", retry: true, changes: { resources: { mem: formatMemory(bytes) } }, note: `${basis}; this is host RAM, not GPU memory` };
+    }
+    case "CUDA_OOM": {
+      const b = numberParam(params, BATCH_KEYS);
+      if (b && b[1] > 1) return { action: "reduce_batch", retry: true, changes: { params: { [b[0]]: Math.max(1, Math.floor(b[1] / 2)) } }, note: "halved the batch size; keep the effective batch with gradient accumulation if it matters" };
+      return { action: "reduce_batch", retry: true, note: "reduce the batch size (or sequence length / model shards); no batch-size parameter in params" };
+    }
+    case "TIME_LIMIT": {
+      const limit = state.time_limit_s ?? (resources.time ? (parseDuration(resources.time) ?? undefined) : undefined);
+      if (limit) return { action: "increase_time", retry: true, changes: { resources: { time: formatDuration(limit * 1.5) } }, note: "time limit x 1.5; or requeue and resume from the last checkpoint" };
+      return { action: "requeue", retry: true, note: "time limit unknown: requeue and resume from the last checkpoint, or raise --time" };
+    }
+    case "NAN_LOSS": {
+      const lr = numberParam(params, LR_KEYS);
+      const clip = numberParam(params, CLIP_KEYS);
+      const change: Record<string, number> = {};
+      if (lr) change[lr[0]] = lr[1] / 2;
+      change[clip ? clip[0] : "grad_clip_norm"] = clip ? clip[1] / 2 : 1;
+      return { action: "lower_lr", retry: true, changes: { params: change }, note: "halve the learning rate and clip gradients (clip_grad); check fp16 loss scaling and the data for bad values" };
+    }
+    case "NCCL":
+    case "ECC_XID":
+    case "NODE_FAIL": {
+      const nodes = [resources.exclude, state.node_list].filter((s): s is string => typeof s === "string" && s.trim() !== "");
+      if (state.node_list) return { action: "exclude_node", retry: true, changes: { resources: { exclude: [...new Set(nodes)].join(",") } }, note: `retry without ${state.node_list}${cls === "NCCL" ? " (if it repeats on other nodes, check the network and NCCL settings)" : ""}` };
+      return { action: "retry", retry: true, note: "retry; the node list is unknown, so no node can be excluded" };
+    }
+    case "PREEMPTED":
+      return { action: "requeue", retry: true, note: "preempted: requeue (sbatch --requeue) and resume from the last checkpoint" };
+    case "PYTHON_EXCEPTION":
+      return { action: "do_not_retry", retry: false, note: "a code or data error: the same run will fail again; fix it first" };
+    case "IMPORT_ERROR":
+      return { action: "fix_environment", retry: false, note: "environment or path problem (modules, venv, interpreter, script path): fix it, then resubmit" };
+    case "DISK_FULL":
+      return { action: "free_disk", retry: false, note: "free space or quota (checkpoints, caches) and resubmit" };
+    case "SEGFAULT":
+      return { action: "retry", retry: true, note: "retry once; if it repeats, investigate (a DataLoader bus error means /dev/shm is too small: fewer workers)" };
+    case "ILLEGAL_MEMORY_ACCESS":
+      return { action: "investigate", retry: false, note: "usually a bug (index out of range, custom kernel); rerun with CUDA_LAUNCH_BLOCKING=1. If only one node shows it, suspect the GPU" };
+    case "CANCELLED":
+      return { action: "investigate", retry: false, note: "cancelled on purpose (scancel); resubmit if that was not intended" };
+    default:
+      return { action: "investigate", retry: false, note: "no known failure signature: read the end of stderr" };
+  }
+}

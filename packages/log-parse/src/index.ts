@@ -1,0 +1,122 @@
+import { stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import { ErrorCounter, type Logger, NdjsonWriter, RunRecord, UsageError, readNdjsonInputs, zodField } from "@slurmpipe/core";
+import { type MetricPattern, parseMetricSpec } from "./metrics.ts";
+import { type ReportOptions, parseLogFile, reportForRecord } from "./report.ts";
+
+export { parseLogFile, reportForRecord, primaryLoss, type ReportOptions } from "./report.ts";
+export { lossTrend, TREND, median } from "./trend.ts";
+export { classify, suggest, CLASS_ORDER } from "./classify.ts";
+export { expandPattern, resolveLogPath, jobVars } from "./paths.ts";
+export { scanFile, scanStream, type SegmentSink, type ScanStats } from "./scan.ts";
+export { parseNumber, NUMBER_SOURCE } from "./numbers.ts";
+export { cleanSegment } from "./clean.ts";
+export { parseMetricSpec, extractMetrics, ExtractorState, type MetricPattern } from "./metrics.ts";
+export { RunAnalysis } from "./analyzer.ts";
+export { Series } from "./series.ts";
+
+export const STAGE = "log-parse";
+
+export interface LogParseArgs {
+  /** Plain log files: each becomes a `{"kind":"log"}` record. With none, run records come from stdin. */
+  files?: string[];
+  metric?: string[];
+  maxPoints?: number;
+  baseDir?: string;
+  user?: string;
+  csv?: boolean;
+  strict?: boolean;
+  maxLineBytes?: number;
+  minStepSeconds?: number;
+}
+
+export interface LogParseIo {
+  stdin: AsyncIterable<Buffer | string>;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  log: Logger;
+  cwd?: string;
+}
+
+export function reportOptions(args: LogParseArgs, cwd: string): ReportOptions {
+  const patterns: MetricPattern[] = (args.metric ?? []).map(parseMetricSpec);
+  if (args.maxPoints !== undefined && !(Number.isInteger(args.maxPoints) && args.maxPoints >= 3)) throw new UsageError("--max-points: expected an integer >= 3");
+  if (args.maxLineBytes !== undefined && !(Number.isInteger(args.maxLineBytes) && args.maxLineBytes >= 1024)) throw new UsageError("--max-line-bytes: expected an integer >= 1024");
+  return {
+    patterns,
+    baseDir: resolve(cwd, args.baseDir ?? "."),
+    ...(args.user ? { user: args.user } : { user: process.env.USER ?? process.env.LOGNAME }),
+    ...(args.maxPoints !== undefined ? { maxPoints: args.maxPoints } : {}),
+    ...(args.maxLineBytes !== undefined ? { maxLineBytes: args.maxLineBytes } : {}),
+    ...(args.minStepSeconds !== undefined ? { minStepSeconds: args.minStepSeconds } : {}),
+    csv: args.csv !== false,
+  };
+}
+
+/**
+ * The command: adds `report` to every run record (or builds `{"kind":"log"}` records for plain
+ * files), passes every other record through unchanged and in order. Returns the exit code.
+ */
+export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<number> {
+  const cwd = io.cwd ?? process.cwd();
+  const options = reportOptions(args, cwd);
+  const out = new NdjsonWriter(io.stdout);
+  const errors = new ErrorCounter(STAGE, io.stderr);
+  let failed = 0;
+  let n = 0;
+
+  const files = args.files ?? [];
+  if (files.length > 0) {
+    for (const file of files) {
+      const path = resolve(cwd, file);
+      const st = await stat(path).catch((e: NodeJS.ErrnoException) => e);
+      if (st instanceof Error || !st.isFile()) {
+        const message = st instanceof Error ? (st.code === "ENOENT" ? "no such file" : st.message) : "not a regular file";
+        io.log.error(`${file}: ${message}`);
+        failed += 1;
+        await out.write({ kind: "log", path: file, report: { files: [{ path: file, role: "log", exists: false }], ok: false }, error: { stage: STAGE, message: `${file}: ${message}`, code: "log_not_found" } });
+        continue;
+      }
+      const report = await parseLogFile(path, options).catch((e: Error) => e);
+      if (report instanceof Error) {
+        io.log.error(`${file}: ${report.message}`);
+        failed += 1;
+        await out.write({ kind: "log", path: file, error: { stage: STAGE, message: `${file}: ${report.message}`, code: "read_failed" } });
+        continue;
+      }
+      for (const f of report.files ?? []) f.path = file; // as the user named it
+      await out.write({ kind: "log", path: file, report });
+      io.log.progress(`${++n} files`);
+    }
+    return failed > 0 ? 1 : 0;
+  }
+
+  for await (const item of readNdjsonInputs<Record<string, unknown>>([], { stdin: io.stdin, onError: errors.report, ...(args.strict ? { strict: true } : {}) })) {
+    const rec = item.value;
+    const kind = rec.kind;
+    try {
+      if (kind === "log" && typeof rec.path === "string") {
+        rec.report = await parseLogFile(resolve(cwd, rec.path), options);
+      } else if (kind === undefined || kind === "run") {
+        const parsed = RunRecord.safeParse(rec);
+        if (!parsed.success) {
+          const { field, message } = zodField(parsed.error);
+          errors.report({ source: item.source, line: item.line, ...(field ? { field } : {}), message });
+          rec.error = { stage: STAGE, message: `${field ? `field "${field}": ` : ""}${message}`, code: "invalid_record" };
+          if (args.strict) {
+            await out.write(rec);
+            return 1;
+          }
+        } else if (rec.logs || rec.job || rec.state) {
+          rec.report = await reportForRecord(parsed.data, options);
+        }
+      }
+    } catch (e) {
+      errors.report({ source: item.source, line: item.line, message: (e as Error).message });
+      rec.error = { stage: STAGE, message: (e as Error).message, code: "read_failed" };
+    }
+    await out.write(rec);
+    io.log.progress(`${++n} records`);
+  }
+  return errors.count > 0 || failed > 0 ? 1 : 0;
+}

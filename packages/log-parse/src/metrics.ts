@@ -1,0 +1,229 @@
+import { UsageError } from "@slurmpipe/core";
+import { NUMBER_SOURCE, parseNumber } from "./numbers.ts";
+
+/**
+ * Metric extraction from one cleaned segment, for the formats of shared/reference/log-formats.md:
+ * PyTorch Lightning tqdm bars, HF Trainer dicts (numbers or strings), torchtune (bar description and
+ * StdoutLogger), nanoGPT, Megatron-LM, DeepSpeed, Keras progbars, fairseq, timm / torchvision /
+ * mnist style, and plain `key=value` / `key: value`.
+ */
+export type Emit = (name: string, step: number | undefined, raw: string, value: number) => void;
+
+const N = NUMBER_SOURCE;
+/** A value must end at a separator, so `929.71ms` or `m7ey` are not read as numbers. */
+const END = String.raw`(?=$|[\s,;|)\]}'"])`;
+
+const HF_PAIR = new RegExp(String.raw`['"]([^'"]{1,64})['"]\s*:\s*['"]?(${N})['"]?` + END, "g");
+const PL_BAR = /^\s*Epoch (\d+)(?:\/\d+)?:\s*(?:\d+%\|[^|]*\|\s*(\d+)\/(\d+)|:\s*(\d+)it)\s*\[([^\]]*)\]?/;
+const EQ_PAIR = new RegExp(String.raw`(?:^|[\s,|{(\[])([A-Za-z][\w./-]{0,63})=(${N})` + END, "g");
+const TT_BAR = new RegExp(String.raw`^\s*(\d+)\|(\d+)\|Loss: (${N})`);
+const TT_STEP = /^\s*Step (\d+) \| (.*)$/;
+const COLON_NOSPACE_PAIR = new RegExp(String.raw`([A-Za-z][\w./-]{0,63}):(${N})` + END, "g");
+const NANOGPT_ITER = new RegExp(String.raw`\biter (\d+): loss (${N})(?:, time (${N})ms)?(?:, mfu (${N})%)?`);
+const NANOGPT_EVAL = new RegExp(String.raw`\bstep (\d+): train loss (${N}), val loss (${N})`);
+const MEGATRON = /\biteration\s+(\d+)\/\s*\d+\s*\|/;
+const MEGATRON_PAIR = new RegExp(String.raw`\|\s*([^|:]{1,64}?)\s*:\s*(${N})\s*(?=\|)`, "g");
+const MEGATRON_VAL = new RegExp(String.raw`validation loss at iteration (\d+)[^|]*\|\s*lm loss value:\s*(${N})`);
+const DEEPSPEED = new RegExp(String.raw`\[Rank \d+\] step=(\d+), skipped=(\d+), lr=\[(${N})`);
+const KERAS_EPOCH = /^\s*Epoch (\d+)\/(\d+)\s*$/;
+const KERAS_BAR = /^\s*(\d+)\/(\d+) (?:\[[=>.]*\]|[━─]+|-)/;
+const KERAS_PAIR = new RegExp(String.raw` - ([A-Za-z][\w/.]{0,63}): (${N})` + END, "g");
+const FAIRSEQ_PIPE_PAIR = new RegExp(String.raw`\| ([a-z][\w]{0,63}) (${N}) (?=\|)`, "g");
+const COLON_PAIR = new RegExp(String.raw`(?:^|[\s,|{(\[])([A-Za-z][\w./-]{0,63}(?: loss)?)\s*:\s+(${N})` + END, "g");
+const SPACED_LOSS = new RegExp(String.raw`\b([A-Za-z][\w./-]{0,40}[lL]oss) (${N})` + END, "g");
+const BRACKET_STEP = /\[(\d+)\]\s*\[\s*(\d+)\/(\d+)\]/;
+
+/** Keys that are axes or bookkeeping, not metrics. */
+const NOT_METRICS = new Set(["v_num", "epoch", "step", "global_step", "iter", "iteration", "it", "num_updates", "updates", "rank", "local_rank", "seed", "pid", "gpu", "device", "batch", "skipped"]);
+const STEP_KEYS = ["global_step", "step", "iteration", "iter", "num_updates", "it"];
+const ALIASES: Record<string, string> = {
+  learning_rate: "lr",
+  gnorm: "grad_norm",
+  "lm_loss_value": "val_loss",
+  "tokens_per_second_per_gpu": "tokens_per_second_per_gpu",
+};
+
+export function metricName(raw: string): string {
+  const n = raw.trim().toLowerCase().replace(/[\s-]+/g, "_");
+  return ALIASES[n] ?? n;
+}
+
+/** State a file's extractor keeps between lines (epoch of Keras / Lightning bars). */
+export class ExtractorState {
+  kerasEpoch: number | undefined;
+  plEpoch: number | undefined;
+  plBase = 0;
+  plMax = 0;
+}
+
+/** A user pattern from `--metric 'name=<regex>'`: one capture group, or named groups `value` and `step`. */
+export interface MetricPattern {
+  name: string;
+  re: RegExp;
+}
+
+export function parseMetricSpec(spec: string): MetricPattern {
+  const eq = spec.indexOf("=");
+  if (eq <= 0) throw new UsageError(`--metric: expected name=<regex>, got ${JSON.stringify(spec)}`);
+  const name = spec.slice(0, eq).trim();
+  const source = spec.slice(eq + 1);
+  let re: RegExp;
+  try {
+    re = new RegExp(source);
+  } catch (e) {
+    throw new UsageError(`--metric ${name}: invalid regex: ${(e as Error).message}`);
+  }
+  const groups = new RegExp(`${source}|`).exec("")!.length - 1;
+  if (groups < 1 || (groups > 1 && !/\(\?<value>/.test(source)))
+    throw new UsageError(`--metric ${name}: the regex needs one capture group, or named groups (?<value>...) and optionally (?<step>...)`);
+  return { name, re };
+}
+
+export function applyUserPatterns(text: string, patterns: readonly MetricPattern[], emit: Emit): void {
+  for (const p of patterns) {
+    const m = p.re.exec(text);
+    if (!m) continue;
+    const raw = m.groups?.value ?? m[1];
+    if (raw === undefined) continue;
+    const value = parseNumber(raw);
+    if (value === undefined) continue;
+    const stepRaw = m.groups?.step;
+    const step = stepRaw !== undefined ? Number(stepRaw) : undefined;
+    emit(p.name, step !== undefined && Number.isFinite(step) ? step : undefined, raw, value);
+  }
+}
+
+function pairs(re: RegExp, text: string, from: number, out: [string, string][]): [string, string][] {
+  re.lastIndex = from;
+  for (let m = re.exec(text); m; m = re.exec(text)) out.push([m[1]!, m[2]!]);
+  return out;
+}
+
+function emitPairs(list: [string, string][], step: number | undefined, emit: Emit, skipStepKeys = true): void {
+  for (const [k, raw] of list) {
+    const name = metricName(k);
+    if (skipStepKeys && NOT_METRICS.has(name)) continue;
+    const v = parseNumber(raw);
+    if (v !== undefined) emit(name, step, raw, v);
+  }
+}
+
+function stepFrom(list: [string, string][]): number | undefined {
+  for (const key of STEP_KEYS) {
+    for (const [k, raw] of list) {
+      if (metricName(k) === key) {
+        const v = Number(raw);
+        if (Number.isInteger(v) && v >= 0) return v;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Extracts the metrics of one segment. Called only for segments that mention a loss, a Keras
+ * epoch header, or a DeepSpeed step line (the caller's cheap test), so most lines never get here.
+ */
+export function extractMetrics(text: string, state: ExtractorState, emit: Emit): void {
+  let m: RegExpExecArray | null;
+  const c = text.indexOf("{'") >= 0 ? text.indexOf("{'") : text.indexOf('{"');
+  if (c >= 0 && (text.includes("loss") || text.includes("_runtime"))) {
+    // HF Trainer dict (also fairseq --log-format json): numbers or quoted numbers.
+    const list = pairs(HF_PAIR, text, c, []);
+    if (list.length > 0) {
+      emitPairs(list, stepFrom(list), emit);
+      return;
+    }
+  }
+  if ((m = PL_BAR.exec(text))) {
+    const epoch = Number(m[1]);
+    const n = Number(m[2] ?? m[4]);
+    const total = m[3] !== undefined ? Number(m[3]) : undefined;
+    if (n === 0) return; // a fresh bar: its postfix still shows the previous epoch's values
+    let step: number;
+    if (total !== undefined) step = epoch * total + n;
+    else {
+      if (state.plEpoch !== epoch) {
+        if (state.plEpoch !== undefined) state.plBase = state.plMax;
+        state.plEpoch = epoch;
+      }
+      step = state.plBase + n;
+      state.plMax = Math.max(state.plMax, step);
+    }
+    emitPairs(pairs(EQ_PAIR, m[5] ?? "", 0, []), step, emit);
+    return;
+  }
+  if ((m = TT_BAR.exec(text))) {
+    const v = parseNumber(m[3]!);
+    if (v !== undefined) emit("loss", Number(m[2]), m[3]!, v);
+    return;
+  }
+  if ((m = TT_STEP.exec(text))) {
+    emitPairs(pairs(COLON_NOSPACE_PAIR, m[2]!, 0, []), Number(m[1]), emit);
+    return;
+  }
+  if ((m = NANOGPT_ITER.exec(text))) {
+    const step = Number(m[1]);
+    const v = parseNumber(m[2]!);
+    if (v !== undefined) emit("loss", step, m[2]!, v);
+    if (m[4] !== undefined) {
+      const mfu = parseNumber(m[4]);
+      if (mfu !== undefined && mfu >= 0) emit("mfu", step, m[4], mfu); // -100% is nanoGPT's "not yet measured"
+    }
+    return;
+  }
+  if ((m = NANOGPT_EVAL.exec(text))) {
+    const step = Number(m[1]);
+    const t = parseNumber(m[2]!);
+    const v = parseNumber(m[3]!);
+    if (t !== undefined) emit("eval_train_loss", step, m[2]!, t);
+    if (v !== undefined) emit("val_loss", step, m[3]!, v);
+    return;
+  }
+  if ((m = MEGATRON.exec(text))) {
+    emitPairs(pairs(MEGATRON_PAIR, text, m.index + m[0].length - 1, []), Number(m[1]), emit);
+    return;
+  }
+  if ((m = MEGATRON_VAL.exec(text))) {
+    const v = parseNumber(m[2]!);
+    if (v !== undefined) emit("val_loss", Number(m[1]), m[2]!, v);
+    return;
+  }
+  if ((m = DEEPSPEED.exec(text))) {
+    const v = parseNumber(m[3]!);
+    if (v !== undefined) emit("lr", Number(m[1]), m[3]!, v);
+    return;
+  }
+  if ((m = KERAS_EPOCH.exec(text))) {
+    state.kerasEpoch = Number(m[1]);
+    return;
+  }
+  if ((m = KERAS_BAR.exec(text))) {
+    const n = Number(m[1]);
+    const total = Number(m[2]);
+    const step = state.kerasEpoch !== undefined ? (state.kerasEpoch - 1) * total + n : n;
+    emitPairs(pairs(KERAS_PAIR, text, m.index + m[0].length - 1, []), step, emit);
+    return;
+  }
+  // Generic: key=value, key: value, "| key value |" (fairseq), "Loss 6.98e+00" (imagenet).
+  if (text.includes("OVERFLOW!")) return; // DeepSpeed's "Attempted loss scale: 65536" is not a loss
+  const list: [string, string][] = [];
+  pairs(EQ_PAIR, text, 0, list);
+  pairs(COLON_PAIR, text, 0, list);
+  if (text.includes(" | ")) pairs(FAIRSEQ_PIPE_PAIR, text, 0, list);
+  if (list.length === 0 || !list.some(([k]) => /loss/i.test(k))) pairs(SPACED_LOSS, text, 0, list);
+  if (list.length === 0) return;
+  let step = stepFrom(list);
+  if (step === undefined && (m = BRACKET_STEP.exec(text))) step = Number(m[1]) * Number(m[3]) + Number(m[2]);
+  const seen = new Set<string>();
+  emitPairs(
+    list.filter(([k]) => {
+      const n = metricName(k);
+      if (seen.has(n)) return false; // "loss: 6.85 (6.94)": the first is the value, the second a running mean
+      seen.add(n);
+      return true;
+    }),
+    step,
+    emit,
+  );
+}

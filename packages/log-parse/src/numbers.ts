@@ -1,0 +1,23 @@
+/**
+ * Numbers as training logs print them: `1.818812E+00` (Megatron), `3.2e+4` (tqdm strips the
+ * exponent's zero), `-.5`, `nan`, `nan.0` (Lightning pads to 5 chars), `NaN` (JSON), `-nan` (C),
+ * `inf`, `-inf`, `Infinity`. No inline `(?i)` in Node 20 regexes, hence the spelled-out cases.
+ */
+export const NUMBER_SOURCE = String.raw`[-+]?(?:[nN][aA][nN]|[iI][nN][fF](?:inity)?)(?:\.0)?|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?`;
+
+const NON_FINITE = /^[-+]?(?:nan|inf)/i;
+
+/** The value of a number token: NaN or ±Infinity for the non-finite spellings, undefined when not a number. */
+export function parseNumber(raw: string): number | undefined {
+  const t = raw.trim();
+  if (t === "") return undefined;
+  const c = t.charCodeAt(t[0] === "-" || t[0] === "+" ? 1 : 0);
+  if (c === 110 || c === 78 || c === 105 || c === 73) {
+    // n N i I
+    if (!NON_FINITE.test(t)) return undefined;
+    if (/nan/i.test(t)) return Number.NaN;
+    return t[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  }
+  const v = Number(t);
+  return Number.isNaN(v) ? undefined : v;
+}

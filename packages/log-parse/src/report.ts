@@ -1,0 +1,165 @@
+import { stat } from "node:fs/promises";
+import { type Failure, type LogReport, type RunRecord, parseState } from "@slurmpipe/core";
+import { RunAnalysis, evidence } from "./analyzer.ts";
+import { classify } from "./classify.ts";
+import { findMetricsCsv, readMetricsCsv } from "./csv.ts";
+import type { MetricPattern } from "./metrics.ts";
+import { type PatternContext, defaultPatterns, resolveLogPath } from "./paths.ts";
+import { type ScanOptions, scanFile } from "./scan.ts";
+import type { Series } from "./series.ts";
+import { lossTrend } from "./trend.ts";
+
+export interface ReportOptions extends PatternContext, ScanOptions {
+  patterns?: readonly MetricPattern[];
+  /** Points per metric in `series` (default 500). */
+  maxPoints?: number;
+  /** Look for a Lightning metrics.csv under the run's `dir` (default true). */
+  csv?: boolean;
+  /** Below this many seconds per step a finished run is flagged CPU_ONLY_SUSPECTED... (default 0.1). */
+  minStepSeconds?: number;
+}
+
+export type FileEntry = NonNullable<LogReport["files"]>[number] & { note?: string };
+
+/** Loss metric names in order of preference; otherwise the first training-side "*loss*". */
+const LOSS_PRIORITY = ["loss", "train_loss", "train_loss_step", "lm_loss", "train/loss", "loss_train", "train_loss_epoch", "total_loss"];
+/** A non-finite value in one of these means the training blew up, even if `loss` looks fine (HF filters NaN losses to 0). */
+const NAN_SENSITIVE = /loss|grad_norm|gnorm/;
+
+export function primaryLoss(series: Map<string, Series>): Series | undefined {
+  for (const n of LOSS_PRIORITY) {
+    const s = series.get(n);
+    if (s) return s;
+  }
+  for (const [n, s] of series) if (/loss/.test(n) && !/^(?:val|eval|valid|test)|scale|ppl/.test(n)) return s;
+  return undefined;
+}
+
+/** Parses one log file as its own run (what `log-parse FILE` and the benchmark do). */
+export async function parseLogFile(path: string, options: ReportOptions = {}): Promise<LogReport> {
+  const run = new RunAnalysis({ ...(options.patterns ? { patterns: options.patterns } : {}) });
+  const files: FileEntry[] = [await scanInto(run, path, "log", options)];
+  return buildReport(run, files, {}, options);
+}
+
+async function scanInto(run: RunAnalysis, path: string, role: string, options: ScanOptions): Promise<FileEntry> {
+  const st = await stat(path).catch((e: NodeJS.ErrnoException) => e);
+  if (st instanceof Error) return { path, role, exists: false, ...(st.code !== "ENOENT" ? { note: st.message } : {}) };
+  if (!st.isFile()) return { path, role, exists: false, note: "not a regular file" };
+  const stats = await scanFile(path, run.sink(path), options);
+  return { path, role, exists: true, lines: stats.lines, bytes: stats.bytes, ...(stats.partialLastLine ? { partial_last_line: true } : {}), ...(stats.oversize ? { oversize_lines: stats.oversize } : {}) };
+}
+
+/** The report for a run record: resolves its log patterns, reads stdout, stderr and metrics.csv. */
+export async function reportForRecord(record: Partial<RunRecord>, options: ReportOptions = {}): Promise<LogReport> {
+  const run = new RunAnalysis({ ...(options.patterns ? { patterns: options.patterns } : {}) });
+  const files: FileEntry[] = [];
+  const logs: { stdout?: string; stderr?: string } = record.logs ?? (record.job ? defaultPatterns(record) : {});
+  const seen = new Map<string, FileEntry>();
+  for (const role of ["stdout", "stderr"] as const) {
+    const pattern = logs[role];
+    if (!pattern) continue;
+    const r = await resolveLogPath(pattern, record, options);
+    const again = seen.get(r.path);
+    if (again) {
+      again.role = `${again.role}+${role}`; // --output and --error name the same file
+      continue;
+    }
+    const entry = await scanInto(run, r.path, role, options);
+    if (r.note) entry.note = entry.note ? `${entry.note}; ${r.note}` : r.note;
+    if (r.how === "guessed") entry.guessed = true;
+    seen.set(r.path, entry);
+    files.push(entry);
+  }
+  if (options.csv !== false && record.dir) {
+    const csv = await findMetricsCsv(record.dir);
+    if (csv) {
+      const fromCsv = new RunAnalysis();
+      const { rows, bytes } = await readMetricsCsv(csv, fromCsv);
+      files.push({ path: csv, role: "metrics", exists: true, lines: rows + 1, bytes });
+      // The CSV has every logged step; the console often only a few (or the last bar state).
+      for (const [name, s] of fromCsv.series) {
+        const mine = run.series.get(name);
+        if (!mine || s.count > mine.count) run.series.set(name, s);
+      }
+    }
+  }
+  return buildReport(run, files, record, options);
+}
+
+function buildReport(run: RunAnalysis, files: FileEntry[], record: Partial<RunRecord>, options: ReportOptions): LogReport {
+  const maxPoints = options.maxPoints ?? 500;
+  const loss = primaryLoss(run.series);
+
+  // Non-finite training values are a NaN failure even when no message says so.
+  let nanSeries: Series | undefined;
+  for (const [n, s] of run.series) if (s.firstNonFinite && NAN_SENSITIVE.test(n) && (!nanSeries || s === loss)) nanSeries = s;
+  if (nanSeries?.firstNonFinite) {
+    const f = nanSeries.firstNonFinite;
+    run.signal("NAN_LOSS", `${nanSeries.name} became ${f.raw}${f.step !== undefined ? ` at step ${f.step}` : ""}`, evidence(f.file, f.line, nanSeries.firstNonFiniteText ?? readableLine(f)));
+    const sig = run.signals.get("NAN_LOSS")!;
+    sig.what = `${nanSeries.name} became ${f.raw}${f.step !== undefined ? ` at step ${f.step}` : ""}`;
+  }
+
+  const series: Record<string, { step: number; value: number | null; raw?: string }[]> = {};
+  for (const [n, s] of run.series) series[s === loss ? "loss" : n] = s.downsample(maxPoints);
+  if (loss && loss.name !== "loss" && run.series.has("loss")) delete series[loss.name];
+
+  const report: LogReport & Record<string, unknown> = { files };
+  const steps = loss ? (loss.explicitSteps ? Math.max(0, loss.maxStep) : loss.count) : 0;
+  report.steps_seen = steps;
+  if (loss) {
+    const t = lossTrend(loss.values(), Boolean(loss.firstNonFinite) || Boolean(nanSeries?.firstNonFinite));
+    report.loss = {
+      metric: loss.name,
+      first: finiteOrNull(loss.first?.value),
+      last: finiteOrNull(loss.last?.value),
+      min: loss.min ? loss.min.value : null,
+      trend: t.trend,
+      points: loss.count,
+      ...(t.start !== undefined ? { window_start: t.start, window_end: t.end } : {}),
+      ...(loss.firstNonFinite ? { first_nonfinite: { ...loss.firstNonFinite } } : nanSeries?.firstNonFinite ? { first_nonfinite: { ...nanSeries.firstNonFinite, metric: nanSeries.name } } : {}),
+    };
+  } else {
+    report.loss = { first: null, last: null, min: null, trend: nanSeries ? "NAN" : "NO_DATA" };
+  }
+  report.series = series;
+  const failures: Failure[] = classify({ record, signals: run.signals, exceptions: run.exceptions });
+  report.failures = failures;
+  report.benign_warnings = run.benignWarnings;
+  report.flags = flags(run, record, files, steps, options);
+  report.ok = failures.length === 0;
+  return report;
+}
+
+function readableLine(f: { raw: string; step?: number }): string {
+  return `${f.raw}${f.step !== undefined ? ` (step ${f.step})` : ""}`;
+}
+
+function finiteOrNull(v: number | undefined): number | null {
+  return v !== undefined && Number.isFinite(v) ? v : null;
+}
+
+function flags(run: RunAnalysis, record: Partial<RunRecord>, files: FileEntry[], steps: number, options: ReportOptions): { flag: string; message: string }[] {
+  const out: { flag: string; message: string }[] = [];
+  const state = record.state;
+  const terminal = state ? parseState(state.state).terminal : false;
+  const gpus = record.resources?.gpus_per_node ?? 0;
+  if (run.cpuLine) out.push({ flag: "CPU_ONLY_SUSPECTED", message: `the log says the run used the CPU: ${run.cpuLine.file}:${run.cpuLine.line}: ${run.cpuLine.text}` });
+  else if (state?.elapsed_s !== undefined && terminal && steps >= 10) {
+    const perStep = state.elapsed_s / steps;
+    const min = options.minStepSeconds ?? 0.1;
+    if (perStep < min)
+      out.push({ flag: "CPU_ONLY_SUSPECTED", message: `${steps} steps in ${state.elapsed_s} s (${perStep.toFixed(3)} s/step, under ${min}): suspiciously fast for a real model; check that it trained on the GPU and on the full data` });
+  }
+  if (gpus > 0 && !run.gpuLine && files.some((f) => f.exists) && (terminal || steps > 0))
+    out.push({ flag: "NO_GPU_DEVICE_LINE", message: `${gpus} GPU(s) per node requested but no line in the logs shows a GPU in use (print torch.cuda.get_device_name() or run nvidia-smi/rocm-smi at start)` });
+  if (terminal && state && parseState(state.state).state !== "CANCELLED") {
+    for (const f of files) if (!f.exists) out.push({ flag: "LOG_MISSING", message: `${f.role} log ${f.path} does not exist although the job ended ${state.state}` });
+  }
+  if (files.some((f) => f.guessed)) out.push({ flag: "LOG_PATH_GUESSED", message: "an array task's log path was guessed (the raw job id behind %j is unknown); add job.raw_id for an exact path" });
+  if (run.droppedMetrics > 0) out.push({ flag: "TOO_MANY_METRICS", message: `more than 48 metric names; ${run.droppedMetrics} values of further metrics were ignored` });
+  const loss = primaryLoss(run.series);
+  if (state?.state === "COMPLETED" && !loss && files.some((f) => f.exists)) out.push({ flag: "NO_LOSS_LINES", message: "the job completed but no loss was found in its logs (use --metric 'loss=<regex>' for a custom format)" });
+  return out;
+}

@@ -1,0 +1,124 @@
+/**
+ * One metric's values in bounded memory, however long the run: exact first/last/min/count and
+ * first non-finite value, plus a uniform subsample (every value until `capacity`, then every
+ * 2nd, 4th, ... by halving) that the trend verdict and the plotted series are computed from.
+ * Non-finite points are pinned so a NaN is never decimated away.
+ */
+export interface Point {
+  step: number;
+  value: number; // NaN / ±Infinity kept as such here; JSON output encodes them as null + raw
+  raw?: string;
+  seq: number;
+}
+
+export interface Where {
+  file: string;
+  line: number;
+  /** The line's text, kept only for the first non-finite value (evidence). */
+  text?: string;
+}
+
+export interface NonFinite {
+  step?: number;
+  raw: string;
+  file: string;
+  line: number;
+}
+
+const CAPACITY = 4096;
+const MAX_PINNED = 64;
+
+export class Series {
+  count = 0;
+  first: Point | undefined;
+  last: Point | undefined;
+  min: Point | undefined;
+  maxStep = Number.NEGATIVE_INFINITY;
+  /** True when the format printed step numbers (else steps are the running count). */
+  explicitSteps = false;
+  firstNonFinite: NonFinite | undefined;
+  firstNonFiniteText: string | undefined;
+  nonFiniteCount = 0;
+  private sample: Point[] = [];
+  private stride = 1;
+  private pinned: Point[] = [];
+  private lastWhere: Where | undefined;
+
+  constructor(readonly name: string) {}
+
+  /**
+   * Adds a value. A value for the same step as the previous one replaces it: a `\r` progress bar
+   * redrawn for the same step, or every rank printing the same line, is one point.
+   */
+  add(step: number | undefined, value: number, raw: string, where: Where): void {
+    const explicit = step !== undefined;
+    if (explicit) this.explicitSteps = true;
+    const last = this.last;
+    if (explicit && last && last.step === step && this.lastWhere && this.lastWhere.file === where.file) {
+      const replaced = this.sample.length > 0 && this.sample[this.sample.length - 1] === last;
+      const p: Point = { step, value, seq: last.seq, ...(Number.isFinite(value) ? {} : { raw }) };
+      if (replaced) this.sample[this.sample.length - 1] = p;
+      if (this.first === last) this.first = p;
+      this.last = p;
+      this.lastWhere = where;
+      this.note(p, where);
+      return;
+    }
+    const s = step ?? this.count;
+    const p: Point = { step: s, value, seq: this.count, ...(Number.isFinite(value) ? {} : { raw }) };
+    this.count += 1;
+    if (!this.first) this.first = p;
+    this.last = p;
+    this.lastWhere = where;
+    if (s > this.maxStep) this.maxStep = s;
+    if (p.seq % this.stride === 0) {
+      this.sample.push(p);
+      if (this.sample.length > CAPACITY) {
+        this.sample = this.sample.filter((q) => (q.seq / this.stride) % 2 === 0);
+        this.stride *= 2;
+      }
+    }
+    this.note(p, where);
+  }
+
+  private note(p: Point, where: Where): void {
+    if (Number.isFinite(p.value)) {
+      if (!this.min || p.value < this.min.value) this.min = p;
+    } else {
+      this.nonFiniteCount += 1;
+      if (!this.firstNonFinite) {
+        this.firstNonFinite = { step: p.step, raw: p.raw ?? String(p.value), file: where.file, line: where.line };
+        this.firstNonFiniteText = where.text;
+      }
+      if (this.pinned.length < MAX_PINNED) this.pinned.push(p);
+    }
+  }
+
+  /** The retained subsample in order (for the trend verdict). */
+  values(): number[] {
+    return this.sample.map((p) => p.value);
+  }
+
+  /**
+   * At most `max` points for plotting: evenly spaced over the subsample, always keeping the
+   * first, last and minimum points and the non-finite ones (up to a few).
+   */
+  downsample(max: number): { step: number; value: number | null; raw?: string }[] {
+    const keep = new Map<number, Point>();
+    const add = (p: Point | undefined) => p && keep.set(p.seq, p);
+    add(this.first);
+    add(this.last);
+    add(this.min);
+    for (const p of this.pinned.slice(0, Math.max(0, Math.floor(max / 4)))) add(p);
+    const room = Math.max(0, max - keep.size);
+    const n = this.sample.length;
+    if (n <= room) for (const p of this.sample) add(p);
+    else if (room > 0) {
+      for (let i = 0; i < room; i++) add(this.sample[Math.round((i * (n - 1)) / Math.max(1, room - 1))]);
+    }
+    return [...keep.values()]
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, Math.max(max, 3))
+      .map((p) => (Number.isFinite(p.value) ? { step: p.step, value: p.value } : { step: p.step, value: null, raw: p.raw ?? String(p.value) }));
+  }
+}
