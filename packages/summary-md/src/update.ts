@@ -33,6 +33,8 @@ const COLUMNS: Record<string, (v: RunView) => string> = {
   notes: (v) => (v.notes.length ? mdCell(v.notes.join("; "), 240) : "-"),
 };
 
+const REQUIRED = ["status", "job id", "started", "completed"];
+
 const NEW_TABLE_HEADER = ["Run Name", "Status", "Job ID", "Started", "Completed", "Notes"];
 
 export function splitLines(text: string): Line[] {
@@ -102,7 +104,10 @@ interface Table {
   eol: string;
 }
 
-/** Finds the status tables: header row with "Run Name" (or "Run") and "Status", outside code and front matter. */
+/**
+ * Finds the status tables: a header row with Run Name (or Run), Status, Job ID, Started and
+ * Completed (any case, any order, more columns allowed), outside code blocks and front matter.
+ */
 export function findTables(lines: readonly Line[]): Table[] {
   const tables: Table[] = [];
   let i = 0;
@@ -126,7 +131,8 @@ export function findTables(lines: readonly Line[]): Table[] {
     if (!header) continue;
     const columns = header.cells.map((c) => cellValue(c).toLowerCase().replace(/\s+/g, " "));
     const nameCol = columns.findIndex((c) => c === "run name" || c === "run");
-    if (nameCol === -1 || !columns.includes("status")) continue;
+    // The torchtune status table; other tables with a Status column (evaluation, ...) are left alone.
+    if (nameCol === -1 || !REQUIRED.every((c) => columns.includes(c))) continue;
     const delim = lines[i + 1] ? parseRow(lines[i + 1]!.text) : undefined;
     if (!delim || !isDelimiterRow(delim)) continue;
     const body: number[] = [];

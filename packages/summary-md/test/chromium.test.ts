@@ -1,0 +1,82 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { PNG } from "pngjs";
+import { describe, expect, it } from "vitest";
+import { overviewSvg, runPlotSvg } from "../src/svg/plot.ts";
+
+/**
+ * Renders the SVGs in a real browser. Needs Debian's chromium (`apt-get install -y chromium`);
+ * skipped with a one-line reason when it is missing (also under CI, where it is not guaranteed).
+ */
+async function findChromium(): Promise<string | undefined> {
+  for (const bin of ["chromium", "chromium-browser", "google-chrome"]) {
+    const r = await execa(bin, ["--version"], { reject: false, timeout: 20_000 }).catch(() => undefined);
+    if (r && r.exitCode === 0) return bin;
+  }
+  return undefined;
+}
+
+const chromium = await findChromium();
+if (!chromium) process.stderr.write("skipping headless-chromium SVG rendering tests: no chromium on PATH (apt-get install -y chromium)\n");
+
+async function screenshot(svgPath: string, width: number, height: number): Promise<PNG> {
+  const dir = mkdtempSync(join(tmpdir(), "summary-md-chromium-"));
+  const png = join(dir, "shot.png");
+  await execa(
+    chromium!,
+    [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      `--user-data-dir=${join(dir, "profile")}`,
+      `--screenshot=${png}`,
+      `--window-size=${width},${height}`,
+      `file://${svgPath}`,
+    ],
+    { timeout: 90_000 },
+  );
+  return PNG.sync.read(readFileSync(png));
+}
+
+/** Pixels that are not (near) white, and how many of them are the curve's blue. */
+function ink(png: PNG): { nonWhite: number; blue: number; total: number } {
+  let nonWhite = 0;
+  let blue = 0;
+  for (let i = 0; i < png.data.length; i += 4) {
+    const [r, g, b] = [png.data[i]!, png.data[i + 1]!, png.data[i + 2]!];
+    if (r < 240 || g < 240 || b < 240) nonWhite += 1;
+    if (b > 150 && r < 120 && b - r > 60) blue += 1;
+  }
+  return { nonWhite, blue, total: png.width * png.height };
+}
+
+describe.skipIf(!chromium)("SVGs render in headless chromium", () => {
+  const dir = mkdtempSync(join(tmpdir(), "summary-md-svg-"));
+  const curve = (name: string, n: number) => ({
+    name,
+    status: "COMPLETED",
+    points: Array.from({ length: n }, (_, i) => ({ step: i * 10, value: 2.3 * 0.2 ** (i / (n - 1)) })),
+  });
+
+  it("a per-run plot is drawn (axes, text and the blue curve)", { timeout: 120_000 }, async () => {
+    const path = join(dir, "run.svg");
+    writeFileSync(path, runPlotSvg(curve("core_lr0.1_s0", 80)));
+    const stats = ink(await screenshot(path, 740, 420));
+    expect(stats.nonWhite / stats.total).toBeGreaterThan(0.01);
+    expect(stats.blue).toBeGreaterThan(300);
+  });
+
+  it("a 54-run overview is drawn", { timeout: 120_000 }, async () => {
+    const path = join(dir, "overview.svg");
+    writeFileSync(path, overviewSvg(Array.from({ length: 54 }, (_, i) => curve(`run_${i}`, 60)), { title: "S-core: loss per run" }));
+    const stats = ink(await screenshot(path, 1200, 1400));
+    expect(stats.nonWhite / stats.total).toBeGreaterThan(0.02);
+    expect(stats.blue).toBeGreaterThan(54 * 50);
+  });
+});
