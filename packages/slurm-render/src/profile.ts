@@ -76,6 +76,11 @@ export const ProfileSchema = z.strictObject({
     })
     .optional(),
   max_array_size: z.number().int().positive().optional(),
+  /**
+   * Upper limits of the site, applied after merging: a larger request is lowered (with a warning),
+   * 0 drops the directive (a cluster without GPUs). E.g. the local test cluster has no GPUs.
+   */
+  clamp: z.strictObject(Object.fromEntries(RESOURCE_KEYS.map((k) => [k, scalar.optional()])) as Record<string, z.ZodOptional<typeof scalar>>).optional(),
   /** Settings that must be set after merging (e.g. `account`, `launcher.container`). */
   require: z.array(z.string()).optional(),
 });

@@ -71,6 +71,8 @@ export async function render(options: RenderOptions): Promise<number> {
   const names = new Map<string, { id: string; where: string }>();
   let failed = 0;
   const pending: Item[] = [];
+  // The same warning for 216 runs is printed once.
+  const warned = new Set<string>();
 
   const fail = (item: Item, e: unknown): Record<string, unknown> => {
     if (!(e instanceof RunError)) throw e;
@@ -106,7 +108,7 @@ export async function render(options: RenderOptions): Promise<number> {
         if (seen && seen.id !== run.id) throw new RunError(`duplicate run name ${JSON.stringify(run.name)} (also run ${seen.id} at ${seen.where})`, "name", "duplicate_name");
         names.set(run.name, { id: run.id, where: `${source}:${line}` });
         item.plan = planJob(run, { profile, overrides: options.overrides ?? {}, outDir, cwd: options.cwd, sample: Boolean(options.sample) });
-        for (const w of item.plan.warnings) log.warn(w);
+        for (const w of item.plan.warnings) if (!warned.has(w) && warned.add(w)) log.warn(w);
         if (options.check) {
           const problems = checkDirectives(item.plan);
           if (problems.length > 0) throw new RunError(problems.map((p) => `${p.field}: ${p.message}`).join("; "), problems[0]!.field, "check_failed");
@@ -143,7 +145,6 @@ function passThroughReason(record: Record<string, unknown>): string | undefined 
 function outputRecord(raw: Record<string, unknown>, plan: JobPlan, script: Record<string, unknown>, logs: { stdout: string; stderr: string }): Record<string, unknown> {
   const resources: Record<string, unknown> = {};
   for (const key of RESOURCE_KEYS) if (plan.resources[key] !== undefined) resources[key] = plan.resources[key];
-  for (const [key, value] of Object.entries(plan.run.resources ?? {})) if (!(key in resources) && !["extra", "env", "setup"].includes(key) && value !== undefined) resources[key] = value;
   if (plan.extra.length > 0) resources.extra = plan.extra;
   if (Object.keys(plan.literalEnv).length > 0) resources.env = plan.literalEnv;
   if (plan.runSetup.length > 0) resources.setup = plan.runSetup;

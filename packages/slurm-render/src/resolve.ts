@@ -3,7 +3,7 @@
  * everything that would otherwise only fail at submission or inside the job.
  */
 import { resolve as resolvePath } from "node:path";
-import type { RunRecord } from "@slurmpipe/core";
+import { type RunRecord, parseDuration, parseMemory } from "@slurmpipe/core";
 import { RESOURCE_KEYS, RESOURCE_OPTIONS, type ResourceKey, directiveOptionName, normalizeKey } from "./directives.ts";
 import type { Launcher, Profile } from "./profile.ts";
 import { shellQuote } from "./quote.ts";
@@ -118,6 +118,8 @@ export function planJob(run: RunRecord, options: PlanOptions): JobPlan {
   // Layer 3: CLI flags.
   for (const [key, value] of Object.entries(overrides.resources ?? {})) if (value !== undefined) resources[key] = value;
 
+  applyClamp(resources, profile, warnings);
+
   if (options.sample) {
     resources.time = overrides.resources?.time ?? profile.sample?.time ?? "00:15:00";
     resources.nodes = 1;
@@ -231,6 +233,25 @@ function checkRequired(plan: JobPlan, profile: Profile): void {
   }
   if (plan.launcher.type === "apptainer" && !plan.launcher.container) {
     throw new RunError("the apptainer launcher needs a container image: set --container PATH.sif", "launcher.container", "missing_setting");
+  }
+}
+
+/** Lowers requests above the profile's `clamp` limits; a limit of 0 removes the directive. */
+function applyClamp(resources: Record<string, string | number>, profile: Profile, warnings: string[]): void {
+  for (const [key, limit] of Object.entries(profile.clamp ?? {})) {
+    const value = resources[key];
+    if (value === undefined || limit === undefined) continue;
+    const size = (v: string | number) => (key === "time" ? parseDuration(String(v)) : key.startsWith("mem") ? parseMemory(String(v)) : Number(v));
+    const max = size(limit);
+    if (max === 0) {
+      delete resources[key];
+      warnings.push(`profile ${profile.name}: ${key} ${value} dropped (not available here)`);
+      continue;
+    }
+    const have = size(value);
+    if (typeof have !== "number" || typeof max !== "number" || Number.isNaN(have) || have <= max) continue;
+    resources[key] = limit;
+    warnings.push(`profile ${profile.name}: ${key} ${value} lowered to ${limit}`);
   }
 }
 

@@ -368,3 +368,13 @@ describe("--requeue-on-signal", () => {
     expect(readFileSync(join(cwd, "requeued"), "utf8")).toBe("requeue 78\n");
   });
 });
+
+describe("profile clamp", () => {
+  it("the local profile lowers requests the test cluster cannot meet and drops GPUs, warning once", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("g1", TRAIN, { resources: { gpus_per_node: 1, mem: "16G", cpus_per_task: 2 } }), run("g2", TRAIN, { resources: { gpus_per_node: 1 } })], { cwd, profile: "local" });
+    expect(r.code).toBe(0);
+    expect(r.records[0]!.resources).toEqual({ partition: "debug", nodes: 1, cpus_per_task: 2, mem: "4G", time: "00:10:00" });
+    expect(r.stderr.match(/gpus_per_node 1 dropped/g)).toHaveLength(1);
+  });
+});
