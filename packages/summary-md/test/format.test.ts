@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { codeSpan, mdCell, mdText, naturalCompare, oneLine, shellQuote } from "../src/format.ts";
+import { parseRow } from "../src/update.ts";
+import { run } from "./helpers.ts";
+
+describe("markdown escaping", () => {
+  it("code spans hold backticks and pipes verbatim", () => {
+    expect(codeSpan("plain")).toBe("`plain`");
+    expect(codeSpan("a `b` c")).toBe("``a `b` c``");
+    expect(codeSpan("``x``")).toBe("``` ``x`` ```");
+    expect(codeSpan("a | b", { inTable: true })).toBe("`a \\| b`");
+    expect(codeSpan("")).toBe("` `");
+  });
+
+  it("text is one line without ANSI colours or control characters", () => {
+    expect(oneLine("\u001b[31mError\u001b[0m:\r\n  boom\tnow\u0007")).toBe("Error: boom now");
+    expect(oneLine("x".repeat(300), 10)).toBe(`${"x".repeat(9)}…`);
+  });
+
+  it("escapes markdown syntax so a log line cannot inject links, HTML or table cells", () => {
+    expect(mdText("<script>[x](y) *a* |")).toBe("\\<script\\>\\[x\\](y) \\*a\\* \\|");
+    expect(mdCell("run_a|b")).toBe("run_a\\|b");
+  });
+
+  it("a table row stays 8 cells whatever the record holds", async () => {
+    const rec = {
+      id: "x",
+      name: "evil|name`",
+      job: { id: "9|9" },
+      state: { state: "FAILED", category: "failure", terminal: true, exit_code: "1:0", reason: "a|b" },
+      report: { loss: { trend: "NO_DATA" }, failures: [{ class: "PYTHON_EXCEPTION", message: "ValueError: x | y\nsecond line", evidence: [{ file: "l|og.err", line: 3, text: "`x` | y" }] }] },
+    };
+    const { stdout } = await run({ stdinText: JSON.stringify(rec), plots: false });
+    const row = stdout.split("\n").find((l) => l.startsWith("| evil"))!;
+    expect(parseRow(row)!.cells).toHaveLength(8);
+    expect(row).toContain("evil\\|name\\`");
+    expect(stdout).toContain("`l|og.err:3` `` `x` | y ``");
+    expect(stdout).toContain("ValueError: x \\| y second line");
+  });
+
+  it("shell quoting and natural order", () => {
+    expect(shellQuote("38G")).toBe("38G");
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+    expect(["run10", "run2", "run1"].sort(naturalCompare)).toEqual(["run1", "run2", "run10"]);
+  });
+});
