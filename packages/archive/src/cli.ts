@@ -29,7 +29,7 @@ await runCommand<ArchiveArgs>({
       .option("name", { type: "string", describe: "archive name (default: the runs' common group, else 'archive')" })
       .option("format", { type: "string", default: "dir", choices: ["dir", "tar.gz", "tar.zst"], describe: "a directory, or one tarball" })
       .option("compress-over", { type: "string", default: "64MiB", describe: "store files over this size gzip-compressed (checkpoints *.ckpt *.pt *.pth *.safetensors *.bin always)" })
-      .option("level", { type: "number", describe: "compression level: gzip 0-9 (default 6; 0 stores checkpoints as they are), zstd 1-19 (default 3) for the tarball" })
+      .option("level", { type: "number", describe: "compression level: gzip 0-9 (default 1: weights barely compress, so speed wins; 0 stores checkpoints uncompressed), zstd 1-19 (default 3) for the tarball" })
       .option("now", { type: "string", describe: "archive time (ISO or epoch seconds) for the name; default SOURCE_DATE_EPOCH or the clock" })
       .option("outputs-only", { type: "boolean", default: false, describe: "archive only declared outputs, logs and the script, not whole run directories" })
       .option("exclude", { type: "string", array: true, default: [], describe: "glob relative to each run directory to leave out (repeatable), e.g. 'wandb/**'" })

@@ -141,7 +141,7 @@ export async function pack(runs: RunInput[], options: PackOptions, ctx: PackCont
         compress = false;
       }
       try {
-        await record(await storeFile(sink, f, compress, options.level));
+        await record(await storeFile(sink, f, compress, Math.min(options.level, 9)));
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         // A file we cannot read is reported and skipped; a broken archive stream is fatal.

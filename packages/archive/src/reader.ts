@@ -11,6 +11,18 @@ import { nativeZstd, zstdDecompressFile } from "./zstd.ts";
 
 export type ArchiveKind = "dir" | "tar";
 
+/** A tarball that could not be read to its end; `entry` is the file being read when it broke. */
+export class TarReadError extends Error {
+  constructor(
+    readonly archive: string,
+    readonly entry: string | undefined,
+    cause: Error,
+  ) {
+    super(`${archive}: unreadable${entry ? ` at ${entry}` : ""}: ${cause.message}`);
+    this.name = "TarReadError";
+  }
+}
+
 export async function archiveKind(path: string): Promise<ArchiveKind> {
   const st = await stat(path).catch(() => undefined);
   if (!st) throw new Error(`${path}: no such archive`);
@@ -52,6 +64,7 @@ async function isZstd(path: string): Promise<boolean> {
  */
 export async function scanTar(path: string, onFile: (name: string, data: Readable, size: number) => Promise<void>): Promise<ParsedManifest> {
   let manifestText: string | undefined;
+  let current: string | undefined;
   let chain: Promise<void> = Promise.resolve();
   let failure: Error | undefined;
   const parser = new Parser({
@@ -62,6 +75,7 @@ export async function scanTar(path: string, onFile: (name: string, data: Readabl
         return;
       }
       const name = entry.path.replace(/^\.\//, "");
+      current = name;
       const pt = new PassThrough();
       entry.pipe(pt);
       if (name === MANIFEST) {
@@ -99,9 +113,14 @@ export async function scanTar(path: string, onFile: (name: string, data: Readabl
     parser.end();
     await ended;
   };
-  await Promise.race([Promise.all([feed(), proc]), parserError]);
-  await chain;
-  if (failure) throw failure;
+  try {
+    await Promise.race([Promise.all([feed(), proc]), parserError]);
+    await chain;
+    if (failure) throw failure;
+  } catch (e) {
+    input.destroy();
+    throw e instanceof TarReadError ? e : new TarReadError(path, current, e as Error);
+  }
   if (manifestText === undefined) return { entries: [], errors: [`${path}: no ${MANIFEST} inside`] };
   return parseManifest(Readable.from([manifestText]), `${path}:${MANIFEST}`);
 }

@@ -4,7 +4,7 @@ import { basename, join } from "node:path";
 import type { Readable } from "node:stream";
 import { type ManifestEntry, MANIFEST, SUMS, storedPath } from "./manifest.ts";
 import { type Measured, measure } from "./streams.ts";
-import { archiveKind, listDirFiles, readDirManifest, scanTar } from "./reader.ts";
+import { type TarReadError, archiveKind, listDirFiles, readDirManifest, scanTar } from "./reader.ts";
 import { destinationFor } from "./layout.ts";
 import { basePath } from "./stored.ts";
 
@@ -87,10 +87,17 @@ export async function verifyArchive(archive: string, onResult: (r: VerifyResult)
     }
   } else {
     present = [];
-    ({ entries, errors } = await scanTar(archive, async (name, data: Readable) => {
-      present.push(name);
-      actual.set(name, await measure(data, maybeGzip(name)));
-    }));
+    try {
+      ({ entries, errors } = await scanTar(archive, async (name, data: Readable) => {
+        present.push(name);
+        actual.set(name, await measure(data, maybeGzip(name)));
+      }));
+    } catch (err) {
+      // A damaged compressed stream cannot be read past the damage: name the file it hit.
+      const e = err as TarReadError;
+      await report({ kind: "archive-verify", archive, path: e.entry ?? basename(archive), ok: false, problem: "corrupt", message: e.message });
+      return summary;
+    }
     present.push(MANIFEST);
   }
   for (const message of errors) await report({ kind: "archive-verify", archive, path: MANIFEST, ok: false, problem: "manifest", message });

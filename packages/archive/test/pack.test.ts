@@ -407,3 +407,24 @@ describe("incremental and prune", () => {
     expect(existsSync(join(String(records[1]!.dir), "metrics.csv"))).toBe(true);
   });
 });
+
+describe("damaged tarballs", () => {
+  for (const format of ["tar.gz", "tar.zst"] as const) {
+    test(`${format}: a flipped byte in the compressed stream fails verify, naming the file it hit`, async () => {
+      const root = tempDir();
+      const { input } = makeSweep(root);
+      const r = await archive({ now: NOW, format }, { cwd: root, input });
+      const archivePath = String(r.records.at(-1)!.archive);
+      const size = readFileSync(archivePath).length;
+      flipByte(archivePath, Math.floor(size / 4));
+      const v = await archive({ verify: archivePath }, { cwd: root });
+      expect(v.code).toBe(1);
+      const bad = v.records.filter((x) => x.kind === "archive-verify" && x.ok === false);
+      expect(bad.length).toBeGreaterThan(0);
+      expect(String(bad[0]!.path)).toMatch(/^runs\/lr0\.1\/|^runs\/lr0\.2\/|^lr-sweep/);
+      expect(v.stderr).toMatch(/runs\/lr0\.[12]\//);
+      const back = await archive({ restore: archivePath, to: join(root, "r") }, { cwd: root });
+      expect(back.code).toBe(1);
+    });
+  }
+});
