@@ -189,10 +189,13 @@ interface ArrayContext {
   fail: (item: Item, e: unknown) => Record<string, unknown>;
 }
 
-/** What must be identical for runs to share one array script: everything but id, name, dir and argv. */
+/**
+ * What must be identical for runs to share one array script: everything but id, name, dir and argv.
+ * Group and priority too, so a sweep's variants stay separate jobs (monitored and submitted in order).
+ */
 function arrayKey(plan: JobPlan): string {
-  const { run: _r, jobName: _j, scriptDir: _s, runDir: _d, command: _c, literalEnv: _l, runSetup: _u, warnings: _w, ...shared } = plan;
-  return canonicalJson(shared);
+  const { run, jobName: _j, scriptDir: _s, runDir: _d, command: _c, literalEnv: _l, runSetup: _u, warnings: _w, ...shared } = plan;
+  return canonicalJson({ ...shared, group: run.group ?? null, priority: run.priority ?? null });
 }
 
 async function renderArrays(items: Item[], ctx: ArrayContext): Promise<void> {

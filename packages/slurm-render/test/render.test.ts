@@ -378,3 +378,13 @@ describe("profile clamp", () => {
     expect(r.stderr.match(/gpus_per_node 1 dropped/g)).toHaveLength(1);
   });
 });
+
+describe("--array grouping", () => {
+  it("runs of different groups (sweep variants) get their own array, named after the group", async () => {
+    const cwd = tempDir();
+    const input = ["S-core", "S-core", "S-adamw"].map((g, i) => run(`g${i}`, ["true"], { group: g }));
+    const r = await renderRecords(input, { cwd, profile: "local", array: true });
+    const names = r.records.map((x) => (x.script as { array: { name: string } }).array.name);
+    expect(names).toEqual(["S-core-array", "S-core-array", "S-adamw-array"]);
+  });
+});
