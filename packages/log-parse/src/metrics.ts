@@ -43,9 +43,17 @@ const ALIASES: Record<string, string> = {
   "tokens_per_second_per_gpu": "tokens_per_second_per_gpu",
 };
 
+const NAME_CACHE = new Map<string, string>();
+
+/** `Learning Rate` -> `learning_rate` -> `lr` (cached: the same few keys repeat on every line). */
 export function metricName(raw: string): string {
-  const n = raw.trim().toLowerCase().replace(/[\s-]+/g, "_");
-  return ALIASES[n] ?? n;
+  let n = NAME_CACHE.get(raw);
+  if (n === undefined) {
+    const norm = raw.trim().toLowerCase().replace(/[\s-]+/g, "_");
+    n = ALIASES[norm] ?? norm;
+    if (NAME_CACHE.size < 10_000) NAME_CACHE.set(raw, n);
+  }
+  return n;
 }
 
 /** State a file's extractor keeps between lines (epoch of Keras / Lightning bars). */

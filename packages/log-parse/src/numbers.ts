@@ -5,7 +5,7 @@
  */
 export const NUMBER_SOURCE = String.raw`[-+]?(?:[nN][aA][nN]|[iI][nN][fF](?:inity)?)(?:\.0)?|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?`;
 
-const NON_FINITE = /^[-+]?(?:nan|inf)/i;
+const NON_FINITE = /^[-+]?(?:nan|inf(?:inity)?)(?:\.0)?$/i;
 
 /** The value of a number token: NaN or ±Infinity for the non-finite spellings, undefined when not a number. */
 export function parseNumber(raw: string): number | undefined {
