@@ -26,6 +26,17 @@ export const JobState = z.looseObject({
   /** When this state was last confirmed by squeue or sacct. */
   confirmed_at: z.string().optional(),
   source: z.enum(["squeue", "sacct", "local", "none"]).optional(),
+  /** Set by slurm-poll when something needs a person's eye, e.g. "too_many_requeues". */
+  flag: z.string().optional(),
+  /** slurm-poll --early: the job failed within its first minutes; the tail of its stderr file. */
+  early_failure: z
+    .looseObject({
+      elapsed_s: z.number().nonnegative().optional(),
+      path: z.string().optional(),
+      tail: z.array(z.string()).optional(),
+      error: z.string().optional(),
+    })
+    .optional(),
 });
 export type JobState = z.infer<typeof JobState>;
 
