@@ -203,8 +203,11 @@ function emptyDraft(source: string): Draft {
 
 function readFile(file: SweepFile, issues: Issues, draft: Draft): void {
   const r = new Reader(file.source, issues);
-  r.doc = parseDocument(file.text, { lineCounter: r.lc, keepSourceTokens: true, uniqueKeys: true, prettyErrors: false });
-  for (const e of r.doc.errors) issues.add({ source: file.source, line: e.linePos?.[0]?.line, path: "" }, e.message.split("\n")[0]!);
+  r.doc = parseDocument(file.text, { lineCounter: r.lc, keepSourceTokens: true, uniqueKeys: true });
+  for (const e of r.doc.errors) {
+    const message = e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    issues.add({ source: file.source, line: e.linePos?.[0]?.line ?? r.lc.linePos(e.pos[0]).line, path: "" }, `YAML: ${message}`);
+  }
   if (r.doc.errors.length > 0) return;
   const root = r.doc.contents as Node | null;
   if (root === null) {
@@ -609,7 +612,8 @@ function buildFactors(d: Draft, issues: Issues): Factor[] {
   for (const axis of d.axes.values()) {
     if (axis.kind !== "list" || done.has(axis.key)) continue;
     const z = zipOf.get(axis.key);
-    const members = z ? z.value.map((k) => d.axes.get(k) as ListAxis) : [axis];
+    const zipped = z?.value.map((k) => d.axes.get(k)).filter((a): a is ListAxis => a?.kind === "list");
+    const members = zipped && zipped.length === z!.value.length ? zipped : [axis];
     for (const m of members) done.add(m.key);
     const n = Math.min(...members.map((m) => m.values.length));
     factors.push({ keys: members.map((m) => m.key), rows: Array.from({ length: n }, (_, i) => members.map((m) => m.values[i]!)), at: z ? z.at : axis.at });

@@ -36,6 +36,8 @@ export interface SweepGenIo {
   readFile?: (path: string) => string;
 }
 
+const CHUNK_CHARS = 64 * 1024;
+
 /** Reads a sweep file (or none) and compiles it with the flags; prints warnings. */
 export function loadSweep(opts: SweepGenOptions, io: SweepGenIo = { stdout: process.stdout }): CompiledSweep {
   let file: SweepFile | undefined;
@@ -106,13 +108,20 @@ export async function sweepGen(opts: SweepGenOptions, io: SweepGenIo): Promise<n
   }
   if (!plan.command.words) log.debug("the sweep has no command: records carry params only");
   let first = true;
+  // Lines are written in chunks of ~64 KiB: one write per line costs more than generating it.
+  let chunk = "";
   for (const c of combos(plan)) {
     if (!builder.keep(c)) continue;
     const rec = builder.record(c);
     // The first record is checked against core's schema; the rest have the same shape.
     if (first) RunRecord.parse(rec);
     first = false;
-    await out.writeLine(JSON.stringify(rec));
+    chunk += `${JSON.stringify(rec)}\n`;
+    if (chunk.length >= CHUNK_CHARS) {
+      await out.writeLine(chunk);
+      chunk = "";
+    }
   }
+  if (chunk) await out.writeLine(chunk);
   return 0;
 }

@@ -24,7 +24,11 @@ export async function run(opts: SweepGenOptions, files: Record<string, string> =
     out += d.toString("utf8");
   });
   let err = "";
-  const stderr = { isTTY: false, write: (s: string) => ((err += s), true) } as unknown as NodeJS.WritableStream;
+  const write = (s: string) => {
+    err += s;
+    return true;
+  };
+  const stderr = { isTTY: false, write } as unknown as NodeJS.WritableStream;
   const log = createLogger("sweep-gen", { stderr, env: {} });
   const code = await sweepGen(opts, { stdout, log, cwd, readFile: (p) => files[p] ?? readFileSync(p, "utf8") });
   stdout.end();

@@ -1,0 +1,99 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { RunRecord, sha256 } from "@slurmpipe/core";
+import { describe, expect, it } from "vitest";
+import { logPatterns, parseSummaryMarkdown, parseSummaryYaml, readDirectives } from "../src/index.ts";
+import { fixtures, run } from "./helpers.ts";
+
+const exp = join(fixtures, "cap_4L_lora_lr_sweep_2025-10-22");
+
+describe("--from-dirs", () => {
+  it("emits one record per job script, sorted, with absolute paths, sha256 and log patterns", async () => {
+    const r = await run({ fromDirs: ["*/*/finetune.slurm"] }, {}, fixtures);
+    expect(r.code).toBe(0);
+    expect(r.records.map((x) => x.name)).toEqual(["rank16_lr1e-5", "rank8_lr1e-5", "rank8_lr5e-5"]);
+    for (const rec of r.records) {
+      expect(RunRecord.safeParse(rec).success).toBe(true);
+      const script = rec.script as { path: string; sha256: string; job_name: string };
+      expect(script.path).toBe(join(exp, String(rec.name), "finetune.slurm"));
+      expect(script.sha256).toBe(sha256(readFileSync(script.path)));
+      expect(script.job_name).toBe(rec.name);
+      expect(rec.dir).toBe(join(exp, String(rec.name)));
+      expect(rec.group).toBe("cap_4L_lora_lr_sweep_2025-10-22");
+      expect(rec).not.toHaveProperty("control");
+    }
+    expect(r.records[1]!.logs).toEqual({ stdout: join(exp, "rank8_lr1e-5/slurm-%j.out"), stderr: join(exp, "rank8_lr1e-5/slurm-%j.out") });
+    expect(r.records[2]!.logs).toEqual({ stdout: join(exp, "rank8_lr5e-5/logs/%x-%j.out"), stderr: join(exp, "rank8_lr5e-5/logs/%x-%j.err") });
+  });
+
+  it("skips the control run and the run without a script, with a note naming the summary line", async () => {
+    const r = await run({ fromDirs: [`${exp}/*/finetune.slurm`] });
+    expect(r.stderr).toContain("skipping control run Llama-3.2-1B-Instruct_base");
+    expect(r.stderr).toContain("experiment_summary.md:27");
+    expect(r.stderr).toContain("skipping run without a job script rank16_lr5e-5");
+    expect(r.records.some((x) => x.control)).toBe(false);
+  });
+
+  it("--controls include emits them with control: true and no script", async () => {
+    const r = await run({ fromDirs: ["*/*/finetune.slurm"], controls: "include" }, {}, fixtures);
+    const controls = r.records.filter((x) => x.control === true);
+    expect(controls.map((x) => x.name)).toEqual(["rank16_lr5e-5", "Llama-3.2-1B-Instruct_base"]);
+    for (const c of controls) expect(c).not.toHaveProperty("script");
+    expect(controls[0]!.dir).toBe(join(exp, "rank16_lr5e-5"));
+  });
+
+  it("ids are stable across runs and from another working directory", async () => {
+    const a = await run({ fromDirs: ["*/*/finetune.slurm"] }, {}, fixtures);
+    const b = await run({ fromDirs: ["cap_*/*/finetune.slurm"] }, {}, fixtures);
+    const c = await run({ fromDirs: [`${exp}/rank*/finetune.slurm`] });
+    expect(b.stdout).toBe(a.stdout);
+    expect(c.records.map((x) => x.id)).toEqual(a.records.map((x) => x.id));
+  });
+
+  it("a glob that matches nothing is an error", async () => {
+    const r = await run({ fromDirs: ["nope/*/finetune.slurm"] }, {}, fixtures);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("no job scripts match");
+  });
+
+  it("--count counts the runs it would emit", async () => {
+    const r = await run({ fromDirs: ["*/*/finetune.slurm"], count: true }, {}, fixtures);
+    expect(r.stdout).toBe("3\n");
+  });
+});
+
+describe("experiment summaries", () => {
+  it("reads the All Runs table, its types and lines", () => {
+    const s = parseSummaryMarkdown(readFileSync(join(exp, "experiment_summary.md"), "utf8"), "x.md");
+    expect(s.rows.map((r) => [r.name, r.control, r.line])).toEqual([
+      ["rank8_lr1e-5", false, 23],
+      ["rank8_lr5e-5", false, 24],
+      ["rank16_lr1e-5", false, 25],
+      ["rank16_lr5e-5", false, 26],
+      ["Llama-3.2-1B-Instruct_base", true, 27],
+    ]);
+  });
+  it("reads a control column and backticked names", () => {
+    const md = "## Runs\n| Run | Control | Directory |\n|---|---|---|\n| `a` | no | runs/a_dir/ |\n| **b** | yes | b |\n";
+    expect(parseSummaryMarkdown(md, "x").rows).toEqual([
+      { name: "a", control: false, line: 4, dir: "a_dir" },
+      { name: "b", control: true, line: 5, dir: "b" },
+    ]);
+  });
+  it("reads experiment_summary.yaml runs", () => {
+    const y = "experiment:\n  name: e\nruns:\n  - name: r8\n    type: fine-tuned\n  - name: base\n    type: control\n";
+    expect(parseSummaryYaml(y, "x").rows).toEqual([
+      { name: "r8", control: false, line: 4 },
+      { name: "base", control: true, line: 6 },
+    ]);
+  });
+});
+
+describe("job script directives", () => {
+  it("reads job name, output, error and chdir in every spelling, up to the first command", () => {
+    const d = readDirectives('#!/bin/bash\n# comment\n#SBATCH -J "my job"\n#SBATCH -ologs/o.%j\n#SBATCH --error err.%j # trailing\n#SBATCH --chdir=/scratch/w\necho hi\n#SBATCH --output=ignored\n');
+    expect(d).toEqual({ jobName: "my job", output: "logs/o.%j", error: "err.%j", chdir: "/scratch/w" });
+    expect(logPatterns(d, "/runs/a")).toEqual({ stdout: "/scratch/w/logs/o.%j", stderr: "/scratch/w/err.%j" });
+    expect(logPatterns({}, "/runs/a")).toEqual({ stdout: "/runs/a/slurm-%j.out", stderr: "/runs/a/slurm-%j.out" });
+  });
+});
