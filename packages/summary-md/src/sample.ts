@@ -185,7 +185,11 @@ export function sampleReport(view: RunView, options: SampleOptions): string {
       `- Estimated wall time: ${ex.slurm} (${formatNumber(ex.secondsPerStep)} s/step from the sample: ${formatElapsed(view.elapsedS)} for ${report?.steps_seen} steps; x ${ex.fullSteps} steps x ${ex.margin} margin; startup time is counted per step, so this errs long)`,
     );
   } else {
-    const missing = !fullSteps ? "the full run's step count (pass --full-steps N, or give --expected with params.max_steps)" : !report?.steps_seen ? "steps seen in the sample's logs" : "the sample's elapsed time";
+    const missing = !fullSteps ? "the full run's step count (pass --full-steps N, or give --expected with params.max_steps)" : !report?.steps_seen
+          ? "steps seen in the sample's logs"
+          : view.elapsedS === 0
+            ? "a measurable elapsed time (the sample took 0 s by sacct)"
+            : "the sample's elapsed time";
     out.push(`- Estimated wall time: cannot extrapolate without ${missing}`);
   }
   const changes = configChanges(view, full, ex);

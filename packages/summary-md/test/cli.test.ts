@@ -104,7 +104,7 @@ describe.skipIf(!built)("the built command", () => {
 
   it("a process killed while writing --update leaves the old document (temp file + rename)", async () => {
     const prlimit = await execa("prlimit", ["--version"], { reject: false }).catch(() => undefined);
-    if (!prlimit || prlimit.exitCode !== 0) return void process.stderr.write("skipping kill-mid-write test: no prlimit\n");
+    if (prlimit?.exitCode !== 0) return void process.stderr.write("skipping kill-mid-write test: no prlimit\n");
     const dir = tempDir();
     const doc = join(dir, "experiment_summary.md");
     const original = `# exp\n\n${"filler line\n".repeat(2000)}`;
