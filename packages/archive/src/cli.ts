@@ -13,12 +13,12 @@ process.once("beforeExit", () => {
 
 await runCommand<ArchiveArgs>({
   name: "archive",
-  usage: "archive [RUNS.ndjson | RUN_DIR | FILE ...] [options]\narchive --verify ARCHIVE\narchive --restore ARCHIVE --to DIR [--only GLOB]",
+  usage: "archive [RUNS.ndjson | RUN_DIR | FILE ...] [options]",
   description:
-    "Collects a sweep's results (run directories, Slurm logs, scripts) into a timestamped archive that keeps\n" +
-    "the runs' layout (runs/<name>/...), compresses checkpoints one by one (<file>.gz, so one can be restored\n" +
-    "alone), writes MANIFEST.ndjson + SHA256SUMS and a consolidated metrics dataset (metrics.ndjson, metrics.csv),\n" +
-    "and prints one archive-entry record per file. Checks declared outputs first. Sources are never modified;\n" +
+    "Collects a sweep's results (run directories, Slurm logs, scripts) into a timestamped archive that keeps " +
+    "the runs' layout (runs/<name>/...), compresses checkpoints one by one (<file>.gz, so one can be restored alone), " +
+    "writes MANIFEST.ndjson, SHA256SUMS and a consolidated metrics dataset (metrics.ndjson, metrics.csv), and prints " +
+    "one archive-entry record per file. Declared outputs are checked first. Sources are never modified; " +
     "--prune-sources deletes them only after the new archive verified clean.",
   options: (y) =>
     y
@@ -34,20 +34,20 @@ await runCommand<ArchiveArgs>({
       .option("outputs-only", { type: "boolean", default: false, describe: "archive only declared outputs, logs and the script, not whole run directories" })
       .option("exclude", { type: "string", array: true, default: [], describe: "glob relative to each run directory to leave out (repeatable), e.g. 'wandb/**'" })
       .option("log-base", { type: "string", describe: "directory relative log patterns are resolved against (default: the current directory)" })
-      .option("allow-missing", { type: "boolean", default: false, describe: "archive what exists even when declared outputs are missing or empty" })
-      .option("check-only", { type: "boolean", default: false, describe: "only run the checks (missing outputs, empty files, size outliers) and print them" })
-      .option("incremental", { type: "boolean", default: false, describe: "do not store files unchanged since the newest archive of the same name in --out" })
-      .option("incremental-from", { type: "string", describe: "like --incremental, against this earlier archive (in --out)" })
-      .option("rehash", { type: "boolean", default: false, describe: "incremental: hash files even when size and mtime match" })
-      .option("verify-after", { type: "boolean", default: false, describe: "re-read and verify the new archive before exiting" })
-      .option("prune-sources", { type: "boolean", default: false, describe: "after a clean verification, delete the archived source files (directories are kept)" })
-      .option("outlier-ratio", { type: "number", default: 0.5, describe: "flag a checkpoint smaller than this fraction of the median of the same file in other runs" })
+      .option("allow-missing", { group: "Checks:", type: "boolean", default: false, describe: "archive what exists even when declared outputs are missing or empty" })
+      .option("check-only", { group: "Checks:", type: "boolean", default: false, describe: "only run the checks (missing outputs, empty files, size outliers) and print them" })
+      .option("incremental", { group: "Incremental and pruning:", type: "boolean", default: false, describe: "do not store files unchanged since the newest archive of the same name in --out" })
+      .option("incremental-from", { group: "Incremental and pruning:", type: "string", describe: "like --incremental, against this earlier archive (in --out)" })
+      .option("rehash", { group: "Incremental and pruning:", type: "boolean", default: false, describe: "incremental: hash files even when size and mtime match" })
+      .option("verify-after", { group: "Incremental and pruning:", type: "boolean", default: false, describe: "re-read and verify the new archive before exiting" })
+      .option("prune-sources", { group: "Incremental and pruning:", type: "boolean", default: false, describe: "after a clean verification, delete the archived source files (directories are kept)" })
+      .option("outlier-ratio", { group: "Checks:", type: "number", default: 0.5, describe: "flag a checkpoint smaller than this fraction of the median of the same file in other runs" })
       .option("dataset", { type: "boolean", default: true, describe: "write metrics.ndjson and metrics.csv (--no-dataset to skip)" })
-      .option("verify", { type: "string", describe: "verify ARCHIVE (directory or tarball) against its MANIFEST; exit 1 naming any bad file" })
-      .option("restore", { type: "string", describe: "restore ARCHIVE (needs --to)" })
-      .option("to", { type: "string", describe: "--restore: destination directory" })
-      .option("only", { type: "string", array: true, default: [], describe: "--restore: only archive paths matching this glob (repeatable)" })
-      .option("force", { type: "boolean", default: false, describe: "--restore: overwrite existing files" })
+      .option("verify", { group: "Verify and restore:", type: "string", describe: "verify ARCHIVE (directory or tarball) against its MANIFEST; exit 1 naming any bad file" })
+      .option("restore", { group: "Verify and restore:", type: "string", describe: "restore ARCHIVE (needs --to)" })
+      .option("to", { group: "Verify and restore:", type: "string", describe: "--restore: destination directory" })
+      .option("only", { group: "Verify and restore:", type: "string", array: true, default: [], describe: "--restore: only archive paths matching this glob (repeatable)" })
+      .option("force", { group: "Verify and restore:", type: "boolean", default: false, describe: "--restore: overwrite existing files" })
       .option("strict", { type: "boolean", default: false, describe: "stop at the first bad input line" }) as never,
   examples: [
     ["slurm-poll state/ | log-parse | archive --name lr-sweep --format tar.gz --out /project/archives", "archive finished runs with their logs, metrics and parsed series"],

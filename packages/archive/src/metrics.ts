@@ -138,7 +138,7 @@ export async function writeDataset(sources: MetricsSource[], ndjsonPath: string,
         problems.push({
           run_id: r.id,
           name: r.name,
-          problem: "nonfinite_metric",
+          problem: /^[-+]?(nan|inf|infinity)(\.0)?$/i.test(bad.raw) ? "nonfinite_metric" : "non_numeric_metric",
           severity: "warning",
           message: `${r.name}: ${metric} is ${bad.raw} at step ${bad.step}`,
         });

@@ -141,7 +141,15 @@ export async function pack(runs: RunInput[], options: PackOptions, ctx: PackCont
         compress = false;
       }
       try {
-        await record(await storeFile(sink, f, compress, Math.min(options.level, 9)));
+        // Byte progress inside big files (a TTY only; throttled so it costs nothing on small ones).
+        let shown = 0;
+        const progress = (bytes: number) => {
+          const t = Date.now();
+          if (t - shown < 500) return;
+          shown = t;
+          log.progress(`${n}/${candidates.length} ${f.path} ${Math.floor((100 * bytes) / Math.max(f.size, 1))}%`);
+        };
+        await record(await storeFile(sink, f, compress, Math.min(options.level, 9), true, progress));
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         // A file we cannot read is reported and skipped; a broken archive stream is fatal.
@@ -233,8 +241,8 @@ async function unchanged(f: Candidate, prev: PreviousFile, rehash: boolean): Pro
 }
 
 /** Reads the source once: hashes the original bytes and (optionally) gzips and hashes the stored bytes in the same pass. */
-async function storeFile(sink: ArchiveSink, f: Candidate, compress: boolean, level: number, withSource = true): Promise<ManifestEntry> {
-  const original = new HashTap();
+async function storeFile(sink: ArchiveSink, f: Candidate, compress: boolean, level: number, withSource = true, progress?: (bytes: number) => void): Promise<ManifestEntry> {
+  const original = new HashTap(progress);
   const stored = new HashTap();
   const read = (): Readable => (f.size === 0 ? Readable.from([]) : createReadStream(f.source, { start: 0, end: f.size - 1 }));
   const storedAs = compress ? `${f.path}.gz` : f.path;

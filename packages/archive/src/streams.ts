@@ -7,9 +7,13 @@ import { createGunzip } from "node:zlib";
 export class HashTap extends Transform {
   readonly hash: Hash = createHash("sha256");
   bytes = 0;
+  constructor(private readonly onBytes?: (bytes: number) => void) {
+    super();
+  }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null, data?: Buffer) => void): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
+    this.onBytes?.(this.bytes);
     done(null, chunk);
   }
   digest(): string {
