@@ -65,6 +65,7 @@ function overridesFrom(args: Args): Overrides {
   for (const [flag, key] of RESOURCE_FLAGS) {
     const v = args[flag];
     if (v === undefined) continue;
+    if (typeof v === "number" && !(Number.isInteger(v) && v >= 0)) throw new UsageError(`--${flag}: expected a whole number`);
     resources[key] = typeof v === "number" ? v : String(v);
   }
   return {
@@ -83,18 +84,22 @@ await runCommand<Args>({
   name: "slurm-render",
   usage: "slurm-render [files..] [--profile NAME|FILE] [--out DIR] [options]",
   description: [
-    "Turns run specs (NDJSON, e.g. from sweep-gen) into sbatch scripts, one per run (DIR/<name>/job.sbatch,",
-    "logs in DIR/<name>/logs/) or, with --array, one array script per group of runs. Emits each record with",
-    "script {path, sha256[, array]}, logs {stdout, stderr} (absolute sbatch patterns), the resolved resources and dir.",
+    "Turns run specs (NDJSON, e.g. from sweep-gen) into sbatch scripts: one per run",
+    "(DIR/<name>/job.sbatch, logs in DIR/<name>/logs/) or, with --array, one array script per",
+    "group of runs. Emits each record with script {path, sha256[, array]}, logs {stdout, stderr}",
+    "(absolute sbatch patterns), the resolved resources and dir.",
     "",
-    "Settings merge in this order, later wins: profile < the run spec's `resources` < command-line flags.",
-    "Built-in profiles: generic, local, lumi, olivia (or a YAML file; `extends: lumi` overrides a built-in).",
-    "Every value reaches the program's argv byte for byte (all values are shell-quoted). Re-rendering an",
-    "unchanged run leaves its file untouched.",
+    "Settings merge in this order, later wins:",
+    "  profile < the run spec's `resources` < command-line flags.",
+    "Built-in profiles: generic, local, lumi, olivia; or a YAML file (`extends: lumi` to override one).",
+    "Every value reaches the program's argv byte for byte (all values are shell-quoted).",
+    "Re-rendering an unchanged run leaves its file untouched.",
   ].join("\n"),
   options: (y) => {
     // Input files are positional: keep option checking strict, accept positionals.
+    // wrap(null): yargs counts the usage text's lines as one paragraph and breaks words mid-way.
     let o = y
+      .wrap(null)
       .strict(false)
       .strictOptions(true)
       .option("profile", { alias: "P", type: "string", default: "generic", describe: "cluster profile: generic, local, lumi, olivia or a YAML file" })

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
+import { execa, execaSync } from "execa";
 import { describe, expect, it } from "vitest";
 import { renderRecords, run, tempDir } from "./helpers.ts";
 
@@ -387,4 +387,38 @@ describe("--array grouping", () => {
     const names = r.records.map((x) => (x.script as { array: { name: string } }).array.name);
     expect(names).toEqual(["S-core-array", "S-core-array", "S-adamw-array"]);
   });
+});
+
+describe("olivia's apptainer wrapper keeps argv byte for byte (fake apptainer and module on PATH)", () => {
+  const HOSTILE = ["$(touch /tmp/sp-render-pwned)", "`id`", "it's \"q\"", "a;b\nc", "☃ \\ #x", ""];
+
+  function fakeCluster(cwd: string): Record<string, string> {
+    const bin = join(cwd, "bin");
+    const venv = join(cwd, "venv");
+    execaSync("mkdir", ["-p", bin, join(venv, "bin")]);
+    // apptainer exec [--options] IMAGE CMD...: run CMD here; module: a no-op
+    writeFileSync(join(bin, "apptainer"), '#!/bin/bash\nshift\nwhile [[ "$1" == --* ]]; do shift; done\nshift\nexec "$@"\n', { mode: 0o755 });
+    writeFileSync(join(bin, "module"), "#!/bin/bash\nexit 0\n", { mode: 0o755 });
+    writeFileSync(join(venv, "bin", "activate"), "export IN_VENV=1\n");
+    return { PATH: `${bin}:${process.env.PATH}`, SLURM_ARRAY_TASK_ID: "1" };
+  }
+
+  for (const mode of ["single", "array", "requeue"] as const) {
+    it(mode, async () => {
+      const cwd = tempDir();
+      const env = fakeCluster(cwd);
+      const cmd = ["bash", "-c", 'test "$IN_VENV" = 1 && printf "%s\\0" "$@"', "argv0", ...HOSTILE];
+      const input = [run("o0", ["true"], { group: "g" }), run("o1", cmd, { group: "g" })];
+      const r = await renderRecords(input, {
+        cwd,
+        profile: "olivia",
+        array: mode === "array",
+        overrides: { resources: { account: "nn1k" }, container: "/x.sif", venv: join(cwd, "venv"), requeueOnSignal: mode === "requeue" ? 60 : undefined },
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const out = await execa("bash", [(r.records[1]!.script as { path: string }).path], { env, encoding: "buffer", reject: false });
+      expect(out.exitCode, Buffer.from(out.stderr as Uint8Array).toString()).toBe(0);
+      expect(Buffer.from(out.stdout as Uint8Array).equals(Buffer.from(HOSTILE.map((v) => `${v}\0`).join(""), "utf8"))).toBe(true);
+    });
+  }
 });
