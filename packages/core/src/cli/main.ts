@@ -41,13 +41,14 @@ export async function runCommand<A>(spec: CommandSpec<A>, argv: string[] = hideB
   });
   let parser = yargs(argv)
     .scriptName(spec.name)
-    .usage(`${spec.usage}\n\n${spec.description}`)
+    .usage(`${spec.usage}\n\n${wordWrap(spec.description, 100)}`)
     .strict()
     .help()
     .alias("h", "help")
     .version(process.env.SLURMPIPE_VERSION ?? "0.0.0-dev")
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
-    .epilogue(spec.epilogue ? `${spec.epilogue}\n\n${STANDARD_EPILOGUE}` : STANDARD_EPILOGUE)
+    // yargs' own wrapping breaks words in the middle of the usage text; wrap prose ourselves.
+    .wrap(null)
+    .epilogue(wordWrap(spec.epilogue ? `${spec.epilogue}\n\n${STANDARD_EPILOGUE}` : STANDARD_EPILOGUE, 100))
     .fail((msg, err) => {
       if (err && !(err instanceof UsageError)) throw err;
       process.stderr.write(`${spec.name}: ${msg ?? err?.message}\nTry '${spec.name} --help' for more information.\n`);
@@ -86,4 +87,24 @@ export function exitCodeFor(e: unknown, name: string, log: Logger = createLogger
   const err = e as Error;
   log.error(process.env.SLURMPIPE_DEBUG ? String(err.stack ?? err) : err.message);
   return 1;
+}
+
+/** Wraps prose at word boundaries; lines that look preformatted (indented) are kept as they are. */
+export function wordWrap(text: string, width: number): string {
+  return text
+    .split("\n")
+    .map((line) => {
+      if (line.length <= width || /^\s/.test(line)) return line;
+      const out: string[] = [];
+      let cur = "";
+      for (const word of line.split(" ")) {
+        if (cur && cur.length + 1 + word.length > width) {
+          out.push(cur);
+          cur = word;
+        } else cur = cur ? `${cur} ${word}` : word;
+      }
+      if (cur) out.push(cur);
+      return out.join("\n");
+    })
+    .join("\n");
 }
