@@ -103,6 +103,15 @@ function failures(views: readonly RunView[]): string[] {
     const error = v.record?.error;
     if (error) out.push(`- **${mdText(error.stage)} error**${error.code ? ` (${codeSpan(error.code)})` : ""}: ${mdText(error.message, 500)}`);
     for (const f of v.failures) out.push(...failureLines(f));
+    const early = v.record?.state?.early_failure;
+    if (early) {
+      out.push(
+        `- **Failed early**${early.elapsed_s !== undefined ? ` (after ${early.elapsed_s} s)` : ""}: almost always an environment or path problem, not a training one.${early.error ? ` ${mdText(early.error, 300)}` : ""}`,
+      );
+      const tail = (early.tail ?? []).slice(-5);
+      if (tail.length) out.push(`  - last lines of ${early.path ? codeSpan(early.path) : "stderr"}:`);
+      for (const line of tail) out.push(`    - ${codeSpan(line)}`);
+    }
     if (isFailed(v.status) && v.failures.length === 0 && !error) {
       const exit = v.record?.state?.exit_code;
       out.push(`- No log report explains it${exit ? ` (exit code ${codeSpan(exit)})` : ""}: run \`log-parse\` on this record, or read the job's stderr.`);

@@ -125,7 +125,8 @@ function notesFor(view: RunView, record: RunRecord): string[] {
   if (state?.exit_code && state.exit_code !== "0:0") notes.push(`exit ${state.exit_code}`);
   if (state?.restarts) notes.push(`restarts ${state.restarts}`);
   if (record.job?.attempt && record.job.attempt > 1) notes.push(`attempt ${record.job.attempt}`);
-  if ((state as Record<string, unknown> | undefined)?.early_failure) notes.push("failed early: environment or path?");
+  if (state?.early_failure) notes.push("failed early: environment or path?");
+  if (state?.flag) notes.push(state.flag);
   const first = view.failures[0];
   if (first) notes.push(`${first.class}: ${oneLine(first.message, 100)}`);
   if (view.failures.length > 1) notes.push(`+${view.failures.length - 1} more`);

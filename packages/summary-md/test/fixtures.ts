@@ -72,7 +72,7 @@ export function sweepRecords(): Record<string, unknown>[] {
     {
       ...c2,
       job: job("1002", c2!.name),
-      state: { state: "FAILED", category: "failure", terminal: true, exit_code: "1:0", reason: "NonZeroExitCode", started_at: "2025-10-24T00:07:16.000Z", ended_at: "2025-10-24T00:07:58.000Z", elapsed_s: 42, time_limit_s: 7200, node_list: "node01", early_failure: true },
+      state: { state: "FAILED", category: "failure", terminal: true, exit_code: "1:0", reason: "NonZeroExitCode", started_at: "2025-10-24T00:07:16.000Z", ended_at: "2025-10-24T00:07:58.000Z", elapsed_s: 42, time_limit_s: 7200, node_list: "node01", early_failure: { elapsed_s: 42, path: "logs/core_lr0.2_s0.1002.err", tail: ['  File "data/loader.py", line 88, in collate_fn', "KeyError: 'labels'"] } },
       report: {
         steps_seen: 0,
         loss: { trend: "NO_DATA" },
