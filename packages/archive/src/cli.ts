@@ -62,6 +62,9 @@ await runCommand<ArchiveArgs>({
     "--restore: archive-restore per file. Exit 1: a missing/empty declared output (unless --allow-missing),\n" +
     "an unreadable file, a failed verification or restore.",
   run: async (args, ctx) => {
+    // core's shell exits the process on EPIPE; here that would leave a half-written archive or
+    // restore behind. Drop that handler: RecordSink stops the records and the work finishes.
+    for (const l of process.stdout.listeners("error")) process.stdout.off("error", l as (...a: unknown[]) => void);
     try {
       return await runArchive({ ...args, inputs: ((args as unknown as { _: unknown[] })._ ?? []).map(String) }, ctx);
     } finally {

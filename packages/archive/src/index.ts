@@ -1,6 +1,6 @@
 // @slurmpipe/archive: collect, checksum and pack a sweep's results; verify and restore archives.
 import { resolve } from "node:path";
-import { NdjsonWriter, type Logger, UsageError, parseMemory } from "@slurmpipe/core";
+import { type Logger, NdjsonWriter, PipeClosedError, UsageError, parseMemory } from "@slurmpipe/core";
 import { readRuns } from "./inputs.ts";
 import { type PackOptions, pack } from "./pack.ts";
 import { restoreArchive } from "./restore.ts";
@@ -62,6 +62,23 @@ export interface ArchiveContext {
   cwd: string;
 }
 
+/**
+ * stdout is a report, not the product: when its reader goes away (`archive | head -1`) the archive,
+ * verification or restore still runs to the end (a half-written archive or restore helps nobody);
+ * only the records stop.
+ */
+export class RecordSink {
+  constructor(private readonly writer: NdjsonWriter) {}
+  async write(record: unknown): Promise<void> {
+    if (this.writer.isClosed) return;
+    try {
+      await this.writer.write(record);
+    } catch (e) {
+      if (!(e instanceof PipeClosedError)) throw e;
+    }
+  }
+}
+
 /** "64M", "64MiB", "1.5G", "1048576" (bytes). */
 export function parseSize(text: string, option: string): number {
   const t = String(text).trim().replace(/i?B$/i, "");
@@ -87,13 +104,15 @@ export function resolveNow(now: string | undefined, env: NodeJS.ProcessEnv): Dat
 
 /** The whole command, in-process: pack (default), --check-only, --verify or --restore. */
 export async function runArchive(args: ArchiveArgs, ctx: ArchiveContext): Promise<number> {
-  const writer = new NdjsonWriter(ctx.stdout);
+  const writer = new RecordSink(new NdjsonWriter(ctx.stdout));
   const modes = [args.verify !== undefined, args.restore !== undefined, args.checkOnly].filter(Boolean).length;
   if (modes > 1) throw new UsageError("--verify, --restore and --check-only are separate modes: use one");
 
   if (args.verify !== undefined) {
     if (args.inputs.length > 0) throw new UsageError("--verify takes the archive as its value, no other arguments");
+    let n = 0;
     const summary = await verifyArchive(resolve(ctx.cwd, args.verify), async (r) => {
+      ctx.log.progress(`verified ${++n} files`);
       if (!r.ok) ctx.log.error(`${r.path}: ${r.problem}: ${r.message ?? ""}`);
       await writer.write(r);
     });
@@ -106,7 +125,9 @@ export async function runArchive(args: ArchiveArgs, ctx: ArchiveContext): Promis
   if (args.restore !== undefined) {
     if (!args.to) throw new UsageError("--restore needs --to DIR");
     if (args.inputs.length > 0) throw new UsageError("--restore takes the archive as its value, no other arguments");
+    let n = 0;
     const tally = await restoreArchive(resolve(ctx.cwd, args.restore), { to: resolve(ctx.cwd, args.to), only: args.only, force: args.force }, async (r) => {
+      ctx.log.progress(`restored ${++n} files`);
       if (!r.ok) ctx.log.error(`${r.path}: ${r.problem}: ${r.message ?? ""}`);
       await writer.write(r);
     });

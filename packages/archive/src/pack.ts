@@ -5,7 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
-import { type Logger, type NdjsonWriter, SCHEMA_VERSION } from "@slurmpipe/core";
+import { type Logger, SCHEMA_VERSION } from "@slurmpipe/core";
 import { checkFiles } from "./checks.ts";
 import { type Candidate, type Problem, type RunInput, collectFiles } from "./collect.ts";
 import { loadPrevious, newestArchive, type PreviousFile } from "./incremental.ts";
@@ -42,7 +42,7 @@ export interface PackOptions {
 }
 
 export interface PackContext {
-  writer: NdjsonWriter;
+  writer: { write(record: unknown): Promise<void> };
   log: Logger;
 }
 

@@ -428,3 +428,34 @@ describe("damaged tarballs", () => {
     });
   }
 });
+
+describe("stdout closed early (archive | head -1)", () => {
+  test("the archive is still completed; only the records stop", async () => {
+    const { PassThrough } = await import("node:stream");
+    const { createLogger } = await import("@slurmpipe/core");
+    const { DEFAULTS } = await import("./helpers.ts");
+    const { runArchive } = await import("../src/index.ts");
+    const root = tempDir();
+    const { input } = makeSweep(root);
+    const stdout = new PassThrough();
+    let lines = 0;
+    stdout.on("data", () => {
+      lines += 1;
+      if (lines === 1) {
+        const err = Object.assign(new Error("write EPIPE"), { code: "EPIPE" });
+        stdout.emit("error", err);
+      }
+    });
+    const stderr = new PassThrough();
+    stderr.resume();
+    const { Readable } = await import("node:stream");
+    const code = await runArchive(
+      { ...DEFAULTS, now: NOW },
+      { stdin: Readable.from([input]), stdout, stderr, log: createLogger("archive", { stderr }), env: {}, cwd: root },
+    );
+    expect(code).toBe(0);
+    const v = await archive({ verify: join(root, "archives", ARCHIVE) }, { cwd: root });
+    expect(v.code).toBe(0);
+    expect(v.records.at(-1)).toMatchObject({ ok: true, files: 10 });
+  });
+});
