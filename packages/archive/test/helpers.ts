@@ -1,13 +1,20 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { createLogger } from "@slurmpipe/core";
 import { type ArchiveArgs, runArchive } from "../src/index.ts";
 
+const created: string[] = [];
 export function tempDir(prefix = "sp-archive-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  created.push(dir);
+  return dir;
+}
+/** Removes every directory tempDir() made (call from afterAll). */
+export function cleanup(): void {
+  for (const d of created.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
 export function write(path: string, data: string | Buffer): void {

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { describe, expect, test } from "vitest";
-import { archive, fileSha, flipByte, makeSweep, sha, tempDir, write } from "./helpers.ts";
+import { afterAll, describe, expect, test } from "vitest";
+import { archive, cleanup, fileSha, flipByte, makeSweep, sha, tempDir, write } from "./helpers.ts";
+
+afterAll(cleanup);
 
 const NOW = "2025-01-01T00:00:00Z";
 const ARCHIVE = "lr-sweep-20250101T000000Z";
