@@ -17,6 +17,12 @@ describe("sweep-gen (built CLI)", () => {
     expect(r.stderr).toBe("");
   });
 
+  it("repeatable flags do not swallow the sweep file: -p before the file, two --filter", async () => {
+    const r = await runCli("sweep-gen", ["-p", "seed=0..1", tier3, "--filter", "variant=S-core", "--filter", "lr<0.2", "--count"]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(r.stdout).toBe(String(1 * 2 * 3 * 2));
+  });
+
   it("emits 216 valid records, unique names, byte-identical on a second run", async () => {
     const a = await runCli("sweep-gen", [tier3]);
     const b = await runCli("sweep-gen", [tier3], { cwd: tmpdir() });

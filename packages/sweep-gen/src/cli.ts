@@ -1,21 +1,26 @@
 import { UsageError, runCommand } from "@slurmpipe/core";
 import { SAMPLE_METHODS, type SampleMethod, sweepGen } from "./index.ts";
 
+// Repeatable options are not yargs arrays: an array option would swallow the sweep file that
+// follows it (`-p lr=0.1 sweep.yaml`); repeating the flag collects the values instead.
+type Many = string | string[] | undefined;
+const many = (v: Many): string[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
+
 interface Args {
   file?: string;
-  param?: string[];
+  param?: Many;
   name?: string;
   command?: string;
   args?: "none" | "hydra" | "argparse";
-  filter?: string[];
-  exclude?: string[];
+  filter?: Many;
+  exclude?: Many;
   sample?: number;
   seed?: number;
   method?: SampleMethod;
   count?: boolean;
   "max-name-length"?: number;
   dir?: string;
-  "from-dirs"?: string[];
+  "from-dirs"?: Many;
   controls?: "skip" | "include";
   "--"?: (string | number)[];
   _: (string | number)[];
@@ -42,19 +47,19 @@ await runCommand<Args>({
       .strict(false)
       .strictOptions(true)
       .positional("file", { type: "string", describe: "sweep file (YAML or JSON); see the README for the format" })
-      .option("param", { alias: "p", type: "string", array: true, describe: "axis KEY=a,b,c | a..b | a..b:step | log_uniform(lo,hi); replaces the file's axis" })
+      .option("param", { alias: "p", type: "string", describe: "axis KEY=a,b,c | a..b | a..b:step | log_uniform(lo,hi); replaces the file's axis (repeatable)" })
       .option("name", { type: "string", describe: "run name template, e.g. '{variant}_lr{lr}_s{seed}'" })
       .option("command", { type: "string", describe: "command as shell words with {key} placeholders (or give it after --)" })
       .option("args", { choices: ["none", "hydra", "argparse"] as const, describe: "append every param: hydra key=value or argparse --key value" })
-      .option("filter", { type: "string", array: true, describe: "keep runs matching EXPR (repeatable, all must match): lr>0.05, variant=S-core,S-adamw, a=1 && b!=2" })
-      .option("exclude", { type: "string", array: true, describe: "drop runs matching EXPR (repeatable)" })
+      .option("filter", { type: "string", describe: "keep runs matching EXPR (repeatable, all must match): lr>0.05, variant=S-core,S-adamw, a=1 && b!=2" })
+      .option("exclude", { type: "string", describe: "drop runs matching EXPR (repeatable)" })
       .option("sample", { type: "number", describe: "draw N points over the distribution axes" })
       .option("seed", { type: "number", describe: "sampling seed (default 0)" })
       .option("method", { choices: SAMPLE_METHODS, describe: "sampling method (default random)" })
       .option("count", { type: "boolean", describe: "print only the number of runs" })
       .option("max-name-length", { type: "number", describe: "longest allowed run name (default 100)" })
       .option("dir", { type: "string", describe: "base directory: each run's dir is DIR/<name> (or a template)" })
-      .option("from-dirs", { type: "string", array: true, describe: "glob of existing job scripts, e.g. 'exp/*/finetune.slurm'" })
+      .option("from-dirs", { type: "string", describe: "glob of existing job scripts, e.g. 'exp/*/finetune.slurm'" })
       .option("controls", { choices: ["skip", "include"] as const, default: "skip" as const, describe: "with --from-dirs: skip control runs (noted on stderr) or emit them with control: true" })
       .check((a) => {
         if (a._.length > 1) throw new UsageError(`one sweep file at most (got ${a._.join(", ")})`);
@@ -77,19 +82,19 @@ await runCommand<Args>({
     return sweepGen(
       {
         file,
-        params: a.param,
+        params: many(a.param),
         name: a.name,
         command: rest.length > 0 ? rest : a.command,
         args: a.args,
-        filter: a.filter,
-        exclude: a.exclude,
+        filter: many(a.filter),
+        exclude: many(a.exclude),
         sample: integer("sample", 1, 100_000_000)(a.sample),
         seed: integer("seed", 0, 2 ** 32 - 1)(a.seed),
         method: a.method,
         count: a.count,
         maxNameLength: integer("max-name-length", 8, 200)(a["max-name-length"]),
         dir: a.dir,
-        fromDirs: a["from-dirs"],
+        fromDirs: many(a["from-dirs"]),
         controls: a.controls,
       },
       { stdout: ctx.stdout, log: ctx.log, cwd: ctx.cwd },

@@ -107,15 +107,17 @@ export async function sweepGen(opts: SweepGenOptions, io: SweepGenIo): Promise<n
     return 0;
   }
   if (!plan.command.words) log.debug("the sweep has no command: records carry params only");
-  let first = true;
+  const checked = new Set<unknown>();
   // Lines are written in chunks of ~64 KiB: one write per line costs more than generating it.
   let chunk = "";
   for (const c of combos(plan)) {
     if (!builder.keep(c)) continue;
     const rec = builder.record(c);
-    // The first record is checked against core's schema; the rest have the same shape.
-    if (first) RunRecord.parse(rec);
-    first = false;
+    // The first record of each variant is checked against core's schema; the rest share its shape.
+    if (!checked.has(c.variant)) {
+      RunRecord.parse(rec);
+      checked.add(c.variant);
+    }
     chunk += `${JSON.stringify(rec)}\n`;
     if (chunk.length >= CHUNK_CHARS) {
       await out.writeLine(chunk);

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { RunRecord } from "@slurmpipe/core";
 import { describe, expect, it } from "vitest";
 import { run, tier3 } from "./helpers.ts";
@@ -39,8 +40,8 @@ describe("examples/tier3.yaml", () => {
     expect(bnOff.command).toContain("grad_clip_norm=1.0");
     expect(by("S-narrow")[0]!.params).toMatchObject({ width_multiplier: 0.5 });
     expect(by("S-narrow")[0]!.resources).toMatchObject({ mem: "8G", time: "02:00:00" });
-    expect(by("S-core")[0]!.priority).toBe(1);
-    expect(by("S-narrow")[0]!.priority).toBe(3);
+    expect(by("S-core")[0]!.priority).toBe(3);
+    expect(by("S-narrow")[0]!.priority).toBe(1);
     expect(by("S-core")[0]!.group).toBe("S-core");
   });
 
@@ -50,7 +51,7 @@ describe("examples/tier3.yaml", () => {
     expect(rec.params).toMatchObject({ lr: 0.05, weight_decay: 0.0001, seed: 0 });
     expect(rec.command).toEqual([
       "python",
-      "examples/train.py",
+      "../../../examples/train.py",
       "batch_norm=true",
       "lr=0.05",
       "max_steps=2000",
@@ -60,6 +61,8 @@ describe("examples/tier3.yaml", () => {
       "width_multiplier=1.0",
     ]);
     expect(rec.dir).toBe("runs/tier3/S-core_lr0.05_wd1e-4_s0");
+    // The job runs in its dir, and the trainer path must resolve from there to examples/train.py.
+    expect(join(String(rec.dir), String((rec.command as string[])[1]))).toBe("examples/train.py");
     expect(rec.outputs).toEqual(["metrics.csv", "checkpoints/**/*.ckpt"]);
   });
 
