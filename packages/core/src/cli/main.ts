@@ -21,6 +21,11 @@ export interface CommandSpec<A> {
   examples?: [string, string][];
   /** Exit-code and I/O notes printed at the end of --help. */
   epilogue?: string;
+  /**
+   * Commands whose work is a side effect (writing an archive) finish it even when the reader of
+   * stdout went away; the others end quietly at once on EPIPE.
+   */
+  finishOnClosedPipe?: boolean;
   /** Runs the command; returns the exit code (0 ok, 1 some records failed, 3 command-specific). */
   run: (args: A, ctx: CommandContext) => Promise<number>;
 }
@@ -37,7 +42,15 @@ export async function runCommand<A>(spec: CommandSpec<A>, argv: string[] = hideB
   const log = createLogger(spec.name);
   // A reader that went away (EPIPE) ends the command quietly; see NdjsonWriter.
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    if (err.code === "EPIPE" && !spec.finishOnClosedPipe) process.exit(process.exitCode ?? 0);
+  });
+  // If the command's promise never settles, Node would exit 0 with nothing said: failure
+  // disguised as success. Say so and exit 1 instead.
+  let settled = false;
+  process.on("beforeExit", () => {
+    if (settled) return;
+    log.error("internal error: the command stopped before it finished (a promise never settled)");
+    process.exit(1);
   });
   let parser = yargs(argv)
     .scriptName(spec.name)
@@ -69,6 +82,7 @@ export async function runCommand<A>(spec: CommandSpec<A>, argv: string[] = hideB
   } catch (e) {
     code = exitCodeFor(e, spec.name, log);
   }
+  settled = true;
   log.done();
   process.exit(code);
 }
