@@ -5,14 +5,16 @@ await runCommand<LogParseArgs & { files?: string[] }>({
   name: "log-parse",
   usage: "log-parse [options] [LOG_FILE...]  < runs.ndjson > runs+report.ndjson",
   description:
-    "Reads the stdout/stderr logs of each run record (sbatch --output/--error patterns resolved with the job id and\n" +
-    "array task) and adds `report`: loss per step (Lightning, HF Trainer, torchtune, nanoGPT, Megatron, DeepSpeed,\n" +
-    "Keras, key=value, metrics.csv), first/last/min loss and trend, NaN, failure causes with evidence (file, line)\n" +
-    "and a suggested action, benign-warning count and sanity flags. Other records pass through unchanged.\n" +
+    "Reads the stdout/stderr logs of each run record (sbatch --output/--error patterns resolved with the job id and " +
+    "array task) and adds `report`: loss per step (Lightning, HF Trainer, torchtune, nanoGPT, Megatron, DeepSpeed, " +
+    "Keras, key=value, metrics.csv), first/last/min loss and trend, NaN, failure causes with evidence (file, line) " +
+    "and a suggested action, benign-warning count and sanity flags. Other records pass through unchanged. " +
     "Given LOG_FILE arguments instead, emits one {\"kind\":\"log\",\"path\",\"report\"} record per file.",
   options: (y) =>
     y
-      .positional("files", { type: "string", array: true, describe: "plain log files to parse (instead of records on stdin)" })
+      // Log files are positional: strict about options only.
+      .strict(false)
+      .strictOptions(true)
       .option("files", { type: "string", array: true, describe: "log files to parse (same as positional arguments)" })
       .option("metric", { type: "string", array: true, describe: "extra metric: name=<regex> with one capture group, or named groups (?<value>) and (?<step>); repeatable" })
       .option("max-points", { type: "number", describe: "points kept per metric in report.series (first/last/min and NaN points always kept)", default: 500 })
@@ -29,9 +31,10 @@ await runCommand<LogParseArgs & { files?: string[] }>({
     ["log-parse < runs.ndjson | jq -c 'select(.report.ok == false) | {name, failures: [.report.failures[].class]}'", "which runs failed and why"],
   ],
   epilogue:
-    "Loss trend: medians of the first and last 10% of the loss values (at least 3): >= 5% lower DECREASING,\n" +
-    ">= 10% higher (or the last 3 over 10x the start) DIVERGING, else FLAT; any NaN/inf NAN; < 2 values NO_DATA.\n" +
-    "A missing log of a record is reported (exists: false), not an error; a missing LOG_FILE argument is (exit 1).",
+    "Loss trend: medians of the first and last 10% of the loss values (at least 3 each):\n" +
+    "  >= 5% lower DECREASING; >= 10% higher (or the last 3 over 10x the start) DIVERGING;\n" +
+    "  else FLAT; any NaN/inf NAN; fewer than 2 values NO_DATA.\n" +
+    "A run's missing log is reported (exists: false), not an error; a missing LOG_FILE is (exit 1).",
   run: async (args, ctx) => {
     const a = args as LogParseArgs & { _?: (string | number)[]; files?: string[]; "max-points"?: number };
     const positional = (a._ ?? []).map(String);
