@@ -126,6 +126,26 @@ describe("sampling", () => {
     }
   });
 
+  it("samples from -p distributions without a file", async () => {
+    const r = await run({ params: ["lr=log_uniform(1e-5,1e-1)", "seed=0..1"], sample: 8, method: "halton", seed: 5 });
+    expect(r.code).toBe(0);
+    expect(r.records).toHaveLength(16);
+    expect(r.records[0]!.name).toMatch(/^lr[0-9.e-]+_seed0$/);
+  });
+
+  it("reports names that collide after rounding sampled values", async () => {
+    const r = await sweep('name: "x{x}"\ngrid:\n  x: {uniform: [0, 1], digits: 1}\nsample: {n: 50}\n');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/sweep\.yaml:1: field "name": duplicate run name "x0\.\d"/);
+  });
+
+  it("checks choice values used in names", async () => {
+    const r = await sweep('name: "{opt}_{index}"\ngrid:\n  opt: {choice: [sgd, "???"]}\nsample: {n: 4}\n');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('sweep.yaml:3: field "grid.opt.choice[1]": value ??? cannot be made safe');
+  });
+
   it("crosses sample points with grid axes and variants, the same points for every variant", async () => {
     const r = await sweep('name: "{variant}_lr{lr}_s{seed}"\ngrid:\n  lr: {log_uniform: [1e-4, 1e-1]}\n  seed: 0..1\nvariants:\n  a: {}\n  b: {}\nsample: {n: 3, seed: 9}\n');
     expect(r.code).toBe(0);
