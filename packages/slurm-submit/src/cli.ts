@@ -26,22 +26,28 @@ interface Args {
   verbose: boolean;
 }
 
+const USAGE = "slurm-submit [options] [FILE...]";
+
 /** `--wait-lock` alone waits (practically) forever; `--wait-lock 10m` at most that long. */
 const FOREVER_MS = 7 * 86_400_000;
 
 await runCommand<Args>({
   name: "slurm-submit",
-  usage: "slurm-submit [options] [FILE...] < rendered.ndjson",
+  usage: USAGE,
   description:
-    "Submits each run record's script (script.path, from slurm-render) with `sbatch --parsable` in the script's " +
-    "directory and prints the record with `job` {id, cluster, name, submitted_at, argv, attempt, backend}. " +
-    "Never submits a run twice: an append-only ledger in the state directory records an intent before every " +
-    "sbatch and the result after it, and every job is named <name>.sp<run id> so that after a crash or an " +
-    "sbatch timeout the job is found by its name in squeue/sacct instead of being submitted again. Runs already " +
-    "pending, running or done are skipped (and printed with their job). Reads the whole input before submitting " +
-    "(priorities, dependencies and arrays need it).",
+    "Submits each run record's script (script.path, from slurm-render) with `sbatch --parsable` in the " +
+      "script's directory and prints the record with `job` {id, cluster, name, submitted_at, argv, attempt, " +
+      "backend}. Reads stdin, or FILEs. Never submits a run twice: an append-only ledger in the state " +
+      "directory records an intent before every sbatch and the result after it, and every job is named " +
+      "<name>.sp<run id>, so after a crash or an sbatch timeout the job is found by its name in " +
+      "squeue/sacct instead of being submitted again. Runs already pending, running or done are skipped " +
+      "(and printed with their job). The whole input is read before submitting (priorities, dependencies " +
+      "and arrays need it).",
   options: (y) =>
     y
+      // Input files are positional: strict about options only.
+      .strict(false)
+      .strictOptions(true)
       .option("state", { type: "string", default: ".slurmpipe", describe: "state directory (ledger and lock)", group: "State:" })
       .option("wait-lock", { type: "string", describe: "if another slurm-submit holds the state directory, wait for it (at most DURATION) instead of exiting 2", group: "State:" })
       .option("lock-stale", { type: "string", default: "10s", describe: "a lock not refreshed for this long (its holder was killed) is taken over; min 5s", group: "State:" })
