@@ -104,7 +104,8 @@ function failures(views: readonly RunView[]): string[] {
     if (error) out.push(`- **${mdText(error.stage)} error**${error.code ? ` (${codeSpan(error.code)})` : ""}: ${mdText(error.message, 500)}`);
     for (const f of v.failures) out.push(...failureLines(f));
     const early = v.record?.state?.early_failure;
-    if (early) {
+    // The stderr tail only when log-parse has not explained the failure with its own evidence.
+    if (early && v.failures.length === 0) {
       out.push(
         `- **Failed early**${early.elapsed_s !== undefined ? ` (after ${early.elapsed_s} s)` : ""}: almost always an environment or path problem, not a training one.${early.error ? ` ${mdText(early.error, 300)}` : ""}`,
       );

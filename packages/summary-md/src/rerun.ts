@@ -152,7 +152,7 @@ function pipeline(group: RerunGroup, options: RerunOptions): string {
   }
   const source = options.source ?? "runs.ndjson";
   const render = ["slurm-render", ...(options.profile ? ["--profile", shellQuote(options.profile)] : []), ...flags].join(" ");
-  const submit = group.action === "submit" ? "slurm-submit" : group.runs.some((r) => r.status === "COMPLETED") ? "slurm-submit --resubmit completed" : "slurm-submit --resubmit failed";
+  const submit = group.action === "submit" ? "slurm-submit" : group.runs.some((r) => r.status === "COMPLETED") ? "slurm-submit --resubmit COMPLETED" : "slurm-submit --resubmit failed";
   return `jq -c ${shellQuote(program)} ${shellQuote(source)} | ${render} | ${submit}`;
 }
 

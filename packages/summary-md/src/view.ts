@@ -125,7 +125,9 @@ function notesFor(view: RunView, record: RunRecord): string[] {
   if (state?.exit_code && state.exit_code !== "0:0") notes.push(`exit ${state.exit_code}`);
   if (state?.restarts) notes.push(`restarts ${state.restarts}`);
   if (record.job?.attempt && record.job.attempt > 1) notes.push(`attempt ${record.job.attempt}`);
-  if (state?.early_failure) notes.push("failed early: environment or path?");
+  // A time limit or OOM is its own explanation; "early" only hints at the environment for plain failures.
+  if (state?.early_failure && view.status === "FAILED")
+    notes.push(`failed early${state.early_failure.elapsed_s !== undefined ? ` (${state.early_failure.elapsed_s} s)` : ""}${view.failures.length ? "" : ": environment or path?"}`);
   if (state?.flag) notes.push(state.flag);
   const first = view.failures[0];
   if (first) notes.push(`${first.class}: ${oneLine(first.message, 100)}`);

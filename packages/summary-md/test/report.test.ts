@@ -71,4 +71,17 @@ describe("status report of a mixed sweep", () => {
     const { stdout } = await run({ stdinText: JSON.stringify(sweepRecords()[0]), plots: false }, { env: { SOURCE_DATE_EPOCH: "1761274800" } });
     expect(stdout).toContain("Generated 2025-10-24 03:00:00 UTC");
   });
+
+  it("shows the stderr tail of an early failure log-parse has not explained", async () => {
+    const rec = {
+      id: "e",
+      name: "early",
+      job: { id: "5" },
+      state: { state: "FAILED", category: "failure", terminal: true, exit_code: "0:53", elapsed_s: 0, early_failure: { elapsed_s: 0, path: "logs/5.err", tail: ["/bin/bash: line 3: module: command not found"] } },
+    };
+    const { stdout } = await run({ stdinText: JSON.stringify(rec), plots: false });
+    expect(stdout).toContain("| early | FAILED | 5 | - | - | 00:00:00 | - | exit 0:53; failed early (0 s): environment or path? |");
+    expect(stdout).toContain("- **Failed early** (after 0 s): almost always an environment or path problem");
+    expect(stdout).toContain("  - last lines of `logs/5.err`:\n    - `/bin/bash: line 3: module: command not found`");
+  });
 });
