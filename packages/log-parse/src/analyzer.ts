@@ -37,14 +37,13 @@ const EVIDENCE_TEXT = 400;
 const MAX_METRICS = 48;
 /** Exception types that only wrap the real error raised earlier (launcher side). */
 const WRAPPER_EXCEPTIONS = /(?:^|\.)(?:ChildFailedError|CalledProcessError|ProcessRaisedException|ProcessExitedException|SystemExit|KeyboardInterrupt)$/;
-const TRACEBACK_START = /Traceback \(most recent call last\)/;
 const FRAME = /^\s*(?:│\s*)?File "([^"]+)", line (\d+), in (.+?)\s*(?:│\s*)?$/;
 const RICH_FRAME = /^\s*│\s*(\S+?):(\d+) in (\S+)/;
 const FAULT_FRAME = /^\s*File "([^"]+)", line (\d+) in (\S+)/;
 const EXCEPTION_LINE = /^([A-Za-z_][\w.]*?(?:Error|Exception|Interrupt|Exit|Warning|Failure|Fault|Timeout|Abort|StopIteration))(?::\s?(.*))?$/;
 const BOX = /^\s*[╭│╰]/;
 /** A metric line mentions a loss, or is a Keras epoch header or a DeepSpeed step line. */
-const METRIC_HINT = /loss|Loss|LOSS|^\s*Epoch \d+\/\d+\s*$|\] step=\d+, skipped=/;
+const METRIC_HINT = /[lL]oss|LOSS|^\s*Epoch \d+\/\d+\s*$|\] step=\d+, skipped=/;
 const NAN_ITERATIONS = /number of nan iterations:\s*([1-9]\d*)/;
 
 /**
@@ -132,6 +131,7 @@ export class FileSink implements SegmentSink {
   private lastWarningLine = -1;
   private line = 0;
   private text = "";
+  private emitted = 0;
   private readonly emit: Emit;
 
   constructor(
@@ -141,7 +141,10 @@ export class FileSink implements SegmentSink {
     this.patterns = run.options.patterns ?? [];
     // User patterns can match anything: then every segment is looked at.
     this.prefilter = this.patterns.length > 0 ? null : new RegExp(PREFILTER_SOURCE, "g");
-    this.emit = (name, step, raw, value) => this.run.metric(name, step, raw, value, this.file, this.line, this.text);
+    this.emit = (name, step, raw, value) => {
+      this.emitted += 1;
+      this.run.metric(name, step, raw, value, this.file, this.line, this.text);
+    };
   }
 
   wantsAll(): boolean {
@@ -154,14 +157,17 @@ export class FileSink implements SegmentSink {
     this.line = line;
     this.text = text;
     if (this.tracebacks.size > 0 || this.faultFrame.size > 0) this.traceback(text, rank, line);
-    if (TRACEBACK_START.test(text)) {
+    if (text.includes("Traceback (most recent call last)")) {
       this.tracebacks.set(rank, { startLine: line, lines: 0, rich: BOX.test(text) });
       return;
     }
     if (this.patterns.length > 0) applyUserPatterns(text, this.patterns, this.emit);
+    let metricLine = false;
     if (METRIC_HINT.test(text)) {
+      const before = this.emitted;
       extractMetrics(text, this.state, this.emit);
-      const nanIt = NAN_ITERATIONS.exec(text);
+      metricLine = this.emitted > before;
+      const nanIt = text.includes("nan iterations") ? NAN_ITERATIONS.exec(text) : null;
       if (nanIt) this.run.signal("NAN_LOSS", `${nanIt[1]} NaN iterations reported`, evidence(this.file, line, text));
     }
     let failed = false;
@@ -175,6 +181,8 @@ export class FileSink implements SegmentSink {
         }
       }
     }
+    // Lines that gave metrics are neither warnings nor device lines: skip those scans (hot path).
+    if (metricLine) return;
     if (!failed && BENIGN.test(text)) {
       if (!(BENIGN_CONTINUATION.test(text) && this.lastWarningLine === line - 1)) this.run.benignWarnings += 1;
       this.lastWarningLine = line;

@@ -133,6 +133,7 @@ function stepFrom(list: [string, string][]): number | undefined {
  * epoch header, or a DeepSpeed step line (the caller's cheap test), so most lines never get here.
  */
 export function extractMetrics(text: string, state: ExtractorState, emit: Emit): void {
+  // (each format is tried behind a cheap literal test: most lines are one format's)
   let m: RegExpExecArray | null;
   const c = text.indexOf("{'") >= 0 ? text.indexOf("{'") : text.indexOf('{"');
   if (c >= 0 && (text.includes("loss") || text.includes("_runtime"))) {
@@ -166,11 +167,11 @@ export function extractMetrics(text: string, state: ExtractorState, emit: Emit):
     if (v !== undefined) emit("loss", Number(m[2]), m[3]!, v);
     return;
   }
-  if ((m = TT_STEP.exec(text))) {
+  if (text.includes("Step ") && (m = TT_STEP.exec(text))) {
     emitPairs(pairs(COLON_NOSPACE_PAIR, m[2]!, 0, []), Number(m[1]), emit);
     return;
   }
-  if ((m = NANOGPT_ITER.exec(text))) {
+  if (text.includes("iter ") && (m = NANOGPT_ITER.exec(text))) {
     const step = Number(m[1]);
     const v = parseNumber(m[2]!);
     if (v !== undefined) emit("loss", step, m[2]!, v);
@@ -180,7 +181,7 @@ export function extractMetrics(text: string, state: ExtractorState, emit: Emit):
     }
     return;
   }
-  if ((m = NANOGPT_EVAL.exec(text))) {
+  if (text.includes("train loss") && (m = NANOGPT_EVAL.exec(text))) {
     const step = Number(m[1]);
     const t = parseNumber(m[2]!);
     const v = parseNumber(m[3]!);
@@ -188,16 +189,16 @@ export function extractMetrics(text: string, state: ExtractorState, emit: Emit):
     if (v !== undefined) emit("val_loss", step, m[3]!, v);
     return;
   }
-  if ((m = MEGATRON.exec(text))) {
+  if (text.includes("iteration") && (m = MEGATRON.exec(text))) {
     emitPairs(pairs(MEGATRON_PAIR, text, m.index + m[0].length - 1, []), Number(m[1]), emit);
     return;
   }
-  if ((m = MEGATRON_VAL.exec(text))) {
+  if (text.includes("lm loss value") && (m = MEGATRON_VAL.exec(text))) {
     const v = parseNumber(m[2]!);
     if (v !== undefined) emit("val_loss", Number(m[1]), m[2]!, v);
     return;
   }
-  if ((m = DEEPSPEED.exec(text))) {
+  if (text.includes("step=") && (m = DEEPSPEED.exec(text))) {
     const v = parseNumber(m[3]!);
     if (v !== undefined) emit("lr", Number(m[1]), m[3]!, v);
     return;

@@ -37,9 +37,10 @@ export interface ScanOptions {
 }
 
 const CR = 13;
+const LF = 10;
 
 export async function scanFile(path: string, sink: SegmentSink, options: ScanOptions = {}): Promise<ScanStats> {
-  const stream = createReadStream(path, { highWaterMark: options.highWaterMark ?? 1 << 20 });
+  const stream = createReadStream(path, { highWaterMark: options.highWaterMark ?? 256 * 1024 });
   return scanStream(stream, sink, options);
 }
 
@@ -51,14 +52,11 @@ export async function scanStream(input: AsyncIterable<Buffer | Uint8Array | stri
   let continuing = false; // the current physical line was already partly scanned (oversize)
   const pre = sink.prefilter;
 
-  for await (const chunk of input) {
-    const piece = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
-    stats.bytes += piece.length;
-    const data: Buffer = carry ? Buffer.concat([carry, piece]) : piece;
-    carry = null;
+  // Scans `data` (whole lines plus a tail); the tail becomes the carry for the next chunk.
+  const consume = (data: Buffer): void => {
     const s = data.toString("latin1");
     let pos = 0;
-    let nextKey = -1; // position of the next prefilter hit (Infinity: none left in this chunk)
+    let nextKey = -1; // position of the next prefilter hit (Infinity: none left in this buffer)
     let nextCr = -2; // position of the next \r (-1: none left)
 
     const candidate = (a: number, b: number): boolean => {
@@ -111,10 +109,28 @@ export async function scanStream(input: AsyncIterable<Buffer | Uint8Array | stri
       }
       carry = rest.length > 0 ? Buffer.from(rest) : null;
     }
+  };
+
+  for await (const chunk of input) {
+    const piece = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+    stats.bytes += piece.length;
+    if (!carry) {
+      consume(piece);
+      continue;
+    }
+    // Finish the carried line with the head of this chunk (a small copy), then the rest in place.
+    const nl = piece.indexOf(LF);
+    const head = Buffer.concat([carry, nl === -1 ? piece : piece.subarray(0, nl + 1)]);
+    carry = null;
+    consume(head);
+    if (nl !== -1 && nl + 1 < piece.length) {
+      consume(piece.subarray(nl + 1));
+    }
   }
-  if (carry && carry.length > 0) {
+  const tail = carry as Buffer | null; // set inside consume()
+  if (tail && tail.length > 0) {
     // A running job's partial last line: read as it is (it may be completed by the next write).
-    const s = carry.toString("latin1");
+    const s = tail.toString("latin1");
     stats.partialLastLine = true;
     stats.lines += 1;
     let off = 0;
@@ -126,7 +142,7 @@ export async function scanStream(input: AsyncIterable<Buffer | Uint8Array | stri
         pre.lastIndex = 0;
         if (!pre.test(p)) continue;
       }
-      sink.segment(carry.toString("utf8", a, a + p.length), lineNo);
+      sink.segment(tail.toString("utf8", a, a + p.length), lineNo);
     }
   } else if (continuing) {
     stats.partialLastLine = true;
