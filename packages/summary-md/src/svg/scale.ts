@@ -53,7 +53,11 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const first = Math.floor(min / step) * step;
   const ticks: number[] = [];
-  for (let v = first; v <= max + step * 0.5 && ticks.length < 50; v += step) ticks.push(roundTo(v, step));
+  // Up to the first tick at or above max, so the axis' last label is a round number, not the data's max.
+  for (let v = first; ticks.length < 50; v += step) {
+    ticks.push(roundTo(v, step));
+    if (v >= max - step * 1e-9) break;
+  }
   return ticks;
 }
 
