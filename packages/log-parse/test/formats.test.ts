@@ -34,6 +34,17 @@ describe("framework formats", () => {
     expect(r.loss).toMatchObject({ metric: "loss", first: 1.5214, last: 0.9, min: 0.9 });
   });
 
+  it("HF NaN filter: loss shows 0 while grad_norm is nan -> NAN, not 'converged'", async () => {
+    const r = await parseLogFile(fixture("hf_nan_filtered.log"));
+    expect(pts(r.series?.loss)).toEqual([
+      [0, 1.491e6],
+      [1, 0],
+      [2, 0],
+    ]);
+    expect(r.loss).toMatchObject({ trend: "NAN", first_nonfinite: { metric: "grad_norm", raw: "nan", line: 1 } });
+    expect(r.failures?.[0]).toMatchObject({ class: "NAN_LOSS", evidence: [{ line: 1 }] });
+  });
+
   it("torchtune StdoutLogger and tqdm description", async () => {
     const r = await parseLogFile(fixture("torchtune.log"));
     expect(pts(r.series?.loss).map(([s]) => s)).toEqual([1, 2, 25, 26]);
