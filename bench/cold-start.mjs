@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Bench 4: CLI cold start. `node packages/<cmd>/dist/cli.mjs --help` (the standalone bundle) for
+// every command, against `node -e 0` (the floor: starting node itself), median of N runs.
+// hyperfine (-N, no shell, warm-up runs) when installed, else a loop timed with process.hrtime.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { COMMANDS, cleanup, cliPath, finish, log, median, printTable, scratch, setting } from "./lib.mjs";
+
+const RUNS = Number(setting("BENCH_RUNS", 30));
+const WARMUP = 3;
+const TARGET = 1.5;
+const node = process.execPath;
+
+const commands = [[node, "-e", "0"], ...COMMANDS.map((c) => [node, cliPath(c), "--help"])];
+const label = (argv) => (argv[1] === "-e" ? "node -e 0" : `${argv[1].split("/").at(-3)} --help`);
+
+async function withHyperfine() {
+  const dir = scratch("cold");
+  const json = join(dir, "h.json");
+  // -N: no intermediate shell; every command line is split on spaces (paths here have none)
+  await execa("hyperfine", ["-N", "--warmup", String(WARMUP), "--runs", String(RUNS), "--style", "none", "--export-json", json, ...commands.map((c) => c.join(" "))]);
+  const res = JSON.parse(readFileSync(json, "utf8")).results;
+  cleanup(dir);
+  return res.map((r) => median(r.times) * 1000);
+}
+
+function withLoop() {
+  return commands.map((argv) => {
+    const times = [];
+    for (let i = 0; i < WARMUP + RUNS; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(argv[0], argv.slice(1), { stdio: "ignore" });
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}`);
+      if (i >= WARMUP) times.push(ms);
+    }
+    return median(times);
+  });
+}
+
+const hasHyperfine = spawnSync("hyperfine", ["--version"], { stdio: "ignore" }).status === 0;
+log(`timing ${commands.length} commands, ${RUNS} runs each, with ${hasHyperfine ? "hyperfine -N" : "a process.hrtime loop (hyperfine not installed)"}`);
+const medians = hasHyperfine ? await withHyperfine() : withLoop();
+const floor = medians[0];
+const rows = commands.slice(1).map((argv, i) => {
+  const ms = medians[i + 1];
+  return { metric: `${label(argv)} median ms`, slurmpipe: ms, baseline: floor, ratio: ms / floor, target: `<= ${TARGET}x`, pass: ms / floor <= TARGET };
+});
+const missed = printTable("4. CLI cold start: `<command> --help` (dist/cli.mjs) vs `node -e 0`", rows, [
+  `median of ${RUNS} runs after ${WARMUP} warm-up runs, ${hasHyperfine ? "hyperfine -N" : "process.hrtime loop"}; baseline = node -e 0 (${floor.toFixed(1)} ms)`,
+]);
+finish(missed);
