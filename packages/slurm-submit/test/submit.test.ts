@@ -1,8 +1,9 @@
+import { spawn } from "node:child_process";
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LockedError, lockStateDir, taggedJobName } from "@slurmpipe/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseResubmit, parseSelector } from "../src/index.ts";
+import { liveSbatchFor, parseResubmit, parseSelector } from "../src/index.ts";
 import { FakeClock, FakeSlurm, runSubmit } from "./fake-slurm.ts";
 
 let fakes: FakeSlurm[] = [];
@@ -147,6 +148,21 @@ describe("crash safety", () => {
     expect(f.calls("squeue").length).toBeGreaterThanOrEqual(2);
     expect(job(r.records[0]!).id).toBe("100");
     expect(f.ledger().map((e) => e.t)).toEqual(["intent", "abandoned", "intent", "submitted"]);
+  });
+
+  it("waits for an sbatch orphaned by a killed slurm-submit before looking, so its late job is found", async () => {
+    const f = fake();
+    const run = f.run(1);
+    const name = intent(f, run);
+    // The orphan: carries --job-name=<tag> in its argv and creates the job half a second later.
+    const line = `91|${name}|PENDING|2026-11-23T10:00:00|both`;
+    const orphan = spawn("bash", ["-c", `sleep 0.5; echo '${line}' >> '${join(f.dir, "jobs")}'`, "sbatch", "--parsable", `--job-name=${name}`], { stdio: "ignore" });
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await liveSbatchFor([name]))?.get(name)).toEqual([orphan.pid]);
+    const clock = { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), random: () => 0.5 };
+    const r = await runSubmit(f, [run], { host: "testhost", clock });
+    expect(f.calls("sbatch")).toHaveLength(0);
+    expect(job(r.records[0]!)).toMatchObject({ id: "91", reconciled_via: "squeue" });
   });
 
   it("sbatch that creates the job and then reports a socket timeout: reconciled, no duplicate", async () => {
