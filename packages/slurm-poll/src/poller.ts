@@ -412,7 +412,10 @@ class Poller {
     this.emitted.add(sk);
     if (isFinal(tr.track)) tr.track.finalEmitted = true;
     const state = tr.track.state;
-    await this.out.write(state ? { ...tr.record, state } : tr.record);
+    // The raw id of a started array task is what sbatch's %j expands to in its log paths.
+    const rawId = tr.track.rawId;
+    const record = rawId && tr.record.job && rawId !== tr.record.job.id ? { ...tr.record, job: { ...tr.record.job, raw_id: rawId } } : tr.record;
+    await this.out.write(state ? { ...record, state } : record);
   }
 
   // ---- reporting ------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ export const SubmittedJob = z.looseObject({
   /** Job id as Slurm prints it: "1234" or, for array tasks, "1234_7". */
   id: z.string().min(1),
   array_job_id: z.string().optional(),
+  /** Slurm's raw id of an array task once it started (sacct JobIDRaw): what `%j` expands to. */
+  raw_id: z.string().optional(),
   array_task: z.number().int().nonnegative().optional(),
   cluster: z.string().optional(),
   /** Full job name as submitted, including the run-id tag. */
