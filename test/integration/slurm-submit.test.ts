@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -120,7 +120,11 @@ describeSlurm("slurm-submit against the real local Slurm", () => {
     const bin = await wrapperBin(dir, (real) => `#!/bin/sh\nsleep 3\nexec "${real}" "$@"\n`);
     writeFileSync(join(dir, "in.ndjson"), ndjson([run]));
     const holder = runCli("slurm-submit", ["--state", state, "--slurm-bin", bin, join(dir, "in.ndjson")]);
-    await new Promise((r) => setTimeout(r, 1500));
+    // The holder has the lock once its intent is in the ledger (its sbatch then sleeps 3 s).
+    const ledger = join(state, "ledger.ndjson");
+    for (let i = 0; i < 300 && !(existsSync(ledger) && readFileSync(ledger, "utf8").includes('"intent"')); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const second = await runCli("slurm-submit", ["--state", state], { input: ndjson([run]) });
     expect(second.exitCode).toBe(2);
     expect(second.stderr).toContain("locked");

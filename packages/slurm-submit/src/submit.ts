@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import {
   ErrorCounter,
+  InputError,
   Ledger,
   type LedgerEntry,
   type Logger,
@@ -15,6 +16,7 @@ import {
   parseState,
   readNdjsonInputs,
   taggedJobName,
+  zodField,
 } from "@slurmpipe/core";
 import { type Item, arrayInfo, baseJobName, locate, readDirectives, resolveScript, taggable } from "./items.ts";
 import { type IntentEntry, type JobEntry, LedgerView, appendEntries, extras, repairTornLedger } from "./ledger-view.ts";
@@ -109,6 +111,7 @@ class Submitter {
   private readonly ledger: Ledger;
   private view = new LedgerView();
   private items: Item[] = [];
+  private readonly others: Record<string, unknown>[] = [];
   private readonly byId = new Map<string, Item>();
   private readonly byName = new Map<string, Item>();
   /** Live Slurm state of jobs recorded in the ledger, by run id (for dependencies). */
@@ -145,6 +148,7 @@ class Submitter {
       this.view = new LedgerView(read.entries);
       await this.readInput();
       this.classify();
+      for (const other of this.others) await this.writer.write(other);
       await this.emitWhere((i) => i.status === "pass" || i.status === "invalid");
       await this.reconcileIntents();
       await this.lookupLiveStates();
@@ -172,13 +176,24 @@ class Submitter {
   private async readInput(): Promise<void> {
     const errors = new ErrorCounter(STAGE, this.o.stderr ?? process.stderr);
     let index = 0;
-    for await (const it of readNdjsonInputs<RunRecord>(this.o.inputs ?? [], {
-      schema: RunRecord,
+    for await (const it of readNdjsonInputs<Record<string, unknown>>(this.o.inputs ?? [], {
       strict: this.o.strict ?? false,
       onError: errors.report,
       ...(this.o.stdin ? { stdin: this.o.stdin } : {}),
     })) {
-      this.items.push({ record: it.value, source: it.source, line: it.line, index: index++, runId: it.value.id, status: "pass" });
+      // Other record kinds (slurm-poll's events, archive entries) flow through untouched.
+      if (typeof it.value.kind === "string" && it.value.kind !== "run") {
+        this.others.push(it.value);
+        continue;
+      }
+      const parsed = RunRecord.safeParse(it.value);
+      if (!parsed.success) {
+        const bad = { source: it.source, line: it.line, ...zodField(parsed.error) };
+        if (this.o.strict) throw new InputError(bad);
+        errors.report(bad);
+        continue;
+      }
+      this.items.push({ record: parsed.data, source: it.source, line: it.line, index: index++, runId: parsed.data.id, status: "pass" });
     }
     this.summary.badLines = errors.count;
   }

@@ -77,6 +77,15 @@ describe("submission and idempotency", () => {
     expect(job(r.records[0]!).id).toBe("100");
   });
 
+  it("passes other record kinds (slurm-poll events) through untouched", async () => {
+    const f = fake();
+    const event = { kind: "event", job_id: "5", from: "RUNNING", to: "FAILED", at: "2026-01-01T00:00:00Z" };
+    const r = await runSubmit(f, [event, f.run(1)]);
+    expect(r.code).toBe(0);
+    expect(r.records[0]).toEqual(event);
+    expect(job(r.records[1]!).id).toBe("100");
+  });
+
   it("never submits a record that already carries a job from another pipeline", async () => {
     const f = fake();
     const run = { ...f.run(1), job: { id: "55", name: "x.sp0001aaaabb" } };
