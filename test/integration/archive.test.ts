@@ -130,7 +130,8 @@ describeSlurm("archive against the real local Slurm", () => {
     const dirArchive = join(out, "flip-20250601T120000Z");
     const victim = join(dirArchive, "runs/lr0.1/checkpoints/model.ckpt.gz");
     const bytes = readFileSync(victim);
-    bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+    const mid = Math.floor(bytes.length / 2);
+    bytes[mid] = bytes[mid]! ^ 0x01;
     writeFileSync(victim, bytes);
     const caught = await runCli("archive", ["--verify", dirArchive]);
     expect(caught.exitCode).toBe(1);
@@ -140,7 +141,8 @@ describeSlurm("archive against the real local Slurm", () => {
 
     // And in the tarball: flip a byte of the compressed stream; verify fails naming the file it reached.
     const tb = readFileSync(tarball);
-    tb[Math.floor(tb.length / 2)] ^= 0x01;
+    const tmid = Math.floor(tb.length / 2);
+    tb[tmid] = tb[tmid]! ^ 0x01;
     writeFileSync(tarball, tb);
     const caughtTar = await runCli("archive", ["--verify", tarball]);
     expect(caughtTar.exitCode).toBe(1);
