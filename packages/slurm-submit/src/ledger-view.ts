@@ -1,5 +1,4 @@
-import { open, readFile } from "node:fs/promises";
-import { type Ledger, type LedgerEntry, writeFileAtomic } from "@slurmpipe/core";
+import type { Ledger, LedgerEntry } from "@slurmpipe/core";
 
 export type JobEntry = Extract<LedgerEntry, { t: "submitted" | "reconciled" }>;
 export type IntentEntry = Extract<LedgerEntry, { t: "intent" }>;
@@ -55,36 +54,11 @@ export class LedgerView {
  * cost 1,000 fsyncs). Same format as core's Ledger.append; core lacks a batch append.
  */
 export async function appendEntries(ledger: Ledger, entries: readonly LedgerEntry[], view?: LedgerView): Promise<void> {
-  if (entries.length === 0) return;
-  if (entries.length === 1) {
-    await ledger.append(entries[0]!);
-  } else {
-    await ledger.ensure();
-    const fh = await open(ledger.path, "a");
-    try {
-      await fh.write(entries.map((e) => `${JSON.stringify(e)}\n`).join(""));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  }
+  await ledger.appendMany(entries);
   if (view) for (const e of entries) view.apply(e);
 }
 
-/**
- * A crash mid-append can leave a last line without its newline. The next append would be glued
- * to it and the ledger would become unreadable, so the torn line is dropped first (atomically;
- * we hold the state-dir lock).
- */
-export async function repairTornLedger(ledger: Ledger): Promise<boolean> {
-  let text: string;
-  try {
-    text = await readFile(ledger.path, "utf8");
-  } catch {
-    return false;
-  }
-  if (text === "" || text.endsWith("\n")) return false;
-  const cut = text.lastIndexOf("\n");
-  await writeFileAtomic(ledger.path, cut === -1 ? "" : text.slice(0, cut + 1));
-  return true;
+/** Drops a line torn by a crash mid-append (see core's Ledger.repairTorn). */
+export function repairTornLedger(ledger: Ledger): Promise<boolean> {
+  return ledger.repairTorn();
 }

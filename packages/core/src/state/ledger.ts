@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import lockfile from "proper-lockfile";
+import { writeFileAtomic } from "./atomic.ts";
 
 /**
  * The state directory (default `.slurmpipe/`) is what makes submission idempotent and polling
@@ -13,7 +14,7 @@ import lockfile from "proper-lockfile";
  *   abandoned  an intent whose job was proven absent, so it may be submitted again
  */
 export type LedgerEntry =
-  | { t: "intent"; run_id: string; attempt: number; job_name: string; at: string; argv: string[]; name?: string }
+  | { t: "intent"; run_id: string; attempt: number; job_name: string; at: string; argv: string[]; name?: string; host?: string; pid?: number; array_id?: string; array_task?: number }
   | {
       t: "submitted" | "reconciled";
       run_id: string;
@@ -49,14 +50,38 @@ export class Ledger {
 
   /** Appends one entry and fsyncs it before returning. */
   async append(entry: LedgerEntry): Promise<void> {
+    await this.appendMany([entry]);
+  }
+
+  /** Appends entries with one write and one fsync (an array of N tasks costs one sync, not N). */
+  async appendMany(entries: readonly LedgerEntry[]): Promise<void> {
+    if (entries.length === 0) return;
     await this.ensure();
     const fh = await open(this.path, "a");
     try {
-      await fh.write(`${JSON.stringify(entry)}\n`);
+      await fh.write(entries.map((e) => `${JSON.stringify(e)}\n`).join(""));
       await fh.sync();
     } finally {
       await fh.close();
     }
+  }
+
+  /**
+   * A crash mid-append can leave a last line without its newline; the next append would be glued
+   * to it and the ledger would become unreadable. Drops that torn line (atomically). Call it while
+   * holding the state-directory lock, before the first append. Returns true if it cut something.
+   */
+  async repairTorn(): Promise<boolean> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch {
+      return false;
+    }
+    if (text === "" || text.endsWith("\n")) return false;
+    const cut = text.lastIndexOf("\n");
+    await writeFileAtomic(this.path, cut === -1 ? "" : text.slice(0, cut + 1));
+    return true;
   }
 
   async read(): Promise<LedgerRead> {
