@@ -171,7 +171,7 @@ export function printTable(title, rows, notes = []) {
     r.metric,
     fmt(r.slurmpipe),
     fmt(r.baseline),
-    r.ratio === undefined ? "-" : `${fmt(r.ratio, r.ratio < 0.1 ? 4 : 2)}x`,
+    r.ratio === undefined ? "-" : r.ratio > 0 && r.ratio < 0.001 ? `${r.ratio.toExponential(1)}x` : `${fmt(r.ratio, r.ratio < 0.1 ? 4 : 2)}x`,
     r.target ?? "-",
     r.pass === undefined ? "info" : r.pass ? "PASS" : "FAIL",
   ]);
