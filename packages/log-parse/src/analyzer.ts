@@ -1,6 +1,7 @@
 import type { Evidence, FailureClass } from "@slurmpipe/core";
 import { ANCHORS, BENIGN, BENIGN_CONTINUATION, CPU_LINE, FAILURE_HINT, GPU_HINT, GPU_LINE } from "./anchors.ts";
 import { cleanSegment } from "./clean.ts";
+import { BarUpdate, readBar } from "./fastbar.ts";
 import { type Emit, ExtractorState, type MetricPattern, applyUserPatterns, extractMetrics } from "./metrics.ts";
 import type { SegmentSink } from "./scan.ts";
 import { Series } from "./series.ts";
@@ -54,6 +55,29 @@ const NAN_ITERATIONS = /number of nan iterations:\s*([1-9]\d*)/;
 const PREFILTER_SOURCE =
   "oss|OSS|rror|RROR|xception|raceback|ANCEL|Killed|emory|oom|OOM|NCCL|nccl|Segment|SIG|Xid|ECC|fallen|quota|No space|No such|not found|can't open|shared object|Lmod|module|nan|NaN|Nan|finite|Epoch|step=|arn|ARN|OMP_NUM|MIOpen|GPU|gpu|cuda|CUDA|VISIBLE|evice|NVIDIA|Instinct|MI\\d|gfx|Tesla|available|File \"|Fatal|Current thread|Thread 0x|\\[Rank";
 
+/**
+ * What makes a Lightning update leave the fast path (FileSink.fastBar), as raw-byte literals: every
+ * literal of FAILURE_HINT (ASCII only, unanchored, so a match in the cleaned UTF-8 text is a match
+ * in the raw bytes), a traceback start and an HF dict (`{'`/`{"`, tried before the bar). Escape
+ * codes and backspaces (cleaning would change the text) are looked for apart: a `[\x08\x1b]`
+ * alternative here would defeat V8's literal quick check and make the scan 4x slower.
+ */
+const FAST_BAR_EXIT = new RegExp(`${FAILURE_HINT.source}|Traceback \\(most recent call last\\)|\\{['"]`, "g");
+/** METRIC_HINT over raw bytes, less its `Epoch N/M` alternative (a bar has `:` after the epoch). */
+const FAST_BAR_HINT = /[lL]oss|LOSS|\] step=\d+, skipped=/g;
+
+/** Position of the first match of `re` (global) at or after `from`; Infinity when none. */
+function nextMatch(re: RegExp, s: string, from: number): number {
+  re.lastIndex = from;
+  const m = re.exec(s);
+  return m ? m.index : Number.POSITIVE_INFINITY;
+}
+
+function nextIndex(s: string, what: string, from: number): number {
+  const i = s.indexOf(what, from);
+  return i < 0 ? Number.POSITIVE_INFINITY : i;
+}
+
 export interface AnalyzerOptions {
   patterns?: readonly MetricPattern[];
 }
@@ -93,7 +117,7 @@ export class RunAnalysis {
       s = new Series(name);
       this.series.set(name, s);
     }
-    s.add(step, value, raw, text !== undefined && !Number.isFinite(value) ? { file, line, text } : { file, line });
+    s.addAt(step, value, raw, file, line, text);
   }
 
   /** `strength`: lower is a more telling signature of the class (its message wins). */
@@ -133,6 +157,13 @@ export class FileSink implements SegmentSink {
   private text = "";
   private emitted = 0;
   private readonly emit: Emit;
+  private readonly bar = new BarUpdate();
+  // Next FAST_BAR_EXIT / FAST_BAR_HINT match in the buffer `gated` (each buffer is searched once).
+  private gated: Buffer | null = null;
+  private nextExit = -1;
+  private nextHint = -1;
+  private nextEsc = -1;
+  private nextBs = -1;
 
   constructor(
     private readonly run: RunAnalysis,
@@ -149,6 +180,42 @@ export class FileSink implements SegmentSink {
 
   wantsAll(): boolean {
     return this.tracebacks.size > 0 || this.faultFrame.size > 0;
+  }
+
+  rawSegment(bytes: Buffer, latin1: string, a: number, b: number, line: number): void {
+    // 69: "E" of a Lightning "Epoch N: ..." update.
+    if (latin1.charCodeAt(a) === 69 && this.prefilter !== null && this.tracebacks.size === 0 && this.faultFrame.size === 0 && this.fastBar(bytes, latin1, a, b, line)) return;
+    this.segment(bytes.toString("utf8", a, b), line);
+  }
+
+  /**
+   * A Lightning update read without decoding (fastbar.ts), when the general path provably does
+   * nothing else with it: no user patterns and no open traceback (checked by the caller), METRIC_HINT
+   * matches, no FAILURE_HINT / traceback / HF-dict literal and nothing for cleanSegment to strip
+   * (FAST_BAR_EXIT), at least one finite metric (a line without one goes on to the warning and GPU
+   * checks). False: nothing was done.
+   */
+  private fastBar(bytes: Buffer, s: string, a: number, b: number, line: number): boolean {
+    if (bytes !== this.gated) {
+      this.gated = bytes;
+      this.nextExit = -1;
+      this.nextHint = -1;
+      this.nextEsc = -1;
+      this.nextBs = -1;
+    }
+    if (this.nextExit < a) this.nextExit = nextMatch(FAST_BAR_EXIT, s, a);
+    if (this.nextExit < b) return false;
+    if (this.nextEsc < a) this.nextEsc = nextIndex(s, "\x1b", a);
+    if (this.nextEsc < b) return false;
+    if (this.nextBs < a) this.nextBs = nextIndex(s, "\b", a);
+    if (this.nextBs < b) return false;
+    if (this.nextHint < a) this.nextHint = nextMatch(FAST_BAR_HINT, s, a);
+    if (this.nextHint >= b) return false;
+    const bar = this.bar;
+    if (!readBar(s, a, b, bar) || bar.count === 0) return false;
+    // Finite values only (their raw text and the line's text are never kept).
+    for (let k = 0; k < bar.count; k++) this.run.metric(bar.names[k]!, bar.step, "", bar.values[k]!, this.file, line);
+    return true;
   }
 
   segment(raw: string, line: number): void {

@@ -34,7 +34,7 @@ const SPACED_LOSS = new RegExp(String.raw`\b([A-Za-z][\w./-]{0,40}[lL]oss) (${N}
 const BRACKET_STEP = /\[(\d+)\]\s*\[\s*(\d+)\/(\d+)\]/;
 
 /** Keys that are axes or bookkeeping, not metrics. */
-const NOT_METRICS = new Set(["v_num", "epoch", "step", "global_step", "iter", "iteration", "it", "num_updates", "updates", "rank", "local_rank", "seed", "pid", "gpu", "device", "batch", "skipped"]);
+export const NOT_METRICS = new Set(["v_num", "epoch", "step", "global_step", "iter", "iteration", "it", "num_updates", "updates", "rank", "local_rank", "seed", "pid", "gpu", "device", "batch", "skipped"]);
 const STEP_KEYS = ["global_step", "step", "iteration", "iter", "num_updates", "it"];
 const ALIASES: Record<string, string> = {
   learning_rate: "lr",

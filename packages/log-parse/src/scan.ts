@@ -10,7 +10,8 @@ import { createReadStream } from "node:fs";
  * tens of MB that way). Here each chunk is viewed once as a latin1 string (one byte = one char, so
  * string offsets are byte offsets), a single precompiled keyword regex skips the uninteresting
  * segments without decoding them, and only candidates are decoded as UTF-8 (lossily: a bad or
- * truncated byte sequence becomes U+FFFD, never an exception).
+ * truncated byte sequence becomes U+FFFD, never an exception), or handed over raw to a sink that
+ * can read the common shapes without decoding (`rawSegment`).
  */
 export interface SegmentSink {
   /** Keyword prefilter over raw bytes (global flag); null: every segment is a candidate. */
@@ -19,6 +20,13 @@ export interface SegmentSink {
   wantsAll(): boolean;
   /** One segment, decoded; `line` is the 1-based physical line it sits on. */
   segment(text: string, line: number): void;
+  /**
+   * Optional: a candidate segment as raw bytes `[a, b)` of `bytes`, with `latin1` the same bytes
+   * viewed as a latin1 string (same offsets). A sink that has it takes over the decoding, so it can
+   * read the common lines without decoding them (it must then call `segment` with the UTF-8 text
+   * for any segment it does not fully handle itself).
+   */
+  rawSegment?(bytes: Buffer, latin1: string, a: number, b: number, line: number): void;
 }
 
 export interface ScanStats {
@@ -40,113 +48,145 @@ const CR = 13;
 const LF = 10;
 
 export async function scanFile(path: string, sink: SegmentSink, options: ScanOptions = {}): Promise<ScanStats> {
+  // 256 KiB reads: larger ones are no faster here (per-segment work dominates) and raise peak RSS
+  // (each chunk's latin1 view is a large-object-space string until the next major GC).
   const stream = createReadStream(path, { highWaterMark: options.highWaterMark ?? 256 * 1024 });
   return scanStream(stream, sink, options);
 }
 
 export async function scanStream(input: AsyncIterable<Buffer | Uint8Array | string>, sink: SegmentSink, options: ScanOptions = {}): Promise<ScanStats> {
-  const maxLine = options.maxLineBytes ?? 1 << 20;
-  const stats: ScanStats = { lines: 0, bytes: 0, oversize: 0, partialLastLine: false };
-  let carry: Buffer | null = null;
-  let lineNo = 1; // number of the line being read
-  let continuing = false; // the current physical line was already partly scanned (oversize)
-  const pre = sink.prefilter;
+  const scanner = new Scanner(sink, options.maxLineBytes ?? 1 << 20);
+  for await (const chunk of input) scanner.chunk(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return scanner.end();
+}
+
+/** The scan state between chunks (a class, not closures: this is the per-segment hot path). */
+class Scanner {
+  readonly stats: ScanStats = { lines: 0, bytes: 0, oversize: 0, partialLastLine: false };
+  private carry: Buffer | null = null;
+  private lineNo = 1; // number of the line being read
+  private continuing = false; // the current physical line was already partly scanned (oversize)
+  private readonly pre: RegExp | null;
+  private readonly raw: boolean;
+  // Per consumed buffer:
+  private data: Buffer = Buffer.alloc(0);
+  private s = "";
+  private nextKey = -1; // position of the next prefilter hit (Infinity: none left in this buffer)
+  private nextCr = -2; // position of the next \r (-1: none left)
+
+  constructor(
+    private readonly sink: SegmentSink,
+    private readonly maxLine: number,
+  ) {
+    this.pre = sink.prefilter;
+    this.raw = typeof sink.rawSegment === "function";
+  }
+
+  chunk(piece: Buffer): void {
+    this.stats.bytes += piece.length;
+    const carry = this.carry;
+    if (!carry) {
+      // A view of its own: sinks may key per-buffer caches on the Buffer object's identity.
+      this.consume(piece.subarray(0));
+      return;
+    }
+    // Finish the carried line with the head of this chunk (a small copy), then the rest in place.
+    const nl = piece.indexOf(LF);
+    this.carry = null;
+    this.consume(Buffer.concat([carry, nl === -1 ? piece : piece.subarray(0, nl + 1)]));
+    if (nl !== -1 && nl + 1 < piece.length) this.consume(piece.subarray(nl + 1));
+  }
 
   // Scans `data` (whole lines plus a tail); the tail becomes the carry for the next chunk.
-  const consume = (data: Buffer): void => {
+  private consume(data: Buffer): void {
     const s = data.toString("latin1");
+    this.data = data;
+    this.s = s;
+    this.nextKey = -1;
+    this.nextCr = -2;
+    const stats = this.stats;
     let pos = 0;
-    let nextKey = -1; // position of the next prefilter hit (Infinity: none left in this buffer)
-    let nextCr = -2; // position of the next \r (-1: none left)
-
-    const candidate = (a: number, b: number): boolean => {
-      if (pre === null || sink.wantsAll()) return true;
-      if (nextKey < a) {
-        pre.lastIndex = a;
-        const m = pre.exec(s);
-        nextKey = m ? m.index : Number.POSITIVE_INFINITY;
-      }
-      return nextKey < b;
-    };
-    const emit = (a: number, b: number) => {
-      if (b > a && candidate(a, b)) sink.segment(data.toString("utf8", a, b), lineNo);
-    };
-    // One physical line [a, b): every \r-separated update is a segment (the sink keeps the
-    // last update per step; a message glued onto a bar is its own segment's tail).
-    const line = (a: number, b: number) => {
-      if (nextCr !== -1 && nextCr < a) nextCr = s.indexOf("\r", a);
-      let start = a;
-      while (nextCr !== -1 && nextCr < b) {
-        emit(start, nextCr);
-        start = nextCr + 1;
-        nextCr = s.indexOf("\r", start);
-      }
-      emit(start, b);
-    };
-
     for (;;) {
       const nl = s.indexOf("\n", pos);
       if (nl === -1) break;
       let end = nl;
       if (end > pos && data[end - 1] === CR) end -= 1; // CRLF
-      line(pos, end);
+      this.line(pos, end);
       stats.lines += 1;
-      lineNo += 1;
-      continuing = false;
+      this.lineNo += 1;
+      this.continuing = false;
       pos = nl + 1;
     }
     if (pos < data.length) {
       let rest = data.subarray(pos);
-      if (rest.length > maxLine) {
+      if (rest.length > this.maxLine) {
         // A line that does not end: keep only what follows its last \r (the bar's current
         // state); scan and drop everything before. Without a \r, scan and drop the whole piece.
         const lastCr = rest.lastIndexOf(CR);
-        const cut = lastCr >= 0 && rest.length - lastCr - 1 <= maxLine ? lastCr + 1 : rest.length;
-        line(pos, pos + cut);
-        if (!continuing) stats.oversize += 1;
-        continuing = true;
+        const cut = lastCr >= 0 && rest.length - lastCr - 1 <= this.maxLine ? lastCr + 1 : rest.length;
+        this.line(pos, pos + cut);
+        if (!this.continuing) stats.oversize += 1;
+        this.continuing = true;
         rest = rest.subarray(cut);
       }
-      carry = rest.length > 0 ? Buffer.from(rest) : null;
+      this.carry = rest.length > 0 ? Buffer.from(rest) : null;
     }
-  };
+  }
 
-  for await (const chunk of input) {
-    const piece = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
-    stats.bytes += piece.length;
-    if (!carry) {
-      consume(piece);
-      continue;
+  // One physical line [a, b): every \r-separated update is a segment (the sink keeps the
+  // last update per step; a message glued onto a bar is its own segment's tail).
+  private line(a: number, b: number): void {
+    const s = this.s;
+    let nextCr = this.nextCr;
+    if (nextCr !== -1 && nextCr < a) nextCr = s.indexOf("\r", a);
+    let start = a;
+    while (nextCr !== -1 && nextCr < b) {
+      if (nextCr > start) this.emit(start, nextCr);
+      start = nextCr + 1;
+      nextCr = s.indexOf("\r", start);
     }
-    // Finish the carried line with the head of this chunk (a small copy), then the rest in place.
-    const nl = piece.indexOf(LF);
-    const head = Buffer.concat([carry, nl === -1 ? piece : piece.subarray(0, nl + 1)]);
-    carry = null;
-    consume(head);
-    if (nl !== -1 && nl + 1 < piece.length) {
-      consume(piece.subarray(nl + 1));
-    }
+    this.nextCr = nextCr;
+    if (b > start) this.emit(start, b);
   }
-  const tail = carry as Buffer | null; // set inside consume()
-  if (tail && tail.length > 0) {
-    // A running job's partial last line: read as it is (it may be completed by the next write).
-    const s = tail.toString("latin1");
-    stats.partialLastLine = true;
-    stats.lines += 1;
-    let off = 0;
-    for (const p of s.split("\r")) {
-      const a = off;
-      off += p.length + 1;
-      if (p.length === 0) continue;
-      if (pre !== null && !sink.wantsAll()) {
-        pre.lastIndex = 0;
-        if (!pre.test(p)) continue;
+
+  private emit(a: number, b: number): void {
+    const pre = this.pre;
+    const sink = this.sink;
+    if (pre !== null && !sink.wantsAll()) {
+      if (this.nextKey < a) {
+        pre.lastIndex = a;
+        const m = pre.exec(this.s);
+        this.nextKey = m ? m.index : Number.POSITIVE_INFINITY;
       }
-      sink.segment(tail.toString("utf8", a, a + p.length), lineNo);
+      if (this.nextKey >= b) return;
     }
-  } else if (continuing) {
-    stats.partialLastLine = true;
-    stats.lines += 1;
+    if (this.raw) sink.rawSegment!(this.data, this.s, a, b, this.lineNo);
+    else sink.segment(this.data.toString("utf8", a, b), this.lineNo);
   }
-  return stats;
+
+  end(): ScanStats {
+    const { stats, sink, carry: tail } = this;
+    const pre = this.pre;
+    if (tail && tail.length > 0) {
+      // A running job's partial last line: read as it is (it may be completed by the next write).
+      const s = tail.toString("latin1");
+      stats.partialLastLine = true;
+      stats.lines += 1;
+      let off = 0;
+      for (const p of s.split("\r")) {
+        const a = off;
+        off += p.length + 1;
+        if (p.length === 0) continue;
+        if (pre !== null && !sink.wantsAll()) {
+          pre.lastIndex = 0;
+          if (!pre.test(p)) continue;
+        }
+        sink.segment(tail.toString("utf8", a, a + p.length), this.lineNo);
+      }
+    } else if (this.continuing) {
+      stats.partialLastLine = true;
+      stats.lines += 1;
+    }
+    return stats;
+  }
 }

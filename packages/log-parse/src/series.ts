@@ -28,6 +28,11 @@ export interface NonFinite {
 const CAPACITY = 4096;
 const MAX_PINNED = 64;
 
+/** Finite values carry no `raw` (it is only kept to show a non-finite spelling). */
+function point(step: number, value: number, raw: string, seq: number): Point {
+  return Number.isFinite(value) ? { step, value, seq } : { step, value, raw, seq };
+}
+
 export class Series {
   count = 0;
   first: Point | undefined;
@@ -42,7 +47,8 @@ export class Series {
   private sample: Point[] = [];
   private stride = 1;
   private pinned: Point[] = [];
-  private lastWhere: Where | undefined;
+  /** File of the last value (a redraw replaces the last point only within one file). */
+  private lastFile: string | undefined;
 
   constructor(readonly name: string) {}
 
@@ -51,25 +57,32 @@ export class Series {
    * redrawn for the same step, or every rank printing the same line, is one point.
    */
   add(step: number | undefined, value: number, raw: string, where: Where): void {
+    this.addAt(step, value, raw, where.file, where.line, where.text);
+  }
+
+  /**
+   * `add` without a `Where` object per value (the hot path: one call per progress-bar update).
+   * `raw` and `text` are only read for a non-finite value.
+   */
+  addAt(step: number | undefined, value: number, raw: string, file: string, line: number, text?: string): void {
     const explicit = step !== undefined;
     if (explicit) this.explicitSteps = true;
     const last = this.last;
-    if (explicit && last && last.step === step && this.lastWhere && this.lastWhere.file === where.file) {
+    if (explicit && last && last.step === step && this.lastFile === file) {
       const replaced = this.sample.length > 0 && this.sample[this.sample.length - 1] === last;
-      const p: Point = { step, value, seq: last.seq, ...(Number.isFinite(value) ? {} : { raw }) };
+      const p = point(step, value, raw, last.seq);
       if (replaced) this.sample[this.sample.length - 1] = p;
       if (this.first === last) this.first = p;
       this.last = p;
-      this.lastWhere = where;
-      this.note(p, where);
+      this.note(p, file, line, text);
       return;
     }
     const s = step ?? this.count;
-    const p: Point = { step: s, value, seq: this.count, ...(Number.isFinite(value) ? {} : { raw }) };
+    const p = point(s, value, raw, this.count);
     this.count += 1;
     if (!this.first) this.first = p;
     this.last = p;
-    this.lastWhere = where;
+    this.lastFile = file;
     if (s > this.maxStep) this.maxStep = s;
     if (p.seq % this.stride === 0) {
       this.sample.push(p);
@@ -78,17 +91,17 @@ export class Series {
         this.stride *= 2;
       }
     }
-    this.note(p, where);
+    this.note(p, file, line, text);
   }
 
-  private note(p: Point, where: Where): void {
+  private note(p: Point, file: string, line: number, text: string | undefined): void {
     if (Number.isFinite(p.value)) {
       if (!this.min || p.value < this.min.value) this.min = p;
     } else {
       this.nonFiniteCount += 1;
       if (!this.firstNonFinite) {
-        this.firstNonFinite = { step: p.step, raw: p.raw ?? String(p.value), file: where.file, line: where.line };
-        this.firstNonFiniteText = where.text;
+        this.firstNonFinite = { step: p.step, raw: p.raw ?? String(p.value), file, line };
+        this.firstNonFiniteText = text;
       }
       if (this.pinned.length < MAX_PINNED) this.pinned.push(p);
     }
