@@ -212,7 +212,7 @@ export class FileSink implements SegmentSink {
     if (this.nextHint < a) this.nextHint = nextMatch(FAST_BAR_HINT, s, a);
     if (this.nextHint >= b) return false;
     const bar = this.bar;
-    if (!readBar(s, a, b, bar) || bar.count === 0) return false;
+    if (!readBar(bytes, a, b, bar) || bar.count === 0) return false;
     // Finite values only (their raw text and the line's text are never kept).
     for (let k = 0; k < bar.count; k++) this.run.metric(bar.names[k]!, bar.step, "", bar.values[k]!, this.file, line);
     return true;

@@ -5,13 +5,14 @@ import { NOT_METRICS, metricName } from "./metrics.ts";
  * train_loss=2.31]`) read straight from the raw bytes. On a progress-bar log these updates are most
  * of the bytes, and decoding, cleaning and regex-matching each one was most of the time.
  *
- * `readBar` works on the latin1 view of the bytes (one char per byte) and accepts only segments it
- * reads exactly as the general path does (cleanSegment, then PL_BAR and EQ_PAIR in metrics.ts):
+ * `readBar` works on the raw bytes and accepts only segments it reads exactly as the general path
+ * does (cleanSegment, then PL_BAR and EQ_PAIR in metrics.ts):
  * - it starts with `Epoch ` (no indent, rank prefix or escape code: cleaning would change nothing);
- * - ASCII wherever latin1 and UTF-8 could differ for those regexes: a `\s*` that meets a non-ASCII
- *   byte (it might be a Unicode space) or non-ASCII in the `[...]` postfix makes it give up. The
- *   bar glyphs between the two `|` are skipped as PL_BAR's `[^|]*` does: an ASCII byte is never
- *   part of a UTF-8 sequence, even an invalid one, so the first `|` byte is the first `|` character;
+ * - ASCII wherever the bytes and their UTF-8 decoding could differ for those regexes: a `\s*`
+ *   that meets a non-ASCII byte (it might be a Unicode space) or non-ASCII in the `[...]` postfix
+ *   makes it give up. The bar glyphs between the two `|` are skipped as PL_BAR's `[^|]*` does: an
+ *   ASCII byte is never part of a UTF-8 sequence, even an invalid one, so the first `|` byte is
+ *   the first `|` character;
  * - every `key=value` of the postfix is a plain decimal (at most 15 digits: `M / 10^k` is then
  *   exactly what `Number()` returns) after a key of EQ_PAIR's shape, one `=` per field.
  * Anything else returns false, having changed nothing; the caller then takes the general path.
@@ -32,9 +33,9 @@ function isDigit(c: number): boolean {
 }
 
 /** Past an ASCII `\s*`; -1 at a non-ASCII byte (the UTF-8 text might have a Unicode space there). */
-function skipSpace(s: string, i: number, b: number): number {
+function skipSpace(s: Uint8Array, i: number, b: number): number {
   for (; i < b; i++) {
-    const c = s.charCodeAt(i);
+    const c = s[i]!;
     if (c === 32 || (c >= 9 && c <= 13)) continue;
     return c < 128 ? i : -1;
   }
@@ -42,15 +43,15 @@ function skipSpace(s: string, i: number, b: number): number {
 }
 
 /** End of a run of digits starting at `i` (no digits: `i`). */
-function digitsEnd(s: string, i: number, b: number): number {
-  while (i < b && isDigit(s.charCodeAt(i))) i++;
+function digitsEnd(s: Uint8Array, i: number, b: number): number {
+  while (i < b && isDigit(s[i]!)) i++;
   return i;
 }
 
 /** The integer value of the digits `[i, j)`, at most MAX_DIGITS of them (checked by the caller). */
-function intOf(s: string, i: number, j: number): number {
+function intOf(s: Uint8Array, i: number, j: number): number {
   let v = 0;
-  for (; i < j; i++) v = v * 10 + (s.charCodeAt(i) - 48);
+  for (; i < j; i++) v = v * 10 + (s[i]! - 48);
   return v;
 }
 
@@ -62,44 +63,53 @@ interface KeyEntry {
 /** Keys seen, by a hash of their bytes: the same few keys repeat on every update, so no slice per key. */
 const KEYS = new Map<number, KeyEntry>();
 
-function keyName(s: string, ks: number, eq: number, hash: number): string | null {
+function keyName(s: Uint8Array, ks: number, eq: number, hash: number): string | null {
   const e = KEYS.get(hash);
-  if (e !== undefined && e.key.length === eq - ks && s.startsWith(e.key, ks)) return e.name;
-  const key = s.slice(ks, eq);
+  if (e !== undefined && sameKey(e.key, s, ks, eq)) return e.name;
+  const key = String.fromCharCode(...s.subarray(ks, eq)); // ASCII (checked by the caller)
   const name = metricName(key);
   const entry = { key, name: NOT_METRICS.has(name) ? null : name };
   if (e === undefined && KEYS.size < 10_000) KEYS.set(hash, entry);
   return entry.name;
 }
 
-export function readBar(s: string, a: number, b: number, out: BarUpdate): boolean {
-  if (!s.startsWith("Epoch ", a)) return false;
+function sameKey(key: string, s: Uint8Array, ks: number, eq: number): boolean {
+  if (key.length !== eq - ks) return false;
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) !== s[ks + i]) return false;
+  return true;
+}
+
+const EPOCH = [69, 112, 111, 99, 104, 32]; // "Epoch "
+
+export function readBar(s: Uint8Array, a: number, b: number, out: BarUpdate): boolean {
+  if (b - a < 6) return false;
+  for (let k = 0; k < 6; k++) if (s[a + k] !== EPOCH[k]) return false;
   // Epoch (\d+)(?:\/\d+)?:
   const e0 = a + 6;
   let i = digitsEnd(s, e0, b);
   if (i === e0 || i - e0 > MAX_DIGITS) return false;
   const epoch = intOf(s, e0, i);
-  if (i < b && s.charCodeAt(i) === 47) {
+  if (i < b && s[i]! === 47) {
     const d0 = i + 1;
     i = digitsEnd(s, d0, b);
     if (i === d0) return false;
   }
-  if (i >= b || s.charCodeAt(i) !== 58) return false;
+  if (i >= b || s[i]! !== 58) return false;
   // \s*\d+%\|[^|]*\|
   i = skipSpace(s, i + 1, b);
   if (i < 0) return false;
   const p0 = i;
   i = digitsEnd(s, p0, b);
-  if (i === p0 || i + 1 >= b || s.charCodeAt(i) !== 37 || s.charCodeAt(i + 1) !== 124) return false;
+  if (i === p0 || i + 1 >= b || s[i]! !== 37 || s[i + 1]! !== 124) return false;
   i += 2;
-  while (i < b && s.charCodeAt(i) !== 124) i++;
+  while (i < b && s[i]! !== 124) i++;
   if (i >= b) return false;
   // \s*(\d+)\/(\d+)
   i = skipSpace(s, i + 1, b);
   if (i < 0) return false;
   const n0 = i;
   i = digitsEnd(s, n0, b);
-  if (i === n0 || i - n0 > MAX_DIGITS || i >= b || s.charCodeAt(i) !== 47) return false;
+  if (i === n0 || i - n0 > MAX_DIGITS || i >= b || s[i]! !== 47) return false;
   const n = intOf(s, n0, i);
   const t0 = i + 1;
   i = digitsEnd(s, t0, b);
@@ -107,7 +117,7 @@ export function readBar(s: string, a: number, b: number, out: BarUpdate): boolea
   const total = intOf(s, t0, i);
   // \s*\[([^\]]*)
   i = skipSpace(s, i, b);
-  if (i < 0 || i >= b || s.charCodeAt(i) !== 91) return false;
+  if (i < 0 || i >= b || s[i]! !== 91) return false;
   if (n === 0) return false; // a fresh bar: the general path decides (it emits nothing)
   out.step = epoch * total + n;
   return readPairs(s, i + 1, b, out);
@@ -118,7 +128,7 @@ export function readBar(s: string, a: number, b: number, out: BarUpdate): boolea
  * holds no EQ_PAIR match (a match needs `=` and no field character is a separator), a field with
  * one is ` *key=value`. Fills `out` with the metrics (axis keys such as v_num dropped, as emitPairs does).
  */
-function readPairs(s: string, cs: number, b: number, out: BarUpdate): boolean {
+function readPairs(s: Uint8Array, cs: number, b: number, out: BarUpdate): boolean {
   out.count = 0;
   let fs = cs;
   for (;;) {
@@ -126,7 +136,7 @@ function readPairs(s: string, cs: number, b: number, out: BarUpdate): boolean {
     let fe = fs;
     let c = 0;
     for (; fe < b; fe++) {
-      c = s.charCodeAt(fe);
+      c = s[fe]!;
       if (c === 44 || c === 93) break; // , ]
       if (c >= 128) return false;
       if (c === 61) {
@@ -141,22 +151,22 @@ function readPairs(s: string, cs: number, b: number, out: BarUpdate): boolean {
 }
 
 /** One ` *key=value` field `[fs, fe)` with its `=` at `eq`. */
-function readPair(s: string, fs: number, eq: number, fe: number, out: BarUpdate): boolean {
+function readPair(s: Uint8Array, fs: number, eq: number, fe: number, out: BarUpdate): boolean {
   // Key: [A-Za-z][\w./-]{0,63}, after the field's `,` (a separator), spaces, or the postfix start (^).
   let ks = fs;
-  while (ks < eq && s.charCodeAt(ks) === 32) ks++;
+  while (ks < eq && s[ks]! === 32) ks++;
   if (ks === eq || eq - ks > 64) return false;
-  const k0 = s.charCodeAt(ks);
+  const k0 = s[ks]!;
   if ((k0 | 32) < 97 || (k0 | 32) > 122) return false;
   let hash = k0;
   for (let i = ks + 1; i < eq; i++) {
-    const c = s.charCodeAt(i);
+    const c = s[i]!;
     if (!(isDigit(c) || ((c | 32) >= 97 && (c | 32) <= 122) || c === 95 || c === 46 || c === 47 || c === 45)) return false;
     hash = (Math.imul(hash, 31) + c) | 0;
   }
   // Value: -?\d+(\.\d*)? ending the field.
   let i = eq + 1;
-  const neg = i < fe && s.charCodeAt(i) === 45;
+  const neg = i < fe && s[i]! === 45;
   if (neg) i++;
   const i0 = i;
   i = digitsEnd(s, i0, fe);
@@ -164,7 +174,7 @@ function readPair(s: string, fs: number, eq: number, fe: number, out: BarUpdate)
   let mantissa = intOf(s, i0, i);
   let digits = i - i0;
   let scale = 0;
-  if (i < fe && s.charCodeAt(i) === 46) {
+  if (i < fe && s[i]! === 46) {
     const f0 = i + 1;
     i = digitsEnd(s, f0, fe);
     digits += i - f0;
