@@ -24,6 +24,7 @@ writeFileSync(counter, "90000000\n");
 const fake = {
   sbatch: [
     "name=; script=",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash parameter expansion, not a template
     'for a in "$@"; do case "$a" in --job-name=*) name="${a#--job-name=}";; -*) ;; *) script="$a";; esac; done',
     `id=$(cat '${counter}'); echo $((id + 1)) > '${counter}'`,
     'spec=$(sed -n "s/^#SBATCH --array=\\([0-9,%-]*\\).*/\\1/p" "$script" | head -1)',
@@ -67,7 +68,7 @@ try {
     w.reset();
     const r = await timedCli(cmd, args, { stdin, stdout, allowExit });
     const calls = w.calls();
-    log(`${name}: ${r.wall}s, ${r.rssMb.toFixed(0)} MB, exit ${r.exitCode}; slurm calls: ${calls.lines.map((l) => l.split(" ")[0]).join(",") || "none"}`);
+    log(`${name}: ${r.wall}s, ${r.rssMb.toFixed(0)} MB, exit ${r.exitCode}; slurm calls: ${Object.entries(calls).filter(([k]) => k !== "lines").map(([k, v]) => `${k}=${v}`).join(" ")}`);
     stages.push({ name, ...r, calls });
     return r;
   };
