@@ -86,6 +86,8 @@ class Poller {
   private tracks = new Map<string, Track>();
   /** Jobs tracked in this session, by store key, in arrival order. */
   private readonly active = new Map<string, TrackedRun>();
+  /** Job key -> the run ids tracked under it: a job claimed by two runs is warned about (O(1) per record). */
+  private readonly runsByJob = new Map<string, Set<string>>();
   private readonly emitted = new Set<string>();
   private stdinDone = false;
   private stdinRecords = 0;
@@ -205,11 +207,12 @@ class Poller {
       known.record = record; // the same job again (ledger and stdin): keep the newest copy
       return;
     }
-    for (const other of this.active.values()) {
-      if (other.track.key === id.key && other.record.id !== record.id) {
-        this.o.log.warn(`job ${id.key} is claimed by runs ${other.record.id} and ${record.id}; the job name decides which one it is`);
-      }
+    const claimants = this.runsByJob.get(id.key) ?? new Set<string>();
+    for (const other of claimants) {
+      if (other !== record.id) this.o.log.warn(`job ${id.key} is claimed by runs ${other} and ${record.id}; the job name decides which one it is`);
     }
+    claimants.add(record.id);
+    this.runsByJob.set(id.key, claimants);
     let t = this.tracks.get(sk);
     if (!t) {
       t = newTrack(id, record, this.now());
