@@ -49,6 +49,8 @@ export class Series {
   private pinned: Point[] = [];
   /** File of the last value (a redraw replaces the last point only within one file). */
   private lastFile: string | undefined;
+  /** `last` is also referenced as first, min, in the subsample or pinned: never overwrite it. */
+  private lastShared = true;
 
   constructor(readonly name: string) {}
 
@@ -68,23 +70,34 @@ export class Series {
     const explicit = step !== undefined;
     if (explicit) this.explicitSteps = true;
     const last = this.last;
+    // A point is allocated only when something keeps it besides `last` (first, min, the
+    // subsample, a non-finite value); otherwise an unshared `last` is overwritten in place, so
+    // a long run of progress-bar updates allocates almost nothing.
+    const finite = Number.isFinite(value);
     if (explicit && last && last.step === step && this.lastFile === file) {
       const replaced = this.sample.length > 0 && this.sample[this.sample.length - 1] === last;
-      const p = point(step, value, raw, last.seq);
+      const wasFirst = this.first === last;
+      const keep = replaced || wasFirst || !finite || !this.min || value < this.min.value;
+      const p = keep ? point(step, value, raw, last.seq) : this.reuse(step, value, last.seq);
       if (replaced) this.sample[this.sample.length - 1] = p;
-      if (this.first === last) this.first = p;
+      if (wasFirst) this.first = p;
       this.last = p;
+      this.lastShared = keep;
       this.note(p, file, line, text);
       return;
     }
     const s = step ?? this.count;
-    const p = point(s, value, raw, this.count);
+    const seq = this.count;
+    const sampled = seq % this.stride === 0;
+    const keep = !this.first || sampled || !finite || !this.min || value < this.min.value;
+    const p = keep ? point(s, value, raw, seq) : this.reuse(s, value, seq);
     this.count += 1;
     if (!this.first) this.first = p;
     this.last = p;
+    this.lastShared = keep;
     this.lastFile = file;
     if (s > this.maxStep) this.maxStep = s;
-    if (p.seq % this.stride === 0) {
+    if (sampled) {
       this.sample.push(p);
       if (this.sample.length > CAPACITY) {
         this.sample = this.sample.filter((q) => (q.seq / this.stride) % 2 === 0);
@@ -92,6 +105,16 @@ export class Series {
       }
     }
     this.note(p, file, line, text);
+  }
+
+  /** A finite point that only `last` will reference: the current `last` when nothing else does. */
+  private reuse(step: number, value: number, seq: number): Point {
+    const p = this.last;
+    if (!p || this.lastShared) return { step, value, seq };
+    p.step = step;
+    p.value = value;
+    p.seq = seq;
+    return p;
   }
 
   private note(p: Point, file: string, line: number, text: string | undefined): void {
