@@ -63,7 +63,6 @@ for (const backend of backends()) {
       expect(outside(after)).toBe(outside(before));
 
       const log = readFileSync(join(exp, "run-torchtune.log"), "utf8");
-      if (process.env.E2E_DEBUG) console.log(log);
       for (const run of RUNS) {
         expect(log).toMatch(new RegExp(`^${TS} SUBMIT_JOB: ${run.name}\\nCommand: cd .*${run.name} && sbatch .*finetune\\.slurm\\nResult: Job ID ${jobs.get(run.name)} submitted at `, "m"));
         expect(log).toMatch(new RegExp(`^${TS} STATE_CHANGE: ${run.name}\\nJob ID: ${jobs.get(run.name)}\\nPrevious: .+\\nCurrent: COMPLETED\\n(?:Started: .*\\n)?Completed: `, "m"));
