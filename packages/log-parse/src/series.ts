@@ -33,6 +33,59 @@ function point(step: number, value: number, raw: string, seq: number): Point {
   return Number.isFinite(value) ? { step, value, seq } : { step, value, raw, seq };
 }
 
+/** Growable parallel arrays of (step, value, seq): the subsample costs no object per point. */
+class Sample {
+  length = 0;
+  step = new Float64Array(64);
+  value = new Float64Array(64);
+  seq = new Float64Array(64);
+  /** The raw spelling of the non-finite values in the sample, by seq. */
+  readonly raw = new Map<number, string>();
+
+  push(p: Point): void {
+    if (this.length === this.step.length) {
+      const grow = (a: Float64Array) => {
+        const b = new Float64Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.step = grow(this.step);
+      this.value = grow(this.value);
+      this.seq = grow(this.seq);
+    }
+    this.set(this.length++, p);
+  }
+
+  set(i: number, p: Point): void {
+    this.step[i] = p.step;
+    this.value[i] = p.value;
+    this.seq[i] = p.seq;
+    if (p.raw !== undefined) this.raw.set(p.seq, p.raw);
+    else this.raw.delete(p.seq);
+  }
+
+  at(i: number): Point {
+    const seq = this.seq[i]!;
+    const raw = this.raw.get(seq);
+    return raw === undefined ? { step: this.step[i]!, value: this.value[i]!, seq } : { step: this.step[i]!, value: this.value[i]!, raw, seq };
+  }
+
+  /** Keeps the entries whose seq is an even multiple of `stride` (in place). */
+  halve(stride: number): void {
+    let j = 0;
+    for (let i = 0; i < this.length; i++) {
+      const seq = this.seq[i]!;
+      if ((seq / stride) % 2 === 0) {
+        this.step[j] = this.step[i]!;
+        this.value[j] = this.value[i]!;
+        this.seq[j] = seq;
+        j += 1;
+      } else this.raw.delete(seq);
+    }
+    this.length = j;
+  }
+}
+
 export class Series {
   count = 0;
   first: Point | undefined;
@@ -44,12 +97,12 @@ export class Series {
   firstNonFinite: NonFinite | undefined;
   firstNonFiniteText: string | undefined;
   nonFiniteCount = 0;
-  private sample: Point[] = [];
+  private readonly sample = new Sample();
   private stride = 1;
   private pinned: Point[] = [];
   /** File of the last value (a redraw replaces the last point only within one file). */
   private lastFile: string | undefined;
-  /** `last` is also referenced as first, min, in the subsample or pinned: never overwrite it. */
+  /** `last` is also referenced as first, min or pinned: never overwrite it. */
   private lastShared = true;
 
   constructor(readonly name: string) {}
@@ -70,16 +123,17 @@ export class Series {
     const explicit = step !== undefined;
     if (explicit) this.explicitSteps = true;
     const last = this.last;
-    // A point is allocated only when something keeps it besides `last` (first, min, the
-    // subsample, a non-finite value); otherwise an unshared `last` is overwritten in place, so
-    // a long run of progress-bar updates allocates almost nothing.
+    const sample = this.sample;
+    // A point object is allocated only when something keeps it besides `last` (first, min, a
+    // non-finite value); otherwise an unshared `last` is overwritten in place, and the subsample
+    // holds numbers, so a long run of updates allocates almost nothing (and promotes nothing).
     const finite = Number.isFinite(value);
     if (explicit && last && last.step === step && this.lastFile === file) {
-      const replaced = this.sample.length > 0 && this.sample[this.sample.length - 1] === last;
+      const replaced = sample.length > 0 && sample.seq[sample.length - 1] === last.seq;
       const wasFirst = this.first === last;
-      const keep = replaced || wasFirst || !finite || !this.min || value < this.min.value;
+      const keep = wasFirst || !finite || !this.min || value < this.min.value;
       const p = keep ? point(step, value, raw, last.seq) : this.reuse(step, value, last.seq);
-      if (replaced) this.sample[this.sample.length - 1] = p;
+      if (replaced) sample.set(sample.length - 1, p);
       if (wasFirst) this.first = p;
       this.last = p;
       this.lastShared = keep;
@@ -88,8 +142,7 @@ export class Series {
     }
     const s = step ?? this.count;
     const seq = this.count;
-    const sampled = seq % this.stride === 0;
-    const keep = !this.first || sampled || !finite || !this.min || value < this.min.value;
+    const keep = !this.first || !finite || !this.min || value < this.min.value;
     const p = keep ? point(s, value, raw, seq) : this.reuse(s, value, seq);
     this.count += 1;
     if (!this.first) this.first = p;
@@ -97,10 +150,10 @@ export class Series {
     this.lastShared = keep;
     this.lastFile = file;
     if (s > this.maxStep) this.maxStep = s;
-    if (sampled) {
-      this.sample.push(p);
-      if (this.sample.length > CAPACITY) {
-        this.sample = this.sample.filter((q) => (q.seq / this.stride) % 2 === 0);
+    if (seq % this.stride === 0) {
+      sample.push(p);
+      if (sample.length > CAPACITY) {
+        sample.halve(this.stride);
         this.stride *= 2;
       }
     }
@@ -132,7 +185,7 @@ export class Series {
 
   /** The retained subsample in order (for the trend verdict). */
   values(): number[] {
-    return this.sample.map((p) => p.value);
+    return Array.from(this.sample.value.subarray(0, this.sample.length));
   }
 
   /**
@@ -147,10 +200,11 @@ export class Series {
     add(this.min);
     for (const p of this.pinned.slice(0, Math.max(0, Math.floor(max / 4)))) add(p);
     const room = Math.max(0, max - keep.size);
-    const n = this.sample.length;
-    if (n <= room) for (const p of this.sample) add(p);
+    const sample = this.sample;
+    const n = sample.length;
+    if (n <= room) for (let i = 0; i < n; i++) add(sample.at(i));
     else if (room > 0) {
-      for (let i = 0; i < room; i++) add(this.sample[Math.round((i * (n - 1)) / Math.max(1, room - 1))]);
+      for (let i = 0; i < room; i++) add(sample.at(Math.round((i * (n - 1)) / Math.max(1, room - 1))));
     }
     return [...keep.values()]
       .sort((a, b) => a.seq - b.seq)
