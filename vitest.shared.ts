@@ -4,9 +4,17 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 export const coreSource = fileURLToPath(new URL("./packages/core/src/index.ts", import.meta.url));
+export const coreCliSource = fileURLToPath(new URL("./packages/core/src/cli/index.ts", import.meta.url));
+
+// Exact-match aliases: a plain "@slurmpipe/core" alias would also rewrite "@slurmpipe/core/cli"
+// into ".../index.ts/cli".
+export const coreAliases = [
+  { find: /^@slurmpipe\/core$/, replacement: coreSource },
+  { find: /^@slurmpipe\/core\/cli$/, replacement: coreCliSource },
+];
 
 export default defineConfig({
-  resolve: { alias: { "@slurmpipe/core": coreSource } },
+  resolve: { alias: coreAliases },
   test: {
     include: ["test/**/*.test.ts", "src/**/*.test.ts"],
     testTimeout: 20_000,

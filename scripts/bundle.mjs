@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds the package in the current directory with esbuild:
-//   dist/index.mjs  the library (dependencies stay external, as any npm package)
+//   dist/index.mjs  the library (dependencies stay external, as any npm package); with --lib and a
+//                   src/cli/index.ts also dist/cli.mjs, the light CLI-shell entry (shared chunk)
 //   dist/cli.mjs    the command as ONE standalone file (every dependency inlined), so it can be
 //                   copied onto a cluster login node and run with plain `node`, no node_modules.
 // `--lib` builds only the library (packages without a command, i.e. core).
@@ -10,7 +11,21 @@ import { build } from "esbuild";
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const common = { platform: "node", target: "node20", format: "esm", bundle: true, logLevel: "warning", legalComments: "none" };
 
-await build({ ...common, entryPoints: ["src/index.ts"], outfile: "dist/index.mjs", packages: "external", sourcemap: true });
+// A library with a light CLI-shell entry (core: `@slurmpipe/core/cli`, src/cli/index.ts) is built as
+// two entries sharing one chunk, so both entries load the SAME module instances: an error class
+// thrown through one entry is `instanceof` the class exported by the other.
+const libEntries = [{ in: "src/index.ts", out: "index" }];
+if (process.argv.includes("--lib") && existsSync("src/cli/index.ts")) libEntries.push({ in: "src/cli/index.ts", out: "cli" });
+await build({
+  ...common,
+  entryPoints: libEntries,
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
+  splitting: libEntries.length > 1,
+  chunkNames: "chunks/[name]-[hash]",
+  packages: "external",
+  sourcemap: true,
+});
 
 if (!process.argv.includes("--lib") && existsSync("src/cli.ts")) {
   await build({

@@ -1,12 +1,12 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
-import { coreSource } from "../vitest.shared.ts";
+import { coreAliases } from "../vitest.shared.ts";
 
 // Cross-package tests: pipelines of the BUILT commands (dist/cli.mjs) against the local Slurm
 // (scripts/slurm-dev up). Run with `pnpm test:integration` after `pnpm build`.
 export default defineConfig({
   root: fileURLToPath(new URL("..", import.meta.url)),
-  resolve: { alias: { "@slurmpipe/core": coreSource } },
+  resolve: { alias: coreAliases },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 180_000,

@@ -1,5 +1,6 @@
-import { runCommand } from "@slurmpipe/core";
-import { type ArchiveArgs, runArchive } from "./index.ts";
+import { runCommand } from "@slurmpipe/core/cli";
+// The library (zod schemas, execa, ...) is loaded inside `run`, so `--help` and usage errors start fast.
+import type { ArchiveArgs } from "./index.ts";
 
 // A stream bug that leaves a promise pending would otherwise end the process with exit code 0
 // (empty event loop) and no summary: never let an unfinished archive look successful.
@@ -66,6 +67,7 @@ await runCommand<ArchiveArgs>({
     // restore behind. Drop that handler: RecordSink stops the records and the work finishes.
     for (const l of process.stdout.listeners("error")) process.stdout.off("error", l as (...a: unknown[]) => void);
     try {
+      const { runArchive } = await import("./index.ts");
       return await runArchive({ ...args, inputs: ((args as unknown as { _: unknown[] })._ ?? []).map(String) }, ctx);
     } finally {
       finished = true;

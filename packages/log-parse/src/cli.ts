@@ -1,5 +1,6 @@
-import { runCommand } from "@slurmpipe/core";
-import { type LogParseArgs, logParse } from "./index.ts";
+import { runCommand } from "@slurmpipe/core/cli";
+// The library (zod schemas, execa, ...) is loaded inside `run`, so `--help` and usage errors start fast.
+import type { LogParseArgs } from "./index.ts";
 
 await runCommand<LogParseArgs & { files?: string[] }>({
   name: "log-parse",
@@ -38,6 +39,7 @@ await runCommand<LogParseArgs & { files?: string[] }>({
   run: async (args, ctx) => {
     const a = args as LogParseArgs & { _?: (string | number)[]; files?: string[]; "max-points"?: number };
     const positional = (a._ ?? []).map(String);
+    const { logParse } = await import("./index.ts");
     return logParse(
       {
         ...a,

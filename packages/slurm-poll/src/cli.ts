@@ -1,5 +1,5 @@
-import { UsageError, parseHumanDuration, runCommand } from "@slurmpipe/core";
-import { poll } from "./poller.ts";
+import { UsageError, parseHumanDuration, runCommand } from "@slurmpipe/core/cli";
+// The library (zod schemas, execa, ...) is loaded inside `run`, so `--help` and usage errors start fast.
 
 interface Args {
   state?: string;
@@ -65,6 +65,7 @@ await runCommand<Args>({
     const ledger = args.ledger ?? (args.state !== undefined || tty ? true : "auto");
     const timeoutMs = duration(args.timeout, "timeout");
     const earlyMs = duration(args.early, "early");
+    const { poll } = await import("./poller.ts");
     return poll({
       state: args.state ?? ".slurmpipe",
       ledger,

@@ -1,8 +1,8 @@
-import { UsageError, createLogger, runCommand } from "@slurmpipe/core";
+import { UsageError, createLogger, runCommand } from "@slurmpipe/core/cli";
+// The library (zod schemas, execa, ...) is loaded inside `run`, so `--help` and usage errors start fast.
 import { BUNDLED_PROFILES } from "./builtin-profiles.ts";
 import type { ResourceKey } from "./directives.ts";
 import type { Overrides } from "./resolve.ts";
-import { render } from "./render.ts";
 
 const RESOURCE_FLAGS: [flag: string, key: ResourceKey, desc: string][] = [
   ["account", "account", "#SBATCH --account"],
@@ -141,6 +141,8 @@ await runCommand<Args>({
   run: async (args, ctx) => {
     const log = createLogger("slurm-render", { quiet: args.quiet, verbose: args.verbose });
     const inputs = (args as unknown as { _: (string | number)[] })._.map(String);
+    const overrides = overridesFrom(args);
+    const { render } = await import("./render.ts");
     return render({
       inputs,
       stdin: ctx.stdin,
@@ -151,7 +153,7 @@ await runCommand<Args>({
       profile: args.profile,
       builtinProfiles: BUNDLED_PROFILES,
       out: args.out,
-      overrides: overridesFrom(args),
+      overrides,
       sample: args.sample,
       array: args.array,
       arrayLimit: args["array-limit"],

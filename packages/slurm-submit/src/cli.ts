@@ -1,6 +1,5 @@
-import { LockedError, UsageError, createLogger, parseHumanDuration, parseRate, runCommand } from "@slurmpipe/core";
-import { parseResubmit, parseSelector } from "./select.ts";
-import { submit } from "./submit.ts";
+import { UsageError, createLogger, parseHumanDuration, parseRate, runCommand } from "@slurmpipe/core/cli";
+// The library (zod schemas, execa, ...) is loaded inside `run`, so `--help` and usage errors start fast.
 
 interface Args {
   _: (string | number)[];
@@ -89,6 +88,11 @@ await runCommand<Args>({
     const lockStaleMs = duration(args["lock-stale"], "lock-stale");
     if (lockStaleMs < 5000) throw new UsageError("--lock-stale: at least 5s (the lock is refreshed every half of it)");
     const timeoutMs = duration(args["sbatch-timeout"], "sbatch-timeout");
+    const [{ LockedError }, { parseResubmit, parseSelector }, { submit }] = await Promise.all([
+      import("@slurmpipe/core"),
+      import("./select.ts"),
+      import("./submit.ts"),
+    ]);
     try {
       const { code } = await submit({
         inputs: args._.map(String),

@@ -1,5 +1,5 @@
-import { runCommand } from "@slurmpipe/core";
-import { NAME, summarize } from "./index.ts";
+import { runCommand } from "@slurmpipe/core/cli";
+// The library (zod schemas, execa, ...) is loaded inside `run`, so `--help` and usage errors start fast.
 import type { LogMode } from "./svg/plot.ts";
 
 interface Args {
@@ -21,7 +21,7 @@ interface Args {
 }
 
 await runCommand<Args>({
-  name: NAME,
+  name: "summary-md",
   usage: "summary-md [files..] [options]",
   description:
     "Turns run records (sweep-gen | slurm-submit | slurm-poll | log-parse output) into a markdown status report: counts, " +
@@ -59,7 +59,7 @@ await runCommand<Args>({
     "Input: run records (any stage: sweep-gen, slurm-submit, slurm-poll, log-parse) and slurm-poll event records; several\n" +
     "records for one run id merge, the last one winning. Times are shown in UTC.",
   run: async (args, ctx) =>
-    summarize(
+    (await import("./index.ts")).summarize(
       {
         inputs: args.files ?? [],
         sample: args.sample,

@@ -1,5 +1,6 @@
-import { UsageError, runCommand } from "@slurmpipe/core";
-import { SAMPLE_METHODS, type SampleMethod, sweepGen } from "./index.ts";
+import { UsageError, runCommand } from "@slurmpipe/core/cli";
+// The library (zod schemas, execa, ...) is loaded inside `run`, so `--help` and usage errors start fast.
+import { SAMPLE_METHODS, type SampleMethod } from "./sample.ts";
 
 // Repeatable options are not yargs arrays: an array option would swallow the sweep file that
 // follows it (`-p lr=0.1 sweep.yaml`); repeating the flag collects the values instead.
@@ -79,6 +80,7 @@ await runCommand<Args>({
     const file = a._[0] === undefined ? undefined : String(a._[0]);
     const rest = (a["--"] ?? []).map(String);
     if (rest.length > 0 && a.command !== undefined) throw new UsageError("give the command either with --command or after --, not both");
+    const { sweepGen } = await import("./index.ts");
     return sweepGen(
       {
         file,
