@@ -62,6 +62,48 @@ interface Item {
   output?: Record<string, unknown>;
 }
 
+/**
+ * A run waiting for its array script. With --array no record can be written before the input
+ * ends (the number of parts of an array is in every script path), so 100,000 runs wait in memory:
+ * each keeps only what its output record and its table line need, not its plan and parsed record.
+ */
+interface ArrayMember {
+  /** The input record as JSON; the output record is rebuilt from it with the same fields in the same order. */
+  raw: string;
+  source: string;
+  line: number;
+  id: string;
+  group: unknown;
+  variant: unknown;
+  sample: boolean;
+  dir: string;
+  /** The record's resolved resources (one shared object for runs that resolve alike). */
+  resources: Record<string, unknown>;
+  table: string;
+  /** Set by renderArrays: the member's array part and task index, or its failure. */
+  part?: RenderedPart;
+  index?: number;
+  failed?: Record<string, unknown>;
+}
+
+/** Members sharing one array key, and the plan of the first: the key makes every member's script part equal. */
+interface ArrayGroup {
+  plan: JobPlan;
+  members: ArrayMember[];
+}
+
+interface RenderedPart {
+  path: string;
+  sha256: string;
+  table: string;
+  spec: string;
+  id: string;
+  name: string;
+  logs: { stdout: string; stderr: string };
+}
+
+type Pending = { output: Record<string, unknown> } | ArrayMember;
+
 export async function render(options: RenderOptions): Promise<number> {
   const log = options.log;
   const profile = await loadProfile(options.profile, { builtins: options.builtinProfiles, cwd: options.cwd });
@@ -70,11 +112,14 @@ export async function render(options: RenderOptions): Promise<number> {
   const writer = new NdjsonWriter(options.stdout);
   const names = new Map<string, { id: string; where: string }>();
   let failed = 0;
-  const pending: Item[] = [];
+  // --array: every record in input order, and the runs grouped by array key as they arrive.
+  const pending: Pending[] = [];
+  const groups = new Map<string, ArrayGroup>();
+  const sharedResources = new Map<string, Record<string, unknown>>();
   // The same warning for 216 runs is printed once.
   const warned = new Set<string>();
 
-  const fail = (item: Item, e: unknown): Record<string, unknown> => {
+  const fail = (item: Pick<Item, "record" | "source" | "line">, e: unknown): Record<string, unknown> => {
     if (!(e instanceof RunError)) throw e;
     failed += 1;
     const where = `${item.source}:${item.line}`;
@@ -120,13 +165,14 @@ export async function render(options: RenderOptions): Promise<number> {
     }
     // Without --array every record is final at once: stream it.
     if (!options.array) await writer.write(item.output);
-    else pending.push(item);
+    else if (item.output) pending.push({ output: item.output });
+    else pending.push(addToGroup(groups, item.plan!, { record: value, source, line }, sharedResources));
   }
 
   if (options.array) {
     const maxSize = await resolveMaxArraySize(options, profile, log);
-    await renderArrays(pending, { profile, outDir, maxSize, limit: options.arrayLimit, check: Boolean(options.check), fail });
-    for (const item of pending) await writer.write(item.output);
+    await renderArrays(groups, { profile, outDir, maxSize, limit: options.arrayLimit, check: Boolean(options.check), fail });
+    for (const entry of pending) await writer.write("raw" in entry ? memberOutput(entry) : entry.output);
   }
   const total = failed + counter.count;
   if (total > 0) log.error(`${total} record(s) failed`);
@@ -143,13 +189,54 @@ function passThroughReason(record: Record<string, unknown>): string | undefined 
 
 /** The record as written: resolved resources (run-spec and CLI env/setup kept, so re-rendering gives the same script). */
 function outputRecord(raw: Record<string, unknown>, plan: JobPlan, script: Record<string, unknown>, logs: { stdout: string; stderr: string }): Record<string, unknown> {
+  // The input object, not the parsed one, so every field keeps its place and value.
+  return { ...raw, dir: plan.runDir, resources: outputResources(plan), script, logs };
+}
+
+function outputResources(plan: JobPlan): Record<string, unknown> {
   const resources: Record<string, unknown> = {};
   for (const key of RESOURCE_KEYS) if (plan.resources[key] !== undefined) resources[key] = plan.resources[key];
   if (plan.extra.length > 0) resources.extra = plan.extra;
   if (Object.keys(plan.literalEnv).length > 0) resources.env = plan.literalEnv;
   if (plan.runSetup.length > 0) resources.setup = plan.runSetup;
-  // The input object, not the parsed one, so every field keeps its place and value.
-  return { ...raw, dir: plan.runDir, resources, script, logs };
+  return resources;
+}
+
+/** Files the run under its array key, keeping only what its output record and table line need. */
+function addToGroup(groups: Map<string, ArrayGroup>, plan: JobPlan, item: Pick<Item, "record" | "source" | "line">, shared: Map<string, Record<string, unknown>>): ArrayMember {
+  const resources = outputResources(plan);
+  const resourcesKey = JSON.stringify(resources);
+  const sharedResources = shared.get(resourcesKey) ?? shared.set(resourcesKey, resources).get(resourcesKey)!;
+  const member: ArrayMember = {
+    raw: JSON.stringify(item.record),
+    source: item.source,
+    line: item.line,
+    id: plan.run.id,
+    group: plan.run.group,
+    variant: plan.run.variant,
+    sample: plan.jobName.startsWith("sample-"),
+    dir: plan.runDir,
+    resources: sharedResources,
+    table: tableLine([plan.run.id, plan.run.name, plan.runDir, ...argvOf(plan)]),
+  };
+  const key = arrayKey(plan);
+  const group = groups.get(key);
+  if (group) group.members.push(member);
+  else groups.set(key, { plan, members: [member] });
+  return member;
+}
+
+/** The output record of an array member: `{...input, dir, resources, script, logs}`, built only when written. */
+function memberOutput(member: ArrayMember): Record<string, unknown> {
+  if (member.failed) return member.failed;
+  const part = member.part!;
+  const record = JSON.parse(member.raw) as Record<string, unknown>;
+  // Assignment keeps a field the input already had in its place and appends new ones in this order, as a spread does.
+  record.dir = member.dir;
+  record.resources = member.resources;
+  record.script = { path: part.path, sha256: part.sha256, array: { index: member.index, table: part.table, spec: part.spec, id: part.id, name: part.name } };
+  record.logs = part.logs;
+  return record;
 }
 
 async function renderOne(raw: Record<string, unknown>, plan: JobPlan, profile: Profile, check: boolean): Promise<Record<string, unknown>> {
@@ -186,7 +273,7 @@ interface ArrayContext {
   maxSize: number;
   limit?: number;
   check: boolean;
-  fail: (item: Item, e: unknown) => Record<string, unknown>;
+  fail: (item: Pick<Item, "record" | "source" | "line">, e: unknown) => Record<string, unknown>;
 }
 
 /**
@@ -198,36 +285,29 @@ function arrayKey(plan: JobPlan): string {
   return canonicalJson({ ...shared, group: run.group ?? null, priority: run.priority ?? null });
 }
 
-async function renderArrays(items: Item[], ctx: ArrayContext): Promise<void> {
-  const groups = new Map<string, Item[]>();
-  for (const item of items) {
-    if (item.output || !item.plan) continue;
-    const key = arrayKey(item.plan);
-    groups.set(key, [...(groups.get(key) ?? []), item]);
-  }
-  for (const members of groups.values()) {
-    const chunks: Item[][] = [];
+async function renderArrays(groups: Map<string, ArrayGroup>, ctx: ArrayContext): Promise<void> {
+  for (const { plan, members } of groups.values()) {
+    const chunks: ArrayMember[][] = [];
     for (let i = 0; i < members.length; i += ctx.maxSize) chunks.push(members.slice(i, i + ctx.maxSize));
     for (const [partIndex, chunk] of chunks.entries()) {
       try {
-        await renderArrayPart(chunk, partIndex, chunks.length, ctx);
+        await renderArrayPart(plan, chunk, partIndex, chunks.length, ctx);
       } catch (e) {
-        for (const item of chunk) item.output = ctx.fail(item, e);
+        for (const member of chunk) member.failed = ctx.fail({ record: JSON.parse(member.raw), source: member.source, line: member.line }, e);
       }
     }
   }
 }
 
-async function renderArrayPart(chunk: Item[], partIndex: number, parts: number, ctx: ArrayContext): Promise<void> {
-  const plans = chunk.map((i) => i.plan!);
-  const first = plans[0]!;
-  const id = contentId(plans.map((p) => p.run.id));
-  const name = `${arrayBaseName(plans)}-array${parts > 1 ? `${partIndex + 1}of${parts}` : ""}`;
+/** `plan`: the group's first plan; every member's plan has the same array key, hence the same script. */
+async function renderArrayPart(plan: JobPlan, chunk: ArrayMember[], partIndex: number, parts: number, ctx: ArrayContext): Promise<void> {
+  const id = contentId(chunk.map((m) => m.id));
+  const name = `${arrayBaseName(chunk)}-array${parts > 1 ? `${partIndex + 1}of${parts}` : ""}`;
   const dir = resolve(ctx.outDir, `${name}-${id}`);
-  const table = `${plans.map((p) => tableLine([p.run.id, p.run.name, p.runDir, ...argvOf(p)])).join("\n")}\n`;
-  const spec = `0-${plans.length - 1}${ctx.limit ? `%${ctx.limit}` : ""}`;
+  const table = `${chunk.map((m) => m.table).join("\n")}\n`;
+  const spec = `0-${chunk.length - 1}${ctx.limit ? `%${ctx.limit}` : ""}`;
   const part: ArrayPart = { name, id, spec, dir, tablePath: `${dir}/params.tbl`, tableSha256: sha256(table) };
-  const text = renderArrayScript(first, part, ctx.profile.name, plans.length);
+  const text = renderArrayScript(plan, part, ctx.profile.name, chunk.length);
   if (ctx.check) {
     const problems = await checkSyntax(text);
     if (problems.length > 0) throw new RunError(problems[0]!.message, "script", "check_failed");
@@ -235,11 +315,10 @@ async function renderArrayPart(chunk: Item[], partIndex: number, parts: number, 
   await mkdir(`${dir}/logs`, { recursive: true });
   await writeIfChanged(part.tablePath, table);
   await writeIfChanged(`${dir}/job.sbatch`, text);
-  const scriptSha = sha256(text);
-  const logs = logPatterns(dir, true);
-  chunk.forEach((item, index) => {
-    const script = { path: `${dir}/job.sbatch`, sha256: scriptSha, array: { index, table: part.tablePath, spec, id, name } };
-    item.output = outputRecord(item.record, item.plan!, script, logs);
+  const rendered: RenderedPart = { path: `${dir}/job.sbatch`, sha256: sha256(text), table: part.tablePath, spec, id, name, logs: logPatterns(dir, true) };
+  chunk.forEach((member, index) => {
+    member.part = rendered;
+    member.index = index;
   });
 }
 
@@ -248,13 +327,13 @@ function argvOf(plan: JobPlan): string[] {
   return "argv" in plan.command ? plan.command.argv : ["bash", "-c", plan.command.shell];
 }
 
-function arrayBaseName(plans: JobPlan[]): string {
+function arrayBaseName(members: ArrayMember[]): string {
   const common = (key: "group" | "variant") => {
-    const values = new Set(plans.map((p) => p.run[key]));
+    const values = new Set(members.map((m) => m[key]));
     const [only] = values;
     return values.size === 1 && typeof only === "string" && only !== "" ? only : undefined;
   };
   const base = common("group") ?? common("variant") ?? "runs";
-  const prefix = plans[0]!.jobName.startsWith("sample-") ? "sample-" : "";
+  const prefix = members[0]!.sample ? "sample-" : "";
   return prefix + base.replace(/[^A-Za-z0-9_.+=@,-]+/g, "_").slice(0, 100);
 }

@@ -389,6 +389,30 @@ describe("--array grouping", () => {
   });
 });
 
+describe("--array output records (runs wait compactly until the arrays are known)", () => {
+  it("are the input record plus dir, resources, script and logs: fields keep their place, order and pass-throughs are kept", async () => {
+    const cwd = tempDir();
+    // a re-rendered record: stale dir/script/logs sit before other fields and keep their places
+    const rerendered = { id: "aaaa00000001", script: { path: "/old/job.sbatch" }, name: "a1", dir: "old", logs: {}, params: { lr: 0.1 }, command: ["true"], custom: { x: [1, "y"] } };
+    const other = { kind: "event", run: "zzz" };
+    const input = [rerendered, other, run("a2", ["true"], { resources: { env: { B: "2" }, setup: ["echo hi"] } }), "{bad json", run("a3", ["true"])];
+    const r = await renderRecords(input, { cwd, profile: "local", array: true });
+    expect(r.code).toBe(1);
+    expect(r.records).toHaveLength(4);
+    expect(Object.keys(r.records[0]!)).toEqual(["id", "script", "name", "dir", "logs", "params", "command", "custom", "resources"]);
+    expect(r.records[0]!.custom).toEqual({ x: [1, "y"] });
+    expect(r.records[0]!.dir).toBe(join(cwd, "old"));
+    expect((r.records[0]!.script as { array: { index: number } }).array.index).toBe(0);
+    expect(r.records[1]).toEqual(other);
+    expect(Object.keys(r.records[2]!)).toEqual(["id", "name", "params", "command", "resources", "dir", "script", "logs"]);
+    expect(r.records[2]!.resources).toMatchObject({ env: { B: "2" }, setup: ["echo hi"] });
+    expect(r.records[3]!.resources).not.toHaveProperty("env");
+    expect((r.records[3]!.script as { array: { index: number } }).array.index).toBe(1);
+    expect((r.records[3]!.script as { path: string }).path).toBe((r.records[0]!.script as { path: string }).path);
+    expect(r.records[3]!.logs).toEqual(r.records[0]!.logs);
+  });
+});
+
 describe("olivia's apptainer wrapper keeps argv byte for byte (fake apptainer and module on PATH)", () => {
   const HOSTILE = ["$(touch /tmp/sp-render-pwned)", "`id`", "it's \"q\"", "a;b\nc", "☃ \\ #x", ""];
 
