@@ -6,9 +6,48 @@
 //                   copied onto a cluster login node and run with plain `node`, no node_modules.
 // `--lib` builds only the library (packages without a command, i.e. core).
 import { existsSync, readFileSync } from "node:fs";
+import { isBuiltin } from "node:module";
+import { dirname, join } from "node:path";
 import { build } from "esbuild";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+/**
+ * zod re-exports all of its ~50 message locales (`z.locales`, 265 kB of the ~850 kB bundle), and
+ * node parses every byte of the bundle at start, even code that never runs. slurmpipe uses only
+ * zod's default English messages (registered from locales/en.js, which stays), so the standalone
+ * command bundles carry `z.locales.en` alone. The library build (dist/index.mjs) is untouched.
+ */
+const zodEnglishOnly = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+      if (!/[\\/]zod[\\/]v4[\\/]/.test(args.importer)) return undefined;
+      return { path: join(dirname(args.importer), "../locales/en.js"), namespace: "zod-english-only" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "zod-english-only" }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
+
+/**
+ * esbuild hoists every `import ... from "node:x"` of the bundled ESM code to the top of the file, so
+ * node loads child_process, stream, crypto, ... before `--help` even for code that runs only inside
+ * `run`. Importing builtins through a CommonJS shim (`module.exports = require("node:x")`) moves each
+ * load into the init function of the module that uses it: loaded when that module is, not at start.
+ */
+const lazyBuiltins = {
+  name: "lazy-node-builtins",
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?[a-z_]+(\/[a-z_]+)?$/ }, (args) => {
+      if (args.namespace === "lazy-builtin" || args.kind !== "import-statement" || !isBuiltin(args.path)) return undefined;
+      return { path: args.path.startsWith("node:") ? args.path : `node:${args.path}`, namespace: "lazy-builtin" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: "js" }));
+  },
+};
+
 const common = { platform: "node", target: "node20", format: "esm", bundle: true, logLevel: "warning", legalComments: "none" };
 
 // A library with a light CLI-shell entry (core: `@slurmpipe/core/cli`, src/cli/index.ts) is built as
@@ -33,6 +72,7 @@ if (!process.argv.includes("--lib") && existsSync("src/cli.ts")) {
     entryPoints: ["src/cli.ts"],
     outfile: "dist/cli.mjs",
     minify: true,
+    plugins: [zodEnglishOnly, lazyBuiltins],
     // CommonJS dependencies (yargs, split2, ...) call require() for node builtins; an ESM bundle has none.
     banner: {
       js: [
