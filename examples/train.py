@@ -28,6 +28,9 @@ def parse_overrides(argv):
         if "=" not in arg:
             sys.exit(f"train.py: expected key=value, got {arg!r}")
         key, value = arg.split("=", 1)
+        # Hydra strips one level of quotes: fail='nan' means the string nan.
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
         params[key.lstrip("+")] = value
     return params
 
