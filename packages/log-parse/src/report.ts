@@ -3,6 +3,7 @@ import { type Failure, type LogReport, type RunRecord, parseState } from "@slurm
 import { RunAnalysis, evidence } from "./analyzer.ts";
 import { classify } from "./classify.ts";
 import { findMetricsCsv, readMetricsCsv } from "./csv.ts";
+import { gpuRequest } from "./gpus.ts";
 import type { MetricPattern } from "./metrics.ts";
 import { type PatternContext, defaultPatterns, resolveLogPath } from "./paths.ts";
 import { type ScanOptions, scanFile } from "./scan.ts";
@@ -144,16 +145,17 @@ function flags(run: RunAnalysis, record: Partial<RunRecord>, files: FileEntry[],
   const out: { flag: string; message: string }[] = [];
   const state = record.state;
   const terminal = state ? parseState(state.state).terminal : false;
-  const gpus = record.resources?.gpus_per_node ?? 0;
-  if (run.cpuLine) out.push({ flag: "CPU_ONLY_SUSPECTED", message: `the log says the run used the CPU: ${run.cpuLine.file}:${run.cpuLine.line}: ${run.cpuLine.text}` });
-  else if (state?.elapsed_s !== undefined && terminal && steps >= 10) {
+  // The GPU checks only concern runs that asked for GPUs: a CPU job saying "GPU available: False" is right.
+  const gpus = gpuRequest(record.resources);
+  if (gpus && run.cpuLine) out.push({ flag: "CPU_ONLY_SUSPECTED", message: `${gpus.what} requested but the log says the run used the CPU: ${run.cpuLine.file}:${run.cpuLine.line}: ${run.cpuLine.text}` });
+  else if (gpus && state?.elapsed_s !== undefined && terminal && steps >= 10) {
     const perStep = state.elapsed_s / steps;
     const min = options.minStepSeconds ?? 0.1;
     if (perStep < min)
       out.push({ flag: "CPU_ONLY_SUSPECTED", message: `${steps} steps in ${state.elapsed_s} s (${perStep.toFixed(3)} s/step, under ${min}): suspiciously fast for a real model; check that it trained on the GPU and on the full data` });
   }
-  if (gpus > 0 && !run.gpuLine && files.some((f) => f.exists) && (terminal || steps > 0))
-    out.push({ flag: "NO_GPU_DEVICE_LINE", message: `${gpus} GPU(s) per node requested but no line in the logs shows a GPU in use (print torch.cuda.get_device_name() or run nvidia-smi/rocm-smi at start)` });
+  if (gpus && !run.gpuLine && files.some((f) => f.exists) && (terminal || steps > 0))
+    out.push({ flag: "NO_GPU_DEVICE_LINE", message: `${gpus.what} requested but no line in the logs shows a GPU in use (print torch.cuda.get_device_name() or run nvidia-smi/rocm-smi at start)` });
   if (terminal && state && parseState(state.state).state !== "CANCELLED") {
     for (const f of files) if (!f.exists) out.push({ flag: "LOG_MISSING", message: `${f.role} log ${f.path} does not exist although the job ended ${state.state}` });
   }

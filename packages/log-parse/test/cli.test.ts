@@ -65,7 +65,28 @@ describe("log-parse command", () => {
     expect(rep.loss).toMatchObject({ metric: "train_loss", first: 2.5, last: 1, trend: "DECREASING" });
     expect(rep.series.val_loss).toEqual([{ step: 19, value: 2.2 }]);
     expect(rep.files[0]).toMatchObject({ role: "metrics", exists: true });
-    expect(rep.flags.map((f: { flag: string }) => f.flag)).toEqual(["CPU_ONLY_SUSPECTED"]); // 39 steps in 1 s
+    expect(rep.flags).toEqual([]); // 39 steps in 1 s, but no GPU was asked for: fast is fine on a CPU
+    // The same run with a GPU request: too fast to have trained a real model on it.
+    const gpu = await run({}, JSON.stringify({ ...rec, resources: { gpus_per_node: 1 } }));
+    expect(gpu.records[0].report.flags.map((f: { flag: string }) => f.flag)).toEqual(["CPU_ONLY_SUSPECTED", "NO_GPU_DEVICE_LINE"]);
+  });
+
+  it("a CPU banner is only suspicious when the job asked for GPUs", async () => {
+    await writeFile(join(dir, "cpu.out"), "GPU available: False (cuda), used: False\nstep=1 loss=1\nstep=2 loss=0.5\n");
+    const rec = { id: "abc123def456", name: "cpu", logs: { stdout: "cpu.out" }, state: { state: "COMPLETED", category: "success", terminal: true, elapsed_s: 60 } };
+    const flagsOf = async (resources?: Record<string, unknown>) => {
+      const { records } = await run({}, JSON.stringify({ ...rec, ...(resources ? { resources } : {}) }));
+      return records[0].report.flags.map((f: { flag: string }) => f.flag);
+    };
+    // No GPU asked for (or explicitly zero, or a non-GPU gres): the banner is the truth, not a problem.
+    expect(await flagsOf()).toEqual([]);
+    expect(await flagsOf({ cpus_per_task: 4, mem: "8G" })).toEqual([]);
+    expect(await flagsOf({ gpus_per_node: 0, gres: "tmpdisk:100", extra: ["--exclusive"] })).toEqual([]);
+    // Any form of GPU request makes it suspicious.
+    for (const resources of [{ gpus_per_node: 2 }, { gpus: "a100:1" }, { gpus_per_task: 1 }, { gres: "gpu:a100:2" }, { gres: "tmpdisk:10,gpu" }, { extra: ["--gres=gpu:1"] }, { extra: ["--gpus-per-node=4"] }, { extra: ["-G 2"] }]) {
+      expect(await flagsOf(resources), JSON.stringify(resources)).toEqual(["CPU_ONLY_SUSPECTED", "NO_GPU_DEVICE_LINE"]);
+    }
+    expect(await flagsOf({ gres: "gpu:0" })).toEqual([]);
   });
 
   it("GPU requested, no device line: NO_GPU_DEVICE_LINE", async () => {
