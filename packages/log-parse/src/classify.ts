@@ -133,10 +133,14 @@ export function suggest(cls: FailureClass, record: Partial<RunRecord>): Suggeste
     case "HOST_OOM": {
       const rss = state.max_rss_bytes && state.max_rss_bytes > 0 ? state.max_rss_bytes : undefined;
       const req = state.req_mem_bytes && state.req_mem_bytes > 0 ? state.req_mem_bytes : resources.mem ? parseMemory(resources.mem) : undefined;
-      // MaxRSS undercounts a step the OOM killer stopped mid-allocation: never ask for less than was requested.
-      const bytes = rss ? Math.max(rss * 1.2, req ?? 0) : req ? req * 1.5 : undefined;
-      if (bytes === undefined) return { action: "increase_mem", retry: true, note: "request more memory (--mem); MaxRSS and the requested memory are unknown. Do not shrink the batch: this is host RAM, not GPU memory" };
-      const basis = rss ? `MaxRSS ${formatMemory(rss)} x 1.2` : `requested ${formatMemory(req!)} x 1.5 (MaxRSS unknown)`;
+      // A retry must ask for strictly more than last time: MaxRSS undercounts a step the OOM killer
+      // stopped mid-allocation, a MemoryError fails before the peak, and Slurm samples RSS only every
+      // few seconds, so MaxRSS below the request says nothing about what the run needs.
+      const fromRss = rss ? rss * 1.2 : 0;
+      const fromReq = req ? req * 1.5 : 0;
+      const bytes = Math.max(fromRss, fromReq);
+      if (bytes === 0) return { action: "increase_mem", retry: true, note: "request more memory (--mem); MaxRSS and the requested memory are unknown. Do not shrink the batch: this is host RAM, not GPU memory" };
+      const basis = !req ? `MaxRSS ${formatMemory(rss!)} x 1.2 (request unknown)` : !rss ? `requested ${formatMemory(req)} x 1.5 (MaxRSS unknown)` : fromRss > fromReq ? `MaxRSS ${formatMemory(rss)} x 1.2 (above requested ${formatMemory(req)} x 1.5)` : `requested ${formatMemory(req)} x 1.5 (MaxRSS ${formatMemory(rss)} x 1.2 is less)`;
       return { action: "increase_mem", retry: true, changes: { resources: { mem: formatMemory(bytes) } }, note: `${basis}; this is host RAM, not GPU memory` };
     }
     case "CUDA_OOM": {
@@ -146,7 +150,13 @@ export function suggest(cls: FailureClass, record: Partial<RunRecord>): Suggeste
     }
     case "TIME_LIMIT": {
       const limit = state.time_limit_s ?? (resources.time ? (parseDuration(resources.time) ?? undefined) : undefined);
-      if (limit) return { action: "increase_time", retry: true, changes: { resources: { time: formatDuration(limit * 1.5) } }, note: "time limit x 1.5; or requeue and resume from the last checkpoint" };
+      if (limit && limit > 0) {
+        // Slurm keeps time limits in whole minutes, rounding seconds up (`--time=00:00:45` is 1 minute):
+        // x 1.5 in seconds could give the same limit again, so it is computed in whole minutes.
+        const minutes = Math.ceil(limit / 60);
+        const retry = Math.ceil(minutes * 1.5); // > minutes for any minutes >= 1
+        return { action: "increase_time", retry: true, changes: { resources: { time: formatDuration(retry * 60) } }, note: `time limit ${formatDuration(minutes * 60)} x 1.5 (whole minutes); or requeue and resume from the last checkpoint` };
+      }
       return { action: "requeue", retry: true, note: "time limit unknown: requeue and resume from the last checkpoint, or raise --time" };
     }
     case "NAN_LOSS": {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import type { RunRecord } from "@slurmpipe/core";
+import { type RunRecord, parseDuration, parseMemory } from "@slurmpipe/core";
 import { describe, expect, it } from "vitest";
 import { parseLogFile, reportForRecord } from "../src/index.ts";
 
@@ -83,6 +83,45 @@ describe("failure classes from the Slurm state, and suggested changes", () => {
     expect(r.failures?.[0]).toMatchObject({ class: "HOST_OOM", suggested: { action: "increase_mem", retry: true, changes: { resources: { mem: "12G" } } } });
     const r2 = await reportForRecord(base({ state: { state: "FAILED", category: "failure", terminal: true, exit_code: "0:125", req_mem_bytes: 4 * 1024 ** 3 } }));
     expect(r2.failures?.[0]).toMatchObject({ class: "HOST_OOM", suggested: { changes: { resources: { mem: "6G" } } } });
+  });
+
+  it("HOST_OOM always suggests strictly more than was requested, even when MaxRSS stayed under it", async () => {
+    const suggested = async (state: Record<string, unknown>, resources?: Record<string, unknown>) => {
+      const r = await reportForRecord(base({ state: { state: "OUT_OF_MEMORY", category: "failure", terminal: true, ...state }, ...(resources ? { resources } : {}) }));
+      return (r.failures![0]!.suggested!.changes as { resources: { mem: string } }).resources.mem;
+    };
+    // A MemoryError (or a peak the 5 s sampler missed): MaxRSS 2G of 4G requested. Asking for 4G again fails the same way.
+    expect(await suggested({ max_rss_bytes: 2 * 1024 ** 3, req_mem_bytes: 4 * 1024 ** 3 })).toBe("6G");
+    expect(await suggested({ max_rss_bytes: 3.9 * 1024 ** 3 }, { mem: "4G" })).toBe("6G");
+    // MaxRSS x 1.2 wins when it is the larger: 20G x 1.2 = 24G > 16G x 1.5.
+    expect(await suggested({ max_rss_bytes: 20 * 1024 ** 3, req_mem_bytes: 16 * 1024 ** 3 })).toBe("24G");
+    // Request unknown: MaxRSS x 1.2, rounded up by formatMemory (300M x 1.2 = 360M).
+    expect(await suggested({ max_rss_bytes: 300 * 1024 ** 2 })).toBe("360M");
+    // Never a value that is not above the request, whatever the numbers.
+    for (const req of [1, 100, 257, 1000, 4096, 65_537]) {
+      for (const rss of [0, req / 3, req - 1, req, req * 1.1]) {
+        const mem = await suggested({ ...(rss ? { max_rss_bytes: rss * 1024 ** 2 } : {}), req_mem_bytes: req * 1024 ** 2 });
+        expect(parseMemory(mem)!, `req ${req}M rss ${rss}M -> ${mem}`).toBeGreaterThan(req * 1024 ** 2);
+      }
+    }
+  });
+
+  it("TIME_LIMIT suggests a longer limit in whole minutes (Slurm rounds seconds up to a minute)", async () => {
+    const suggested = async (state: Record<string, unknown>, resources?: Record<string, unknown>) => {
+      const r = await reportForRecord(base({ state: { state: "TIMEOUT", category: "failure", terminal: true, ...state }, ...(resources ? { resources } : {}) }));
+      return (r.failures![0]!.suggested!.changes as { resources: { time: string } }).resources.time;
+    };
+    // A 30 s limit runs as 1 minute; 30 s x 1.5 = "00:00:45" would run as 1 minute again and time out the same way.
+    expect(await suggested({ time_limit_s: 30 })).toBe("00:02:00");
+    expect(await suggested({}, { time: "00:00:45" })).toBe("00:02:00");
+    expect(await suggested({ time_limit_s: 60 })).toBe("00:02:00");
+    expect(await suggested({ time_limit_s: 300 })).toBe("00:08:00");
+    expect(await suggested({}, { time: "1-00:00:00" })).toBe("1-12:00:00");
+    for (const limit of [1, 59, 60, 61, 90, 119, 600, 3599]) {
+      const time = await suggested({ time_limit_s: limit });
+      // What Slurm will grant: whole minutes, rounded up.
+      expect(Math.ceil(parseDuration(time)! / 60), `${limit} s -> ${time}`).toBeGreaterThan(Math.ceil(limit / 60));
+    }
   });
 
   it("host OOM in the log plus the state merges into one failure with evidence", async () => {
