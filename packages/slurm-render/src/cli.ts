@@ -115,7 +115,7 @@ await runCommand<Args>({
       .option("venv", { type: "string", describe: "virtualenv to activate (inside the container for apptainer)", group: "Environment:" })
       .option("container", { type: "string", describe: "Apptainer image (.sif): run the command with apptainer exec", group: "Environment:" })
       .option("sample", { type: "boolean", default: false, describe: "sample run: job sample-<name>, 00:15:00, one node, scope-reducing overrides appended, in DIR/sample-<name>/", group: "Modes:" })
-      .option("sample-override", { type: "string", array: true, describe: "argument appended for --sample, e.g. trainer.max_steps=100 (replaces the profile's and the run's list)", group: "Modes:" })
+      .option("sample-override", { type: "string", array: true, describe: "argument appended for --sample, e.g. max_steps=100 (replaces the profile's and the run's list); scope keys (steps, epochs, checkpointing, validation, logging frequency, dataset size) only, even if swept; model/optimizer/data keys and other swept params are refused", group: "Modes:" })
       .option("requeue-on-signal", { type: "string", describe: "[SECONDS] --signal=B:SIGTERM@SECONDS + --requeue, forwarding the signal to the training process (default 360; 'off' disables a profile's)", group: "Modes:" })
       .option("array", { type: "boolean", default: false, describe: "one array script per group of runs with identical resources, plus a params table", group: "Modes:" })
       .option("array-limit", { type: "number", describe: "at most K array tasks at once (--array=0-N%K)", group: "Modes:" })

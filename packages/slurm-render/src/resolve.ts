@@ -7,6 +7,7 @@ import { type RunRecord, parseDuration, parseMemory } from "@slurmpipe/core";
 import { RESOURCE_KEYS, RESOURCE_OPTIONS, type ResourceKey, directiveOptionName, normalizeKey } from "./directives.ts";
 import type { Launcher, Profile } from "./profile.ts";
 import { shellQuote } from "./quote.ts";
+import { overrideKey, sampleOverrideProblem } from "./sample-scope.ts";
 
 /** An environment variable: profile values are shell text (`raw`), run and CLI values literal. */
 export interface EnvVar {
@@ -75,12 +76,6 @@ export class RunError extends Error {
 
 const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+=@,-]*$/;
 const MAX_NAME_BYTES = 200;
-
-/** Model, optimizer and data-pipeline settings a sample run must never change (000 sample-run skill, step 2). */
-const FORBIDDEN_SAMPLE_KEYS = new Set([
-  "model", "arch", "architecture", "optimizer", "optim", "lr", "learning_rate", "weight_decay", "wd", "betas", "momentum",
-  "preprocess", "preprocessing", "augment", "augmentation", "tokenizer", "width_multiplier", "seed",
-]);
 
 export function planJob(run: RunRecord, options: PlanOptions): JobPlan {
   const { profile, overrides } = options;
@@ -205,18 +200,15 @@ function runSampleOverrides(run: RunRecord): string[] | undefined {
   return list;
 }
 
-/** Sample runs reduce scope only; an override of a swept parameter or of the model, optimizer or data pipeline is refused. */
+/** Sample runs reduce scope only (sample-scope.ts): a scope setting may be overridden even when swept; anything else swept, and the model, optimizer or data, never. */
 function checkSampleOverrides(list: string[], run: RunRecord): void {
-  const params = new Set(Object.keys(run.params ?? {}));
   for (const item of list) {
-    const key = /^(?:--?)?([^=\s]+)/.exec(item)?.[1];
-    if (!key || /^\d/.test(key)) continue;
-    const segments = key.split(/[._-]/).map((s) => s.toLowerCase());
-    const joined = key.toLowerCase().replace(/-/g, "_");
-    const bad = [...segments, joined].find((s) => FORBIDDEN_SAMPLE_KEYS.has(s));
-    if (params.has(key) || params.has(joined) || bad) {
+    const key = overrideKey(item);
+    if (!key) continue;
+    const problem = sampleOverrideProblem(key, run.params ?? {});
+    if (problem) {
       throw new RunError(
-        `sample override ${JSON.stringify(item)} would change ${params.has(key) || params.has(joined) ? "a swept parameter" : `the ${bad}`}; a sample run only reduces scope (steps, checkpointing, validation)`,
+        `sample override ${JSON.stringify(item)} would change ${problem}; a sample run only reduces scope (steps, epochs, checkpointing, validation, logging frequency, dataset size limits)`,
         "sample.overrides",
       );
     }

@@ -280,6 +280,48 @@ describe("--sample", () => {
   });
 });
 
+describe("--sample overrides: scope keys may change even when swept; nothing else swept, and never the model, optimizer or data", () => {
+  // As sweep-gen writes a tier3 run: max_steps is a fixed parameter of the sweep, lr and seed are swept.
+  const params = { optimizer: "sgd", lr: 0.05, weight_decay: 1e-4, seed: 0, max_steps: 2000, dropout: 0.1, "max-epochs": 9 };
+  const tier3 = (name: string) => run(name, ["python", "train.py", "lr=0.05", "max_steps=2000"], { params });
+  const renderWith = async (overrides: string[]) => {
+    const r = await renderRecords([tier3("t3")], { cwd: tempDir(), profile: "local", sample: true, overrides: { sampleOverrides: overrides } });
+    return { code: r.code, error: (r.records[0]!.error as { message: string } | undefined)?.message, script: r.records[0]!.script as { path: string } | undefined };
+  };
+
+  it("max_steps=100 is a scope setting: allowed although max_steps is in params, appended after the full run's value", async () => {
+    const r = await renderWith(["max_steps=100"]);
+    expect(r.error).toBeUndefined();
+    expect(r.code).toBe(0);
+    expect(readFileSync(r.script!.path, "utf8")).toMatch(/train\.py lr=0\.05 max_steps=2000 max_steps=100\n/);
+  });
+
+  it.each([
+    ["max_steps=100"], ["--max_steps", "50"], ["--max-epochs=1"], ["+trainer.max_steps=100"], ["trainer.limit_train_batches=10"], ["trainer.limit_val_batches=0"],
+    ["trainer.val_check_interval=1.0"], ["trainer.enable_checkpointing=false"], ["checkpoint.enabled=false"], ["val.enabled=false"], ["--eval_steps=1000"],
+    ["--save_steps=100000"], ["save_strategy=no"], ["checkpoint_every=0"], ["trainer.log_every_n_steps=1"], ["logging_steps=1"], ["--num_train_epochs", "1"],
+    ["max_iters=100"], ["train_iters=100"], ["eval_interval=50"], ["log_interval=1"], ["data.max_train_samples=1000"], ["--max_train_samples=1000"],
+    ["callbacks.model_checkpoint.every_n_train_steps=0"], ["epochs=1"], ["steps=10"],
+  ])("allowed: %s", async (...overrides) => {
+    expect((await renderWith(overrides)).error).toBeUndefined();
+  });
+
+  it.each([
+    ["lr=0.1", "the lr"], ["seed=1", "the seed"], ["optimizer=adam", "the optimizer"], ["--learning-rate=1e-3", "the learning_rate"], ["model.width=64", "the model"],
+    ["data=imagenet", "the data"], ["dataset.name=c4", "the dataset"], ["tokenizer.max_length=128", "the tokenizer"], ["warmup_steps=10", "the warmup"],
+    ["optimizer.steps=10", "the optimizer"], ["model.eval_every=1", "the model"], ["dropout=0", "a swept parameter"], ["model_name_or_path=gpt2", "the model"],
+    ["weight_decay=0", "the weight_decay"],
+  ])("refused: %s (%s)", async (override, what) => {
+    const r = await renderWith([override]);
+    expect(r.code).toBe(1);
+    expect(r.error).toContain(`would change ${what};`);
+  });
+
+  it("a key that is neither scope nor swept nor model/optimizer/data is left to the user", async () => {
+    expect((await renderWith(["num_workers=2"])).error).toBeUndefined();
+  });
+});
+
 describe("--array", () => {
   const runs = (n: number) => Array.from({ length: n }, (_, i) => run(`r${i}`, ["printf", "%s\\0", `v=${i}`, "it's $(x)\n"], { group: "tier3" }));
 
