@@ -19,8 +19,9 @@ import { classify, ledgerRecords } from "./inputs.ts";
 import { type AcctView, type Decision, decide, needsAccounting, ourRow } from "./machine.ts";
 import { type SacctJob, parseSacct, sacctArgs } from "./sacct.ts";
 import { type SqueueRow, parseSqueue, squeueArgs } from "./squeue.ts";
+import { RecordSpill } from "./spill.ts";
 import { POLL_DIR, PollStore } from "./store.ts";
-import { type Track, type TrackedRun, isFinal, newTrack, storeKey } from "./track.ts";
+import { StringPool, type Track, type TrackedRun, isFinal, newTrack, storeKey } from "./track.ts";
 
 export interface PollOptions {
   /** State directory (slurm-submit's; poll keeps its own files in <state>/poll/). */
@@ -84,11 +85,18 @@ class Poller {
   private readonly human: HumanLog;
   private readonly now: () => Date;
   private tracks = new Map<string, Track>();
+  /** The tracked records' bodies, out of memory until they are written out. */
+  private spill!: RecordSpill;
   /** Jobs tracked in this session, by store key, in arrival order. */
   private readonly active = new Map<string, TrackedRun>();
-  /** Job key -> the run ids tracked under it: a job claimed by two runs is warned about (O(1) per record). */
-  private readonly runsByJob = new Map<string, Set<string>>();
+  /**
+   * Job key -> the run id(s) tracked under it: a job claimed by two runs is warned about (O(1) per
+   * record). Almost every job has one run: a plain string then, not a Set per job (~200 bytes each).
+   */
+  private readonly runsByJob = new Map<string, string | string[]>();
   private readonly emitted = new Set<string>();
+  /** One copy of the strings many tracks repeat (array ids, job names, times, reasons). */
+  private readonly pool = new StringPool();
   private stdinDone = false;
   private stdinRecords = 0;
   private inputError: unknown;
@@ -110,6 +118,15 @@ class Poller {
 
   async run(): Promise<number> {
     this.tracks = await this.store.load();
+    this.spill = await RecordSpill.open(this.store.dir);
+    try {
+      return await this.watch();
+    } finally {
+      await this.spill.close();
+    }
+  }
+
+  private async watch(): Promise<number> {
     const reading = this.readStdin();
     if (this.o.once) {
       await reading;
@@ -204,21 +221,26 @@ class Poller {
     const sk = storeKey(id.key, record);
     const known = this.active.get(sk);
     if (known) {
-      known.record = record; // the same job again (ledger and stdin): keep the newest copy
+      // The same job again (ledger and stdin): keep the newest copy.
+      known.record = await this.spill.put(record);
+      known.name = record.name;
       return;
     }
-    const claimants = this.runsByJob.get(id.key) ?? new Set<string>();
-    for (const other of claimants) {
-      if (other !== record.id) this.o.log.warn(`job ${id.key} is claimed by runs ${other} and ${record.id}; the job name decides which one it is`);
+    const claimants = this.runsByJob.get(id.key);
+    if (claimants === undefined) this.runsByJob.set(id.key, record.id);
+    else {
+      const others = typeof claimants === "string" ? [claimants] : claimants;
+      for (const other of others) {
+        if (other !== record.id) this.o.log.warn(`job ${id.key} is claimed by runs ${other} and ${record.id}; the job name decides which one it is`);
+      }
+      if (!others.includes(record.id)) this.runsByJob.set(id.key, [...others, record.id]);
     }
-    claimants.add(record.id);
-    this.runsByJob.set(id.key, claimants);
     let t = this.tracks.get(sk);
     if (!t) {
-      t = newTrack(id, record, this.now());
+      t = newTrack(id, record, this.now(), this.pool);
       this.tracks.set(sk, t);
     }
-    this.active.set(sk, { track: t, record });
+    this.active.set(sk, { track: t, record: await this.spill.put(record), name: record.name });
     if (!t.loggedSubmit) {
       const job = record.job!;
       this.human.entry(this.now(), "SUBMIT_JOB", record.name, [
@@ -257,7 +279,13 @@ class Poller {
       const parsed = parseSqueue(res.stdout);
       for (const s of parsed.skipped) this.o.log.warn(`squeue: ${s}`);
       rows = new Map();
-      for (const r of parsed.rows) for (const k of r.keys) rows.set(k, [...(rows.get(k) ?? []), r]);
+      for (const r of parsed.rows) {
+        for (const k of r.keys) {
+          const list = rows.get(k);
+          if (list) list.push(r);
+          else rows.set(k, [r]);
+        }
+      }
     } catch (e) {
       return this.failedQuery("squeue", sqArgs, e, pending.length);
     }
@@ -324,22 +352,24 @@ class Poller {
       this.o.log.warn(`job ${t.key} of run ${t.runId}: ${d.reused}: not our job (job id reused after a controller restart?); treated as absent`);
       t.warnedReuse = true;
     }
-    if (d.rawId) t.rawId = d.rawId;
-    if (d.seenSubmitAt) t.seenSubmitAt = d.seenSubmitAt;
+    if (d.rawId) t.rawId = this.pool.get(d.rawId);
+    if (d.seenSubmitAt) t.seenSubmitAt = this.pool.get(d.seenSubmitAt);
     if (d.restarts !== undefined) t.restarts = Math.max(t.restarts, d.restarts);
     if (d.requeuePending !== undefined) t.requeuePending = d.requeuePending;
     if (d.finalSeenAt !== undefined) t.finalSeenAt = d.finalSeenAt;
     const state = d.state;
     if (!state) return;
+    if (state.reason) state.reason = this.pool.get(state.reason);
+    if (state.node_list) state.node_list = this.pool.get(state.node_list);
     if (state.source !== "none") {
-      t.lastSeenAt = state.confirmed_at ?? now.toISOString();
+      t.lastSeenAt = this.pool.get(state.confirmed_at ?? now.toISOString());
       t.lastKnownState = state.state;
     }
     state.restarts = Math.max(state.restarts ?? 0, t.restarts);
     if (this.o.maxRequeues !== undefined && state.restarts > this.o.maxRequeues) {
       if (!t.flagged) {
-        this.o.log.warn(`${tr.record.name} (job ${t.key}) was requeued ${state.restarts} times, more than --max-requeues ${this.o.maxRequeues}`);
-        this.human.entry(now, "REQUEUE_LIMIT", tr.record.name, [
+        this.o.log.warn(`${tr.name} (job ${t.key}) was requeued ${state.restarts} times, more than --max-requeues ${this.o.maxRequeues}`);
+        this.human.entry(now, "REQUEUE_LIMIT", tr.name, [
           ["Job ID", t.key],
           ["Restarts", state.restarts],
           ["Limit", this.o.maxRequeues],
@@ -366,7 +396,7 @@ class Poller {
     t.earlyChecked = true;
     const ran = state.elapsed_s ?? 0;
     if (ran * 1000 > this.o.earlyMs) return;
-    const path = stderrPath(tr.record, t, this.o.cwd);
+    const path = stderrPath(await this.spill.get(tr.record), t, this.o.cwd);
     let tail: string[] = [];
     let error: string | undefined;
     try {
@@ -375,9 +405,9 @@ class Poller {
       error = `cannot read ${path}: ${(e as Error).message}`;
     }
     state.early_failure = { elapsed_s: ran, path, tail, ...(error ? { error } : {}) };
-    const head = `early failure: ${tr.record.name} (job ${t.key}) ${state.state}${state.exit_code ? ` ${state.exit_code}` : ""} after ${humanElapsed(ran)}`;
+    const head = `early failure: ${tr.name} (job ${t.key}) ${state.state}${state.exit_code ? ` ${state.exit_code}` : ""} after ${humanElapsed(ran)}`;
     this.o.log.warn(error ? `${head}; ${error}` : `${head}; last lines of ${path}:\n${tail.map((l) => `    ${l}`).join("\n")}`);
-    this.human.entry(now, "EARLY_FAILURE", tr.record.name, [
+    this.human.entry(now, "EARLY_FAILURE", tr.name, [
       ["Job ID", t.key],
       ["State", `${state.state}${state.exit_code ? ` (exit ${state.exit_code})` : ""} after ${humanElapsed(ran)}`],
       ["Stderr", path],
@@ -389,7 +419,7 @@ class Poller {
     const t = tr.track;
     const ev: JobEvent = { kind: "event", v: 1, job_id: t.key, from: prev?.state ?? null, to: state.state, at: now.toISOString() };
     if (t.runId) ev.run_id = t.runId;
-    if (tr.record.name) ev.name = tr.record.name;
+    if (tr.name) ev.name = tr.name;
     if (t.arrayTask !== undefined) ev.array_task = t.arrayTask;
     if (state.reason) ev.reason = state.reason;
     if (state.exit_code) ev.exit_code = state.exit_code;
@@ -397,7 +427,7 @@ class Poller {
     if (state.node_list) ev.node_list = state.node_list;
     ev.restarts = state.restarts ?? t.restarts;
     await this.out.write(ev);
-    this.human.entry(now, "STATE_CHANGE", tr.record.name, [
+    this.human.entry(now, "STATE_CHANGE", tr.name, [
       ["Job ID", t.key],
       ["Previous", prev?.state ?? "(not seen yet)"],
       ["Current", state.state],
@@ -417,7 +447,8 @@ class Poller {
     const state = tr.track.state;
     // The raw id of a started array task is what sbatch's %j expands to in its log paths.
     const rawId = tr.track.rawId;
-    const record = rawId && tr.record.job && rawId !== tr.record.job.id ? { ...tr.record, job: { ...tr.record.job, raw_id: rawId } } : tr.record;
+    const stored = await this.spill.get(tr.record);
+    const record = rawId && stored.job && rawId !== stored.job.id ? { ...stored, job: { ...stored.job, raw_id: rawId } } : stored;
     await this.out.write(state ? { ...record, state } : record);
   }
 

@@ -1,6 +1,7 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { writeFileAtomic } from "@slurmpipe/core";
+import { randomBytes } from "node:crypto";
+import { open, readFile, rename, unlink } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { fsyncDir } from "@slurmpipe/core";
 import type { Track } from "./track.ts";
 
 /**
@@ -10,6 +11,7 @@ import type { Track } from "./track.ts";
  */
 export const POLL_DIR = "poll";
 export const STORE_FILE = "jobs.json";
+const SAVE_CHUNK = 1 << 20;
 
 interface StoreFile {
   v: 1;
@@ -40,8 +42,34 @@ export class PollStore {
     return new Map(Object.entries(data.jobs ?? {}));
   }
 
+  /**
+   * Replaces the file atomically (temp file, fsync, rename, fsync of the directory), written in
+   * chunks: the same bytes as `JSON.stringify({v, updated_at, jobs})`, without building one string
+   * (and its Buffer) of the whole file, which is ~70 MB at 100,000 jobs.
+   */
   async save(tracks: Map<string, Track>, now: Date): Promise<void> {
-    const data: StoreFile = { v: 1, updated_at: now.toISOString(), jobs: Object.fromEntries(tracks) };
-    await writeFileAtomic(this.path, `${JSON.stringify(data)}\n`);
+    const tmp = join(this.dir, `.${basename(this.path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+    const fh = await open(tmp, "w");
+    try {
+      let chunk = `{"v":1,"updated_at":${JSON.stringify(now.toISOString())},"jobs":{`;
+      let first = true;
+      for (const [key, track] of tracks) {
+        chunk += `${first ? "" : ","}${JSON.stringify(key)}:${JSON.stringify(track)}`;
+        first = false;
+        if (chunk.length >= SAVE_CHUNK) {
+          await fh.writeFile(chunk); // from the current position; loops over short writes
+          chunk = "";
+        }
+      }
+      await fh.writeFile(`${chunk}}}\n`);
+      await fh.sync();
+    } catch (e) {
+      await fh.close();
+      await unlink(tmp).catch(() => {});
+      throw e;
+    }
+    await fh.close();
+    await rename(tmp, this.path);
+    await fsyncDir(this.dir);
   }
 }

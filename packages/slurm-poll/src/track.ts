@@ -1,5 +1,6 @@
 import type { JobState, RunRecord } from "@slurmpipe/core";
 import type { TrackedId } from "./ids.ts";
+import type { SpillRef } from "./spill.ts";
 
 /**
  * What slurm-poll remembers about one tracked job between cycles and between runs
@@ -46,9 +47,12 @@ export interface Track {
   earlyChecked?: boolean;
 }
 
+/** A job tracked in this session: its track, and where its run record waits (see spill.ts). */
 export interface TrackedRun {
   track: Track;
-  record: RunRecord;
+  record: SpillRef;
+  /** The run's name (events and warnings carry it). */
+  name: string;
 }
 
 /** Store key: the job plus the run and attempt, so a reused id on a new submission starts afresh. */
@@ -56,16 +60,30 @@ export function storeKey(key: string, record: Pick<RunRecord, "id" | "job">): st
   return `${key}|${record.id}|${record.job?.attempt ?? 1}`;
 }
 
-export function newTrack(id: TrackedId, record: RunRecord, now: Date): Track {
+/**
+ * Hands out one copy of equal strings. The tasks of an array repeat its id, job name and submit
+ * time, and a burst of records shares its tracking time: 100,000 tracks keep a few hundred copies.
+ */
+export class StringPool {
+  private readonly strings = new Map<string, string>();
+  get(s: string): string {
+    const known = this.strings.get(s);
+    if (known !== undefined) return known;
+    this.strings.set(s, s);
+    return s;
+  }
+}
+
+export function newTrack(id: TrackedId, record: RunRecord, now: Date, pool: StringPool = new StringPool()): Track {
   const job = record.job!;
-  const t: Track = { key: id.key, queryId: id.queryId, trackedAt: now.toISOString(), restarts: 0 };
-  if (id.arrayJobId !== undefined) t.arrayJobId = id.arrayJobId;
+  const t: Track = { key: id.key, queryId: pool.get(id.queryId), trackedAt: pool.get(now.toISOString()), restarts: 0 };
+  if (id.arrayJobId !== undefined) t.arrayJobId = pool.get(id.arrayJobId);
   if (id.arrayTask !== undefined) t.arrayTask = id.arrayTask;
   t.runId = record.id;
   t.name = record.name;
-  if (job.name) t.jobName = job.name;
+  if (job.name) t.jobName = pool.get(job.name);
   if (job.attempt) t.attempt = job.attempt;
-  if (job.submitted_at) t.submittedAt = job.submitted_at;
+  if (job.submitted_at) t.submittedAt = pool.get(job.submitted_at);
   return t;
 }
 
