@@ -151,11 +151,11 @@ export function suggest(cls: FailureClass, record: Partial<RunRecord>): Suggeste
     case "TIME_LIMIT": {
       const limit = state.time_limit_s ?? (resources.time ? (parseDuration(resources.time) ?? undefined) : undefined);
       if (limit && limit > 0) {
-        // Slurm keeps time limits in whole minutes, rounding seconds up (`--time=00:00:45` is 1 minute):
-        // x 1.5 in seconds could give the same limit again, so it is computed in whole minutes.
-        const minutes = Math.ceil(limit / 60);
-        const retry = Math.ceil(minutes * 1.5); // > minutes for any minutes >= 1
-        return { action: "increase_time", retry: true, changes: { resources: { time: formatDuration(retry * 60) } }, note: `time limit ${formatDuration(minutes * 60)} x 1.5 (whole minutes); or requeue and resume from the last checkpoint` };
+        // Slurm keeps time limits in whole minutes, rounding seconds up (`--time=00:00:30` runs as
+        // 1 minute, and so would 30 s x 1.5 = 45 s): x 1.5 of the limit the job really had, so the
+        // retry always gets more (the 90 s suggested for a 1-minute limit run as 2 minutes).
+        const granted = Math.ceil(limit / 60) * 60;
+        return { action: "increase_time", retry: true, changes: { resources: { time: formatDuration(granted * 1.5) } }, note: "time limit x 1.5; or requeue and resume from the last checkpoint" };
       }
       return { action: "requeue", retry: true, note: "time limit unknown: requeue and resume from the last checkpoint, or raise --time" };
     }

@@ -106,16 +106,16 @@ describe("failure classes from the Slurm state, and suggested changes", () => {
     }
   });
 
-  it("TIME_LIMIT suggests a longer limit in whole minutes (Slurm rounds seconds up to a minute)", async () => {
+  it("TIME_LIMIT suggests limit x 1.5 of the whole minutes Slurm granted, so the retry always runs longer", async () => {
     const suggested = async (state: Record<string, unknown>, resources?: Record<string, unknown>) => {
       const r = await reportForRecord(base({ state: { state: "TIMEOUT", category: "failure", terminal: true, ...state }, ...(resources ? { resources } : {}) }));
       return (r.failures![0]!.suggested!.changes as { resources: { time: string } }).resources.time;
     };
     // A 30 s limit runs as 1 minute; 30 s x 1.5 = "00:00:45" would run as 1 minute again and time out the same way.
-    expect(await suggested({ time_limit_s: 30 })).toBe("00:02:00");
-    expect(await suggested({}, { time: "00:00:45" })).toBe("00:02:00");
-    expect(await suggested({ time_limit_s: 60 })).toBe("00:02:00");
-    expect(await suggested({ time_limit_s: 300 })).toBe("00:08:00");
+    expect(await suggested({ time_limit_s: 30 })).toBe("00:01:30");
+    expect(await suggested({}, { time: "00:00:45" })).toBe("00:01:30");
+    expect(await suggested({ time_limit_s: 60 })).toBe("00:01:30");
+    expect(await suggested({ time_limit_s: 300 })).toBe("00:07:30");
     expect(await suggested({}, { time: "1-00:00:00" })).toBe("1-12:00:00");
     for (const limit of [1, 59, 60, 61, 90, 119, 600, 3599]) {
       const time = await suggested({ time_limit_s: limit });
