@@ -190,7 +190,12 @@ function passThroughReason(record: Record<string, unknown>): string | undefined 
 /** The record as written: resolved resources (run-spec and CLI env/setup kept, so re-rendering gives the same script). */
 function outputRecord(raw: Record<string, unknown>, plan: JobPlan, script: Record<string, unknown>, logs: { stdout: string; stderr: string }): Record<string, unknown> {
   // The input object, not the parsed one, so every field keeps its place and value.
-  return { ...raw, dir: plan.runDir, resources: outputResources(plan), script, logs };
+  return { ...raw, ...identity(plan), dir: plan.runDir, resources: outputResources(plan), script, logs };
+}
+
+/** A sample's own id and name, and `sample_of` linking it to the full run (nothing for a full run). */
+function identity(plan: JobPlan): Record<string, unknown> {
+  return plan.sampleOf ? { id: plan.run.id, name: plan.run.name, sample_of: plan.sampleOf } : {};
 }
 
 function outputResources(plan: JobPlan): Record<string, unknown> {
@@ -208,7 +213,7 @@ function addToGroup(groups: Map<string, ArrayGroup>, plan: JobPlan, item: Pick<I
   const resourcesKey = JSON.stringify(resources);
   const sharedResources = shared.get(resourcesKey) ?? shared.set(resourcesKey, resources).get(resourcesKey)!;
   const member: ArrayMember = {
-    raw: JSON.stringify(item.record),
+    raw: JSON.stringify({ ...item.record, ...identity(plan) }),
     source: item.source,
     line: item.line,
     id: plan.run.id,

@@ -3,7 +3,7 @@
  * everything that would otherwise only fail at submission or inside the job.
  */
 import { resolve as resolvePath } from "node:path";
-import { type RunRecord, parseDuration, parseMemory } from "@slurmpipe/core";
+import { type RunRecord, contentId, parseDuration, parseMemory } from "@slurmpipe/core";
 import { RESOURCE_KEYS, RESOURCE_OPTIONS, type ResourceKey, directiveOptionName, normalizeKey } from "./directives.ts";
 import type { Launcher, Profile } from "./profile.ts";
 import { shellQuote } from "./quote.ts";
@@ -39,6 +39,8 @@ export interface PlanOptions {
 
 export interface JobPlan {
   run: RunRecord;
+  /** Sample runs: the id of the full run this is a sample of (`run` then has the sample's own id and name). */
+  sampleOf?: string;
   /** Job name and directory name below --out (`sample-<name>` for sample runs). */
   jobName: string;
   /** Directory holding job.sbatch and logs/. */
@@ -77,7 +79,8 @@ export class RunError extends Error {
 const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+=@,-]*$/;
 const MAX_NAME_BYTES = 200;
 
-export function planJob(run: RunRecord, options: PlanOptions): JobPlan {
+export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
+  let run = input;
   const { profile, overrides } = options;
   const warnings: string[] = [];
   if (!SAFE_NAME.test(run.name) || Buffer.byteLength(run.name) > MAX_NAME_BYTES) {
@@ -86,7 +89,12 @@ export function planJob(run: RunRecord, options: PlanOptions): JobPlan {
       "name",
     );
   }
-  const jobName = options.sample ? `sample-${run.name}` : run.name;
+  // A sample is a run of its own (its own id, so its own job tag and ledger entry): see sampleIdentity.
+  const sampleOverrides = options.sample ? sampleOverridesOf(run, overrides, profile) : undefined;
+  const sample = sampleOverrides ? sampleIdentity(run, sampleOverrides) : undefined;
+  if (sample) run = { ...run, id: sample.id, name: sample.name, sample_of: sample.sampleOf } as RunRecord;
+  if (Buffer.byteLength(run.name) > MAX_NAME_BYTES) throw new RunError(`sample name ${JSON.stringify(run.name)} is longer than ${MAX_NAME_BYTES} bytes`, "name");
+  const jobName = run.name;
   const scriptDir = resolvePath(options.outDir, jobName);
   const runDir = options.sample || !run.dir ? scriptDir : resolvePath(options.cwd, run.dir);
 
@@ -139,9 +147,7 @@ export function planJob(run: RunRecord, options: PlanOptions): JobPlan {
   const venv = overrides.venv ?? profile.venv;
 
   const command = commandOf(run);
-  if (options.sample) {
-    const sampleOverrides = overrides.sampleOverrides ?? runSampleOverrides(run) ?? profile.sample?.overrides ?? [];
-    checkSampleOverrides(sampleOverrides, run);
+  if (sampleOverrides) {
     if (sampleOverrides.length === 0) warnings.push(`${run.name}: no sample overrides (profile sample.overrides, the run's sample.overrides or --sample-override): only the 15-minute limit shortens this run`);
     if ("argv" in command) command.argv.push(...sampleOverrides);
     else command.shell = [command.shell, ...sampleOverrides.map((o) => shellQuote(o))].join(" ");
@@ -157,6 +163,7 @@ export function planJob(run: RunRecord, options: PlanOptions): JobPlan {
 
   const plan: JobPlan = {
     run,
+    ...(sample ? { sampleOf: sample.sampleOf } : {}),
     jobName,
     scriptDir,
     runDir,
@@ -190,6 +197,25 @@ function commandOf(run: RunRecord): JobPlan["command"] {
     if (word.includes("\u0000")) throw new RunError("contains a NUL byte, which no program argument can hold", `command[${i}]`);
   });
   return { argv: [...c] };
+}
+
+/** The overrides a sample run appends: --sample-override, else the run's sample.overrides, else the profile's; checked. */
+function sampleOverridesOf(run: RunRecord, overrides: Overrides, profile: Profile): string[] {
+  const list = overrides.sampleOverrides ?? runSampleOverrides(run) ?? profile.sample?.overrides ?? [];
+  checkSampleOverrides(list, run);
+  return list;
+}
+
+/**
+ * The sample's own identity. Sharing the full run's id would give both jobs the same run-id tag, and
+ * slurm-submit would then skip the full run as already done. The id depends on the full run and the
+ * overrides only (16 hex digits, like sweep-gen's), so re-rendering the same sample gives the same
+ * id. A record that already is a sample (`sample_of`) is a sample of that run again, not of itself.
+ */
+export function sampleIdentity(run: RunRecord, overrides: readonly string[]): { id: string; name: string; sampleOf: string } {
+  const of = (run as Record<string, unknown>).sample_of;
+  const base = typeof of === "string" && of !== "" && run.name.startsWith("sample-") ? { id: of, name: run.name.slice("sample-".length) } : { id: run.id, name: run.name };
+  return { id: contentId({ sample_of: base.id, overrides }, 16), name: `sample-${base.name}`, sampleOf: base.id };
 }
 
 function runSampleOverrides(run: RunRecord): string[] | undefined {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { contentId, parseJobTag, taggedJobName } from "@slurmpipe/core";
 import { execa, execaSync } from "execa";
 import { describe, expect, it } from "vitest";
 import { renderRecords, run, tempDir } from "./helpers.ts";
@@ -277,6 +278,55 @@ describe("--sample", () => {
     expect((bad.records[0]!.error as { message: string }).message).toMatch(/would change/);
     const none = await renderRecords([run("c", TRAIN)], { cwd, sample: true });
     expect(none.stderr).toMatch(/no sample overrides/);
+  });
+});
+
+describe("--sample: the sample is a run of its own", () => {
+  const full = () => run("S-core_lr0.05", ["python", "train.py", "lr=0.05", "max_steps=2000"], { params: { lr: 0.05, max_steps: 2000 } });
+
+  it("own id (contentId of sample_of + overrides), name sample-<name>, sample_of; a different job tag from the full run", async () => {
+    const cwd = tempDir();
+    const fullRec = (await renderRecords([full()], { cwd, profile: "local" })).records[0]!;
+    const r = await renderRecords([full()], { cwd, profile: "local", sample: true, overrides: { sampleOverrides: ["max_steps=100"] } });
+    expect(r.code).toBe(0);
+    const sample = r.records[0]!;
+    expect(fullRec.id).toBe(full().id);
+    expect(sample.id).toBe(contentId({ sample_of: full().id, overrides: ["max_steps=100"] }, 16));
+    expect(sample.id).toMatch(/^[0-9a-f]{16,}$/);
+    expect(sample.id).not.toBe(fullRec.id);
+    expect(sample.name).toBe("sample-S-core_lr0.05");
+    expect(sample.sample_of).toBe(full().id);
+    // What slurm-submit names the two jobs: different run-id tags, so neither is skipped as the other.
+    const fullTag = parseJobTag(taggedJobName(fullRec.name as string, fullRec.id as string))!;
+    const sampleTag = parseJobTag(taggedJobName(sample.name as string, sample.id as string))!;
+    expect(sampleTag.runIdPrefix).not.toBe(fullTag.runIdPrefix);
+    expect(taggedJobName(sample.name as string, sample.id as string)).not.toBe(taggedJobName(fullRec.name as string, fullRec.id as string));
+    // The script's job name is the sample's name.
+    expect(readFileSync((sample.script as { path: string }).path, "utf8")).toContain("#SBATCH --job-name=sample-S-core_lr0.05\n");
+  });
+
+  it("the same sample renders to the same id; other overrides give another; re-rendering a sample record keeps it", async () => {
+    const cwd = tempDir();
+    const render = async (input: Record<string, unknown>, overrides: string[]) =>
+      (await renderRecords([input], { cwd, profile: "local", sample: true, overrides: { sampleOverrides: overrides } })).records[0]!;
+    const a = await render(full(), ["max_steps=100"]);
+    expect((await render(full(), ["max_steps=100"])).id).toBe(a.id);
+    expect((await render(full(), ["max_steps=50"])).id).not.toBe(a.id);
+    const again = await render(a, ["max_steps=100"]);
+    expect([again.id, again.name, again.sample_of]).toEqual([a.id, a.name, a.sample_of]);
+  });
+
+  it("--array: the table and the record carry the sample's id and name", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([full()], { cwd, profile: "local", sample: true, array: true, overrides: { sampleOverrides: ["max_steps=100"] } });
+    expect(r.code).toBe(0);
+    const rec = r.records[0]!;
+    expect(rec.sample_of).toBe(full().id);
+    expect(rec.name).toBe("sample-S-core_lr0.05");
+    expect(rec.id).toBe(contentId({ sample_of: full().id, overrides: ["max_steps=100"] }, 16));
+    const table = readFileSync((rec.script as { array: { table: string } }).array.table, "utf8");
+    const b64 = (t: string) => `:${Buffer.from(t).toString("base64")}`;
+    expect(table.startsWith(`${b64(rec.id as string)} ${b64("sample-S-core_lr0.05")} `)).toBe(true);
   });
 });
 
