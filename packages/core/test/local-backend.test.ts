@@ -1,10 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseJobId, parseSbatchParsable, parseState, runLocalSlurm, runSlurm } from "../src/index.ts";
 
-function setup() {
+function setup(maxParallel = 4) {
   const root = mkdtempSync(join(tmpdir(), "sp-local-"));
   const dir = join(root, "state");
   const work = join(root, "work");
@@ -15,7 +15,7 @@ function setup() {
     chmodSync(p, 0o755);
     return p;
   };
-  const run = (cmd: string, args: string[]) => runLocalSlurm(cmd, args, { dir, cwd: work, maxParallel: 4 });
+  const run = (cmd: string, args: string[]) => runLocalSlurm(cmd, args, { dir, cwd: work, maxParallel });
   const sbatch = async (args: string[]) => {
     const r = await run("sbatch", ["--parsable", ...args]);
     expect(r.stderr).toBe("");
@@ -116,5 +116,65 @@ describe("local backend", () => {
     const id = parseSbatchParsable(r.stdout).jobId;
     await t.wait([id]);
     expect(existsSync(join(t.work, "logs", `viarunner.sh-${id}.out`))).toBe(true);
+  });
+
+  it("starts waiting jobs in submission order across sbatch calls (one FIFO, not a race of runners)", async () => {
+    const t = setup(1);
+    const ids: string[] = [];
+    // Separate sbatch calls: each spawns its own runner, all waiting for the one slot.
+    for (let i = 0; i < 6; i++) ids.push(await t.sbatch(["-J", `fifo${i}`, t.script(`fifo${i}`, "sleep 0.3")]));
+    await t.wait(ids, 40_000);
+    const startMs = ids.map((id) => Date.parse(JSON.parse(readFileSync(join(t.dir, "jobs", `${id}.json`), "utf8")).start_time));
+    const byStart = [...ids].sort((a, b) => startMs[ids.indexOf(a)]! - startMs[ids.indexOf(b)]!);
+    expect(byStart).toEqual(ids);
+    const rows = (await t.run("sacct", ["-X", "-P", "-n", "-o", "JobID,Start,End", "-j", ids.join(",")])).stdout.trim().split("\n").map((l) => l.split("|"));
+    const sacctStart = new Map(rows.map(([id, start]) => [id!, start!]));
+    for (let i = 1; i < ids.length; i++) expect(sacctStart.get(ids[i]!)! >= sacctStart.get(ids[i - 1]!)!).toBe(true);
+    // One slot: no two ran at once; and the queue is empty again.
+    const spans = rows.map(([, s, e]) => [Date.parse(s!), Date.parse(e!)] as const).sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
+    expect(readdirSync(join(t.dir, "queue"))).toEqual([]);
+  });
+
+  it("a held or cancelled job does not block the queue", async () => {
+    const t = setup(1);
+    const held = await t.sbatch(["--hold", t.script("held", "true")]);
+    const doomed = await t.sbatch(["--dependency=afterok:999999_1", t.script("doomed", "sleep 30")]);
+    const gone = await t.sbatch([t.script("gone", "sleep 30")]);
+    await t.run("scancel", [doomed, gone]);
+    const after = await t.sbatch([t.script("after", "true")]);
+    const states = await t.wait([after, gone, doomed]);
+    expect(states.get(after)!.state).toBe("COMPLETED");
+    expect((await t.run("squeue", ["-h", "-j", `${held},${held}`, "-o", "%T|%r"])).stdout).toBe("PENDING|None\n");
+    await t.run("scancel", [held]);
+  });
+
+  it("records the requested memory: SLURM_MEM_PER_NODE / SLURM_MEM_PER_CPU, sacct ReqMem, squeue %m", async () => {
+    const t = setup();
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+    const show = 'echo "node=${SLURM_MEM_PER_NODE-unset} cpu=${SLURM_MEM_PER_CPU-unset}"';
+    const gig = await t.sbatch(["--mem=4G", "-J", "gig", t.script("gig", show)]);
+    const mb = await t.sbatch(["-J", "mb", t.script("mb", show, "#SBATCH --mem=8000")]);
+    const perCpu = await t.sbatch(["--mem-per-cpu=1000", "-c", "2", "-J", "percpu", t.script("percpu", show, "#SBATCH --mem=64G")]);
+    const none = await t.sbatch(["-J", "none", t.script("none", show)]);
+    await t.wait([gig, mb, perCpu, none]);
+    const out = (name: string, id: string) => readFileSync(join(t.work, "logs", `${name}-${id}.out`), "utf8");
+    expect(out("gig", gig)).toBe("node=4096 cpu=unset\n");
+    expect(out("mb", mb)).toBe("node=8000 cpu=unset\n");
+    expect(out("percpu", perCpu)).toBe("node=unset cpu=1000\n");
+    expect(out("none", none)).toBe("node=unset cpu=unset\n");
+    const all = [gig, mb, perCpu, none].join(",");
+    const reqMem = async (extra: string[]) =>
+      new Map((await t.run("sacct", ["-P", "-n", "-o", "JobID,ReqMem", "-j", all, ...extra])).stdout.trim().split("\n").map((l) => l.split("|") as [string, string]));
+    const converted = await reqMem([]);
+    expect([gig, mb, perCpu, none].map((id) => converted.get(id))).toEqual(["4G", "8000M", "2000M", "0"]);
+    expect(converted.get(`${gig}.batch`)).toBe(""); // only on the job line
+    const raw = await reqMem(["--noconvert"]);
+    expect([gig, mb, perCpu].map((id) => raw.get(id))).toEqual(["4096M", "8000M", "2000M"]);
+    const sq = new Map((await t.run("squeue", ["-h", "-t", "all", "-j", all, "-o", "%i|%m"])).stdout.trim().split("\n").map((l) => l.split("|") as [string, string]));
+    expect([gig, mb, perCpu, none].map((id) => sq.get(id))).toEqual(["4G", "8000M", "1000M", "0"]);
+    // sbatch's own answers to bad memory options.
+    expect(await t.run("sbatch", ["--mem=4X", t.script("x", "true")])).toMatchObject({ exitCode: 255, stderr: expect.stringContaining("invalid memory constraint 4X") });
+    expect(await t.run("sbatch", ["--mem=1G", "--mem-per-cpu=1G", t.script("x", "true")])).toMatchObject({ exitCode: 255, stderr: expect.stringContaining("mutually exclusive") });
   });
 });

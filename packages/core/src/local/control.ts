@@ -1,5 +1,5 @@
 import { type ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
-import { TERMINAL_LOCAL, listJobs, readJob, writeJob } from "./store.ts";
+import { TERMINAL_LOCAL, dequeueJob, listJobs, readJob, writeJob } from "./store.ts";
 import type { LocalResult } from "./types.ts";
 
 /** scancel: like Slurm, silent success on unknown or finished ids (slurm-facts.md §5.1). */
@@ -27,6 +27,7 @@ export function localScancel(argv: readonly string[], dir: string): LocalResult 
     }
     // Record the request BEFORE signalling, so the runner sees it when the job exits.
     writeJob(dir, fresh);
+    if (fresh.state === "CANCELLED") dequeueJob(dir, fresh.raw_id); // no longer waits to start
     if (pid) {
       try {
         process.kill(-pid, "SIGTERM");

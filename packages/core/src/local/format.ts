@@ -42,3 +42,21 @@ export function fit(value: string, spec: string): string {
   const cut = value.length > width ? value.slice(0, width) : value;
   return right ? cut.padStart(width) : cut.padEnd(width);
 }
+
+/**
+ * Memory as sacct's ReqMem and squeue's %m print it (slurm-facts.md §4.1-4.2): MB, shown in the
+ * largest unit that divides it (`8000M`, `4G`, `1T`); `--noconvert` keeps MB (`1024M`); `0` when
+ * nothing was requested.
+ */
+export function memText(mb: number | undefined, noconvert = false): string {
+  if (!mb) return "0";
+  if (noconvert) return `${mb}M`;
+  let value = mb;
+  let unit = 0;
+  const units = ["M", "G", "T", "P"];
+  while (value % 1024 === 0 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value}${units[unit]}`;
+}

@@ -21,6 +21,54 @@ const KILL_WAIT_MS = 5000;
 const jobFile = (id) => path.join(dir, "jobs", id + ".json");
 const slotDir = path.join(dir, "slots");
 fs.mkdirSync(slotDir, { recursive: true });
+// The FIFO of eligible waiting jobs of this machine, shared by every runner (see queue in store.ts):
+// queue/<raw id, zero-padded> holding the pid of the runner that waits for it. A runner starts a
+// job only while fewer live entries are ahead of it than slots are free, so jobs start in
+// submission order across sbatch calls, and no runner reads another runner's job files.
+const queueDir = path.join(dir, "queue");
+fs.mkdirSync(queueDir, { recursive: true });
+const QUEUE_PAD = 12;
+const entryName = (id) => String(id).padStart(QUEUE_PAD, "0");
+const queued = new Set(); // our raw ids that have an entry
+const entryPids = new Map(); // entry name -> runner pid (an entry's pid never changes)
+function enqueue(id) {
+  if (queued.has(id)) return;
+  const p = path.join(queueDir, entryName(id));
+  if (!fs.existsSync(p)) { const t = p + "." + process.pid + ".tmp"; fs.writeFileSync(t, String(process.pid)); fs.renameSync(t, p); }
+  queued.add(id);
+}
+function dequeue(id) {
+  try { fs.unlinkSync(path.join(queueDir, entryName(id))); } catch {}
+  queued.delete(id);
+}
+process.on("exit", () => { for (const id of queued) { try { fs.unlinkSync(path.join(queueDir, entryName(id))); } catch {} } });
+/** Live queue entries in order (entries of dead runners are removed); read once per pass. */
+function liveQueue() {
+  let names;
+  try { names = fs.readdirSync(queueDir); } catch { return []; }
+  const live = [];
+  for (const name of names.filter((n) => /^\d+$/.test(n)).sort()) {
+    let pid = entryPids.get(name);
+    if (pid === undefined) {
+      try { pid = Number(fs.readFileSync(path.join(queueDir, name), "utf8").trim()) || 0; } catch { continue; }
+      entryPids.set(name, pid);
+    }
+    if (pid && pid !== process.pid && !alive(pid)) { try { fs.unlinkSync(path.join(queueDir, name)); } catch {} entryPids.delete(name); continue; }
+    live.push(name);
+  }
+  return live;
+}
+/** Slots not held by a live job. */
+function freeSlots() {
+  let free = 0;
+  for (let k = 0; k < maxParallel; k++) {
+    const p = path.join(slotDir, String(k));
+    let holder;
+    try { holder = Number(fs.readFileSync(p, "utf8").trim() || 0); } catch { free++; continue; }
+    if (holder && !alive(holder)) free++;
+  }
+  return free;
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => new Date().toISOString();
 const read = (id) => { try { return JSON.parse(fs.readFileSync(jobFile(id), "utf8")); } catch { return undefined; } };
@@ -102,6 +150,9 @@ function start(job, slot) {
     SLURM_CPUS_ON_NODE: "1", SLURM_NODEID: "0", SLURM_PROCID: "0", SLURM_LOCALID: "0", SLURM_JOB_USER: job.user };
   if (job.array_job_id !== undefined) Object.assign(env, { SLURM_ARRAY_JOB_ID: String(job.array_job_id), SLURM_ARRAY_TASK_ID: String(job.array_task) });
   if (job.restarts > 0) env.SLURM_RESTART_COUNT = String(job.restarts);
+  // As Slurm: only when asked for, in MB; --mem-per-cpu jobs get SLURM_MEM_PER_CPU instead.
+  if (job.mem_per_cpu_mb !== undefined) env.SLURM_MEM_PER_CPU = String(job.mem_per_cpu_mb);
+  else if (job.mem_mb !== undefined) env.SLURM_MEM_PER_NODE = String(job.mem_mb);
   const out = fs.openSync(job.stdout, "a");
   const err = job.stderr === job.stdout ? out : fs.openSync(job.stderr, "a");
   const child = spawn("/bin/bash", [job.script], { cwd: job.cwd, env, stdio: ["ignore", out, err], detached: true });
@@ -137,6 +188,8 @@ function start(job, slot) {
 
 for (;;) {
   let open = 0;
+  let queue; // live queue entries and free slots, read at most once per pass (again after a start)
+  let free = 0;
   for (const id of ids) {
     const job = read(id);
     if (!job || TERMINAL.has(job.state)) continue;
@@ -152,21 +205,34 @@ for (;;) {
       }
       continue;
     }
-    if (job.state !== "PENDING") continue;
-    if (job.cancel_requested) { update(id, { state: "CANCELLED", reason: "None", end_time: now() }); continue; }
-    if (job.hold) continue;
+    if (job.state !== "PENDING") { dequeue(id); continue; }
+    if (job.cancel_requested) { dequeue(id); update(id, { state: "CANCELLED", reason: "None", end_time: now() }); continue; }
+    if (job.hold) { dequeue(id); continue; }
     const deps = dependencyStatus(job);
-    if (deps === "never") { update(id, { state: "CANCELLED", reason: "DependencyNeverSatisfied", end_time: now() }); continue; }
-    if (deps === "wait") { if (job.reason !== "Dependency") update(id, { reason: "Dependency" }); continue; }
+    if (deps === "never") { dequeue(id); update(id, { state: "CANCELLED", reason: "DependencyNeverSatisfied", end_time: now() }); continue; }
+    if (deps === "wait") { dequeue(id); if (job.reason !== "Dependency") update(id, { reason: "Dependency" }); continue; }
     if (job.array_throttle) {
       const siblings = ids.map(read).filter((j) => j && j.state === "RUNNING");
-      if (siblings.length >= job.array_throttle) { if (job.reason !== "JobArrayTaskLimit") update(id, { reason: "JobArrayTaskLimit" }); continue; }
+      if (siblings.length >= job.array_throttle) { dequeue(id); if (job.reason !== "JobArrayTaskLimit") update(id, { reason: "JobArrayTaskLimit" }); continue; }
+    }
+    // Eligible: wait in the FIFO; start only while fewer live entries are ahead than slots are free.
+    enqueue(id);
+    if (queue === undefined) { queue = liveQueue(); free = freeSlots(); }
+    let ahead = queue.indexOf(entryName(id));
+    if (ahead === -1) { queue = liveQueue(); ahead = queue.indexOf(entryName(id)); } // entered after this pass read the queue
+    if (ahead === -1 || ahead >= free) {
+      const why = ahead > 0 ? "Priority" : "Resources";
+      if (job.reason !== why) update(id, { reason: why });
+      continue;
     }
     const slot = tryAcquireSlot();
     if (!slot) { if (job.reason !== "Resources") update(id, { reason: "Resources" }); continue; }
     const fresh = read(id);
-    if (!fresh || fresh.state !== "PENDING" || fresh.cancel_requested) { fs.unlinkSync(slot); continue; }
+    if (!fresh || fresh.state !== "PENDING" || fresh.cancel_requested) { fs.unlinkSync(slot); dequeue(id); continue; }
     start(fresh, slot);
+    // The entry goes only after the slot is taken, so nobody behind it sees a free slot twice.
+    dequeue(id);
+    queue = undefined;
   }
   if (open === 0 && running.size === 0) break;
   await sleep(running.size > 0 ? 250 : 400);

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { formatDuration } from "../slurm/units.ts";
 import { type ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
-import { elapsedSeconds, limitText, slurmTime } from "./format.ts";
+import { elapsedSeconds, limitText, memText, slurmTime } from "./format.ts";
 import { type LocalJob, listJobs } from "./store.ts";
 import type { LocalResult } from "./types.ts";
 
@@ -43,7 +43,7 @@ function value(field: string, row: Row, noconvert: boolean): string | undefined 
     case "submit": return slurmTime(job.submit_time);
     case "eligible": return slurmTime(job.submit_time);
     case "maxrss": return step && job.max_rss_kb ? (noconvert ? String(job.max_rss_kb * 1024) : `${job.max_rss_kb}K`) : "";
-    case "reqmem": return step ? "" : "0";
+    case "reqmem": return step ? "" : memText(job.mem_mb, noconvert);
     case "timelimit": return step ? "" : limitText(job, "sacct");
     case "timelimitraw": return step ? "" : job.time_limit_s === null ? "UNLIMITED" : String(Math.ceil(job.time_limit_s / 60));
     case "nodelist": return started ? node : "None assigned";

@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { expandTaskSpec } from "../slurm/jobid.ts";
-import { parseDuration } from "../slurm/units.ts";
+import { parseDuration, parseMemory } from "../slurm/units.ts";
 import { ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
 import { JOB_RUNNER_SOURCE } from "./job-runner.ts";
-import { type LocalJob, allocateIds, listJobs, writeJob } from "./store.ts";
+import { type LocalJob, allocateIds, enqueueJob, listJobs, writeJob } from "./store.ts";
 import type { LocalResult } from "./types.ts";
 
 const SBATCH_SPEC = {
@@ -162,6 +162,12 @@ export async function localSbatch(argv: readonly string[], opts: { dir: string; 
       return fail(`sbatch: error: ${(e as Error).message}`, 1);
     }
   }
+  let memory: { mb: number; perCpuMb?: number } | undefined;
+  try {
+    memory = requestedMemory(cli, fromScript);
+  } catch (e) {
+    return fail(`sbatch: error: ${(e as Error).message}`, 255);
+  }
   const name = (get("job-name") ?? (scriptArg ? scriptArg.split("/").pop()! : "wrap")).slice(0, 1024);
   const partition = get("partition") ?? "debug";
   const cwd = resolve(opts.cwd, get("chdir") ?? ".");
@@ -210,6 +216,7 @@ export async function localSbatch(argv: readonly string[], opts: { dir: string; 
       restarts: 0,
       env,
       ...(flag("hold") ? { hold: true } : {}),
+      ...(memory ? { mem_mb: memory.mb, ...(memory.perCpuMb !== undefined ? { mem_per_cpu_mb: memory.perCpuMb } : {}) } : {}),
     };
     writeJob(opts.dir, job);
     ids.push(raw);
@@ -220,7 +227,39 @@ export async function localSbatch(argv: readonly string[], opts: { dir: string; 
     cwd,
   });
   runner.unref();
+  // Jobs that can start at once enter the start queue now, in id order, before this sbatch returns:
+  // a later sbatch's runner must not overtake them while this runner is still starting up.
+  if (runner.pid !== undefined && !flag("hold") && dependency.length === 0) {
+    const eligible = throttle ? Math.min(throttle, count) : count;
+    for (let i = 0; i < eligible; i++) enqueueJob(opts.dir, first + i, runner.pid);
+  }
   return { stdout: cli.flags.has("parsable") ? `${first}\n` : `Submitted batch job ${first}\n`, stderr: "", exitCode: 0 };
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * The memory a job asks for, in MB: `--mem` (per node) or `--mem-per-cpu` times the CPUs
+ * (`--cpus-per-task` x `--ntasks`). The command line wins over #SBATCH lines, as a whole: a
+ * `--mem-per-cpu` given to sbatch replaces a script's `--mem`. Bare numbers are MB, as in sbatch.
+ */
+export function requestedMemory(cli: ParsedArgs, script: ParsedArgs): { mb: number; perCpuMb?: number } | undefined {
+  const level = last(cli, "mem") !== undefined || last(cli, "mem-per-cpu") !== undefined ? cli : script;
+  const mem = last(level, "mem");
+  const perCpu = last(level, "mem-per-cpu");
+  if (mem !== undefined && perCpu !== undefined) throw new ArgError("--mem, --mem-per-cpu, and --mem-per-gpu are mutually exclusive.");
+  const text = mem ?? perCpu;
+  if (text === undefined) return undefined;
+  const bytes = parseMemory(text);
+  if (bytes === undefined) throw new ArgError(`invalid memory constraint ${text}`);
+  const mb = Math.ceil(bytes / MB);
+  if (mem !== undefined) return { mb };
+  const count = (o: string) => {
+    const v = last(cli, o) ?? last(script, o);
+    const n = v === undefined ? 1 : Number(v);
+    return Number.isInteger(n) && n > 0 ? n : 1;
+  };
+  return { mb: mb * count("cpus-per-task") * count("ntasks"), perCpuMb: mb };
 }
 
 function resolveIn(cwd: string, p: string): string {

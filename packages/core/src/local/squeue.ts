@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { type ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
-import { COMPACT, elapsedSeconds, fit, limitText, slurmTime, squeueTime } from "./format.ts";
+import { COMPACT, elapsedSeconds, fit, limitText, memText, slurmTime, squeueTime } from "./format.ts";
 import { type LocalJob, TERMINAL_LOCAL, listJobs } from "./store.ts";
 import type { LocalResult } from "./types.ts";
 
@@ -53,7 +53,7 @@ function field(c: string, row: Row): string {
     case "u": return job.user;
     case "P": return job.partition;
     case "D": case "C": return "1";
-    case "m": return "0";
+    case "m": return memText(job.mem_per_cpu_mb ?? job.mem_mb); // per CPU when asked that way, as squeue shows it
     case "Q": return "1";
     case "E": return job.dependency.length && !TERMINAL_LOCAL.has(job.state) ? job.dependency.map((d) => `${d.type}:${d.id}(unfulfilled)`).join(",") : "(null)";
     case "y": return "0";

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -37,6 +37,10 @@ export interface LocalJob {
   restarts: number;
   hold?: boolean;
   max_rss_kb?: number;
+  /** Memory requested per node in MB (`--mem`, or `--mem-per-cpu` x CPUs): SLURM_MEM_PER_NODE, sacct ReqMem. */
+  mem_mb?: number;
+  /** `--mem-per-cpu` in MB, when that is how memory was asked for (SLURM_MEM_PER_CPU, squeue %m). */
+  mem_per_cpu_mb?: number;
   env: Record<string, string>;
 }
 
@@ -109,3 +113,31 @@ export async function allocateIds(dir: string, count: number): Promise<number> {
 }
 
 export const TERMINAL_LOCAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"]);
+
+/**
+ * The FIFO of eligible waiting jobs (shared by every job runner of this machine):
+ * `<dir>/queue/<raw id zero-padded to 12>` holding the pid of the runner that waits to start the
+ * job. A runner starts a job only while fewer live entries are ahead of it than slots are free, so
+ * jobs start in submission order across sbatch calls. job-runner.ts reads and writes the same
+ * names (it is plain JS in a string and cannot import this).
+ */
+export function queueEntryPath(dir: string, rawId: number): string {
+  return join(dir, "queue", String(rawId).padStart(12, "0"));
+}
+
+/** Puts a job in the queue for the runner `pid` (sbatch does it at submission, before the runner's first look). */
+export function enqueueJob(dir: string, rawId: number, pid: number): void {
+  const path = queueEntryPath(dir, rawId);
+  mkdirSync(join(dir, "queue"), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, String(pid));
+  renameSync(tmp, path);
+}
+
+export function dequeueJob(dir: string, rawId: number): void {
+  try {
+    unlinkSync(queueEntryPath(dir, rawId));
+  } catch {
+    // not queued
+  }
+}
