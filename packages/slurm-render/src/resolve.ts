@@ -2,7 +2,7 @@
  * Merges profile < run spec `resources` < CLI flags into one job plan per run, and checks
  * everything that would otherwise only fail at submission or inside the job.
  */
-import { resolve as resolvePath } from "node:path";
+import { dirname, resolve as resolvePath } from "node:path";
 import { type RunRecord, contentId, parseDuration, parseMemory } from "@slurmpipe/core";
 import { RESOURCE_KEYS, RESOURCE_OPTIONS, type ResourceKey, directiveOptionName, normalizeKey } from "./directives.ts";
 import type { Launcher, Profile } from "./profile.ts";
@@ -96,7 +96,9 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
   if (Buffer.byteLength(run.name) > MAX_NAME_BYTES) throw new RunError(`sample name ${JSON.stringify(run.name)} is longer than ${MAX_NAME_BYTES} bytes`, "name");
   const jobName = run.name;
   const scriptDir = resolvePath(options.outDir, jobName);
-  const runDir = options.sample || !run.dir ? scriptDir : resolvePath(options.cwd, run.dir);
+  // A sample works beside its full run (same depth, so relative paths in the command still
+  // resolve) but never inside it: runs/tier3/<name> -> runs/tier3/sample-<name>.
+  const runDir = !run.dir ? scriptDir : options.sample ? resolvePath(dirname(resolvePath(options.cwd, run.dir)), jobName) : resolvePath(options.cwd, run.dir);
 
   // Layer 2: the run spec's resources (core schema keys; env/setup/extra handled apart).
   const runResources: Record<string, unknown> = { ...(run.resources ?? {}) };

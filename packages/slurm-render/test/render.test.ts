@@ -284,6 +284,15 @@ describe("--sample", () => {
 describe("--sample: the sample is a run of its own", () => {
   const full = () => run("S-core_lr0.05", ["python", "train.py", "lr=0.05", "max_steps=2000"], { params: { lr: 0.05, max_steps: 2000 } });
 
+  it("works beside the full run's directory (same depth, relative paths still resolve), never inside it", async () => {
+    const cwd = tempDir();
+    const withDir = { ...full(), dir: "runs/tier3/S-core_lr0.05" };
+    const fullRec = (await renderRecords([withDir], { cwd, profile: "local" })).records[0]!;
+    const sample = (await renderRecords([withDir], { cwd, profile: "local", sample: true, overrides: { sampleOverrides: ["max_steps=100"] } })).records[0]!;
+    expect(fullRec.dir).toBe(join(cwd, "runs/tier3/S-core_lr0.05"));
+    expect(sample.dir).toBe(join(cwd, "runs/tier3/sample-S-core_lr0.05"));
+  });
+
   it("own id (contentId of sample_of + overrides), name sample-<name>, sample_of; a different job tag from the full run", async () => {
     const cwd = tempDir();
     const fullRec = (await renderRecords([full()], { cwd, profile: "local" })).records[0]!;
