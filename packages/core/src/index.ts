@@ -9,6 +9,7 @@ export * from "./slurm/jobid.ts";
 export * from "./slurm/units.ts";
 export * from "./slurm/runner.ts";
 export * from "./slurm/tag.ts";
+export * from "./slurm/filename-pattern.ts";
 export * from "./state/atomic.ts";
 export * from "./state/ledger.ts";
 export * from "./cli/log.ts";

@@ -1,6 +1,6 @@
 import { readdir, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
-import type { RunRecord } from "@slurmpipe/core";
+import { NO_ARRAY_TASK, type PatternLetter, type RunRecord, fillFilenamePattern } from "@slurmpipe/core";
 
 /**
  * Resolves sbatch `--output`/`--error` filename patterns (slurm-facts.md §6.2) to the files a job
@@ -27,15 +27,13 @@ export interface PatternContext {
   baseDir?: string;
 }
 
-type Vars = Partial<Record<"j" | "A" | "a" | "x" | "u" | "N" | "n" | "t" | "s" | "J", string>>;
+type Vars = Partial<Record<PatternLetter, string>>;
 
-const TOKEN = /%(\d*)([%AajJxuNnst])/g;
-const NO_VAL_TASK = "4294967294";
 
 interface Expanded {
   text?: string; // every token known
   regex: RegExp; // unknown tokens as wildcards
-  unknown: Set<string>;
+  unknown: Set<PatternLetter>;
 }
 
 function escapeRe(s: string): string {
@@ -43,39 +41,12 @@ function escapeRe(s: string): string {
 }
 
 export function expandPattern(pattern: string, vars: Vars): Expanded {
-  if (pattern.includes("\\\\")) {
-    const literal = pattern.replaceAll("\\\\", "");
-    return { text: literal, regex: new RegExp(`^${escapeRe(literal)}$`), unknown: new Set() };
-  }
-  const unknown = new Set<string>();
-  let text = "";
-  let re = "";
-  let last = 0;
-  for (const m of pattern.matchAll(TOKEN)) {
-    const lit = pattern.slice(last, m.index);
-    text += lit;
-    re += escapeRe(lit);
-    last = m.index + m[0].length;
-    const [, pad = "", key] = m;
-    if (key === "%") {
-      text += "%";
-      re += "%";
-      continue;
-    }
-    const v = vars[key as keyof Vars];
-    if (v === undefined) {
-      unknown.add(key!);
-      re += /[jAant]/.test(key!) ? "\\d+" : "[^/]*";
-      continue;
-    }
-    const padded = pad !== "" && /^\d+$/.test(v) ? v.padStart(Number(pad), "0") : v;
-    text += padded;
-    re += escapeRe(padded);
-  }
-  const tail = pattern.slice(last);
-  text += tail;
-  re += escapeRe(tail);
-  return { ...(unknown.size === 0 ? { text } : {}), regex: new RegExp(`^${re}$`), unknown };
+  const { text, unknown } = fillFilenamePattern(pattern, vars);
+  const regex = fillFilenamePattern(pattern, vars, {
+    literal: escapeRe,
+    unknown: (letter) => (/[jAant]/.test(letter) ? "\\d+" : "[^/]*"),
+  }).text;
+  return { ...(unknown.size === 0 ? { text } : {}), regex: new RegExp(`^${regex}$`), unknown };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -119,7 +90,7 @@ export function jobVars(record: Partial<RunRecord>, ctx: PatternContext): { vars
     } else if (m) {
       vars.j = m[1]!;
       vars.A = m[1]!;
-      vars.a = NO_VAL_TASK;
+      vars.a = NO_ARRAY_TASK;
     }
     if (vars.j) vars.J = `${vars.j}.batch`;
   }

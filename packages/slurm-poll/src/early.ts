@@ -1,7 +1,7 @@
 import { open } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
-import type { RunRecord } from "@slurmpipe/core";
+import { NO_ARRAY_TASK, type RunRecord, fillFilenamePattern } from "@slurmpipe/core";
 import type { Track } from "./track.ts";
 
 /**
@@ -9,7 +9,6 @@ import type { Track } from "./track.ts";
  * problem, and its stderr says which. We find the file from the record's `logs` pattern the way
  * sbatch expands it (slurm-facts.md §6.2) and keep its last lines.
  */
-const NO_TASK = "4294967294"; // %a of a job that is not an array task (NO_VAL)
 
 export interface PatternValues {
   /** %j: the raw job id (an array task's own id once it started). */
@@ -24,32 +23,15 @@ export interface PatternValues {
   user?: string;
 }
 
-/** Expands sbatch's filename pattern: %j %A %a %x %u %% and zero padding like %4j; others stay as written. */
+/** Expands sbatch's filename pattern (core's grammar): what the job does not say stays as written. */
 export function expandLogPattern(pattern: string, v: PatternValues): string {
-  if (pattern.includes("\\\\")) return pattern.replace("\\\\", ""); // "\\" turns substitution off
-  return pattern.replace(/%(\d*)([jAaxu%])/g, (whole, width: string, letter: string) => {
-    let value: string;
-    switch (letter) {
-      case "%":
-        return "%";
-      case "j":
-        value = v.jobId;
-        break;
-      case "A":
-        value = v.arrayJobId ?? v.jobId;
-        break;
-      case "a":
-        value = v.arrayTask !== undefined ? String(v.arrayTask) : NO_TASK;
-        break;
-      case "x":
-        if (v.jobName === undefined) return whole;
-        value = v.jobName;
-        break;
-      default:
-        value = v.user ?? userInfo().username;
-    }
-    return width && /^\d+$/.test(value) ? value.padStart(Number(width), "0") : value;
-  });
+  return fillFilenamePattern(pattern, {
+    j: v.jobId,
+    A: v.arrayJobId ?? v.jobId,
+    a: v.arrayTask !== undefined ? String(v.arrayTask) : NO_ARRAY_TASK,
+    x: v.jobName,
+    u: v.user ?? userInfo().username,
+  }).text;
 }
 
 /** The stderr file of a job: `logs.stderr`, else `logs.stdout` (sbatch writes both there), else slurm-%j.out. */

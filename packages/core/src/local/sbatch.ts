@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { isAbsolute, resolve } from "node:path";
+import { NO_ARRAY_TASK, fillFilenamePattern } from "../slurm/filename-pattern.ts";
 import { expandTaskSpec } from "../slurm/jobid.ts";
 import { parseDuration, parseMemory } from "../slurm/units.ts";
 import { ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
@@ -69,23 +70,19 @@ function splitDirective(text: string): string[] {
 
 /** Expands sbatch filename patterns (slurm-facts.md §6.2). */
 export function expandPattern(pattern: string, job: { raw_id: number; array_job_id?: number; array_task?: number; name: string; user: string }): string {
-  return pattern.replace(/%(\d*)([%AajxuNnst])/g, (_, pad: string, c: string) => {
-    const v = (() => {
-      switch (c) {
-        case "%": return "%";
-        case "A": return String(job.array_job_id ?? job.raw_id);
-        case "a": return String(job.array_task ?? 4294967294);
-        case "j": return String(job.raw_id);
-        case "x": return job.name;
-        case "u": return job.user;
-        case "N": return hostname().split(".")[0]!;
-        case "n": case "t": return "0";
-        case "s": return "batch";
-        default: return "";
-      }
-    })();
-    return pad && /^\d+$/.test(v) ? v.padStart(Number(pad), "0") : v;
-  });
+  return fillFilenamePattern(pattern, {
+    A: String(job.array_job_id ?? job.raw_id),
+    a: job.array_task !== undefined ? String(job.array_task) : NO_ARRAY_TASK,
+    j: String(job.raw_id),
+    J: `${job.raw_id}.batch`,
+    x: job.name,
+    u: job.user,
+    N: hostname().split(".")[0]!,
+    n: "0",
+    t: "0",
+    s: "batch",
+    b: String((job.array_task ?? 0) % 10),
+  }).text;
 }
 
 interface Dependency {
