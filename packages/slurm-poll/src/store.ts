@@ -1,7 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { open, readFile, rename, unlink } from "node:fs/promises";
-import { basename, join } from "node:path";
-import { fsyncDir } from "@slurmpipe/core";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "@slurmpipe/core";
 import type { Track } from "./track.ts";
 
 /**
@@ -48,9 +47,7 @@ export class PollStore {
    * (and its Buffer) of the whole file, which is ~70 MB at 100,000 jobs.
    */
   async save(tracks: Map<string, Track>, now: Date): Promise<void> {
-    const tmp = join(this.dir, `.${basename(this.path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-    const fh = await open(tmp, "w");
-    try {
+    await writeFileAtomic(this.path, async (fh) => {
       let chunk = `{"v":1,"updated_at":${JSON.stringify(now.toISOString())},"jobs":{`;
       let first = true;
       for (const [key, track] of tracks) {
@@ -62,14 +59,6 @@ export class PollStore {
         }
       }
       await fh.writeFile(`${chunk}}}\n`);
-      await fh.sync();
-    } catch (e) {
-      await fh.close();
-      await unlink(tmp).catch(() => {});
-      throw e;
-    }
-    await fh.close();
-    await rename(tmp, this.path);
-    await fsyncDir(this.dir);
+    });
   }
 }
