@@ -89,23 +89,21 @@ function rowFrom(jobIdText: string, name: string, rawState: string, submit: stri
 
 /** `squeue -o '%i|%j|%T|%V'` lines -> rows. The tagged names never contain `|` (see taggedJobName). */
 export function parseSqueueRows(stdout: string): TagRow[] {
-  const rows: TagRow[] = [];
-  for (const line of stdout.split("\n")) {
-    const parts = line.trim().split("|");
-    if (parts.length < 4) continue;
-    const row = rowFrom(parts[0]!, parts[1]!, parts[2]!, parts[3]!, "squeue");
-    if (row) rows.push(row);
-  }
-  return rows;
+  return parseRows(stdout, "squeue");
 }
 
 /** `sacct -X -n -P -o JobID,JobName,State,Submit` lines -> rows. */
 export function parseSacctRows(stdout: string): TagRow[] {
+  return parseRows(stdout, "sacct");
+}
+
+/** Both queries print `id|name|state|submit`; only where the row came from differs. */
+function parseRows(stdout: string, source: "squeue" | "sacct"): TagRow[] {
   const rows: TagRow[] = [];
   for (const line of stdout.split("\n")) {
     const parts = line.trim().split("|");
     if (parts.length < 4) continue;
-    const row = rowFrom(parts[0]!, parts[1]!, parts[2]!, parts[3]!, "sacct");
+    const row = rowFrom(parts[0]!, parts[1]!, parts[2]!, parts[3]!, source);
     if (row) rows.push(row);
   }
   return rows;
