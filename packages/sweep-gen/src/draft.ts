@@ -1,7 +1,6 @@
-import type { Resources } from "@slurmpipe/core";
 import { type Filter, FilterSyntaxError, parseFilter } from "./filter.ts";
 import type { Issues } from "./issues.ts";
-import { type CommandPlan, DEFAULT_MAX_NAME_LENGTH, type Located, type SampledAxis, type Variant } from "./plan.ts";
+import { DEFAULT_MAX_NAME_LENGTH, type Located, type SampledAxis, type SweepSettings } from "./plan.ts";
 import type { SampleMethod } from "./sample.ts";
 import { type Template, TemplateSyntaxError, parseTemplate } from "./template.ts";
 import type { Val, Where } from "./values.ts";
@@ -14,22 +13,12 @@ export type ListAxis = { kind: "list"; key: string; values: Val[]; at: Where; fr
 
 export type Axis = ListAxis | { kind: "sampled"; axis: SampledAxis; fromFlag: boolean };
 
-export interface Draft {
+export interface Draft extends SweepSettings {
   base: Map<string, Val>;
   axes: Map<string, Axis>;
   zips: Located<string[]>[];
-  variants: Variant[];
   name?: Located<Template>;
-  group?: Located<Template>;
-  dir?: Located<Template>;
-  command: CommandPlan;
-  resources?: Resources;
-  priority?: number;
-  outputs?: string[];
-  filters: Located<Filter>[];
-  excludes: Located<Filter>[];
   sample: { n?: number; seed?: number; method?: SampleMethod; at: Where };
-  maxNameLength: number;
 }
 
 export function emptyDraft(source: string): Draft {

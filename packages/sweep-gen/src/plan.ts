@@ -52,14 +52,9 @@ export interface Located<T> {
 }
 
 /** A sweep, checked and ready to enumerate lazily. */
-export interface Plan {
-  source: string;
-  base: Map<string, Val>;
-  factors: Factor[];
-  sampled: SampledAxis[];
-  sample?: { n: number; seed: number; method: SampleMethod };
+/** What a sweep says about every run, the same before (Draft) and after (Plan) the cross-checks. */
+export interface SweepSettings {
   variants: Variant[];
-  name: Located<Template>;
   group?: Located<Template>;
   dir?: Located<Template>;
   command: CommandPlan;
@@ -69,6 +64,15 @@ export interface Plan {
   filters: Located<Filter>[];
   excludes: Located<Filter>[];
   maxNameLength: number;
+}
+
+export interface Plan extends SweepSettings {
+  source: string;
+  base: Map<string, Val>;
+  factors: Factor[];
+  sampled: SampledAxis[];
+  sample?: { n: number; seed: number; method: SampleMethod };
+  name: Located<Template>;
 }
 
 /** Placeholders every template may use besides parameter names. */
