@@ -18,7 +18,7 @@ export function setting(name, fallback) {
 
 export const JOB_PREFIX = "spbench-";
 
-/** The standalone bundle of a command (what a user copies to a login node). */
+/** The entry of a command's standalone build (dist/cli.mjs + its chunks: what a user copies to a login node). */
 export function cliPath(command) {
   const path = join(ROOT, "packages", command, "dist", "cli.mjs");
   if (!existsSync(path)) throw new Error(`${path} is missing: run \`pnpm build\` first`);

@@ -3,7 +3,7 @@ import { type Options, execa } from "execa";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
-/** Path of a command's standalone bundle (what users copy to a login node). */
+/** Entry of a command's standalone build (dist/cli.mjs + dist/cli-chunks/: what users copy to a login node). */
 export function cliPath(command: string): string {
   return `${repoRoot}packages/${command}/dist/cli.mjs`;
 }

@@ -6,7 +6,7 @@ import { execa } from "execa";
 /**
  * zstd for whole-archive compression (`--format tar.zst`). Node >= 22.15 has it in zlib; Node 20
  * does not, and no well-kept pure-JS streaming zstd compressor exists (the npm ones are native
- * addons, which would break the single-file bundle, or decompress-only), so there we run the
+ * addons, which would break the standalone plain-JS build, or decompress-only), so there we run the
  * system `zstd` as a filter process (argv, no shell).
  */
 type ZlibWithZstd = typeof zlib & {

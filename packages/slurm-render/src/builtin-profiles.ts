@@ -1,4 +1,4 @@
-// The shipped profiles, inlined into the standalone dist/cli.mjs (copied to login nodes alone).
+// The shipped profiles, inlined into the standalone build (dist/, copied to login nodes without node_modules).
 import generic from "../profiles/generic.yaml";
 import local from "../profiles/local.yaml";
 import lumi from "../profiles/lumi.yaml";
