@@ -29,6 +29,13 @@ export interface TagRow {
   source: "squeue" | "sacct";
 }
 
+export const DAY_MS = 86_400_000;
+
+/** Start of a lookup's sacct window: one day before the earliest of `times` (ms since epoch). */
+export function windowStart(times: readonly number[]): number {
+  return times.reduce((m, v) => Math.min(m, v), Number.POSITIVE_INFINITY) - DAY_MS;
+}
+
 /** Names are sent comma-joined in ONE argument; Linux caps one argument at 128 KiB. */
 const MAX_NAME_ARG_BYTES = 64 * 1024;
 

@@ -1,4 +1,7 @@
 import { readFile, readdir } from "node:fs/promises";
+import type { Logger } from "@slurmpipe/core";
+import { type IntentEntry, extras } from "./ledger-view.ts";
+import type { Clock } from "./pacer.ts";
 
 /**
  * A slurm-submit killed with -9 does not take its sbatch child with it: the orphan may still
@@ -34,6 +37,44 @@ export async function liveSbatchFor(tags: readonly string[], selfPid = process.p
     }),
   );
   return live;
+}
+
+export interface OrphanWait {
+  /** This host: an intent written elsewhere has an sbatch we cannot see. */
+  host: string;
+  maxWaitMs: number;
+  clock: Clock;
+  log: Logger;
+}
+
+/**
+ * An sbatch started by a killed slurm-submit may still be running and create the job after we
+ * looked. Wait for such processes (found by the tag in their argv) before looking.
+ */
+export async function waitForOrphans(intents: IntentEntry[], { host: me, maxWaitMs: maxWait, clock, log }: OrphanWait): Promise<void> {
+  const deadline = clock.now() + maxWait;
+  const remote = intents.filter((e) => extras(e).host !== undefined && extras(e).host !== me);
+  for (const e of remote) {
+    // Written on another host: its sbatch cannot be seen from here; wait until it must be over.
+    const until = Date.parse(e.at) + maxWait;
+    if (until > clock.now()) {
+      log.info(`intent for ${e.job_name} was written on ${extras(e).host}; waiting ${Math.ceil((until - clock.now()) / 1000)} s for its sbatch to finish`);
+      await clock.sleep(until - clock.now());
+    }
+  }
+  const tags = intents.filter((e) => !remote.includes(e)).map((e) => e.job_name);
+  if (tags.length === 0) return;
+  let warned = false;
+  for (;;) {
+    const live = await liveSbatchFor(tags);
+    if (!live || live.size === 0) return;
+    if (clock.now() >= deadline) {
+      throw new Error(`sbatch for ${[...live.keys()].join(", ")} still running (pid ${[...live.values()].flat().join(", ")}) after ${maxWait / 1000} s; try again later`);
+    }
+    if (!warned) log.info(`waiting for ${live.size} sbatch process(es) left by an interrupted run`);
+    warned = true;
+    await clock.sleep(250);
+  }
 }
 
 export function procAvailable(): Promise<boolean> {
