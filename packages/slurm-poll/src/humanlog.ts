@@ -6,7 +6,7 @@ import { appendFile } from "node:fs/promises";
  *   Key: value
  *   (blank line)
  * Actions: SUBMIT_JOB (a job enters the watch), STATUS_CHECK (every cycle), STATE_CHANGE,
- * EARLY_FAILURE, REQUEUE_LIMIT, ALL_COMPLETE, MONITOR_STOPPED.
+ * EARLY_FAILURE, REQUEUE_LIMIT, JOB_LOST, ALL_COMPLETE, MONITOR_STOPPED.
  */
 export function logStamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, "0");

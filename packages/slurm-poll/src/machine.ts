@@ -1,5 +1,6 @@
 import type { JobState, ParsedState } from "@slurmpipe/core";
 import { identify } from "./identity.ts";
+import type { Presence } from "./lost.ts";
 import { type SacctJob, type SacctRun, newestRun, peakRss } from "./sacct.ts";
 import type { SqueueRow } from "./squeue.ts";
 import type { Track } from "./track.ts";
@@ -11,7 +12,8 @@ import type { Track } from "./track.ts";
  *   - PREEMPTED / NODE_FAIL while slurmctld still lists the job are not final: with --requeue the
  *     same id comes back PENDING. They are final only from sacct's newest run, once squeue dropped it
  *   - COMPLETING is not final
- *   - a job in neither squeue nor sacct is UNKNOWN (never terminal), confirmed at the last sighting
+ *   - a job in neither squeue nor sacct is UNKNOWN (never terminal), confirmed at the last sighting;
+ *     `presence` tells lost.ts whether both queries answered without it (the --lost-after clock)
  *   - a job under our id with another name (or an older submit time) is not ours: treated as absent
  */
 export type AcctView = { status: "ok"; job?: SacctJob } | { status: "failed" } | { status: "not-asked" };
@@ -28,6 +30,8 @@ export interface Decision {
   restarts?: number;
   requeuePending?: boolean;
   finalSeenAt?: string;
+  /** Listed by squeue or sacct, missing from both (both answered), or unset: a query failed. */
+  presence?: Presence;
 }
 
 /** How long a final state seen only in squeue waits for sacct's exit code and MaxRSS. */
@@ -55,7 +59,7 @@ export function needsAccounting(row: SqueueRow | undefined): boolean {
 export function decide(track: Track, rows: readonly SqueueRow[] | undefined, acct: AcctView, now: Date): Decision {
   const at = now.toISOString();
   const { row, reused } = ourRow(track, rows);
-  if (row) return fromSqueue(track, row, acct, now, reused);
+  if (row) return { ...fromSqueue(track, row, acct, now, reused), presence: "present" };
   // Not (or no longer) in slurmctld: accounting decides, if it answered.
   if (acct.status !== "ok") return reused ? { reused } : {};
   const runs = (acct.job?.runs ?? []).filter((r) => identify(track, r.name, r.submittedAt) !== "not-ours");
@@ -63,7 +67,8 @@ export function decide(track: Track, rows: readonly SqueueRow[] | undefined, acc
   const reuseNote = reused ?? (foreign ? `sacct shows job ${track.key} under another name or an older submit time` : undefined);
   const decided = runs.filter((r) => identify(track, r.name, r.submittedAt) === "ours");
   const newest = newestRun(decided);
-  const base: Decision = reuseNote ? { reused: reuseNote } : {};
+  // Rows of a job that reuses our id do not count: our job is missing from both.
+  const base: Decision = { presence: runs.length > 0 ? "present" : "absent", ...(reuseNote ? { reused: reuseNote } : {}) };
   if (!newest) {
     const why = runs.length > decided.length ? "accounting has only a placeholder record so far" : "not found in squeue or sacct";
     return { ...base, state: unknown(track, why) };

@@ -16,6 +16,7 @@ import { stderrPath, tailFile } from "./early.ts";
 import { HumanLog, humanElapsed, logTime } from "./humanlog.ts";
 import type { TrackedId } from "./ids.ts";
 import { classify, ledgerRecords } from "./inputs.ts";
+import { DEFAULT_LOST_AFTER_MS, LOST_FLAG, breakMissingClock, isLost, markLost, updateMissingClock } from "./lost.ts";
 import { type AcctView, type Decision, decide, needsAccounting, ourRow } from "./machine.ts";
 import { type SacctJob, parseSacct, sacctArgs } from "./sacct.ts";
 import { type SqueueRow, parseSqueue, squeueArgs } from "./squeue.ts";
@@ -40,6 +41,8 @@ export interface PollOptions {
   once: boolean;
   timeoutMs?: number;
   maxRequeues?: number;
+  /** A job missing from squeue and sacct this long (answered queries only) is lost; 0 disables. Default 30 min. */
+  lostAfterMs?: number;
   earlyMs?: number;
   earlyLines?: number;
   logFile?: string;
@@ -64,7 +67,7 @@ export interface CycleInfo {
 
 type CycleOutcome = "idle" | "ok" | "slow" | "failed";
 
-/** Exit code 3: jobs still running after --once or --timeout. */
+/** Exit code 3: jobs still running (or UNKNOWN, or lost) after --once, --timeout or a watch that ended on lost jobs. */
 export const EXIT_RUNNING = 3;
 
 const DAY_MS = 86_400_000;
@@ -105,6 +108,7 @@ class Poller {
   private idle = true;
   private cycles = 0;
   private readonly startedAt: Date;
+  private readonly lostAfterMs: number;
 
   constructor(private readonly o: PollOptions) {
     this.out = new NdjsonWriter(o.stdout as NodeJS.WritableStream);
@@ -114,6 +118,7 @@ class Poller {
     this.now = o.now ?? (() => new Date());
     this.useLedger = o.ledger === true;
     this.startedAt = this.now();
+    this.lostAfterMs = o.lostAfterMs ?? DEFAULT_LOST_AFTER_MS;
   }
 
   async run(): Promise<number> {
@@ -148,7 +153,7 @@ class Poller {
       this.checkInput();
       if (outcome === "failed" || outcome === "slow") failures += 1;
       else if (outcome === "ok") failures = 0;
-      if (this.stdinDone && this.allFinal()) break;
+      if (this.stdinDone && this.allSettled()) break;
       const elapsed = this.now().getTime() - this.startedAt.getTime();
       if (this.o.timeoutMs !== undefined && elapsed >= this.o.timeoutMs) {
         timedOut = true;
@@ -162,7 +167,8 @@ class Poller {
     }
     await reading;
     this.checkInput();
-    if (timedOut) for (const [sk, tr] of this.active) await this.emitRecord(sk, tr);
+    // Lost jobs end the watch with their current record (a job lost in an earlier poll, too).
+    for (const [sk, tr] of this.active) if (timedOut || isLost(tr.track, this.lostAfterMs)) await this.emitRecord(sk, tr);
     await this.finish(timedOut);
     return this.exitCode();
   }
@@ -287,7 +293,7 @@ class Poller {
         }
       }
     } catch (e) {
-      return this.failedQuery("squeue", sqArgs, e, pending.length);
+      return this.failedQuery("squeue", sqArgs, e, pending);
     }
     if (Date.now() - t0 > slowMs) slow = true;
 
@@ -335,9 +341,13 @@ class Poller {
     return slow ? "slow" : "ok";
   }
 
-  private async failedQuery(command: string, args: string[], e: unknown, jobs: number): Promise<CycleOutcome> {
+  private async failedQuery(command: string, args: string[], e: unknown, pending: [string, TrackedRun][]): Promise<CycleOutcome> {
     const why = describe(e);
-    this.o.log.warn(`${command} failed; nothing changes for the ${jobs} tracked job(s): ${why}`);
+    this.o.log.warn(`${command} failed; nothing changes for the ${pending.length} tracked job(s): ${why}`);
+    // No answer: the --lost-after clocks must not run across this cycle, even if poll is killed before the next save.
+    const running = pending.filter(([, tr]) => tr.track.missingCheckedAt !== undefined);
+    for (const [, tr] of running) breakMissingClock(tr.track);
+    if (running.length > 0) await this.store.save(this.tracks, this.now());
     this.human.entry(this.now(), "STATUS_CHECK", "Polling SLURM", [
       ["Command", commandLine(command, args)],
       ["Result", `query failed (${why}); no state changed`],
@@ -357,6 +367,7 @@ class Poller {
     if (d.restarts !== undefined) t.restarts = Math.max(t.restarts, d.restarts);
     if (d.requeuePending !== undefined) t.requeuePending = d.requeuePending;
     if (d.finalSeenAt !== undefined) t.finalSeenAt = d.finalSeenAt;
+    updateMissingClock(t, d.presence, now);
     const state = d.state;
     if (!state) return;
     if (state.reason) state.reason = this.pool.get(state.reason);
@@ -378,12 +389,35 @@ class Poller {
       t.flagged = true;
     }
     if (t.flagged) state.flag = "too_many_requeues";
+    const wasLost = t.state?.flag === LOST_FLAG;
+    const lost = isLost(t, this.lostAfterMs);
+    if (lost) markLost(state, t); // the flag of the moment wins over too_many_requeues
     if (state.terminal && state.category === "failure") await this.checkEarly(tr, state, now);
     else if (t.state?.early_failure) state.early_failure = t.state.early_failure;
     const prev = t.state;
     t.state = state;
     if (prev?.state !== state.state) await this.event(tr, prev, state, now);
+    if (lost) await this.reportLost(sk, tr, state, !wasLost, now);
+    else if (wasLost && d.presence === "present") {
+      this.o.log.info(`${tr.name} (job ${t.key}), reported lost, is listed again (${state.state}): tracked again`);
+      this.emitted.delete(sk); // its final record is still to come
+    }
     if (state.terminal && !this.o.once) await this.emitRecord(sk, tr);
+  }
+
+  /** A lost job: warned about and logged once, its record written once, no longer waited for. */
+  private async reportLost(sk: string, tr: TrackedRun, state: JobState, newlyLost: boolean, now: Date): Promise<void> {
+    const t = tr.track;
+    if (newlyLost) {
+      this.o.log.warn(`${tr.name} (job ${t.key}) ${state.reason}; it stays UNKNOWN (flag "lost"), exit code 3`);
+      this.human.entry(now, "JOB_LOST", tr.name, [
+        ["Job ID", t.key],
+        ["Missing", `${humanElapsed((t.missingMs ?? 0) / 1000)} from squeue and sacct (answered queries only)`],
+        ["Last seen", t.lastSeenAt ? `${t.lastKnownState ?? "?"} at ${logTime(t.lastSeenAt)}` : "never"],
+        ["Result", "no longer waited for; state UNKNOWN, flag lost"],
+      ]);
+    }
+    if (!this.o.once) await this.emitRecord(sk, tr);
   }
 
   private async checkEarly(tr: TrackedRun, state: JobState, now: Date): Promise<void> {
@@ -492,6 +526,14 @@ class Poller {
         ["Summary", `${all.length} jobs completed - ${ok} COMPLETED, ${failed.length} FAILED${detail}`],
         ["Total time", Number.isFinite(first) ? humanElapsed((now.getTime() - first) / 1000) : undefined],
       ]);
+    } else if (!timedOut && !this.o.once) {
+      // The watch ended on its own: the jobs not terminal are lost.
+      const lost = all.filter((t) => !isFinal(t));
+      this.o.log.warn(`watch ended: ${lost.length} of ${all.length} job(s) lost (${lost.map((t) => t.key).join(", ")}), the others ended`);
+      this.human.entry(now, "MONITOR_STOPPED", "jobs lost", [
+        ["Summary", `${lost.length} of ${all.length} jobs lost (missing from squeue and sacct) - ${[...this.counts()].map(([s, n]) => `${n} ${s}`).join(", ")}`],
+        ["Lost", lost.map((t) => t.key).join(", ")],
+      ]);
     } else {
       const running = all.filter((t) => !isFinal(t)).length;
       this.human.entry(now, "MONITOR_STOPPED", timedOut ? "--timeout reached" : "--once", [
@@ -503,8 +545,9 @@ class Poller {
     await this.store.save(this.tracks, now);
   }
 
-  private allFinal(): boolean {
-    for (const tr of this.active.values()) if (!isFinal(tr.track)) return false;
+  /** Nothing left to wait for: every job is terminal or lost. */
+  private allSettled(): boolean {
+    for (const tr of this.active.values()) if (!isFinal(tr.track) && !isLost(tr.track, this.lostAfterMs)) return false;
     return true;
   }
 
@@ -527,7 +570,7 @@ class Poller {
       };
       timer = setTimeout(done, ms);
       this.wake = done;
-      if (this.stdinDone && this.allFinal()) done();
+      if (this.stdinDone && this.allSettled()) done();
     });
   }
 }

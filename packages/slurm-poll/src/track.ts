@@ -38,6 +38,12 @@ export interface Track {
   requeuePending?: boolean;
   /** squeue showed a final state at this time; waiting (briefly) for sacct's exit code and MaxRSS. */
   finalSeenAt?: string;
+  /**
+   * Absence clock of `--lost-after` (see lost.ts): time missing from both squeue and sacct, summed
+   * over consecutive answered cycles, and the last such cycle (unset after a failed query).
+   */
+  missingMs?: number;
+  missingCheckedAt?: string;
   /** The final run record was written. */
   finalEmitted?: boolean;
   /** Warned that the id now belongs to another job. */

@@ -175,6 +175,18 @@ describe("state machine", () => {
     expect(identify(track({ jobName: undefined, runId: "x" }), "wrap", "2026-11-23T11:00:00.000Z")).toBe("ours");
   });
 
+  it("tells the --lost-after clock whether both queries answered without the job", () => {
+    const t = step(track(), decide(track(), [row("RUNNING")], NOT_ASKED, at(5)));
+    expect(decide(t, [row("RUNNING")], NOT_ASKED, at(10)).presence).toBe("present");
+    expect(decide(t, [], acct(), at(10)).presence).toBe("absent");
+    expect(decide(t, [], { status: "failed" }, at(10)).presence).toBeUndefined();
+    // A placeholder row or a stale RUNNING row: accounting knows something, not lost.
+    expect(decide(t, [], acct(run("PENDING", { name: "allocation" })), at(10)).presence).toBe("present");
+    expect(decide(t, [], acct(run("RUNNING")), at(10)).presence).toBe("present");
+    // Another job under our id (ids restart): ours is missing from both.
+    expect(decide(t, [row("RUNNING", { name: "someone-else" })], acct(run("RUNNING", { name: "someone-else" })), at(10)).presence).toBe("absent");
+  });
+
   it("flags nothing terminal from COMPLETING", () => {
     expect(decide(track(), [row("COMPLETING")], NOT_ASKED, at(5)).state).toMatchObject({ terminal: false, category: "active" });
   });
