@@ -9,6 +9,7 @@ interface Args {
   once: boolean;
   timeout?: string;
   "max-requeues"?: number;
+  "lost-after": string;
   early?: string;
   "early-lines": number;
   log?: string;
@@ -25,7 +26,8 @@ await runCommand<Args>({
     "Watches submitted jobs until every one has ended: one squeue call per cycle for all jobs, and at most one " +
     "sacct call for the jobs that left squeue. Prints one event record per state change " +
     '({"kind":"event",...}) and each run record with its final `state`. A failed query changes nothing; a job ' +
-    "neither squeue nor sacct knows is UNKNOWN, never failed. Requeued jobs are followed, not reported failed. " +
+    "neither squeue nor sacct knows is UNKNOWN, never failed, and after --lost-after of answered queries it is " +
+    'no longer waited for (state.flag "lost"). Requeued jobs are followed, not reported failed. ' +
     "Reads run records from stdin (a live pipe from slurm-submit works) and/or slurm-submit's ledger " +
     "(--state); remembers what it reported in <state>/poll/ so a restarted poll repeats no event.",
   options: (y) =>
@@ -37,9 +39,15 @@ await runCommand<Args>({
       .option("once", { type: "boolean", default: false, describe: "one cycle, print every tracked run's current record, exit (for cron)" })
       .option("timeout", { type: "string", describe: "stop watching after this long (exit 3 if jobs are still running)" })
       .option("max-requeues", { type: "number", describe: "flag jobs requeued more than N times (warning + state.flag)" })
+      .option("lost-after", {
+        type: "string",
+        default: "30m",
+        describe:
+          'stop waiting for a job missing from both squeue and sacct this long, counted over cycles where both answered; it stays UNKNOWN with state.flag "lost" (exit 3). off or 0: wait forever',
+      })
       .option("early", { type: "string", describe: "jobs failing within this run time (e.g. 3m) are reported with the tail of their stderr" })
       .option("early-lines", { type: "number", default: 20, describe: "stderr lines kept for --early" })
-      .option("log", { type: "string", describe: "append a human-readable run log (SUBMIT_JOB, STATUS_CHECK, STATE_CHANGE, ALL_COMPLETE) to FILE" })
+      .option("log", { type: "string", describe: "append a human-readable run log (SUBMIT_JOB, STATUS_CHECK, STATE_CHANGE, JOB_LOST, ALL_COMPLETE) to FILE" })
       .option("strict", { type: "boolean", default: false, describe: "stop at the first bad input line" })
       .option("backend", { choices: ["slurm", "local"] as const, default: "slurm" as const, describe: "slurm: the real client commands; local: jobs run on this machine" })
       .option("slurm-bin", { type: "string", describe: "directory holding squeue/sacct (default $SLURMPIPE_SLURM_BIN, else PATH)" })
@@ -52,7 +60,7 @@ await runCommand<Args>({
   ],
   epilogue:
     "Exit codes (slurm-poll): 0 every job COMPLETED; 1 a job ended otherwise (FAILED, CANCELLED, TIMEOUT, ...) or bad input; " +
-    "3 jobs still running after --once or --timeout (also when some already failed); 2 usage error.",
+    "3 jobs still running or UNKNOWN after --once or --timeout, or lost (--lost-after) (also when some already failed); 2 usage error.",
   run: async (args, ctx) => {
     const duration = (text: string | undefined, name: string) => (text === undefined ? undefined : parseHumanDuration(text, name));
     const intervalMs = duration(args.interval, "interval")!;
@@ -65,6 +73,9 @@ await runCommand<Args>({
     const ledger = args.ledger ?? (args.state !== undefined || tty ? true : "auto");
     const timeoutMs = duration(args.timeout, "timeout");
     const earlyMs = duration(args.early, "early");
+    const lostAfter = String(args["lost-after"]).trim();
+    if (lostAfter.toLowerCase() !== "off" && !/^\d/.test(lostAfter)) throw new UsageError(`--lost-after: expected a duration like 30m or 2h, or off, got ${JSON.stringify(lostAfter)}`);
+    const lostAfterMs = lostAfter.toLowerCase() === "off" ? 0 : duration(lostAfter, "lost-after")!;
     const { poll } = await import("./poller.ts");
     return poll({
       state: args.state ?? ".slurmpipe",
@@ -79,6 +90,7 @@ await runCommand<Args>({
       once: args.once,
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(maxRequeues !== undefined ? { maxRequeues } : {}),
+      lostAfterMs,
       ...(earlyMs !== undefined ? { earlyMs } : {}),
       earlyLines,
       ...(args.log ? { logFile: args.log } : {}),
