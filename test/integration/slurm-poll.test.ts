@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { taggedJobName } from "@slurmpipe/core";
@@ -113,5 +113,58 @@ describeSlurm("slurm-poll against the real local Slurm", () => {
     expect(calls.filter((c) => c === "squeue").length).toBe(cycles);
     const log = readFileSync(join(dir, "run.log"), "utf8");
     expect(log).toMatch(/\] ALL_COMPLETE: Monitoring finished\nSummary: 8 jobs completed - 6 COMPLETED, 2 FAILED \(1 FAILED, 1 CANCELLED\)/);
+  });
+});
+
+describeSlurm("slurm-poll --lost-after against the real local Slurm", () => {
+  it("a pending array task cancelled before it starts vanishes from squeue and sacct: reported lost (UNKNOWN, flag), not failed; the watch ends by itself with exit 3", async () => {
+    requireCluster();
+    const dir = mkdtempSync(join(tmpdir(), "sp-poll-lost-it-"));
+    const runId = `lost${Date.now().toString(36)}0000000000`.slice(0, 12);
+    const name = taggedJobName("sp-poll-it-lost", runId);
+    const id = String((await execa("sbatch", ["--parsable", "-H", "-J", name, "-o", "/dev/null", "--array=0-2", "--wrap", "sleep 1"], { cwd: dir })).stdout).trim();
+    try {
+      const at = new Date().toISOString();
+      const recs = [0, 1, 2].map((t) => ({ id: `${runId}${t}`, name: `lost${t}`, job: { id: `${id}_${t}`, name, submitted_at: at, array_job_id: id, array_task: t } }));
+      const log = join(dir, "run.log");
+      const started = Date.now();
+      const polling = runCli("slurm-poll", ["--state", join(dir, "state"), "--interval", "1s", "--lost-after", "5s", "--timeout", "150s", "--log", log], {
+        input: `${recs.map((r) => JSON.stringify(r)).join("\n")}\n`,
+        cwd: dir,
+      });
+      // Let poll see task 1 pending, then cancel it while the array is still held.
+      const seenPending = new RegExp(`Job ID: ${id}_1\\nPrevious: \\(not seen yet\\)\\nCurrent: PENDING`);
+      for (let end = Date.now() + 60_000; !(existsSync(log) && seenPending.test(readFileSync(log, "utf8"))); await sleep(200)) {
+        if (Date.now() > end) throw new Error("slurm-poll never reported the held task pending");
+      }
+      await execa("scancel", [`${id}_1`]);
+      await sleep(1000);
+      // The Slurm 22.05 behaviour this test relies on: the task is gone from both, for good.
+      expect(String((await execa("squeue", ["-h", "-r", "-t", "all", "-j", `${id},${id}`, "-o", "%i"])).stdout).split("\n")).not.toContain(`${id}_1`);
+      const acct = String((await execa("sacct", ["-P", "-n", "-D", "-j", `${id}_1,${id}_1`, "-S", "now-1day", "-E", "now", "-o", "JobID"])).stdout).trim();
+      expect(acct).toBe("");
+      await execa("scontrol", ["release", id]); // tasks 0 and 2 run and complete
+
+      const res = await polling;
+      const out = records(res.stdout);
+      const finals = out.filter((r) => r.kind !== "event");
+      const byName = new Map(finals.map((r) => [r.name as string, r.state as Record<string, unknown>]));
+      expect(res.exitCode, String(res.stderr)).toBe(3);
+      expect(Date.now() - started).toBeLessThan(140_000); // ended by itself, not by --timeout
+      expect(finals.map((r) => r.name).sort()).toEqual(["lost0", "lost1", "lost2"]); // one record each
+      expect(byName.get("lost0")).toMatchObject({ state: "COMPLETED", terminal: true });
+      expect(byName.get("lost2")).toMatchObject({ state: "COMPLETED", terminal: true });
+      expect(byName.get("lost1")).toMatchObject({ state: "UNKNOWN", category: "uncertain", terminal: false, flag: "lost" });
+      expect(byName.get("lost1")!.reason).toMatch(/^lost: missing from squeue and sacct for \d+s of answered queries; last seen PENDING at /);
+      // Never reported failed or ended on the way.
+      const to1 = out.filter((r) => r.kind === "event" && r.job_id === `${id}_1`).map((e) => e.to);
+      expect(to1).toEqual(["PENDING", "UNKNOWN"]);
+      expect(String(res.stderr)).toMatch(new RegExp(`lost1 \\(job ${id}_1\\) lost: `));
+      const text = readFileSync(log, "utf8");
+      expect(text).toMatch(new RegExp(`\\] JOB_LOST: lost1\\nJob ID: ${id}_1\\nMissing: \\d+s from squeue and sacct`));
+      expect(text).toMatch(/\] MONITOR_STOPPED: jobs lost\n/);
+    } finally {
+      await execa("scancel", [id], { reject: false });
+    }
   });
 });
