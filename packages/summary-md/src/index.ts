@@ -100,14 +100,20 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
       throw e;
     });
   }
-  const collected = await collectInputs(inputs, { errors, ...(options.strict ? { strict: true } : {}), ...(io.stdin ? { stdin: io.stdin } : {}) });
-  const expected = options.expected ? await readExpected(at(options.expected), { errors, ...(options.strict ? { strict: true } : {}) }) : undefined;
-  const views = buildViews(collected, expected, now.getTime());
-
   const outputPath = options.output ? at(options.output) : undefined;
   const linkBase = dirname(outputPath ?? updatePath ?? join(cwd, "x"));
   const plotsWanted = options.plots !== false && !(updatePath && options.plots === undefined);
   const plotDir = typeof options.plots === "string" ? at(options.plots) : join(linkBase, "plots");
+
+  const read = {
+    errors,
+    ...(options.strict ? { strict: true } : {}),
+    // The sample report shows everything about its one run; the status report needs a few fields of each.
+    ...(options.sample ? {} : { fields: { plots: plotsWanted, params: options.colorBy !== undefined } }),
+  };
+  const collected = await collectInputs(inputs, { ...read, ...(io.stdin ? { stdin: io.stdin } : {}) });
+  const expected = options.expected ? await readExpected(at(options.expected), read) : undefined;
+  const views = buildViews(collected, expected, now.getTime());
 
   let markdown: string;
   if (options.sample) {

@@ -1,18 +1,21 @@
 import type { ZodError } from "zod";
 import { type ErrorCounter, InputError, JobEvent, type LineError, RunRecord, parseState, readNdjsonInputs, zodField } from "@slurmpipe/core";
+import { type EventTimes, type FieldOptions, Interner, pickEventTimes, pickReportFields } from "./fields.ts";
 
 /** Everything summary-md learned from its inputs, merged per run id. */
 export interface Collected {
   /** Last-wins merge per run id, in order of first appearance. */
   runs: Map<string, RunRecord>;
-  /** State-change events per job id, in input order. */
-  events: Map<string, JobEvent[]>;
+  /** State-change events per job id, in input order (only what gives the start and end times). */
+  events: Map<string, EventTimes[]>;
 }
 
 export interface ReadInputsOptions {
   stdin?: AsyncIterable<Buffer | string>;
   strict?: boolean;
   errors: ErrorCounter | { report: (e: LineError) => void };
+  /** Keep only the fields the status report reads (see fields.ts); whole records when absent. */
+  fields?: FieldOptions;
 }
 
 /**
@@ -22,8 +25,11 @@ export interface ReadInputsOptions {
  */
 export async function collectInputs(paths: readonly string[], options: ReadInputsOptions): Promise<Collected> {
   const runs = new Map<string, RunRecord>();
-  const events = new Map<string, JobEvent[]>();
+  const events = new Map<string, EventTimes[]>();
   const report = options.errors.report;
+  const strings = new Interner();
+  const fields = options.fields;
+  const keep = fields ? (r: RunRecord) => pickReportFields(r, fields, strings) : (r: RunRecord) => r;
   const items = readNdjsonInputs<Record<string, unknown>>(paths, {
     onError: report,
     ...(options.strict ? { strict: true } : {}),
@@ -42,9 +48,10 @@ export async function collectInputs(paths: readonly string[], options: ReadInput
         bad(parsed.error);
         continue;
       }
-      const list = events.get(parsed.data.job_id) ?? [];
-      list.push(parsed.data);
-      events.set(parsed.data.job_id, list);
+      const times = pickEventTimes(parsed.data, strings);
+      const list = events.get(parsed.data.job_id);
+      if (list) list.push(times);
+      else events.set(parsed.data.job_id, [times]);
       continue;
     }
     if (raw.kind !== undefined && raw.kind !== "run") continue;
@@ -54,7 +61,7 @@ export async function collectInputs(paths: readonly string[], options: ReadInput
       continue;
     }
     const prev = runs.get(parsed.data.id);
-    runs.set(parsed.data.id, prev ? mergeRun(prev, parsed.data) : parsed.data);
+    runs.set(parsed.data.id, keep(prev ? mergeRun(prev, parsed.data) : parsed.data));
   }
   return { runs, events };
 }
@@ -62,12 +69,14 @@ export async function collectInputs(paths: readonly string[], options: ReadInput
 /** Reads the expected runs (sweep-gen output) in file order; duplicates keep the last. */
 export async function readExpected(path: string, options: ReadInputsOptions): Promise<Map<string, RunRecord>> {
   const expected = new Map<string, RunRecord>();
+  const strings = new Interner();
+  const fields = options.fields;
   const items = readNdjsonInputs<RunRecord>([path], {
     schema: RunRecord,
     onError: options.errors.report,
     ...(options.strict ? { strict: true } : {}),
   });
-  for await (const item of items) expected.set(item.value.id, item.value);
+  for await (const item of items) expected.set(item.value.id, fields ? pickReportFields(item.value, fields, strings) : item.value);
   return expected;
 }
 
@@ -101,7 +110,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Start and end times of a job from poll events, for records whose state lacks them. */
-export function timesFromEvents(list: readonly JobEvent[] | undefined, runId: string): { started?: string; ended?: string } {
+export function timesFromEvents(list: readonly EventTimes[] | undefined, runId: string): { started?: string; ended?: string } {
   if (!list) return {};
   let started: string | undefined;
   let ended: string | undefined;
