@@ -1,11 +1,11 @@
-import { readFile } from "node:fs/promises";
+import { type FileHandle, readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { ErrorCounter, type Logger, NdjsonWriter, type RunRecord, UsageError, createLogger, writeFileAtomic } from "@slurmpipe/core";
 import { slug } from "./format.ts";
 import { buildPlots, curveOf, writePlots } from "./plots.ts";
 import { collectInputs, readExpected } from "./records.ts";
 import { buildReruns } from "./rerun.ts";
-import { statusReport } from "./report.ts";
+import { statusReportChunks } from "./report.ts";
 import { sampleReport } from "./sample.ts";
 import { type LogMode, runPlotSvg } from "./svg/plot.ts";
 import { updateDocument } from "./update.ts";
@@ -55,7 +55,7 @@ export interface SummaryIo {
   cwd?: string;
   log?: Logger;
   /** How files are replaced; core's writeFileAtomic (temp file, fsync, rename) unless a test swaps it. */
-  writeFile?: (path: string, data: string) => Promise<void>;
+  writeFile?: (path: string, data: string | ((fh: FileHandle) => Promise<void>)) => Promise<void>;
 }
 
 /** Resolves the report time so the same inputs give byte-identical output (`--now`, SOURCE_DATE_EPOCH). */
@@ -115,7 +115,8 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
   const expected = options.expected ? await readExpected(at(options.expected), read) : undefined;
   const views = buildViews(collected, expected, now.getTime());
 
-  let markdown: string;
+  // The report in chunks, written out as they are made (a 100,000-run report is never one string).
+  let markdown: Iterable<string>;
   if (options.sample) {
     const first = collected.runs.values().next().value as RunRecord | undefined;
     if (!first) {
@@ -131,13 +132,14 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
       await writePlots(new Map([[file, runPlotSvg(curve, { logY: options.logY ?? "auto" })]]));
       plot = relativeLink(linkBase, file);
     }
-    markdown = sampleReport(view, {
+    const report = sampleReport(view, {
       margin: options.margin ?? 1.2,
       generatedAt: now.toISOString(),
       ...(options.fullSteps ? { fullSteps: options.fullSteps } : {}),
       ...(plot ? { plot } : {}),
       ...fullSpec(view, expected),
     });
+    markdown = [report];
   } else {
     const groups = groupViews(views);
     const plots = plotsWanted
@@ -158,7 +160,7 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
       return errors.count > 0 ? 1 : 0;
     }
     const reruns = buildReruns(views, { ...(options.expected ? { source: options.expected } : {}), ...(options.profile ? { profile: options.profile } : {}) });
-    markdown = statusReport({
+    markdown = statusReportChunks({
       title: options.title ?? "Sweep status",
       generatedAt: now.toISOString(),
       groups,
@@ -168,8 +170,14 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
       ...(options.profile ? { profile: options.profile } : {}),
     });
   }
-  if (outputPath) await write(outputPath, markdown);
-  else await new NdjsonWriter(io.stdout ?? process.stdout).writeLine(markdown);
+  if (outputPath) {
+    await write(outputPath, async (fh) => {
+      for (const chunk of markdown) await fh.writeFile(chunk); // from the current position; loops over short writes
+    });
+  } else {
+    const stdout = new NdjsonWriter(io.stdout ?? process.stdout);
+    for (const chunk of markdown) await stdout.writeLine(chunk);
+  }
   if (errors.count > 0) log.warn(`${errors.count} bad input line(s) skipped; the report covers the rest`);
   return errors.count > 0 ? 1 : 0;
 }

@@ -20,16 +20,43 @@ const EMPTY = "-";
 
 /** The sweep status report: counts, a table per group, failures with evidence, efficiency, reruns. */
 export function statusReport(input: ReportInput): string {
+  return [...statusReportChunks(input)].join("");
+}
+
+/**
+ * The same report in chunks of about `size` characters, for writing out as it is made: at
+ * 100,000 runs the report is ~7 MB, and its lines and the joined string were ~50 MB of peak memory.
+ */
+export function* statusReportChunks(input: ReportInput, size = 1 << 16): Generator<string> {
+  let chunk = "";
+  // Blank lines are held back until more text follows: the report ends with its last text line.
+  let blanks = 0;
+  for (const line of reportLines(input)) {
+    if (line === "") {
+      blanks += 1;
+      continue;
+    }
+    chunk += `${"\n".repeat(blanks)}${line}\n`;
+    blanks = 0;
+    if (chunk.length >= size) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+function* reportLines(input: ReportInput): Generator<string> {
   const views = input.groups.flatMap((g) => g.runs);
-  const out: string[] = [`# ${mdText(input.title)}`, ""];
-  out.push(`Generated ${formatTime(input.generatedAt)} UTC · ${views.length} runs${input.expectedCount !== undefined ? ` (${input.expectedCount} expected)` : ""} · all times UTC`, "");
-  out.push(...summary(views));
-  out.push(...runTables(input.groups, input.plots));
-  out.push(...failures(views));
-  out.push(...efficiency(views));
-  out.push(...rerunMarkdown(input.reruns, { ...(input.rerunSource ? { source: input.rerunSource } : {}), ...(input.profile ? { profile: input.profile } : {}) }));
-  while (out[out.length - 1] === "") out.pop();
-  return `${out.join("\n")}\n`;
+  yield `# ${mdText(input.title)}`;
+  yield "";
+  yield `Generated ${formatTime(input.generatedAt)} UTC · ${views.length} runs${input.expectedCount !== undefined ? ` (${input.expectedCount} expected)` : ""} · all times UTC`;
+  yield "";
+  yield* summary(views);
+  yield* runTables(input.groups, input.plots);
+  yield* failures(views);
+  yield* efficiency(views);
+  yield* rerunMarkdown(input.reruns, { ...(input.rerunSource ? { source: input.rerunSource } : {}), ...(input.profile ? { profile: input.profile } : {}) });
 }
 
 export function countByStatus(views: readonly RunView[]): Map<Status, number> {
@@ -61,64 +88,71 @@ function summary(views: readonly RunView[]): string[] {
   return out;
 }
 
-function runTables(groups: readonly Grouped[], plots: PlotSet | undefined): string[] {
-  const out = ["## Runs", ""];
+function* runTables(groups: readonly Grouped[], plots: PlotSet | undefined): Generator<string> {
+  yield "## Runs";
+  yield "";
   for (const group of groups) {
     const done = group.runs.filter((r) => r.status === "COMPLETED").length;
     const pct = percent(done, group.runs.length);
     if (groups.length > 1 || group.name !== "") {
-      out.push(`### ${group.name ? mdText(group.name) : "Ungrouped"}: ${done}/${group.runs.length} completed (${pct})`, "");
+      yield `### ${group.name ? mdText(group.name) : "Ungrouped"}: ${done}/${group.runs.length} completed (${pct})`;
     } else {
-      out.push(`${done}/${group.runs.length} completed (${pct})`, "");
+      yield `${done}/${group.runs.length} completed (${pct})`;
     }
+    yield "";
     const links = plots?.groups.get(group.name);
     if (links) {
-      out.push(`![Loss curves${group.name ? `, ${mdText(group.name)}` : ""}](${linkTarget(links.overview)})`, "");
-      if (links.colorBy) out.push(`[Loss curves coloured by parameter](${linkTarget(links.colorBy)})`, "");
+      yield `![Loss curves${group.name ? `, ${mdText(group.name)}` : ""}](${linkTarget(links.overview)})`;
+      yield "";
+      if (links.colorBy) {
+        yield `[Loss curves coloured by parameter](${linkTarget(links.colorBy)})`;
+        yield "";
+      }
     }
-    out.push("| Run | Status | Job ID | Started | Completed | Elapsed | Loss trend | Notes |", "|---|---|---|---|---|---|---|---|");
+    yield "| Run | Status | Job ID | Started | Completed | Elapsed | Loss trend | Notes |";
+    yield "|---|---|---|---|---|---|---|---|";
     for (const r of group.runs) {
       const plot = plots?.runs.get(r.id);
       const trend = r.trend ?? EMPTY;
       const trendCell = plot ? `[${trend}](${linkTarget(plot)})` : trend;
-      out.push(
-        `| ${mdCell(r.name, 120)} | ${r.status} | ${r.jobId ? mdCell(r.jobId) : EMPTY} | ${formatTime(r.started) ?? EMPTY} | ${formatTime(r.ended) ?? EMPTY} | ${formatElapsed(r.elapsedS) ?? EMPTY} | ${trendCell} | ${r.notes.length ? mdCell(r.notes.join("; "), 240) : EMPTY} |`,
-      );
+      yield `| ${mdCell(r.name, 120)} | ${r.status} | ${r.jobId ? mdCell(r.jobId) : EMPTY} | ${formatTime(r.started) ?? EMPTY} | ${formatTime(r.ended) ?? EMPTY} | ${formatElapsed(r.elapsedS) ?? EMPTY} | ${trendCell} | ${r.notes.length ? mdCell(r.notes.join("; "), 240) : EMPTY} |`;
     }
-    out.push("");
+    yield "";
   }
-  return out;
 }
 
-function failures(views: readonly RunView[]): string[] {
+function* failures(views: readonly RunView[]): Generator<string> {
   const broken = views.filter((v) => isFailed(v.status) || v.failures.length > 0 || v.status === "UNKNOWN");
-  if (broken.length === 0) return [];
-  const out = ["## Failures", ""];
-  for (const v of broken) {
-    out.push(`### ${mdText(v.name)}: ${v.status}${v.jobId ? ` (job ${mdText(v.jobId)})` : ""}`, "");
-    if (v.status === "UNKNOWN")
-      out.push(
-        `- Neither squeue nor sacct reported this job${v.slurmState ? ` (${mdText(v.slurmState)})` : ""}; it is not counted as failed. Check with ${codeSpan(`sacct -j ${v.jobId ?? "<id>"} -X -o JobID,State,ExitCode,Elapsed`)}.`,
-      );
-    const error = v.record?.error;
-    if (error) out.push(`- **${mdText(error.stage)} error**${error.code ? ` (${codeSpan(error.code)})` : ""}: ${mdText(error.message, 500)}`);
-    for (const f of v.failures) out.push(...failureLines(f));
-    const early = v.record?.state?.early_failure;
-    // The stderr tail only when log-parse has not explained the failure with its own evidence.
-    if (early && v.failures.length === 0) {
-      out.push(
-        `- **Failed early**${early.elapsed_s !== undefined ? ` (after ${early.elapsed_s} s)` : ""}: almost always an environment or path problem, not a training one.${early.error ? ` ${mdText(early.error, 300)}` : ""}`,
-      );
-      const tail = (early.tail ?? []).slice(-5);
-      if (tail.length) out.push(`  - last lines of ${early.path ? codeSpan(early.path) : "stderr"}:`);
-      for (const line of tail) out.push(`    - ${codeSpan(line)}`);
-    }
-    if (isFailed(v.status) && v.failures.length === 0 && !error) {
-      const exit = v.record?.state?.exit_code;
-      out.push(`- No log report explains it${exit ? ` (exit code ${codeSpan(exit)})` : ""}: run \`log-parse\` on this record, or read the job's stderr.`);
-    }
-    out.push("");
+  if (broken.length === 0) return;
+  yield "## Failures";
+  yield "";
+  for (const v of broken) yield* failureOf(v);
+}
+
+function failureOf(v: RunView): string[] {
+  const out = [`### ${mdText(v.name)}: ${v.status}${v.jobId ? ` (job ${mdText(v.jobId)})` : ""}`, ""];
+  if (v.status === "UNKNOWN")
+    out.push(
+      `- Neither squeue nor sacct reported this job${v.slurmState ? ` (${mdText(v.slurmState)})` : ""}; it is not counted as failed. Check with ${codeSpan(`sacct -j ${v.jobId ?? "<id>"} -X -o JobID,State,ExitCode,Elapsed`)}.`,
+    );
+  const error = v.record?.error;
+  if (error) out.push(`- **${mdText(error.stage)} error**${error.code ? ` (${codeSpan(error.code)})` : ""}: ${mdText(error.message, 500)}`);
+  for (const f of v.failures) out.push(...failureLines(f));
+  const early = v.record?.state?.early_failure;
+  // The stderr tail only when log-parse has not explained the failure with its own evidence.
+  if (early && v.failures.length === 0) {
+    out.push(
+      `- **Failed early**${early.elapsed_s !== undefined ? ` (after ${early.elapsed_s} s)` : ""}: almost always an environment or path problem, not a training one.${early.error ? ` ${mdText(early.error, 300)}` : ""}`,
+    );
+    const tail = (early.tail ?? []).slice(-5);
+    if (tail.length) out.push(`  - last lines of ${early.path ? codeSpan(early.path) : "stderr"}:`);
+    for (const line of tail) out.push(`    - ${codeSpan(line)}`);
   }
+  if (isFailed(v.status) && v.failures.length === 0 && !error) {
+    const exit = v.record?.state?.exit_code;
+    out.push(`- No log report explains it${exit ? ` (exit code ${codeSpan(exit)})` : ""}: run \`log-parse\` on this record, or read the job's stderr.`);
+  }
+  out.push("");
   return out;
 }
 
@@ -134,13 +168,13 @@ function failureLines(f: Failure): string[] {
 }
 
 /** MaxRSS vs requested memory and elapsed vs time limit, where sacct reported them. */
-function efficiency(views: readonly RunView[]): string[] {
+function* efficiency(views: readonly RunView[]): Generator<string> {
   const rows = views.filter((v) => {
     const s = v.record?.state;
     return s && (s.max_rss_bytes !== undefined || (s.time_limit_s !== undefined && v.elapsedS !== undefined));
   });
-  if (rows.length === 0) return [];
-  const out = ["## Efficiency", "", "| Run | Status | MaxRSS | Requested | Memory used | Elapsed | Time limit | Time used |", "|---|---|---:|---:|---:|---:|---:|---:|"];
+  if (rows.length === 0) return;
+  yield* ["## Efficiency", "", "| Run | Status | MaxRSS | Requested | Memory used | Elapsed | Time limit | Time used |", "|---|---|---:|---:|---:|---:|---:|---:|"];
   const lowMem: string[] = [];
   const nearTime: string[] = [];
   for (const v of rows) {
@@ -152,13 +186,10 @@ function efficiency(views: readonly RunView[]): string[] {
     const timePct = v.elapsedS !== undefined && limit ? v.elapsedS / limit : undefined;
     if (memPct !== undefined && memPct < 0.25 && v.status === "COMPLETED") lowMem.push(v.name);
     if (timePct !== undefined && timePct >= 0.9 && v.status === "COMPLETED") nearTime.push(v.name);
-    out.push(
-      `| ${mdCell(v.name, 120)} | ${v.status} | ${formatBytes(rss) ?? EMPTY} | ${formatBytes(req) ?? EMPTY} | ${memPct !== undefined ? percent(rss!, req!) : EMPTY} | ${formatElapsed(v.elapsedS) ?? EMPTY} | ${limit ? formatElapsed(limit) : EMPTY} | ${timePct !== undefined ? percent(v.elapsedS!, limit!) : EMPTY} |`,
-    );
+    yield `| ${mdCell(v.name, 120)} | ${v.status} | ${formatBytes(rss) ?? EMPTY} | ${formatBytes(req) ?? EMPTY} | ${memPct !== undefined ? percent(rss!, req!) : EMPTY} | ${formatElapsed(v.elapsedS) ?? EMPTY} | ${limit ? formatElapsed(limit) : EMPTY} | ${timePct !== undefined ? percent(v.elapsedS!, limit!) : EMPTY} |`;
   }
-  out.push("");
-  if (lowMem.length) out.push(`- Used under 25% of the requested memory (could ask for less): ${lowMem.map((n) => mdText(n)).join(", ")}`);
-  if (nearTime.length) out.push(`- Finished within 10% of the time limit (raise it for similar runs): ${nearTime.map((n) => mdText(n)).join(", ")}`);
-  if (lowMem.length || nearTime.length) out.push("");
-  return out;
+  yield "";
+  if (lowMem.length) yield `- Used under 25% of the requested memory (could ask for less): ${lowMem.map((n) => mdText(n)).join(", ")}`;
+  if (nearTime.length) yield `- Finished within 10% of the time limit (raise it for similar runs): ${nearTime.map((n) => mdText(n)).join(", ")}`;
+  if (lowMem.length || nearTime.length) yield "";
 }

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { buildReruns, buildViews, collectInputs, groupViews, statusReport } from "../src/index.ts";
+import { statusReportChunks } from "../src/report.ts";
 import { expectedRuns, sweepEvents, sweepRecords } from "./fixtures.ts";
 import { run, tempDir, writeNdjson } from "./helpers.ts";
 
@@ -65,6 +67,21 @@ describe("status report of a mixed sweep", () => {
     for (const f of ["overview-S-core.svg", "overview-S-adamw.svg", "overview-S-core-by-lr.svg"]) expect(existsSync(join(dir, "plots", f))).toBe(true);
     expect(markdown).toContain("](plots/overview-S-core.svg)");
     expect(markdown).toContain("[DECREASING](plots/S-core/core_lr0.1_s0.svg)");
+  });
+
+  it("writes the same bytes in chunks, to stdout as to -o", async () => {
+    const file = await sweepReport();
+    const options = { inputs: ["records.ndjson"], expected: "expected.ndjson", now: "2025-10-24T03:00:00Z", colorBy: "lr", profile: "lumi" };
+    const { stdout } = await run(options, { cwd: file.dir });
+    expect(stdout).toBe(file.markdown);
+    const collected = await collectInputs([join(file.dir, "records.ndjson")], { errors: { report: () => {} } });
+    const views = buildViews(collected, undefined, 0);
+    const input = { title: "t", generatedAt: "2025-10-24T03:00:00Z", groups: groupViews(views), reruns: buildReruns(views, {}) };
+    const chunks = [...statusReportChunks(input, 64)];
+    expect(chunks.length).toBeGreaterThan(20);
+    for (const c of chunks) expect(c).toMatch(/\n$/);
+    expect(chunks.join("")).toBe(statusReport(input));
+    expect(statusReport(input)).toMatch(/[^\n]\n$/);
   });
 
   it("is reproducible with SOURCE_DATE_EPOCH", async () => {
