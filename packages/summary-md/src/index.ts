@@ -114,6 +114,8 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
   const collected = await collectInputs(inputs, { ...read, ...(io.stdin ? { stdin: io.stdin } : {}) });
   const expected = options.expected ? await readExpected(at(options.expected), read) : undefined;
   const views = buildViews(collected, expected, now.getTime());
+  // The poll events only supply the views' start and end times: free them before the report is made.
+  collected.events.clear();
 
   // The report in chunks, written out as they are made (a 100,000-run report is never one string).
   let markdown: Iterable<string>;

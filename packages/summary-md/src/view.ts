@@ -37,15 +37,40 @@ export interface Grouped {
 export function buildViews(collected: Collected, expected: Map<string, RunRecord> | undefined, nowMs: number): RunView[] {
   const views: RunView[] = [];
   const seen = new Set<string>();
+  const share = notesSharer();
   for (const [id, spec] of expected ?? []) {
     seen.add(id);
     const record = collected.runs.get(id);
-    views.push(record ? viewOf(record, spec, collected, nowMs) : missingView(spec));
+    views.push(record ? viewOf(record, spec, collected, nowMs, share) : missingView(spec, share));
   }
   const extra = [...collected.runs.values()].filter((r) => !seen.has(r.id));
   extra.sort((a, b) => naturalCompare(a.name, b.name) || naturalCompare(a.id, b.id));
-  for (const record of extra) views.push(viewOf(record, undefined, collected, nowMs));
+  for (const record of extra) views.push(viewOf(record, undefined, collected, nowMs, share));
   return views;
+}
+
+type Share = (notes: string[]) => string[];
+
+// Shared by every view without failures or notes; frozen, as views never change them.
+const NONE: Failure[] & string[] = Object.freeze([]) as unknown as Failure[] & string[];
+
+/**
+ * Views with the same notes share one (frozen) array: in a large sweep most runs say the same
+ * ("reason JobHeldUser" for 100,000 held tasks), and each array with its spare capacity was
+ * most of a view's memory.
+ */
+function notesSharer(): Share {
+  const known = new Map<string, string[]>();
+  return (notes) => {
+    if (notes.length === 0) return NONE;
+    const key = JSON.stringify(notes);
+    let shared = known.get(key);
+    if (!shared) {
+      shared = Object.freeze(notes.slice()) as string[];
+      known.set(key, shared);
+    }
+    return shared;
+  };
 }
 
 export function groupViews(views: readonly RunView[]): Grouped[] {
@@ -68,19 +93,19 @@ function groupOf(...records: (RunRecord | undefined)[]): string {
   return "";
 }
 
-function missingView(spec: RunRecord): RunView {
+function missingView(spec: RunRecord, share: Share): RunView {
   return {
     id: spec.id,
     name: spec.name,
     group: groupOf(spec),
     expected: spec,
     status: "MISSING",
-    failures: [],
-    notes: ["expected, no record"],
+    failures: NONE,
+    notes: share(["expected, no record"]),
   };
 }
 
-function viewOf(record: RunRecord, spec: RunRecord | undefined, collected: Collected, nowMs: number): RunView {
+function viewOf(record: RunRecord, spec: RunRecord | undefined, collected: Collected, nowMs: number, share: Share): RunView {
   const { status, slurmState } = deriveStatus(record);
   const state = record.state;
   const fromEvents = record.job ? timesFromEvents(collected.events.get(record.job.id), record.id) : {};
@@ -93,7 +118,7 @@ function viewOf(record: RunRecord, spec: RunRecord | undefined, collected: Colle
     const s = (end - Date.parse(started)) / 1000;
     if (Number.isFinite(s) && s >= 0) elapsedS = Math.round(s);
   }
-  const failures = record.report?.failures ?? [];
+  const failures = record.report?.failures ?? NONE;
   const view: RunView = {
     id: record.id,
     name: record.name,
@@ -101,7 +126,7 @@ function viewOf(record: RunRecord, spec: RunRecord | undefined, collected: Colle
     record,
     status,
     failures,
-    notes: [],
+    notes: NONE,
   };
   if (spec) view.expected = spec;
   if (slurmState) view.slurmState = slurmState;
@@ -111,7 +136,7 @@ function viewOf(record: RunRecord, spec: RunRecord | undefined, collected: Colle
   if (elapsedS !== undefined) view.elapsedS = elapsedS;
   const trend = record.report?.loss?.trend;
   if (trend) view.trend = trend;
-  view.notes = notesFor(view, record);
+  view.notes = share(notesFor(view, record));
   return view;
 }
 
