@@ -6,8 +6,11 @@ import { type EventTimes, type FieldOptions, Interner, pickEventTimes, pickRepor
 export interface Collected {
   /** Last-wins merge per run id, in order of first appearance. */
   runs: Map<string, RunRecord>;
-  /** State-change events per job id, in input order (only what gives the start and end times). */
-  events: Map<string, EventTimes[]>;
+  /**
+   * State-change events per job id, in input order (only what gives the start and end times): the
+   * event itself while a job has one (most do, after one poll), a list from the second on.
+   */
+  events: Map<string, EventTimes | EventTimes[]>;
 }
 
 export interface ReadInputsOptions {
@@ -25,7 +28,7 @@ export interface ReadInputsOptions {
  */
 export async function collectInputs(paths: readonly string[], options: ReadInputsOptions): Promise<Collected> {
   const runs = new Map<string, RunRecord>();
-  const events = new Map<string, EventTimes[]>();
+  const events = new Map<string, EventTimes | EventTimes[]>();
   const report = options.errors.report;
   const strings = new Interner();
   const fields = options.fields;
@@ -49,9 +52,9 @@ export async function collectInputs(paths: readonly string[], options: ReadInput
         continue;
       }
       const times = pickEventTimes(parsed.data, strings);
-      const list = events.get(parsed.data.job_id);
-      if (list) list.push(times);
-      else events.set(parsed.data.job_id, [times]);
+      const known = events.get(parsed.data.job_id);
+      if (Array.isArray(known)) known.push(times);
+      else events.set(parsed.data.job_id, known ? [known, times] : times);
       continue;
     }
     if (raw.kind !== undefined && raw.kind !== "run") continue;
@@ -110,12 +113,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Start and end times of a job from poll events, for records whose state lacks them. */
-export function timesFromEvents(list: readonly EventTimes[] | undefined, runId: string): { started?: string; ended?: string } {
-  if (!list) return {};
+export function timesFromEvents(events: EventTimes | readonly EventTimes[] | undefined, runId: string): { started?: string; ended?: string } {
+  if (!events) return {};
   let started: string | undefined;
   let ended: string | undefined;
   // By time, not by arrival: inputs may be concatenated in any order.
-  const ordered = [...list].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  const ordered = Array.isArray(events) ? [...events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at)) : [events as EventTimes];
   for (const e of ordered) {
     if (e.run_id && e.run_id !== runId) continue;
     const to = parseState(e.to);

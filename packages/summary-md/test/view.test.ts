@@ -1,6 +1,7 @@
 import type { RunRecord } from "@slurmpipe/core";
 import { describe, expect, it } from "vitest";
-import { buildViews } from "../src/index.ts";
+import { buildViews, collectInputs } from "../src/index.ts";
+import { tempDir, writeNdjson } from "./helpers.ts";
 
 const held = (n: number): RunRecord => ({
   id: `r${n}`,
@@ -25,5 +26,23 @@ describe("views", () => {
     // Runs without failures share one frozen empty list too.
     expect(views[0]!.failures).toBe(views[3]!.failures);
     expect(Object.isFrozen(views[0]!.failures)).toBe(true);
+  });
+
+  it("takes start and end times from one event or from several, by time", async () => {
+    const run = (id: string, job: string) => ({ id, name: id, job: { id: job }, state: { state: "COMPLETED", category: "success", terminal: true } });
+    const event = (job: string, to: string, at: string) => ({ kind: "event", job_id: job, run_id: job === "1" ? "a" : "b", from: null, to, at });
+    const file = writeNdjson(`${tempDir()}/in.ndjson`, [
+      event("1", "COMPLETED", "2025-01-01T00:10:00Z"),
+      event("2", "COMPLETED", "2025-01-01T00:30:00Z"),
+      event("2", "RUNNING", "2025-01-01T00:20:00Z"),
+      run("a", "1"),
+      run("b", "2"),
+    ]);
+    const collected = await collectInputs([file], { errors: { report: () => expect.unreachable() }, fields: { plots: false, params: false } });
+    expect(Array.isArray(collected.events.get("1"))).toBe(false);
+    expect(collected.events.get("2")).toHaveLength(2);
+    const [a, b] = buildViews(collected, undefined, 0);
+    expect([a!.started, a!.ended]).toEqual([undefined, "2025-01-01T00:10:00Z"]);
+    expect([b!.started, b!.ended, b!.elapsedS]).toEqual(["2025-01-01T00:20:00Z", "2025-01-01T00:30:00Z", 600]);
   });
 });
