@@ -22,7 +22,7 @@ export function submissionOrder(inv: Invocation, units: readonly Unit[]): { orde
   for (const u of units) for (const i of u.items) unitOf.set(i, u);
   return orderUnits(units, (u) =>
     u.items.flatMap((i) =>
-      (i.record.depends_on ?? []).flatMap((ref) => {
+      (i.dependsOn ?? []).flatMap((ref) => {
         const t = depTarget(inv, ref);
         const dep = "item" in t ? unitOf.get(t.item) : undefined;
         return dep ? [dep] : [];
@@ -35,20 +35,20 @@ export function submissionOrder(inv: Invocation, units: readonly Unit[]): { orde
 export function dependencyFor(inv: Invocation, unit: Unit): { dependency?: string; error?: { code: string; message: string } } {
   const ids = new Set<string>();
   for (const item of unit.items) {
-    for (const ref of item.record.depends_on ?? []) {
+    for (const ref of item.dependsOn ?? []) {
       const t = depTarget(inv, ref);
       if ("missing" in t) return { error: { code: "dependency_unknown", message: `depends on ${JSON.stringify(ref)}, which is neither in the input nor in ${inv.ledger.path}` } };
       const jobId = "item" in t ? (t.item.job?.id as string | undefined) : t.entry.job_id;
       const fresh = "item" in t ? Boolean(t.item.fresh) : false;
       const live = "item" in t ? t.item.live : inv.ledgerLive.get(t.entry.run_id);
-      const label = "item" in t ? t.item.record.name : ref;
+      const label = "item" in t ? t.item.name : ref;
       if ("item" in t && unit.items.includes(t.item)) return { error: { code: "dependency_cycle", message: `depends on ${label}, which is part of the same submission` } };
       if (!jobId) {
         if (inv.o.dryRun && "item" in t && t.item.status === "submit") {
           ids.add(`<${label}>`);
           continue;
         }
-        return { error: { code: "dependency_failed", message: `depends on ${label}, which has no job (${"item" in t && t.item.record.error ? t.item.record.error.message : "not submitted"})` } };
+        return { error: { code: "dependency_failed", message: `depends on ${label}, which has no job (${"item" in t && t.item.error ? t.item.error.message : "not submitted"})` } };
       }
       if (fresh && !live?.terminal) {
         ids.add(jobId); // created or found in this very run: its id is current

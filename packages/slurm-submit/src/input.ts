@@ -1,11 +1,18 @@
 import { ErrorCounter, InputError, RunRecord, readNdjsonInputs, zodField } from "@slurmpipe/core";
+import { arrayInfo, resolveScript } from "./items.ts";
 import type { Invocation } from "./invocation.ts";
+import { fieldsOf } from "./record-text.ts";
 import { STAGE } from "./records.ts";
 
-/** Reads everything first: priorities, dependencies and arrays need the whole input. */
+/**
+ * Reads everything first: priorities, dependencies and arrays need the whole input. Each record
+ * goes to the record store as its JSON text (as validated, so it is written out exactly as
+ * before); the item keeps the few fields planning needs.
+ */
 export async function readInput(inv: Invocation): Promise<void> {
   const o = inv.o;
   const errors = new ErrorCounter(STAGE, o.stderr ?? process.stderr);
+  const pool = inv.pool;
   let index = 0;
   for await (const it of readNdjsonInputs<Record<string, unknown>>(o.inputs ?? [], {
     strict: o.strict ?? false,
@@ -14,7 +21,7 @@ export async function readInput(inv: Invocation): Promise<void> {
   })) {
     // Other record kinds (slurm-poll's events, archive entries) flow through untouched.
     if (typeof it.value.kind === "string" && it.value.kind !== "run") {
-      inv.others.push(it.value);
+      inv.others.push(await inv.store.put(JSON.stringify(it.value)));
       continue;
     }
     const parsed = RunRecord.safeParse(it.value);
@@ -24,7 +31,39 @@ export async function readInput(inv: Invocation): Promise<void> {
       errors.report(bad);
       continue;
     }
-    inv.items.push({ record: parsed.data, source: it.source, line: it.line, index: index++, runId: parsed.data.id, status: "pass" });
+    const rec = parsed.data;
+    const ref = await inv.store.put(JSON.stringify(rec));
+    const script = rec.script?.path ? pool.get(resolveScript(rec.script.path, inv.cwd)) : undefined;
+    const array = script ? arrayInfo(rec, script, pool) : undefined;
+    inv.items.push({
+      at: ref.at,
+      length: ref.length,
+      fields: fieldsOf(rec),
+      edits: undefined,
+      source: pool.get(it.source),
+      line: it.line,
+      index: index++,
+      runId: rec.id,
+      name: rec.name,
+      priority: rec.priority ?? 0,
+      dependsOn: rec.depends_on?.length ? rec.depends_on : undefined,
+      control: rec.control === true,
+      scriptPath: rec.script?.path ? pool.get(rec.script.path) : undefined,
+      inputJobId: rec.job?.id,
+      error: rec.error ? { stage: rec.error.stage, message: rec.error.message } : undefined,
+      script,
+      array,
+      status: "pass",
+      // Every field present from the start: one object shape for all 100,000 items.
+      planned: undefined,
+      fresh: undefined,
+      locked: undefined,
+      attempt: undefined,
+      previousIds: undefined,
+      job: undefined,
+      live: undefined,
+      emitted: undefined,
+    });
   }
   inv.summary.badLines = errors.count;
 }

@@ -1,10 +1,14 @@
 import { resolve } from "node:path";
-import { Ledger, type LedgerEntry, type Logger, NdjsonWriter, type ParsedState, type RunRecord, type SlurmClientOptions } from "@slurmpipe/core";
+import { Ledger, type Logger, NdjsonWriter, type ParsedState, type RunRecord, type SlurmClientOptions } from "@slurmpipe/core";
+import { StringPool } from "./intern.ts";
 import { type Item, locate } from "./items.ts";
-import { LedgerView, appendEntries } from "./ledger-view.ts";
+import { LedgerAppender } from "./ledger-file.ts";
+import { LedgerView, type NewEntry } from "./ledger-view.ts";
 import type { SubmitOptions, SubmitSummary } from "./options.ts";
 import { type Clock, systemClock } from "./pacer.ts";
-import { withError } from "./records.ts";
+import type { RecordStore, TextRef } from "./record-store.ts";
+import { applyEdits } from "./record-text.ts";
+import { edit, setError } from "./records.ts";
 
 /**
  * One slurm-submit invocation: its options, the ledger, the input's items and what was decided
@@ -19,8 +23,13 @@ export class Invocation {
   readonly stateDir: string;
   readonly ledger: Ledger;
   view = new LedgerView();
+  /** Where the input's records are kept as text (opened by submit()). */
+  store!: RecordStore;
+  /** Repeated strings of the items (script paths, array ids, sources). */
+  readonly pool = new StringPool();
   readonly items: Item[] = [];
-  readonly others: Record<string, unknown>[] = [];
+  /** Records of other kinds, written out first, untouched. */
+  readonly others: TextRef[] = [];
   readonly byId = new Map<string, Item>();
   readonly byName = new Map<string, Item>();
   /** Live Slurm state of jobs recorded in the ledger, by run id (for dependencies). */
@@ -31,6 +40,8 @@ export class Invocation {
     submitted: 0, reconciled: 0, skipped: 0, resubmitted: 0, failed: 0, uncertain: 0, passed: 0, badLines: 0, dryRun: 0, sbatchCalls: 0,
   };
   private readonly writer: NdjsonWriter;
+  /** Ledger lines of the next append (`append`, or `appender.add` ... `appender.commit`). */
+  readonly appender: LedgerAppender;
 
   constructor(o: SubmitOptions) {
     this.o = o;
@@ -41,6 +52,7 @@ export class Invocation {
     this.cwd = o.cwd ?? process.cwd();
     this.stateDir = resolve(this.cwd, o.stateDir ?? ".slurmpipe");
     this.ledger = new Ledger(this.stateDir);
+    this.appender = new LedgerAppender(this.ledger, () => this.view);
   }
 
   nowIso(): string {
@@ -48,8 +60,9 @@ export class Invocation {
   }
 
   /** Appends to the ledger and keeps the view in step. */
-  append(entries: readonly LedgerEntry[]): Promise<void> {
-    return appendEntries(this.ledger, entries, this.view);
+  append(entries: readonly NewEntry[]): Promise<void> {
+    for (const e of entries) this.appender.add(e);
+    return this.appender.commit();
   }
 
   // ---- what was decided about an item ---------------------------------------------------------
@@ -67,34 +80,49 @@ export class Invocation {
 
   invalid(item: Item, code: string, message: string): void {
     item.status = "invalid";
-    item.record = withError(item.record, code, `${locate(item)}: ${message}`, this.clock.now());
+    setError(item, code, `${locate(item)}: ${message}`, this.clock.now());
     this.summary.failed++;
   }
 
   uncertain(item: Item, code: string, message: string): void {
     item.status = "uncertain";
-    item.record = withError(item.record, code, message, this.clock.now());
+    setError(item, code, message, this.clock.now());
     this.summary.uncertain++;
-    this.log.error(`${item.record.name}: ${message}`);
+    this.log.error(`${item.name}: ${message}`);
+  }
+
+  // ---- the record ---------------------------------------------------------------------------
+
+  /** The item's record as JSON text, with what was changed in it so far. */
+  async text(item: Item): Promise<string> {
+    const text = await this.store.get(item.at, item.length);
+    return item.edits ? applyEdits(text, item.fields, item.edits) : text;
+  }
+
+  /** The item's record as an object (for selectors; most records are never parsed again). */
+  async record(item: Item): Promise<RunRecord> {
+    return JSON.parse(await this.text(item)) as RunRecord;
   }
 
   // ---- output ---------------------------------------------------------------------------------
 
-  /** Writes a record of another kind, untouched. */
-  async write(record: Record<string, unknown>): Promise<void> {
-    await this.writer.write(record);
+  /** Writes the records of other kinds, untouched. */
+  async writeOthers(): Promise<void> {
+    for (const ref of this.others) await this.writer.writeLine(await this.store.get(ref.at, ref.length));
+    this.others.length = 0;
   }
 
+  /** Writes the item's record out (once). */
   async emit(item: Item): Promise<void> {
     if (item.emitted) return;
     item.emitted = true;
-    let out: RunRecord = item.record;
     if ((item.status === "done" || item.status === "foreign") && !item.fresh) {
-      out = { ...item.record, ...(item.job ? { job: item.job } : {}) } as RunRecord;
+      if (item.job) edit(item, { set: { job: item.job } });
       this.summary.skipped++;
     }
     if (item.status === "pass") this.summary.passed++;
-    await this.writer.write(out);
+    await this.writer.writeLine(await this.text(item));
+    item.edits = undefined; // written: nothing reads the record again
   }
 
   async emitAll(items: Item[]): Promise<void> {

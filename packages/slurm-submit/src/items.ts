@@ -1,15 +1,37 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { type ParsedState, type RunRecord, TAG_ID_LENGTH, contentId } from "@slurmpipe/core";
+import type { StringPool } from "./intern.ts";
+import type { Edit } from "./record-text.ts";
 
-/** One input record and everything slurm-submit decides about it. */
+/**
+ * One input record and everything slurm-submit decides about it. The record itself is in the
+ * record store (`at`, `length`); the item keeps only what planning needs, so 100,000 of them fit in
+ * a few tens of MB.
+ */
 export interface Item {
-  record: RunRecord;
+  /** The record's JSON text in the record store. */
+  at: number;
+  length: number;
+  /** Which of the fields slurm-submit edits the text has (record-text.ts). */
+  fields: number;
+  /** What slurm-submit changed in the record, applied when it is written out. */
+  edits: Edit[] | undefined;
   source: string;
   line: number;
   /** Position in the input (stable order for equal priorities). */
   index: number;
   runId: string;
+  name: string;
+  priority: number;
+  dependsOn: string[] | undefined;
+  control: boolean;
+  /** `script.path` as given (resolved into `script`). */
+  scriptPath: string | undefined;
+  /** The record's `job.id`, when it carries a job. */
+  inputJobId: string | undefined;
+  /** The record's `error` (another stage's, or the one slurm-submit gave it). */
+  error: { stage: string; message: string } | undefined;
   /** Absolute path of the sbatch script. */
   script?: string;
   array?: { key: string; index: number; name?: string; spec?: string };
@@ -53,15 +75,15 @@ export function resolveScript(path: string, cwd: string): string {
  * Array membership: slurm-render --array sets `script.array` {index, id?, name?, spec?} on every
  * task's record, all with the same script path. Without an id the path stands in (stable).
  */
-export function arrayInfo(record: RunRecord, scriptAbs: string): Item["array"] {
+export function arrayInfo(record: RunRecord, scriptAbs: string, pool: StringPool): Item["array"] {
   const a = record.script?.array as (Record<string, unknown> & { index: number }) | undefined;
   if (!a) return undefined;
   const id = typeof a.id === "string" && taggable(a.id) ? a.id : contentId({ array_script: scriptAbs });
   return {
-    key: id,
+    key: pool.get(id),
     index: a.index,
-    ...(typeof a.name === "string" && a.name ? { name: a.name } : {}),
-    ...(typeof a.spec === "string" && a.spec ? { spec: a.spec } : {}),
+    ...(typeof a.name === "string" && a.name ? { name: pool.get(a.name) } : {}),
+    ...(typeof a.spec === "string" && a.spec ? { spec: pool.get(a.spec) } : {}),
   };
 }
 
@@ -94,7 +116,7 @@ export async function readDirectives(path: string): Promise<ScriptDirectives | u
 /** The readable part of the job name: what the script asked for, else the run (or array) name. */
 export function baseJobName(item: Item, directives: ScriptDirectives | undefined): string {
   if (item.array) return item.array.name ?? directives?.jobName ?? basename(dirname(item.script!));
-  return directives?.jobName ?? item.record.name;
+  return directives?.jobName ?? item.name;
 }
 
 /** Priority order: higher `priority` first, input order otherwise (stable). */

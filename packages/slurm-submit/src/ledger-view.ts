@@ -1,7 +1,40 @@
-import type { Ledger, LedgerEntry } from "@slurmpipe/core";
+import type { LedgerEntry } from "@slurmpipe/core";
+import { StringPool } from "./intern.ts";
 
-export type JobEntry = Extract<LedgerEntry, { t: "submitted" | "reconciled" }>;
+/**
+ * The `record` of a `submitted`/`reconciled` entry slurm-submit appends: the record's JSON text, written
+ * into the ledger line as it is (ledger-file.ts), plus the two fields the view keeps. Building the
+ * line from the text instead of a parsed copy saves a JSON.parse and a JSON.stringify per run.
+ */
+export class RecordText {
+  constructor(
+    readonly text: string,
+    readonly job: Record<string, unknown>,
+    readonly name: string,
+  ) {}
+
+  /** Anything that serialises the entry the ordinary way still writes the record. */
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+}
+
+/**
+ * A `submitted`/`reconciled` entry as the view keeps it: the job of the record it carries, not the
+ * whole record (100,000 of those were most of a rerun's memory).
+ */
+export type JobEntry = Omit<Extract<LedgerEntry, { t: "submitted" | "reconciled" }>, "record"> & {
+  /** `record.job` of the entry: the job as it was emitted. */
+  job?: Record<string, unknown>;
+  /** `record.name`. */
+  name?: string;
+};
 export type IntentEntry = Extract<LedgerEntry, { t: "intent" }>;
+export type ViewEntry = Exclude<LedgerEntry, { t: "submitted" | "reconciled" }> | JobEntry;
+/** An entry as slurm-submit appends it: the record of a `submitted`/`reconciled` one may be its text. */
+export type NewEntry =
+  | Exclude<LedgerEntry, { t: "submitted" | "reconciled" }>
+  | (Omit<Extract<LedgerEntry, { t: "submitted" | "reconciled" }>, "record"> & { record?: Record<string, unknown> | RecordText });
 
 /** Fields slurm-submit adds to ledger lines beyond core's types (readers ignore unknown fields). */
 export interface EntryExtras {
@@ -13,7 +46,7 @@ export interface EntryExtras {
   pid?: number;
 }
 
-export function extras(entry: LedgerEntry): EntryExtras {
+export function extras(entry: ViewEntry): EntryExtras {
   return entry as unknown as EntryExtras;
 }
 
@@ -22,7 +55,7 @@ export function extras(entry: LedgerEntry): EntryExtras {
  * it got, and names -> run ids (dependencies may name runs). Updated as entries are appended.
  */
 export class LedgerView {
-  readonly latest = new Map<string, LedgerEntry>();
+  readonly latest = new Map<string, ViewEntry>();
   readonly maxAttempt = new Map<string, number>();
   readonly lastJob = new Map<string, JobEntry>();
   readonly runByName = new Map<string, string>();
@@ -31,10 +64,17 @@ export class LedgerView {
   readonly jobNames = new Set<string>();
 
   constructor(entries: readonly LedgerEntry[] = []) {
-    for (const e of entries) this.apply(e);
+    const pool = new StringPool();
+    for (const e of entries) this.apply(e, pool);
   }
 
-  apply(e: LedgerEntry): void {
+  /** Takes in an entry; with a pool (entries read from the file) its repeated strings are shared. */
+  apply(entry: NewEntry, pool?: StringPool): void {
+    this.take(compact(entry, pool));
+  }
+
+  /** Takes in an entry already without its record (see compact). */
+  take(e: ViewEntry): void {
     this.latest.set(e.run_id, e);
     this.maxAttempt.set(e.run_id, Math.max(this.maxAttempt.get(e.run_id) ?? 0, e.attempt));
     const arrayId = extras(e).array_id;
@@ -43,22 +83,35 @@ export class LedgerView {
     if (e.t === "submitted" || e.t === "reconciled") {
       this.lastJob.set(e.run_id, e);
       this.jobNames.add(e.job_name);
-      const name = e.record?.name;
-      if (typeof name === "string") this.runByName.set(name, e.run_id);
+      if (typeof e.name === "string") this.runByName.set(e.name, e.run_id);
     }
   }
 }
 
-/**
- * Appends several entries with ONE write and ONE fsync (an array of 1,000 tasks would otherwise
- * cost 1,000 fsyncs). Same format as core's Ledger.append; core lacks a batch append.
- */
-export async function appendEntries(ledger: Ledger, entries: readonly LedgerEntry[], view?: LedgerView): Promise<void> {
-  await ledger.appendMany(entries);
-  if (view) for (const e of entries) view.apply(e);
+/** Fields unique to a run: not worth a pool entry. */
+const UNIQUE = new Set(["run_id", "job_id", "name", "id"]);
+
+/** The entry without the record it carries (its job and name kept); with a pool, strings shared. */
+export function compact(entry: NewEntry, pool: StringPool | undefined): ViewEntry {
+  if (entry.t !== "submitted" && entry.t !== "reconciled" && !pool) return entry;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(entry)) {
+    if (k !== "record") out[k] = pool && !UNIQUE.has(k) ? pooled(v, pool) : v;
+  }
+  if (entry.t === "submitted" || entry.t === "reconciled") {
+    const { job, name } = entry.record ?? {};
+    if (job && typeof job === "object") out.job = pool ? pooled(job, pool) : job;
+    if (typeof name === "string") out.name = name;
+  }
+  return out as unknown as ViewEntry;
 }
 
-/** Drops a line torn by a crash mid-append (see core's Ledger.repairTorn). */
-export function repairTornLedger(ledger: Ledger): Promise<boolean> {
-  return ledger.repairTorn();
+/** A copy of a JSON value whose strings and string lists (argv) come from the pool; ids stay as they are. */
+function pooled(v: unknown, pool: StringPool): unknown {
+  if (typeof v === "string") return pool.get(v);
+  if (Array.isArray(v)) return v.every((x) => typeof x === "string") ? pool.list(v as string[]) : v;
+  if (v === null || typeof v !== "object") return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = UNIQUE.has(k) ? x : pooled(x, pool);
+  return out;
 }

@@ -20,7 +20,7 @@ export async function lookupLiveStates(inv: Invocation, candidates: Item[]): Pro
   for (const c of candidates) if (!c.live) want(`item:${c.runId}`, c.job, (st) => (c.live = st));
   for (const item of inv.items) {
     if (item.status !== "submit" && !isCandidate.has(item)) continue;
-    for (const ref of item.record.depends_on ?? []) {
+    for (const ref of item.dependsOn ?? []) {
       const t = depTarget(inv, ref);
       if ("item" in t && (t.item.status === "done" || t.item.status === "foreign") && !t.item.fresh) {
         const target = t.item;

@@ -1,41 +1,35 @@
 import { parseState } from "@slurmpipe/core";
-import { type Item, arrayInfo, locate, resolveScript, taggable } from "./items.ts";
+import { type Item, locate, taggable } from "./items.ts";
 import type { Invocation } from "./invocation.ts";
 import { extras } from "./ledger-view.ts";
-import { STAGE, jobOf } from "./records.ts";
+import { STAGE, edit, jobOf } from "./records.ts";
 import { matches } from "./select.ts";
 
 /**
  * Decides what happens to each run from its record and its latest ledger entry: pass it through,
  * print it with the job it has, reconcile an open intent, or submit it (attempt N).
  */
-export function planRuns(inv: Invocation): void {
+export async function planRuns(inv: Invocation): Promise<void> {
   const only = inv.o.only ?? [];
   for (const item of inv.items) {
-    const rec = item.record;
-    if (rec.error && rec.error.stage !== STAGE) {
+    if (item.error && item.error.stage !== STAGE) {
       item.status = "pass"; // failed upstream: keep it flowing, untouched
       continue;
     }
-    if (rec.error) delete rec.error; // our own error from an earlier run: try again
+    if (item.error) edit(item, { drop: ["error"] }); // our own error from an earlier run: try again
     if (inv.byId.has(item.runId)) {
       inv.invalid(item, "duplicate_run", `run id ${item.runId} appears twice (first at ${locate(inv.byId.get(item.runId)!)})`);
       continue;
     }
     inv.byId.set(item.runId, item);
-    if (!inv.byName.has(rec.name)) inv.byName.set(rec.name, item);
+    if (!inv.byName.has(item.name)) inv.byName.set(item.name, item);
     if (!taggable(item.runId)) {
       inv.invalid(item, "bad_run_id", `field "id": ${JSON.stringify(item.runId)} needs at least 10 letters or digits to tag the job`);
       continue;
     }
-    if (rec.script?.path) {
-      item.script = resolveScript(rec.script.path, inv.cwd);
-      const array = arrayInfo(rec, item.script);
-      if (array) item.array = array;
-    }
     const latest = inv.view.latest.get(item.runId);
     const lastJob = inv.view.lastJob.get(item.runId);
-    if (only.length > 0 && !matches(rec, only)) {
+    if (only.length > 0 && !matches(await inv.record(item), only)) {
       item.locked = true;
       if (lastJob) inv.setDone(item, jobOf(lastJob));
       else item.status = "pass";
@@ -45,10 +39,10 @@ export function planRuns(inv: Invocation): void {
       inv.setDone(item, jobOf(latest));
       continue;
     }
-    if (!rec.script?.path) {
+    if (!item.scriptPath) {
       if (latest?.t === "intent") {
         // The script path is needed only to resubmit; the open intent is reconciled by its tag.
-      } else if (rec.control) {
+      } else if (item.control) {
         item.status = "pass"; // a control run without a script has nothing to submit
         continue;
       } else {
@@ -65,11 +59,11 @@ export function planRuns(inv: Invocation): void {
       inv.setSubmit(item, latest.attempt, "submit");
     } else if (latest?.t === "failed") {
       inv.setSubmit(item, (inv.view.maxAttempt.get(item.runId) ?? latest.attempt) + 1, "submit");
-    } else if (rec.job?.id) {
+    } else if (item.inputJobId) {
       // Submitted by another pipeline or state directory: never submit it again unasked.
       item.status = "foreign";
-      item.job = rec.job as Record<string, unknown>;
-      inv.log.warn(`${locate(item)}: run ${rec.name} already carries job ${rec.job.id} unknown to ${inv.stateDir}; not submitting it again (select it with --resubmit to do so)`);
+      item.job = (await inv.record(item)).job as Record<string, unknown>;
+      inv.log.warn(`${locate(item)}: run ${item.name} already carries job ${item.inputJobId} unknown to ${inv.stateDir}; not submitting it again (select it with --resubmit to do so)`);
     } else {
       inv.setSubmit(item, 1, "submit");
     }
@@ -83,21 +77,24 @@ export function resubmitCandidates(inv: Invocation): Item[] {
 }
 
 /** Plans the candidates whose job ended as selected (their `live` state is looked up) for attempt N+1. */
-export function planResubmits(inv: Invocation, candidates: Item[]): void {
+export async function planResubmits(inv: Invocation, candidates: Item[]): Promise<void> {
   const mode = inv.o.resubmit ?? (inv.o.resubmitWhere?.length ? { kind: "all" as const } : undefined);
   if (!mode) return;
   const where = inv.o.resubmitWhere ?? [];
   for (const item of candidates) {
     const live = item.live ?? parseState("UNKNOWN");
     if (live.known && !live.terminal) {
-      if (mode.kind !== "failed") inv.log.info(`${item.record.name}: job ${String(item.job?.id)} is ${live.state}; not resubmitted (scancel it first)`);
+      if (mode.kind !== "failed") inv.log.info(`${item.name}: job ${String(item.job?.id)} is ${live.state}; not resubmitted (scancel it first)`);
       continue;
     }
     const hit =
       mode.kind === "failed" ? live.category === "failure" : mode.kind === "all" ? true : mode.states.has(live.state);
     if (!hit) continue;
-    const view = { ...item.record, job: item.job, state: { ...(item.record.state ?? {}), state: live.state, category: live.category, terminal: live.terminal } };
-    if (!matches(view, where)) continue;
+    if (where.length > 0) {
+      const record = await inv.record(item);
+      const view = { ...record, job: item.job, state: { ...(record.state ?? {}), state: live.state, category: live.category, terminal: live.terminal } };
+      if (!matches(view, where)) continue;
+    }
     const prevAttempt = Math.max(inv.view.maxAttempt.get(item.runId) ?? 0, Number(item.job?.attempt ?? 1));
     item.previousIds = [...((item.job?.previous_ids as string[] | undefined) ?? []), String(item.job?.id)];
     inv.setSubmit(item, prevAttempt + 1, "resubmit");

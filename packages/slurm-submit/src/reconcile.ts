@@ -1,12 +1,11 @@
 import { hostname } from "node:os";
-import type { LedgerEntry, RunRecord } from "@slurmpipe/core";
 import type { Item } from "./items.ts";
 import type { Invocation } from "./invocation.ts";
-import type { IntentEntry } from "./ledger-view.ts";
+import { type IntentEntry, type NewEntry, RecordText } from "./ledger-view.ts";
 import { type TagRow, lookupByNames, rowForJob, windowStart } from "./lookup.ts";
 import { waitForOrphans } from "./orphans.ts";
 import { backoffDelay } from "./pacer.ts";
-import { outputRecord, withExtras } from "./records.ts";
+import { edit, setOutputJob, withExtras } from "./records.ts";
 
 /**
  * Runs whose latest ledger entry is an intent (a crash between intent and result): looked up by
@@ -19,8 +18,8 @@ export async function reconcileIntents(inv: Invocation): Promise<void> {
   if (inv.o.dryRun) {
     for (const i of pending) {
       i.status = "pass";
-      i.record = { ...i.record, dry_run: true, planned: "reconcile" } as RunRecord;
-      inv.log.info(`would reconcile ${i.record.name}: an earlier run crashed after deciding to submit it`);
+      edit(i, { set: { dry_run: true, planned: "reconcile" } });
+      inv.log.info(`would reconcile ${i.name}: an earlier run crashed after deciding to submit it`);
       inv.summary.dryRun++;
     }
     await inv.emitAll(pending);
@@ -60,7 +59,7 @@ export async function reconcileIntents(inv: Invocation): Promise<void> {
     if (found && found.length > 0) await recordFound(inv, group.items, group.entry, found);
     else {
       const at = inv.nowIso();
-      const entries: LedgerEntry[] = group.items.map((item) =>
+      const entries: NewEntry[] = group.items.map((item) =>
         withExtras({ t: "abandoned", run_id: item.runId, attempt: group.entry.attempt, at, reason: `no job named ${tag} in squeue or sacct after an interrupted submission` }, item),
       );
       await inv.append(entries);
@@ -98,7 +97,6 @@ export async function recordFound(inv: Invocation, items: Item[], intent: Intent
   const at = inv.nowIso();
   const submittedAt = mine.map((r) => r.submittedAt).find(Boolean) ?? intent.at;
   const via = mine.some((r) => r.source === "squeue") ? "squeue" : "sacct";
-  const entries: LedgerEntry[] = [];
   for (const item of items) {
     const jobId = item.array ? `${base}_${item.array.index}` : base;
     const row = rowForJob(mine, jobId) ?? (item.array ? undefined : mine[0]);
@@ -113,14 +111,14 @@ export async function recordFound(inv: Invocation, items: Item[], intent: Intent
       backend: inv.client.backend ?? "slurm",
       reconciled_via: via,
     };
-    const record = outputRecord(item, job);
-    entries.push(withExtras({ t: "reconciled", run_id: item.runId, attempt: intent.attempt, job_id: jobId, job_name: intent.job_name, at, via, record }, item));
+    setOutputJob(item, job);
+    const record = new RecordText(await inv.text(item), job, item.name);
+    inv.appender.add(withExtras({ t: "reconciled", run_id: item.runId, attempt: intent.attempt, job_id: jobId, job_name: intent.job_name, at, via, record }, item));
     inv.setDone(item, job);
-    item.record = record;
     item.fresh = true;
     if (row) item.live = row.state;
     inv.summary.reconciled++;
-    inv.log.debug(`reconciled ${item.record.name}: job ${jobId} found by its name in ${via}`);
+    inv.log.debug(`reconciled ${item.name}: job ${jobId} found by its name in ${via}`);
   }
-  await inv.append(entries);
+  await inv.appender.commit();
 }

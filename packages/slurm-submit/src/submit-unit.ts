@@ -1,15 +1,15 @@
 import { access } from "node:fs/promises";
 import { hostname } from "node:os";
-import { type LedgerEntry, type RunRecord, taggedJobName } from "@slurmpipe/core";
+import { taggedJobName } from "@slurmpipe/core";
 import { dependencyFor } from "./dependencies.ts";
 import { InFlightLimit } from "./in-flight.ts";
 import { type Item, baseJobName, locate, readDirectives } from "./items.ts";
 import type { Invocation } from "./invocation.ts";
-import type { IntentEntry } from "./ledger-view.ts";
+import { type IntentEntry, RecordText } from "./ledger-view.ts";
 import { clusterName } from "./lookup.ts";
 import { Pacer, backoffDelay } from "./pacer.ts";
 import { lookAfterFailure, recordFound } from "./reconcile.ts";
-import { outputRecord, withError, withExtras } from "./records.ts";
+import { edit, setError, setOutputJob, withExtras } from "./records.ts";
 import { arrayOverride, runSbatch, sbatchArgs } from "./sbatch.ts";
 import type { Unit } from "./units.ts";
 
@@ -45,8 +45,7 @@ export class UnitSubmitter {
     if (o.dryRun) {
       inv.log.info(`would run (in ${unit.script.replace(/\/[^/]*$/, "") || "/"}): ${argv.join(" ")}`);
       for (const item of unit.items) {
-        item.record = { ...item.record, dry_run: true, planned: item.planned ?? "submit", sbatch_argv: argv } as RunRecord;
-        delete item.record.job;
+        edit(item, { drop: ["job"], set: { dry_run: true, planned: item.planned ?? "submit", sbatch_argv: argv } });
         inv.summary.dryRun++;
         await inv.emit(item);
       }
@@ -56,7 +55,7 @@ export class UnitSubmitter {
     const host = o.host ?? hostname();
     const intentAt = inv.nowIso();
     const intent = (item: Item): IntentEntry =>
-      withExtras({ t: "intent", run_id: item.runId, attempt: unit.attempt, job_name: jobName, at: intentAt, argv, name: item.record.name, host, pid: process.pid }, item) as IntentEntry;
+      withExtras({ t: "intent", run_id: item.runId, attempt: unit.attempt, job_name: jobName, at: intentAt, argv, name: item.name, host, pid: process.pid }, item) as IntentEntry;
     const intentEntry = intent(first);
     await inv.append(unit.items.map(intent));
     const attempts = Math.max(1, o.submitAttempts ?? 5);
@@ -74,7 +73,7 @@ export class UnitSubmitter {
       }
       if (out.kind === "permanent") return this.fail(unit, out.code, out.message, true);
       // Transient or unexplained: the job may exist anyway (slurm-facts §2.2). Look before retrying.
-      inv.log.warn(`${first.record.name}: sbatch failed (${out.message}); looking for job ${jobName} before retrying`);
+      inv.log.warn(`${first.name}: sbatch failed (${out.message}); looking for job ${jobName} before retrying`);
       const found = await lookAfterFailure(inv, jobName, Date.parse(intentAt), attempt);
       if (found === "error") {
         for (const item of unit.items) inv.uncertain(item, "submit_uncertain", `sbatch failed (${out.message}) and job ${jobName} could not be looked up; rerun to reconcile`);
@@ -89,7 +88,7 @@ export class UnitSubmitter {
       if (out.kind === "unknown") return this.fail(unit, out.code, out.message, true);
       if (attempt >= attempts) return this.fail(unit, out.code, `${out.message} (gave up after ${attempts} attempts; no job was created)`, true);
       const delay = backoffDelay(attempt, o.backoffMs ?? 2000, o.maxBackoffMs ?? 60_000, clock.random);
-      inv.log.info(`${first.record.name}: no job was created; retrying sbatch in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1}/${attempts})`);
+      inv.log.info(`${first.name}: no job was created; retrying sbatch in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1}/${attempts})`);
       await clock.sleep(delay);
     }
   }
@@ -103,10 +102,10 @@ export class UnitSubmitter {
     }
     for (const item of unit.items) {
       item.status = "failed";
-      item.record = withError(item.record, code, message, inv.clock.now());
+      setError(item, code, message, inv.clock.now());
       inv.summary.failed++;
     }
-    inv.log.error(`${unit.items[0]!.record.name}${unit.items.length > 1 ? ` (+${unit.items.length - 1} array tasks)` : ""}: ${message}`);
+    inv.log.error(`${unit.items[0]!.name}${unit.items.length > 1 ? ` (+${unit.items.length - 1} array tasks)` : ""}: ${message}`);
     if (code === "qos_limit") inv.log.warn("the QOS or association submit limit is reached; --max-in-flight keeps a sweep under it");
     await inv.emitAll(unit.items);
   }
@@ -115,7 +114,6 @@ export class UnitSubmitter {
     const { inv } = this;
     if (inv.cluster === null) inv.cluster = await clusterName(inv.client);
     const at = inv.nowIso();
-    const entries: LedgerEntry[] = [];
     for (const item of unit.items) {
       const id = unit.array ? `${jobId}_${item.array!.index}` : jobId;
       const job: Record<string, unknown> = {
@@ -130,22 +128,23 @@ export class UnitSubmitter {
         ...(dependency ? { dependency } : {}),
         ...(item.previousIds ? { previous_ids: item.previousIds } : {}),
       };
-      const record = outputRecord(item, job);
-      entries.push(
+      setOutputJob(item, job);
+      // The line is built at once: a 1,000-task array never holds its records' text at the same time.
+      const record = new RecordText(await inv.text(item), job, item.name);
+      inv.appender.add(
         withExtras(
           { t: "submitted", run_id: item.runId, attempt: unit.attempt, job_id: id, job_name: jobName, at, ...(inv.cluster ? { cluster: inv.cluster } : {}), via: inv.client.backend === "local" ? "local" : "sbatch", record },
           item,
         ),
       );
-      item.record = record;
       inv.setDone(item, job);
       item.fresh = true;
       if (item.planned === "resubmit") inv.summary.resubmitted++;
       else inv.summary.submitted++;
     }
-    await inv.append(entries);
+    await inv.appender.commit();
     this.inFlight.add(unit.items.length);
-    inv.log.debug(`submitted ${unit.items[0]!.record.name}${unit.items.length > 1 ? ` (+${unit.items.length - 1} tasks)` : ""} as job ${jobId}`);
+    inv.log.debug(`submitted ${unit.items[0]!.name}${unit.items.length > 1 ? ` (+${unit.items.length - 1} tasks)` : ""} as job ${jobId}`);
     await inv.emitAll(unit.items);
   }
 

@@ -1,12 +1,14 @@
+import { tmpdir } from "node:os";
 import { lockStateDir } from "@slurmpipe/core";
 import { submissionOrder } from "./dependencies.ts";
 import { readInput } from "./input.ts";
 import { Invocation } from "./invocation.ts";
-import { LedgerView, repairTornLedger } from "./ledger-view.ts";
+import { readLedgerView, repairTornLedger } from "./ledger-file.ts";
 import { lookupLiveStates } from "./live-states.ts";
 import type { SubmitOptions, SubmitSummary } from "./options.ts";
 import { planResubmits, planRuns, resubmitCandidates } from "./plan.ts";
 import { reconcileIntents } from "./reconcile.ts";
+import { RecordStore } from "./record-store.ts";
 import { UnitSubmitter } from "./submit-unit.ts";
 import { buildUnits } from "./units.ts";
 
@@ -22,19 +24,27 @@ export async function submit(options: SubmitOptions): Promise<{ code: number; su
     if (!o.dryRun && (await repairTornLedger(inv.ledger))) {
       inv.log.warn(`${inv.ledger.path}: dropped a last line cut by a crash`);
     }
-    const read = await inv.ledger.read();
+    const read = await readLedgerView(inv.ledger);
     if (read.tornLine) inv.log.warn(`${inv.ledger.path}:${read.tornLine}: ignoring a line cut by a crash`);
-    inv.view = new LedgerView(read.entries);
+    inv.view = read.view;
+    // The input's records wait in an unlinked scratch file. A dry run writes nothing to the state
+    // directory (it may not exist): its scratch file goes to TMPDIR.
+    const scratch = o.dryRun ? tmpdir() : inv.stateDir;
+    inv.store = await RecordStore.open(scratch).catch((e: Error) => {
+      inv.log.warn(`cannot create a scratch file in ${scratch} (${e.message}); keeping the input in memory`);
+      return RecordStore.inMemory();
+    });
     await readInput(inv);
-    planRuns(inv);
-    for (const other of inv.others) await inv.write(other);
+    await planRuns(inv);
+    await inv.writeOthers();
     await inv.emitWhere((i) => i.status === "pass" || i.status === "invalid");
     await reconcileIntents(inv);
     const candidates = resubmitCandidates(inv);
-    if (await lookupLiveStates(inv, candidates)) planResubmits(inv, candidates);
+    if (await lookupLiveStates(inv, candidates)) await planResubmits(inv, candidates);
     await inv.emitWhere((i) => i.status !== "submit");
     await submitAll(inv);
   } finally {
+    await inv.store?.close();
     await release?.();
   }
   const s = inv.summary;
@@ -57,7 +67,7 @@ async function submitAll(inv: Invocation): Promise<void> {
   for (const u of cyclic) await submitter.fail(u, "dependency_cycle", "its dependencies form a cycle", false);
   let done = 0;
   for (const unit of ordered) {
-    inv.log.progress(`submitting ${++done}/${ordered.length}: ${unit.items[0]!.record.name}`);
+    inv.log.progress(`submitting ${++done}/${ordered.length}: ${unit.items[0]!.name}`);
     await submitter.submit(unit);
   }
 }

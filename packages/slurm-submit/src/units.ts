@@ -17,7 +17,7 @@ export function buildUnits(inv: Invocation): Unit[] {
   const arrays = new Map<string, Unit>();
   for (const item of inv.items) {
     if (item.status !== "submit") continue;
-    const priority = item.record.priority ?? 0;
+    const priority = item.priority;
     if (!item.array) {
       units.push({ items: [item], script: item.script!, attempt: item.attempt ?? 1, priority, order: item.index });
       continue;
