@@ -6,6 +6,7 @@ import {
   type Logger,
   NdjsonWriter,
   type RunRecord,
+  ScratchTexts,
   type SlurmClientOptions,
   SlurmCommandError,
   lockStateDir,
@@ -20,7 +21,6 @@ import { DEFAULT_LOST_AFTER_MS, LOST_FLAG, breakMissingClock, isLost, markLost, 
 import { type AcctView, type Decision, decide, needsAccounting, ourRow } from "./machine.ts";
 import { type SacctJob, parseSacct, sacctArgs } from "./sacct.ts";
 import { type SqueueRow, parseSqueue, squeueArgs } from "./squeue.ts";
-import { RecordSpill } from "./spill.ts";
 import { POLL_DIR, PollStore } from "./store.ts";
 import { StringPool, type Track, type TrackedRun, isFinal, newTrack, storeKey } from "./track.ts";
 
@@ -89,7 +89,8 @@ class Poller {
   private readonly now: () => Date;
   private tracks = new Map<string, Track>();
   /** The tracked records' bodies, out of memory until they are written out. */
-  private spill!: RecordSpill;
+  /** The tracked runs' records as JSON text, out of memory until they are written out. */
+  private spill!: ScratchTexts;
   /** Jobs tracked in this session, by store key, in arrival order. */
   private readonly active = new Map<string, TrackedRun>();
   /**
@@ -123,7 +124,7 @@ class Poller {
 
   async run(): Promise<number> {
     this.tracks = await this.store.load();
-    this.spill = await RecordSpill.open(this.store.dir);
+    this.spill = await ScratchTexts.open(this.store.dir, "records");
     try {
       return await this.watch();
     } finally {
@@ -228,7 +229,7 @@ class Poller {
     const known = this.active.get(sk);
     if (known) {
       // The same job again (ledger and stdin): keep the newest copy.
-      known.record = await this.spill.put(record);
+      known.record = this.spill.put(JSON.stringify(record));
       known.name = record.name;
       return;
     }
@@ -246,7 +247,7 @@ class Poller {
       t = newTrack(id, record, this.now(), this.pool);
       this.tracks.set(sk, t);
     }
-    this.active.set(sk, { track: t, record: await this.spill.put(record), name: record.name });
+    this.active.set(sk, { track: t, record: this.spill.put(JSON.stringify(record)), name: record.name });
     if (!t.loggedSubmit) {
       const job = record.job!;
       this.human.entry(this.now(), "SUBMIT_JOB", record.name, [
@@ -430,7 +431,7 @@ class Poller {
     t.earlyChecked = true;
     const ran = state.elapsed_s ?? 0;
     if (ran * 1000 > this.o.earlyMs) return;
-    const path = stderrPath(await this.spill.get(tr.record), t, this.o.cwd);
+    const path = stderrPath((JSON.parse(await this.spill.get(tr.record)) as RunRecord), t, this.o.cwd);
     let tail: string[] = [];
     let error: string | undefined;
     try {
@@ -481,7 +482,7 @@ class Poller {
     const state = tr.track.state;
     // The raw id of a started array task is what sbatch's %j expands to in its log paths.
     const rawId = tr.track.rawId;
-    const stored = await this.spill.get(tr.record);
+    const stored = (JSON.parse(await this.spill.get(tr.record)) as RunRecord);
     const record = rawId && stored.job && rawId !== stored.job.id ? { ...stored, job: { ...stored.job, raw_id: rawId } } : stored;
     await this.out.write(state ? { ...record, state } : record);
   }

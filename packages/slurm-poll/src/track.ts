@@ -1,6 +1,5 @@
-import type { JobState, RunRecord } from "@slurmpipe/core";
+import type { JobState, RunRecord, TextRef } from "@slurmpipe/core";
 import type { TrackedId } from "./ids.ts";
-import type { SpillRef } from "./spill.ts";
 
 /**
  * What slurm-poll remembers about one tracked job between cycles and between runs
@@ -56,7 +55,7 @@ export interface Track {
 /** A job tracked in this session: its track, and where its run record waits (see spill.ts). */
 export interface TrackedRun {
   track: Track;
-  record: SpillRef;
+  record: TextRef;
   /** The run's name (events and warnings carry it). */
   name: string;
 }

@@ -1,48 +1,11 @@
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RunRecord } from "@slurmpipe/core";
 import { describe, expect, it } from "vitest";
-import { RecordSpill, type SpillRef } from "../src/spill.ts";
 import { PollStore } from "../src/store.ts";
 import { StringPool, type Track } from "../src/track.ts";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "sp-poll-mem-"));
-
-function run(i: number): RunRecord {
-  return {
-    kind: "run",
-    v: 1,
-    id: `run${i.toString(16).padStart(12, "0")}`,
-    name: `s${i}_é✓`,
-    params: { a: i, lr: 1e-3, nested: { list: [i, "x", null, true] } },
-    command: ["python", "train.py", `a=${i}`, "x".repeat(i % 500)],
-    job: { id: `900_${i}`, array_job_id: "900", array_task: i, attempt: 1 },
-    extra_field_passed_through: { i },
-  } as RunRecord;
-}
-
-describe("record spill (records kept out of memory until written out)", () => {
-  it("gives back every record exactly, across chunks, in and out of order, with reads between writes", async () => {
-    const dir = tmp();
-    const spill = await RecordSpill.open(dir);
-    // Unlinked at once: nothing is left in the state directory, even if poll is killed.
-    expect(readdirSync(dir)).toEqual([]);
-    const refs: SpillRef[] = [];
-    for (let i = 0; i < 4000; i++) {
-      refs.push(await spill.put(run(i)));
-      // Reads while writes are still gathered (watch mode: a job ends while stdin is still read).
-      if (i % 997 === 0) expect(await spill.get(refs[i]!)).toEqual(run(i));
-      if (i % 1499 === 1) expect(await spill.get(refs[i >> 1]!)).toEqual(run(i >> 1));
-    }
-    expect(refs.at(-1)!.at).toBeGreaterThan(2 * 1024 * 1024); // more than two 1 MiB chunks
-    for (let i = 0; i < refs.length; i++) expect(JSON.stringify(await spill.get(refs[i]!))).toBe(JSON.stringify(run(i)));
-    const again = await Promise.all([3999, 0, 2500, 1].map((i) => spill.get(refs[i]!)));
-    expect(again).toEqual([run(3999), run(0), run(2500), run(1)]);
-    await spill.close();
-    expect(readdirSync(dir)).toEqual([]);
-  });
-});
 
 describe("poll store", () => {
   it("writes the same bytes as one JSON.stringify of the whole file, in chunks, and loads them back", async () => {
