@@ -88,8 +88,9 @@ export class LedgerView {
   }
 }
 
-/** Fields unique to a run: not worth a pool entry. */
-const UNIQUE = new Set(["run_id", "job_id", "name", "id"]);
+/** Fields unique to a run (an entry's, its job's): not worth a pool entry. */
+const UNIQUE = new Set(["run_id", "job_id", "name"]);
+const UNIQUE_IN_JOB = new Set(["id"]);
 
 /** The entry without the record it carries (its job and name kept); with a pool, strings shared. */
 export function compact(entry: NewEntry, pool: StringPool | undefined): ViewEntry {
@@ -100,18 +101,18 @@ export function compact(entry: NewEntry, pool: StringPool | undefined): ViewEntr
   }
   if (entry.t === "submitted" || entry.t === "reconciled") {
     const { job, name } = entry.record ?? {};
-    if (job && typeof job === "object") out.job = pool ? pooled(job, pool) : job;
+    if (job && typeof job === "object") out.job = pool ? pooled(job, pool, UNIQUE_IN_JOB) : job;
     if (typeof name === "string") out.name = name;
   }
   return out as unknown as ViewEntry;
 }
 
-/** A copy of a JSON value whose strings and string lists (argv) come from the pool; ids stay as they are. */
-function pooled(v: unknown, pool: StringPool): unknown {
+/** A copy of a JSON value whose strings and string lists (argv) come from the pool, but its `unique` fields. */
+function pooled(v: unknown, pool: StringPool, unique: ReadonlySet<string> = UNIQUE_IN_JOB): unknown {
   if (typeof v === "string") return pool.get(v);
   if (Array.isArray(v)) return v.every((x) => typeof x === "string") ? pool.list(v as string[]) : v;
   if (v === null || typeof v !== "object") return v;
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = UNIQUE.has(k) ? x : pooled(x, pool);
+  for (const [k, x] of Object.entries(v)) out[k] = unique.has(k) ? x : pooled(x, pool);
   return out;
 }
