@@ -16,6 +16,10 @@ const CHUNK = 1 << 20;
  * from the last one fetches a 1 MiB window into another (records are mostly written out in input
  * order), any other reads just its record. Callers await each call (one at a time). The file is
  * unlinked as soon as it is open: nothing is left behind, even after kill -9.
+ *
+ * Why not core's ScratchTexts (the same idea): its `put` never waits for the file, so input that
+ * arrives through a pipe faster than it is written queues up in memory, and it allocates a buffer
+ * per record and per window. 100,000 runs piped in peaked at 333-345 MB with it, 227-240 MB here.
  */
 export class RecordStore {
   /** Bytes in the file, and the texts gathered for the next write (at `size`). */
