@@ -229,7 +229,7 @@ class Poller {
     const known = this.active.get(sk);
     if (known) {
       // The same job again (ledger and stdin): keep the newest copy.
-      known.record = this.spill.put(JSON.stringify(record));
+      known.record = await this.spill.put(JSON.stringify(record));
       known.name = record.name;
       return;
     }
@@ -247,7 +247,7 @@ class Poller {
       t = newTrack(id, record, this.now(), this.pool);
       this.tracks.set(sk, t);
     }
-    this.active.set(sk, { track: t, record: this.spill.put(JSON.stringify(record)), name: record.name });
+    this.active.set(sk, { track: t, record: await this.spill.put(JSON.stringify(record)), name: record.name });
     if (!t.loggedSubmit) {
       const job = record.job!;
       this.human.entry(this.now(), "SUBMIT_JOB", record.name, [

@@ -1,12 +1,11 @@
 import { resolve } from "node:path";
-import { Ledger, type Logger, NdjsonWriter, type ParsedState, type RunRecord, type SlurmClientOptions } from "@slurmpipe/core";
+import { Ledger, type Logger, NdjsonWriter, type ParsedState, type RunRecord, type ScratchTexts, type SlurmClientOptions, type TextRef } from "@slurmpipe/core";
 import { StringPool } from "./intern.ts";
 import { type Item, locate } from "./items.ts";
 import { LedgerAppender } from "./ledger-file.ts";
 import { LedgerView, type NewEntry } from "./ledger-view.ts";
 import type { SubmitOptions, SubmitSummary } from "./options.ts";
 import { type Clock, systemClock } from "./pacer.ts";
-import type { RecordStore, TextRef } from "./record-store.ts";
 import { applyEdits } from "./record-text.ts";
 import { edit, setError } from "./records.ts";
 
@@ -24,7 +23,7 @@ export class Invocation {
   readonly ledger: Ledger;
   view = new LedgerView();
   /** Where the input's records are kept as text (opened by submit()). */
-  store!: RecordStore;
+  store!: ScratchTexts;
   /** Repeated strings of the items (script paths, array ids, sources). */
   readonly pool = new StringPool();
   readonly items: Item[] = [];
@@ -95,7 +94,7 @@ export class Invocation {
 
   /** The item's record as JSON text, with what was changed in it so far. */
   async text(item: Item): Promise<string> {
-    const text = await this.store.get(item.at, item.length);
+    const text = await this.store.get(item);
     return item.edits ? applyEdits(text, item.fields, item.edits) : text;
   }
 
@@ -108,7 +107,7 @@ export class Invocation {
 
   /** Writes the records of other kinds, untouched. */
   async writeOthers(): Promise<void> {
-    for (const ref of this.others) await this.writer.writeLine(await this.store.get(ref.at, ref.length));
+    for (const ref of this.others) await this.writer.writeLine(await this.store.get(ref));
     this.others.length = 0;
   }
 

@@ -1,6 +1,6 @@
 /**
  * Run records are kept as their JSON text, not as objects (100,000 parsed records were ~150 MB of
- * heap, their text is ~100 MB and sits in the record store, see record-store.ts). What slurm-submit
+ * heap, their text is ~100 MB and sits in a scratch file, core's ScratchTexts). What slurm-submit
  * changes in a record is a list of edits, applied when it is written out. Only a few top-level
  * fields are ever set or dropped; `fields` says which of them the text has, so an edit that only
  * adds new fields is spliced onto the text instead of parsing and re-serialising it.

@@ -1,5 +1,5 @@
 import { tmpdir } from "node:os";
-import { lockStateDir } from "@slurmpipe/core";
+import { ScratchTexts, lockStateDir } from "@slurmpipe/core";
 import { submissionOrder } from "./dependencies.ts";
 import { readInput } from "./input.ts";
 import { Invocation } from "./invocation.ts";
@@ -8,7 +8,6 @@ import { lookupLiveStates } from "./live-states.ts";
 import type { SubmitOptions, SubmitSummary } from "./options.ts";
 import { planResubmits, planRuns, resubmitCandidates } from "./plan.ts";
 import { reconcileIntents } from "./reconcile.ts";
-import { RecordStore } from "./record-store.ts";
 import { UnitSubmitter } from "./submit-unit.ts";
 import { buildUnits } from "./units.ts";
 
@@ -30,9 +29,9 @@ export async function submit(options: SubmitOptions): Promise<{ code: number; su
     // The input's records wait in an unlinked scratch file. A dry run writes nothing to the state
     // directory (it may not exist): its scratch file goes to TMPDIR.
     const scratch = o.dryRun ? tmpdir() : inv.stateDir;
-    inv.store = await RecordStore.open(scratch).catch((e: Error) => {
+    inv.store = await ScratchTexts.open(scratch, "slurm-submit-records").catch((e: Error) => {
       inv.log.warn(`cannot create a scratch file in ${scratch} (${e.message}); keeping the input in memory`);
-      return RecordStore.inMemory();
+      return ScratchTexts.inMemory();
     });
     await readInput(inv);
     await planRuns(inv);
