@@ -59,13 +59,13 @@ describeSlurm("pretend GPUs of the local Slurm", () => {
     requireCluster();
     const dir = mkdtempSync(join(tmpdir(), "sp-gpu-generic-"));
     const sweep = await runCli("sweep-gen", ["-p", "seed=1", "--name", "spgpu-{seed}", "--dir", join(dir, "runs/{name}"), "--", "bash", "-c", "echo CVD=$CUDA_VISIBLE_DEVICES"], { cwd: dir });
-    const render = await runCli("slurm-render", ["--profile", "generic", "--gpus-per-node", "1", "--time", "00:05:00", "--mem", "100M", "--cpus-per-task", "1"], { input: sweep.stdout, cwd: dir });
+    const render = await runCli("slurm-render", ["--profile", "generic", "--gpus-per-node", "1", "--time", "00:05:00", "--mem", "100M", "--cpus-per-task", "1"], { input: String(sweep.stdout), cwd: dir });
     expect(render.stderr).toBe("");
     const script = readFileSync((records(render.stdout)[0]!.script as { path: string }).path, "utf8");
     expect(script).toContain("#SBATCH --gpus-per-node=1");
-    const submit = await runCli("slurm-submit", ["--state", join(dir, "state")], { input: render.stdout, cwd: dir });
+    const submit = await runCli("slurm-submit", ["--state", join(dir, "state")], { input: String(render.stdout), cwd: dir });
     expect(submit.exitCode).toBe(0);
-    const poll = await runCli("slurm-poll", ["--state", join(dir, "state"), "--no-ledger", "--interval", "1s", "--timeout", "120s"], { input: submit.stdout, cwd: dir });
+    const poll = await runCli("slurm-poll", ["--state", join(dir, "state"), "--no-ledger", "--interval", "1s", "--timeout", "120s"], { input: String(submit.stdout), cwd: dir });
     const run = records(poll.stdout).find((r) => r.kind !== "event")!;
     expect((run.state as { state: string }).state).toBe("COMPLETED");
     const logs = run.logs as { stdout: string };
