@@ -37,10 +37,12 @@ for (const backend of backends()) {
       expect(r.stderr).toMatch(/skipping control run Llama-3\.2-1B-Instruct_base/);
       const submitted = readRecords(join(exp, "submitted.ndjson")) as { name: string; job: { id: string } }[];
       expect(submitted.map((x) => x.name).sort()).toEqual(RUNS.map((x) => x.name).sort());
-      // When each sbatch returned (the ledger's "submitted" entries), in submission order.
-      const times = ledgerEntries(join(exp, ".slurmpipe"), "submitted").map((e) => Date.parse(String(e.at)));
+      // When each sbatch was called (the ledger's "intent" entries, written right after the pacer let
+      // the call go), in submission order. The returns ("submitted") are not: sbatch's own latency
+      // varies by a few hundred ms on a busy machine.
+      const times = ledgerEntries(join(exp, ".slurmpipe"), "intent").map((e) => Date.parse(String(e.at)));
       expect(times).toHaveLength(3);
-      for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(STAGGER_MS - 50);
+      for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(STAGGER_MS - 2);
     });
 
     it("monitors to the end: the summary's table is current, the rest of the document untouched, run-torchtune.log in the seed's format", async () => {

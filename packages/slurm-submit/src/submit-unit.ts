@@ -52,6 +52,9 @@ export class UnitSubmitter {
       return;
     }
     await this.inFlight.waitForSlot(unit.items.length);
+    // Pace before the intent: its time is then when sbatch is called, so the ledger shows the
+    // stagger, and a crash while waiting for the pacer leaves no intent to reconcile.
+    await this.pacer.acquire();
     const host = o.host ?? hostname();
     const intentAt = inv.nowIso();
     const intent = (item: Item): IntentEntry =>
@@ -60,7 +63,7 @@ export class UnitSubmitter {
     await inv.append(unit.items.map(intent));
     const attempts = Math.max(1, o.submitAttempts ?? 5);
     for (let attempt = 1; ; attempt++) {
-      await this.pacer.acquire();
+      if (attempt > 1) await this.pacer.acquire();
       inv.summary.sbatchCalls++;
       const out = await runSbatch(args, unit.script, inv.client);
       if (out.ok) {
