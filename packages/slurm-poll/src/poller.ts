@@ -20,7 +20,7 @@ import { classify, ledgerRecords } from "./inputs.ts";
 import { DEFAULT_LOST_AFTER_MS, LOST_FLAG, breakMissingClock, isLost, markLost, updateMissingClock } from "./lost.ts";
 import { type AcctView, type Decision, decide, needsAccounting, ourRow } from "./machine.ts";
 import { type SacctJob, parseSacct, sacctArgs } from "./sacct.ts";
-import { type SqueueRow, parseSqueue, squeueArgs } from "./squeue.ts";
+import { SqueueIndex, type SqueueRow, squeueArgs } from "./squeue.ts";
 import { POLL_DIR, PollStore } from "./store.ts";
 import { StringPool, type Track, type TrackedRun, isFinal, newTrack, storeKey } from "./track.ts";
 
@@ -279,27 +279,27 @@ class Poller {
     // 1. squeue: one call for every tracked job. If it fails, nothing changes.
     const sqArgs = squeueArgs(pending.map(([, tr]) => tr.track.queryId));
     calls.push("squeue");
-    let rows: Map<string, SqueueRow[]>;
+    let squeue: SqueueIndex;
     const t0 = Date.now();
     try {
       const res = await runSlurm("squeue", sqArgs, slurm);
-      const parsed = parseSqueue(res.stdout);
-      for (const s of parsed.skipped) this.o.log.warn(`squeue: ${s}`);
-      rows = new Map();
-      for (const r of parsed.rows) {
-        for (const k of r.keys) {
-          const list = rows.get(k);
-          if (list) list.push(r);
-          else rows.set(k, [r]);
-        }
-      }
+      squeue = new SqueueIndex(res.stdout);
+      for (const s of squeue.skipped) this.o.log.warn(`squeue: ${s}`);
     } catch (e) {
       return this.failedQuery("squeue", sqArgs, e, pending);
     }
     if (Date.now() - t0 > slowMs) slow = true;
 
-    // 2. sacct: at most one call, for the jobs squeue no longer lists (or that ended there).
-    const needAcct = pending.filter(([, tr]) => needsAccounting(ourRow(tr.track, rows.get(tr.track.key)).row));
+    // 2. sacct: at most one call, for the jobs squeue no longer lists (or that ended there). Their
+    // rows are kept for step 3; the others' are parsed again there (not all held at once).
+    const acctRows = new Map<string, SqueueRow[] | undefined>();
+    const needAcct: [string, TrackedRun][] = [];
+    for (const entry of pending) {
+      const rows = squeue.rows(entry[1].track.key);
+      if (!needsAccounting(ourRow(entry[1].track, rows).row)) continue;
+      needAcct.push(entry);
+      acctRows.set(entry[0], rows);
+    }
     let acct: { ok: true; jobs: Map<string, SacctJob> } | { ok: false } | undefined;
     let acctFailure: string | undefined;
     if (needAcct.length > 0) {
@@ -324,16 +324,17 @@ class Poller {
     }
 
     // 3. decide per job.
-    const needSet = new Set(needAcct.map(([sk]) => sk));
     for (const [sk, tr] of pending) {
       let view: AcctView = { status: "not-asked" };
-      if (needSet.has(sk) && acct) {
+      const asked = acctRows.has(sk);
+      if (asked && acct) {
         if (acct.ok) {
           const job = acct.jobs.get(tr.track.key);
           view = job ? { status: "ok", job } : { status: "ok" };
         } else view = { status: "failed" };
       }
-      await this.apply(sk, tr, decide(tr.track, rows.get(tr.track.key), view, now), now);
+      const rows = asked ? acctRows.get(sk) : squeue.rows(tr.track.key);
+      await this.apply(sk, tr, decide(tr.track, rows, view, now), now);
     }
     this.statusCheck(now, sqArgs, acctFailure);
     await this.store.save(this.tracks, now);

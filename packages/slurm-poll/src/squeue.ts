@@ -59,40 +59,127 @@ const nullish = (s: string) => s === "" || s === "(null)" || s === "N/A" || s ==
 export function parseSqueue(stdout: string): ParsedSqueue {
   const rows: SqueueRow[] = [];
   const skipped: string[] = [];
+  const memo = new FieldMemo();
   for (const line of stdout.split("\n")) {
     if (line.trim() === "") continue;
-    const parts = line.split("|");
-    if (parts.length < SQUEUE_FIELDS.length) throw new SqueueFormatError(line);
-    const [printed, raw, arrayJob, task, stateText, reason, used, limit, nodes, start, end, submit, mem] = parts.map((p) => p.trim());
-    const name = parts.slice(SQUEUE_FIELDS.length - 1).join("|");
-    let keys: string[] | undefined;
-    try {
-      keys = keysOf(printed!);
-    } catch {
-      keys = undefined;
-    }
-    if (!keys) {
-      skipped.push(`unusable job id ${JSON.stringify(printed)} (cut or unknown form)`);
-      continue;
-    }
-    const state = parseState(stateText!);
-    const row: SqueueRow = { keys, printedId: printed!, rawId: raw!, state, stateText: stateText!, name };
-    if (task && !nullish(task) && arrayJob) row.arrayJobId = arrayJob;
-    if (reason && !nullish(reason)) row.reason = reason;
-    const elapsed = parseDuration(used!);
-    if (typeof elapsed === "number") row.elapsedS = elapsed;
-    const lim = parseDuration(limit!);
-    if (typeof lim === "number") row.timeLimitS = lim;
-    if (nodes && !nullish(nodes)) row.nodeList = nodes;
-    const s = parseSlurmTime(start!);
-    if (s) row.startedAt = s;
-    const e = parseSlurmTime(end!);
-    if (e) row.endedAt = e;
-    const v = parseSlurmTime(submit!);
-    if (v) row.submittedAt = v;
-    const m = parseMemory(mem!);
-    if (m) row.reqMemBytes = m;
-    rows.push(row);
+    const row = parseLine(line, memo);
+    if (row) rows.push(row);
+    else skipped.push(unusable(line));
   }
   return { rows, skipped };
+}
+
+/**
+ * squeue's answer for the cycle, parsed one job at a time when asked: 100,000 parsed rows held
+ * together were ~70 MB, this index (the lines by job key) ~10 MB besides the output itself. Every
+ * line is checked at once (field count, usable job id), so a malformed answer still fails the query.
+ */
+export class SqueueIndex {
+  private readonly lines = new Map<string, string | string[]>();
+  /** Lines that could not be used (reported, never fatal). */
+  readonly skipped: string[] = [];
+  private readonly memo = new FieldMemo();
+
+  constructor(stdout: string) {
+    for (const line of stdout.split("\n")) {
+      if (line.trim() === "") continue;
+      if (fieldCount(line) < SQUEUE_FIELDS.length) throw new SqueueFormatError(line);
+      const keys = lineKeys(line);
+      if (!keys) {
+        this.skipped.push(unusable(line));
+        continue;
+      }
+      for (const k of keys) {
+        const known = this.lines.get(k);
+        if (known === undefined) this.lines.set(k, line);
+        else if (typeof known === "string") this.lines.set(k, [known, line]);
+        else known.push(line);
+      }
+    }
+  }
+
+  /** The rows listing the job, in squeue's order (several when another job holds the id too). */
+  rows(key: string): SqueueRow[] | undefined {
+    const lines = this.lines.get(key);
+    if (lines === undefined) return undefined;
+    const rows: SqueueRow[] = [];
+    for (const line of typeof lines === "string" ? [lines] : lines) rows.push(parseLine(line, this.memo)!);
+    return rows;
+  }
+}
+
+function fieldCount(line: string): number {
+  let n = 1;
+  for (let at = line.indexOf("|"); at !== -1 && n < SQUEUE_FIELDS.length; at = line.indexOf("|", at + 1)) n += 1;
+  return n;
+}
+
+function lineKeys(line: string): string[] | undefined {
+  try {
+    return keysOf(line.slice(0, line.indexOf("|")).trim());
+  } catch {
+    return undefined;
+  }
+}
+
+function unusable(line: string): string {
+  return `unusable job id ${JSON.stringify(line.slice(0, line.indexOf("|")).trim())} (cut or unknown form)`;
+}
+
+/**
+ * The values an array's tasks repeat (state, times, limits, memory), parsed once per answer: the
+ * tasks then share one copy of each. Up to MEMO_SIZE distinct values per field kind (running jobs'
+ * elapsed times all differ; those are parsed each time).
+ */
+const MEMO_SIZE = 4096;
+
+class Memo<T> {
+  private readonly known = new Map<string, T>();
+  constructor(private readonly parse: (text: string) => T) {}
+  get(text: string): T {
+    const hit = this.known.get(text);
+    if (hit !== undefined || this.known.has(text)) return hit as T;
+    const v = this.parse(text);
+    if (this.known.size < MEMO_SIZE) this.known.set(text, v);
+    return v;
+  }
+}
+
+class FieldMemo {
+  readonly state = new Memo(parseState);
+  readonly duration = new Memo(parseDuration);
+  readonly time = new Memo(parseSlurmTime);
+  readonly memory = new Memo((t: string) => parseMemory(t));
+}
+
+/** One line, or undefined when its job id cannot be used; throws on a wrong field count. */
+function parseLine(line: string, memo: FieldMemo): SqueueRow | undefined {
+  const parts = line.split("|");
+  if (parts.length < SQUEUE_FIELDS.length) throw new SqueueFormatError(line);
+  const [printed, raw, arrayJob, task, stateText, reason, used, limit, nodes, start, end, submit, mem] = parts.map((p) => p.trim());
+  const name = parts.slice(SQUEUE_FIELDS.length - 1).join("|");
+  let keys: string[] | undefined;
+  try {
+    keys = keysOf(printed!);
+  } catch {
+    keys = undefined;
+  }
+  if (!keys) return undefined;
+  const row: SqueueRow = { keys, printedId: printed!, rawId: raw!, state: memo.state.get(stateText!), stateText: stateText!, name };
+  if (task && !nullish(task) && arrayJob) row.arrayJobId = arrayJob;
+  if (reason && !nullish(reason)) row.reason = reason;
+  const elapsed = memo.duration.get(used!);
+  if (typeof elapsed === "number") row.elapsedS = elapsed;
+  const lim = memo.duration.get(limit!);
+  if (typeof lim === "number") row.timeLimitS = lim;
+  if (nodes && !nullish(nodes)) row.nodeList = nodes;
+  const s = memo.time.get(start!);
+  if (s) row.startedAt = s;
+  const e = memo.time.get(end!);
+  if (e) row.endedAt = e;
+  const v = memo.time.get(submit!);
+  if (v) row.submittedAt = v;
+  const m = memo.memory.get(mem!);
+  if (m) row.reqMemBytes = m;
+  return row;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SACCT_FIELDS, newestRun, parseSacct, peakRss, sacctArgs } from "../src/sacct.ts";
-import { SQUEUE_FIELDS, SqueueFormatError, parseSqueue, squeueArgs } from "../src/squeue.ts";
+import { SQUEUE_FIELDS, SqueueFormatError, SqueueIndex, parseSqueue, squeueArgs } from "../src/squeue.ts";
 import { keysOf, trackedId } from "../src/ids.ts";
 
 // Lines in the field order slurm-poll asks for, with values copied from slurm-facts.md §3-4 and
@@ -57,6 +57,27 @@ describe("squeue output", () => {
 
   it("refuses output with the wrong number of fields (a different format means nothing can be trusted)", () => {
     expect(() => parseSqueue("135 debug sigtest root R 0:04 1 localhost\n")).toThrow(SqueueFormatError);
+  });
+
+  it("indexes the answer by job key and parses a job's rows only when asked, as parseSqueue does", () => {
+    const reused = SQ.running.replace("|sigtest", "|someone-else");
+    const text = `${SQ.pendingArray}\n${SQ.cutArray}\n${SQ.running}\n\n${SQ.task}\n${reused}\n`;
+    const index = new SqueueIndex(text);
+    expect(index.skipped).toEqual(parseSqueue(text).skipped);
+    expect(index.rows("137_9")).toEqual([parseSqueue(`${SQ.pendingArray}\n`).rows[0]]);
+    expect(index.rows("135")!.map((r) => r.name)).toEqual(["sigtest", "someone-else"]); // squeue's order
+    expect(index.rows("2_0")).toEqual(parseSqueue(`${SQ.task}\n`).rows);
+    expect(index.rows("175_1")).toBeUndefined(); // its line was skipped
+    expect(index.rows("999")).toBeUndefined();
+  });
+
+  it("shares the values an array's tasks repeat, and still fails at once on a malformed line", () => {
+    const lines = Array.from({ length: 3 }, (_, i) => `90_${i}|90|90|${i}|PENDING|JobHeldUser|0:00|10:00||N/A|N/A|2026-11-23T18:07:45|4G|arr`);
+    const index = new SqueueIndex(`${lines.join("\n")}\n`);
+    const [a, b] = [index.rows("90_0")![0]!, index.rows("90_2")![0]!];
+    expect(a.state).toBe(b.state);
+    expect(a).toMatchObject({ timeLimitS: 600, reqMemBytes: 4 * 1024 ** 3, submittedAt: new Date("2026-11-23T18:07:45").toISOString() });
+    expect(() => new SqueueIndex(`${lines[0]}\n135|135|RUNNING\n`)).toThrow(SqueueFormatError);
   });
 });
 
