@@ -1,6 +1,6 @@
 import type { JobState } from "@slurmpipe/core";
 import { humanElapsed } from "./humanlog.ts";
-import type { Track } from "./track.ts";
+import { type Track, isoTime } from "./track.ts";
 
 /**
  * `--lost-after`: a job that neither squeue nor sacct has listed for this long stops holding up the
@@ -33,7 +33,7 @@ export function updateMissingClock(t: Track, presence: Presence, now: Date): voi
   const last = t.missingCheckedAt === undefined ? Number.NaN : Date.parse(t.missingCheckedAt);
   const gap = Number.isFinite(last) ? Math.max(0, now.getTime() - last) : 0;
   t.missingMs = (t.missingMs ?? 0) + gap;
-  t.missingCheckedAt = now.toISOString();
+  t.missingCheckedAt = isoTime(now);
 }
 
 /** A query failed: the time until the next answered cycle must not count. What was counted stays. */

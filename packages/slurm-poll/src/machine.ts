@@ -3,7 +3,7 @@ import { identify } from "./identity.ts";
 import type { Presence } from "./lost.ts";
 import { type SacctJob, type SacctRun, newestRun, peakRss } from "./sacct.ts";
 import type { SqueueRow } from "./squeue.ts";
-import type { Track } from "./track.ts";
+import { type Track, isoTime } from "./track.ts";
 
 /**
  * The per-job decision of one cycle. The rules that make slurm-poll honest:
@@ -57,7 +57,7 @@ export function needsAccounting(row: SqueueRow | undefined): boolean {
 }
 
 export function decide(track: Track, rows: readonly SqueueRow[] | undefined, acct: AcctView, now: Date): Decision {
-  const at = now.toISOString();
+  const at = isoTime(now);
   const { row, reused } = ourRow(track, rows);
   if (row) return { ...fromSqueue(track, row, acct, now, reused), presence: "present" };
   // Not (or no longer) in slurmctld: accounting decides, if it answered.
@@ -84,7 +84,7 @@ export function decide(track: Track, rows: readonly SqueueRow[] | undefined, acc
 }
 
 function fromSqueue(track: Track, row: SqueueRow, acct: AcctView, now: Date, reused: string | undefined): Decision {
-  const at = now.toISOString();
+  const at = isoTime(now);
   const s = row.state;
   const d: Decision = { rawId: row.rawId };
   if (reused) d.reused = reused;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PollStore } from "../src/store.ts";
-import { StringPool, type Track } from "../src/track.ts";
+import { StringPool, type Track, isoTime } from "../src/track.ts";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "sp-poll-mem-"));
 
@@ -35,5 +35,15 @@ describe("string pool", () => {
     const a = pool.get(["spbench", "array"].join("-"));
     expect(pool.get(`spbench-${"array"}`)).toBe(a);
     expect(pool.get("other")).toBe("other");
+  });
+});
+
+describe("cycle time", () => {
+  it("formats like toISOString (cached per time) and follows a new time", () => {
+    const at = isoTime(new Date("2026-01-02T03:04:05.678Z"));
+    expect(at).toBe("2026-01-02T03:04:05.678Z");
+    const again = isoTime(new Date(Date.parse(at)));
+    expect(again).toBe(at);
+    expect(isoTime(new Date("2026-01-02T03:04:06.000Z"))).toBe("2026-01-02T03:04:06.000Z");
   });
 });
