@@ -59,7 +59,11 @@ export function needsAccounting(row: SqueueRow | undefined): boolean {
 export function decide(track: Track, rows: readonly SqueueRow[] | undefined, acct: AcctView, now: Date): Decision {
   const at = isoTime(now);
   const { row, reused } = ourRow(track, rows);
-  if (row) return { ...fromSqueue(track, row, acct, now, reused), presence: "present" };
+  if (row) {
+    const d = fromSqueue(track, row, acct, now, reused);
+    d.presence = "present";
+    return d;
+  }
   // Not (or no longer) in slurmctld: accounting decides, if it answered.
   if (acct.status !== "ok") return reused ? { reused } : {};
   const runs = (acct.job?.runs ?? []).filter((r) => identify(track, r.name, r.submittedAt) !== "not-ours");

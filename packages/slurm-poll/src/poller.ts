@@ -483,9 +483,12 @@ class Poller {
     const state = tr.track.state;
     // The raw id of a started array task is what sbatch's %j expands to in its log paths.
     const rawId = tr.track.rawId;
-    const stored = (JSON.parse(await this.spill.get(tr.record)) as RunRecord);
-    const record = rawId && stored.job && rawId !== stored.job.id ? { ...stored, job: { ...stored.job, raw_id: rawId } } : stored;
-    await this.out.write(state ? { ...record, state } : record);
+    // A fresh copy, so it is set in place (same keys, same order as a spread): V8 allocates the
+    // spread copies of 100,000 big records straight in the old generation (~40 MB of garbage).
+    const record = JSON.parse(await this.spill.get(tr.record)) as RunRecord;
+    if (rawId && record.job && rawId !== record.job.id) record.job.raw_id = rawId;
+    if (state) record.state = state;
+    await this.out.write(record);
   }
 
   // ---- reporting ------------------------------------------------------------------------------
