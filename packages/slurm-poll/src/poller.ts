@@ -123,7 +123,7 @@ class Poller {
   }
 
   async run(): Promise<number> {
-    this.tracks = await this.store.load();
+    this.tracks = await this.store.load(this.pool);
     this.spill = await ScratchTexts.open(this.store.dir, "records");
     try {
       return await this.watch();

@@ -103,6 +103,19 @@ export function newTrack(id: TrackedId, record: RunRecord, now: Date, pool: Stri
   return t;
 }
 
+/**
+ * A track read back from jobs.json shares the strings many tracks repeat (times, array ids, job
+ * names, state words), as tracks made in this session do: ~30 MB less at 100,000 jobs.
+ */
+export function shareStrings(t: Track, pool: StringPool): Track {
+  for (const k of TRACK_SHARED) if (typeof t[k] === "string") (t as unknown as Record<string, string>)[k] = pool.get(t[k] as string);
+  const s = t.state as Record<string, unknown> | undefined;
+  if (s) for (const k of STATE_SHARED) if (typeof s[k] === "string") s[k] = pool.get(s[k]);
+  return t;
+}
+const TRACK_SHARED = ["queryId", "arrayJobId", "jobName", "submittedAt", "trackedAt", "rawId", "lastKnownState", "lastSeenAt", "seenSubmitAt", "missingCheckedAt"] as const;
+const STATE_SHARED = ["state", "category", "source", "reason", "confirmed_at", "node_list"] as const;
+
 export function isFinal(t: Track): boolean {
   return t.state?.terminal === true;
 }
