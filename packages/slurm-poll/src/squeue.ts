@@ -71,17 +71,21 @@ export function parseSqueue(stdout: string): ParsedSqueue {
 
 /**
  * squeue's answer for the cycle, parsed one job at a time when asked: 100,000 parsed rows held
- * together were ~70 MB, this index (the lines by job key) ~10 MB besides the output itself. Every
- * line is checked at once (field count, usable job id), so a malformed answer still fails the query.
+ * together were ~70 MB; this index keeps the output and where each job's lines start (~7 MB
+ * more). Every line is checked at once (field count, usable job id), so a malformed answer still
+ * fails the query.
  */
 export class SqueueIndex {
-  private readonly lines = new Map<string, string | string[]>();
+  private readonly starts = new Map<string, number | number[]>();
   /** Lines that could not be used (reported, never fatal). */
   readonly skipped: string[] = [];
   private readonly memo = new FieldMemo();
 
-  constructor(stdout: string) {
-    for (const line of stdout.split("\n")) {
+  constructor(private readonly stdout: string) {
+    for (let start = 0; start < stdout.length; ) {
+      const line = lineAt(stdout, start);
+      const at = start;
+      start += line.length + 1;
       if (line.trim() === "") continue;
       if (fieldCount(line) < SQUEUE_FIELDS.length) throw new SqueueFormatError(line);
       const keys = lineKeys(line);
@@ -90,22 +94,28 @@ export class SqueueIndex {
         continue;
       }
       for (const k of keys) {
-        const known = this.lines.get(k);
-        if (known === undefined) this.lines.set(k, line);
-        else if (typeof known === "string") this.lines.set(k, [known, line]);
-        else known.push(line);
+        const known = this.starts.get(k);
+        if (known === undefined) this.starts.set(k, at);
+        else if (typeof known === "number") this.starts.set(k, [known, at]);
+        else known.push(at);
       }
     }
   }
 
   /** The rows listing the job, in squeue's order (several when another job holds the id too). */
   rows(key: string): SqueueRow[] | undefined {
-    const lines = this.lines.get(key);
-    if (lines === undefined) return undefined;
+    const starts = this.starts.get(key);
+    if (starts === undefined) return undefined;
     const rows: SqueueRow[] = [];
-    for (const line of typeof lines === "string" ? [lines] : lines) rows.push(parseLine(line, this.memo)!);
+    for (const at of typeof starts === "number" ? [starts] : starts) rows.push(parseLine(lineAt(this.stdout, at), this.memo)!);
     return rows;
   }
+}
+
+/** The line starting at `start` (a slice of the text, not a copy), without its newline. */
+function lineAt(text: string, start: number): string {
+  const end = text.indexOf("\n", start);
+  return text.slice(start, end === -1 ? text.length : end);
 }
 
 function fieldCount(line: string): number {
