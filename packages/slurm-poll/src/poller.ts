@@ -88,17 +88,15 @@ class Poller {
   private readonly human: HumanLog;
   private readonly now: () => Date;
   private tracks = new Map<string, Track>();
-  /** The tracked records' bodies, out of memory until they are written out. */
   /** The tracked runs' records as JSON text, out of memory until they are written out. */
   private spill!: ScratchTexts;
-  /** Jobs tracked in this session, by store key, in arrival order. */
-  private readonly active = new Map<string, TrackedRun>();
+  /** Jobs tracked in this session, in arrival order (by track: no second copy of each store key). */
+  private readonly active = new Map<Track, TrackedRun>();
   /**
    * Job key -> the run id(s) tracked under it: a job claimed by two runs is warned about (O(1) per
    * record). Almost every job has one run: a plain string then, not a Set per job (~200 bytes each).
    */
   private readonly runsByJob = new Map<string, string | string[]>();
-  private readonly emitted = new Set<string>();
   /** One copy of the strings many tracks repeat (array ids, job names, times, reasons). */
   private readonly pool = new StringPool();
   private stdinDone = false;
@@ -140,7 +138,7 @@ class Poller {
       const calls: string[] = [];
       const outcome = await this.cycle(calls);
       this.o.onCycle?.({ cycle: this.cycles, calls, outcome });
-      for (const [sk, tr] of this.active) await this.emitRecord(sk, tr);
+      for (const tr of this.active.values()) await this.emitRecord(tr);
       await this.finish(false);
       return this.exitCode();
     }
@@ -169,7 +167,7 @@ class Poller {
     await reading;
     this.checkInput();
     // Lost jobs end the watch with their current record (a job lost in an earlier poll, too).
-    for (const [sk, tr] of this.active) if (timedOut || isLost(tr.track, this.lostAfterMs)) await this.emitRecord(sk, tr);
+    for (const tr of this.active.values()) if (timedOut || isLost(tr.track, this.lostAfterMs)) await this.emitRecord(tr);
     await this.finish(timedOut);
     return this.exitCode();
   }
@@ -226,7 +224,8 @@ class Poller {
 
   private async track(record: RunRecord, id: TrackedId): Promise<void> {
     const sk = storeKey(id.key, record);
-    const known = this.active.get(sk);
+    let t = this.tracks.get(sk);
+    const known = t && this.active.get(t);
     if (known) {
       // The same job again (ledger and stdin): keep the newest copy.
       known.record = await this.spill.put(JSON.stringify(record));
@@ -242,12 +241,12 @@ class Poller {
       }
       if (!others.includes(record.id)) this.runsByJob.set(id.key, [...others, record.id]);
     }
-    let t = this.tracks.get(sk);
     if (!t) {
       t = newTrack(id, record, this.now(), this.pool);
       this.tracks.set(sk, t);
     }
-    this.active.set(sk, { track: t, record: await this.spill.put(JSON.stringify(record)), name: record.name });
+    const tr: TrackedRun = { track: t, record: await this.spill.put(JSON.stringify(record)), name: record.name, emitted: false };
+    this.active.set(t, tr);
     if (!t.loggedSubmit) {
       const job = record.job!;
       this.human.entry(this.now(), "SUBMIT_JOB", record.name, [
@@ -257,7 +256,7 @@ class Poller {
       t.loggedSubmit = true;
     }
     // Final in an earlier run of poll: its record goes on downstream now, its events are not repeated.
-    if (isFinal(t) && !this.o.once) await this.emitRecord(sk, this.active.get(sk)!);
+    if (isFinal(t) && !this.o.once) await this.emitRecord(tr);
     if (this.idle) this.wake?.();
   }
 
@@ -265,7 +264,8 @@ class Poller {
 
   private async cycle(calls: string[] = []): Promise<CycleOutcome> {
     if (this.useLedger && this.stdinDone && !this.o.once) await this.readLedger();
-    const pending = [...this.active.entries()].filter(([, tr]) => !isFinal(tr.track));
+    const pending: TrackedRun[] = [];
+    for (const tr of this.active.values()) if (!isFinal(tr.track)) pending.push(tr);
     if (pending.length === 0) {
       await this.human.flush();
       return "idle";
@@ -277,7 +277,7 @@ class Poller {
     let slow = false;
 
     // 1. squeue: one call for every tracked job. If it fails, nothing changes.
-    const sqArgs = squeueArgs(pending.map(([, tr]) => tr.track.queryId));
+    const sqArgs = squeueArgs(pending.map((tr) => tr.track.queryId));
     calls.push("squeue");
     let squeue: SqueueIndex;
     const t0 = Date.now();
@@ -292,20 +292,18 @@ class Poller {
 
     // 2. sacct: at most one call, for the jobs squeue no longer lists (or that ended there). Their
     // rows are kept for step 3; the others' are parsed again there (not all held at once).
-    const acctRows = new Map<string, SqueueRow[] | undefined>();
-    const needAcct: [string, TrackedRun][] = [];
-    for (const entry of pending) {
-      const rows = squeue.rows(entry[1].track.key);
-      if (!needsAccounting(ourRow(entry[1].track, rows).row)) continue;
-      needAcct.push(entry);
-      acctRows.set(entry[0], rows);
+    const acctRows = new Map<TrackedRun, SqueueRow[] | undefined>();
+    for (const tr of pending) {
+      const rows = squeue.rows(tr.track.key);
+      if (needsAccounting(ourRow(tr.track, rows).row)) acctRows.set(tr, rows);
     }
+    const needAcct = [...acctRows.keys()];
     let acct: { ok: true; jobs: Map<string, SacctJob> } | { ok: false } | undefined;
     let acctFailure: string | undefined;
     if (needAcct.length > 0) {
-      const earliest = Math.min(...needAcct.map(([, tr]) => Date.parse(tr.track.submittedAt ?? tr.track.trackedAt)).filter(Number.isFinite), now.getTime());
+      const earliest = Math.min(...needAcct.map((tr) => Date.parse(tr.track.submittedAt ?? tr.track.trackedAt)).filter(Number.isFinite), now.getTime());
       const acArgs = sacctArgs(
-        needAcct.map(([, tr]) => tr.track.queryId),
+        needAcct.map((tr) => tr.track.queryId),
         new Date(earliest - DAY_MS),
       );
       calls.push("sacct");
@@ -324,17 +322,17 @@ class Poller {
     }
 
     // 3. decide per job.
-    for (const [sk, tr] of pending) {
+    for (const tr of pending) {
       let view: AcctView = { status: "not-asked" };
-      const asked = acctRows.has(sk);
+      const asked = acctRows.has(tr);
       if (asked && acct) {
         if (acct.ok) {
           const job = acct.jobs.get(tr.track.key);
           view = job ? { status: "ok", job } : { status: "ok" };
         } else view = { status: "failed" };
       }
-      const rows = asked ? acctRows.get(sk) : squeue.rows(tr.track.key);
-      await this.apply(sk, tr, decide(tr.track, rows, view, now), now);
+      const rows = asked ? acctRows.get(tr) : squeue.rows(tr.track.key);
+      await this.apply(tr, decide(tr.track, rows, view, now), now);
     }
     this.statusCheck(now, sqArgs, acctFailure);
     await this.store.save(this.tracks, now);
@@ -343,12 +341,12 @@ class Poller {
     return slow ? "slow" : "ok";
   }
 
-  private async failedQuery(command: string, args: string[], e: unknown, pending: [string, TrackedRun][]): Promise<CycleOutcome> {
+  private async failedQuery(command: string, args: string[], e: unknown, pending: TrackedRun[]): Promise<CycleOutcome> {
     const why = describe(e);
     this.o.log.warn(`${command} failed; nothing changes for the ${pending.length} tracked job(s): ${why}`);
     // No answer: the --lost-after clocks must not run across this cycle, even if poll is killed before the next save.
-    const running = pending.filter(([, tr]) => tr.track.missingCheckedAt !== undefined);
-    for (const [, tr] of running) breakMissingClock(tr.track);
+    const running = pending.filter((tr) => tr.track.missingCheckedAt !== undefined);
+    for (const tr of running) breakMissingClock(tr.track);
     if (running.length > 0) await this.store.save(this.tracks, this.now());
     this.human.entry(this.now(), "STATUS_CHECK", "Polling SLURM", [
       ["Command", commandLine(command, args)],
@@ -358,7 +356,7 @@ class Poller {
     return "failed";
   }
 
-  private async apply(sk: string, tr: TrackedRun, d: Decision, now: Date): Promise<void> {
+  private async apply(tr: TrackedRun, d: Decision, now: Date): Promise<void> {
     const t = tr.track;
     if (d.reused && !t.warnedReuse) {
       this.o.log.warn(`job ${t.key} of run ${t.runId}: ${d.reused}: not our job (job id reused after a controller restart?); treated as absent`);
@@ -399,16 +397,16 @@ class Poller {
     const prev = t.state;
     t.state = state;
     if (prev?.state !== state.state) await this.event(tr, prev, state, now);
-    if (lost) await this.reportLost(sk, tr, state, !wasLost, now);
+    if (lost) await this.reportLost(tr, state, !wasLost, now);
     else if (wasLost && d.presence === "present") {
       this.o.log.info(`${tr.name} (job ${t.key}), reported lost, is listed again (${state.state}): tracked again`);
-      this.emitted.delete(sk); // its final record is still to come
+      tr.emitted = false; // its final record is still to come
     }
-    if (state.terminal && !this.o.once) await this.emitRecord(sk, tr);
+    if (state.terminal && !this.o.once) await this.emitRecord(tr);
   }
 
   /** A lost job: warned about and logged once, its record written once, no longer waited for. */
-  private async reportLost(sk: string, tr: TrackedRun, state: JobState, newlyLost: boolean, now: Date): Promise<void> {
+  private async reportLost(tr: TrackedRun, state: JobState, newlyLost: boolean, now: Date): Promise<void> {
     const t = tr.track;
     if (newlyLost) {
       this.o.log.warn(`${tr.name} (job ${t.key}) ${state.reason}; it stays UNKNOWN (flag "lost"), exit code 3`);
@@ -419,7 +417,7 @@ class Poller {
         ["Result", "no longer waited for; state UNKNOWN, flag lost"],
       ]);
     }
-    if (!this.o.once) await this.emitRecord(sk, tr);
+    if (!this.o.once) await this.emitRecord(tr);
   }
 
   private async checkEarly(tr: TrackedRun, state: JobState, now: Date): Promise<void> {
@@ -476,9 +474,9 @@ class Poller {
     ]);
   }
 
-  private async emitRecord(sk: string, tr: TrackedRun): Promise<void> {
-    if (this.emitted.has(sk)) return;
-    this.emitted.add(sk);
+  private async emitRecord(tr: TrackedRun): Promise<void> {
+    if (tr.emitted) return;
+    tr.emitted = true;
     if (isFinal(tr.track)) tr.track.finalEmitted = true;
     const state = tr.track.state;
     // The raw id of a started array task is what sbatch's %j expands to in its log paths.

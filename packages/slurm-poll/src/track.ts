@@ -52,17 +52,20 @@ export interface Track {
   earlyChecked?: boolean;
 }
 
-/** A job tracked in this session: its track, and where its run record waits (see spill.ts). */
+/** A job tracked in this session: its track, and where its run record waits (core's ScratchTexts). */
 export interface TrackedRun {
   track: Track;
   record: TextRef;
   /** The run's name (events and warnings carry it). */
   name: string;
+  /** Its record was written out in this session (once; again only after it was reported lost and came back). */
+  emitted: boolean;
 }
 
 /** Store key: the job plus the run and attempt, so a reused id on a new submission starts afresh. */
 export function storeKey(key: string, record: Pick<RunRecord, "id" | "job">): string {
-  return `${key}|${record.id}|${record.job?.attempt ?? 1}`;
+  // join makes one flat string; a template literal keeps its pieces (~100 bytes more per job).
+  return [key, record.id, record.job?.attempt ?? 1].join("|");
 }
 
 /**
