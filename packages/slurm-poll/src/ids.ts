@@ -41,11 +41,16 @@ export function trackedId(job: Pick<SubmittedJob, "id" | "array_job_id" | "array
   return id.arrayTask !== undefined ? { key, queryId: base, arrayJobId: base, arrayTask: id.arrayTask } : { key, queryId: base };
 }
 
+/** A job or task id exactly as jobKey would print it (no sign, no leading zero, exact as a number). */
+const PLAIN_KEY = /^[1-9]\d{0,14}(?:_(?:0|[1-9]\d{0,14}))?$/;
+
 /**
  * The keys one printed id stands for: "123_[4-6%2]" (a pending array record) stands for 123_4,
  * 123_5, 123_6. Undefined when the task list was cut ("..." or a missing "]") and cannot be trusted.
  */
 export function keysOf(printed: string): string[] | undefined {
+  // "123" and "123_4", nearly every line of squeue, are their own key: no parse (100,000 lines a cycle).
+  if (PLAIN_KEY.test(printed)) return [printed];
   const id = parseJobId(printed);
   if (id.taskSpec !== undefined) {
     if (!id.arrayTasks) return undefined;

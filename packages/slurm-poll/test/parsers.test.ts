@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { SACCT_FIELDS, newestRun, parseSacct, peakRss, sacctArgs } from "../src/sacct.ts";
 import { SQUEUE_FIELDS, SqueueFormatError, SqueueIndex, parseSqueue, squeueArgs } from "../src/squeue.ts";
-import { keysOf, trackedId } from "../src/ids.ts";
+import { parseJobId } from "@slurmpipe/core";
+import { jobKey, keysOf, trackedId } from "../src/ids.ts";
 
 // Lines in the field order slurm-poll asks for, with values copied from slurm-facts.md §3-4 and
 // from this machine's Slurm 22.05.8.
@@ -158,5 +159,10 @@ describe("job ids of records", () => {
     expect(trackedId({ id: "123.batch" })).toHaveProperty("error");
     expect(trackedId({ id: "nope" })).toHaveProperty("error");
     expect(keysOf("155_[1000]")).toEqual(["155_1000"]);
+    // Plain ids are taken as printed; anything else goes through the parser, with the same keys.
+    for (const printed of ["123", "123_4", "123_0", "0123_4", "123_04", " 123_4", "123+1", "99999999999999999999"]) {
+      const id = parseJobId(printed);
+      expect(keysOf(printed)).toEqual([jobKey(id)]);
+    }
   });
 });
