@@ -6,7 +6,7 @@ export { type AcctView, type Decision, ACCOUNTING_GRACE_MS, decide, needsAccount
 export { identify, type Identity } from "./identity.ts";
 export { jobKey, keysOf, trackedId } from "./ids.ts";
 export { expandLogPattern, stderrPath, tailFile } from "./early.ts";
-export { classify, ledgerRecords } from "./inputs.ts";
+export { LedgerFollower, classify, ledgerRecords } from "./inputs.ts";
 export { PollStore, POLL_DIR } from "./store.ts";
 export { type Track, newTrack, storeKey } from "./track.ts";
 export { formatEntry, humanElapsed, logStamp } from "./humanlog.ts";

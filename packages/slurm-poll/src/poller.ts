@@ -16,7 +16,7 @@ import {
 import { stderrPath, tailFile } from "./early.ts";
 import { HumanLog, humanElapsed, logTime } from "./humanlog.ts";
 import type { TrackedId } from "./ids.ts";
-import { classify, ledgerRecords } from "./inputs.ts";
+import { LedgerFollower, classify } from "./inputs.ts";
 import { DEFAULT_LOST_AFTER_MS, LOST_FLAG, breakMissingClock, isLost, markLost, updateMissingClock } from "./lost.ts";
 import { type AcctView, type Decision, decide, needsAccounting, ourRow } from "./machine.ts";
 import { type SacctJob, parseSacct, sacctArgs } from "./sacct.ts";
@@ -103,6 +103,7 @@ class Poller {
   private stdinRecords = 0;
   private inputError: unknown;
   private useLedger: boolean;
+  private ledger: LedgerFollower | undefined;
   private wake: (() => void) | undefined;
   private idle = true;
   private cycles = 0;
@@ -201,10 +202,11 @@ class Poller {
     }
   }
 
+  /** slurm-submit's ledger: read whole at first, then (a watch, every cycle) what was appended since. */
   private async readLedger(): Promise<void> {
-    const { records } = await ledgerRecords(this.o.state);
-    let line = 0;
-    for (const r of records) await this.accept(r, join(this.o.state, "ledger.ndjson"), ++line);
+    this.ledger ??= new LedgerFollower(join(this.o.state, "ledger.ndjson"));
+    for await (const { record, line } of this.ledger.records()) await this.accept(record, this.ledger.path, line);
+    if (this.o.once) this.ledger = undefined; // read once: its index of runs is not needed again
   }
 
   private async accept(value: Record<string, unknown>, source: string, line: number): Promise<void> {
