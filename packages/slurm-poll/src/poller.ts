@@ -303,7 +303,7 @@ class Poller {
     let acct: { ok: true; jobs: Map<string, SacctJob> } | { ok: false } | undefined;
     let acctFailure: string | undefined;
     if (needAcct.length > 0) {
-      const earliest = Math.min(...needAcct.map((tr) => Date.parse(tr.track.submittedAt ?? tr.track.trackedAt)).filter(Number.isFinite), now.getTime());
+      const earliest = earliestTime(needAcct.map((tr) => tr.track), now.getTime());
       const acArgs = sacctArgs(
         needAcct.map((tr) => tr.track.queryId),
         new Date(earliest - DAY_MS),
@@ -526,7 +526,7 @@ class Poller {
       const byState = new Map<string, number>();
       for (const t of failed) byState.set(t.state!.state, (byState.get(t.state!.state) ?? 0) + 1);
       const detail = byState.size ? ` (${[...byState].map(([s, n]) => `${n} ${s}`).join(", ")})` : "";
-      const first = Math.min(...all.map((t) => Date.parse(t.submittedAt ?? t.trackedAt)).filter(Number.isFinite));
+      const first = earliestTime(all, Number.POSITIVE_INFINITY);
       this.human.entry(now, "ALL_COMPLETE", "Monitoring finished", [
         ["Summary", `${all.length} jobs completed - ${ok} COMPLETED, ${failed.length} FAILED${detail}`],
         ["Total time", Number.isFinite(first) ? humanElapsed((now.getTime() - first) / 1000) : undefined],
@@ -578,6 +578,16 @@ class Poller {
       if (this.stdinDone && this.allSettled()) done();
     });
   }
+}
+
+/** The earliest submit (or tracking) time, in ms; a loop, as Math.min(...times) overflows the stack past ~120,000 jobs. */
+function earliestTime(tracks: readonly Track[], atMost: number): number {
+  let earliest = atMost;
+  for (const t of tracks) {
+    const ms = Date.parse(t.submittedAt ?? t.trackedAt);
+    if (ms < earliest) earliest = ms;
+  }
+  return earliest;
 }
 
 function describe(e: unknown): string {
