@@ -150,6 +150,28 @@ describe("persistence", () => {
   });
 });
 
+describe("state kept between cycles", () => {
+  it("a state unchanged but for its time is confirmed anew each cycle, in the record and in jobs.json", async () => {
+    const fake = new FakeSlurm();
+    const state = tmp();
+    let t = Date.parse(SUBMITTED) + 60_000;
+    fake.squeue([sq("950", 0, "PENDING", { reason: "Priority" })]);
+    const res = await runPoll(fake, state, ndjson([record(0, "950")]), {
+      now: () => new Date(t),
+      timeoutMs: 3 * 60_000,
+      onCycle: () => {
+        t += 60_000;
+      },
+    });
+    expect(res.cycles).toHaveLength(3);
+    expect(events(res.out).map((e) => e.to)).toEqual(["PENDING"]);
+    const last = new Date(Date.parse(SUBMITTED) + 3 * 60_000).toISOString();
+    expect(runs(res.out)[0]!.state).toMatchObject({ state: "PENDING", reason: "Priority", confirmed_at: last });
+    const saved = JSON.parse(readFileSync(join(state, "poll", "jobs.json"), "utf8")).jobs as Record<string, { state: { confirmed_at: string } }>;
+    expect(Object.values(saved)[0]!.state.confirmed_at).toBe(last);
+  });
+});
+
 describe("inputs and outputs", () => {
   it("passes through records without a job or with an error, reports bad lines, keeps the rest", async () => {
     const fake = new FakeSlurm();
