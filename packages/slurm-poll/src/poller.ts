@@ -7,6 +7,7 @@ import {
   NdjsonWriter,
   type RunRecord,
   ScratchTexts,
+  StringPool,
   type SlurmClientOptions,
   SlurmCommandError,
   lockStateDir,
@@ -22,7 +23,7 @@ import { type AcctView, type Decision, decide, needsAccounting, ourRow } from ".
 import { type SacctJob, parseSacct, sacctArgs } from "./sacct.ts";
 import { SqueueIndex, type SqueueRow, squeueArgs } from "./squeue.ts";
 import { POLL_DIR, PollStore } from "./store.ts";
-import { StringPool, type Track, type TrackedRun, isFinal, newTrack, storeKey } from "./track.ts";
+import { type Track, type TrackedRun, isFinal, newTrack, storeKey } from "./track.ts";
 
 export interface PollOptions {
   /** State directory (slurm-submit's; poll keeps its own files in <state>/poll/). */

@@ -1,8 +1,8 @@
 import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { writeFileAtomic } from "@slurmpipe/core";
-import { type StringPool, type Track, shareStrings } from "./track.ts";
+import { type StringPool, writeFileAtomic } from "@slurmpipe/core";
+import { type Track, shareStrings } from "./track.ts";
 
 /**
  * Poll's own memory, `<state>/poll/jobs.json`, replaced atomically after every cycle: the last

@@ -1,4 +1,4 @@
-import type { JobState, RunRecord, TextRef } from "@slurmpipe/core";
+import { type JobState, type RunRecord, StringPool, type TextRef } from "@slurmpipe/core";
 import type { TrackedId } from "./ids.ts";
 
 /**
@@ -66,20 +66,6 @@ export interface TrackedRun {
 export function storeKey(key: string, record: Pick<RunRecord, "id" | "job">): string {
   // join makes one flat string; a template literal keeps its pieces (~100 bytes more per job).
   return [key, record.id, record.job?.attempt ?? 1].join("|");
-}
-
-/**
- * Hands out one copy of equal strings. The tasks of an array repeat its id, job name and submit
- * time, and a burst of records shares its tracking time: 100,000 tracks keep a few hundred copies.
- */
-export class StringPool {
-  private readonly strings = new Map<string, string>();
-  get(s: string): string {
-    const known = this.strings.get(s);
-    if (known !== undefined) return known;
-    this.strings.set(s, s);
-    return s;
-  }
 }
 
 /**

@@ -1,9 +1,10 @@
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { StringPool } from "@slurmpipe/core";
 import { describe, expect, it } from "vitest";
 import { PollStore } from "../src/store.ts";
-import { StringPool, type Track, isoTime } from "../src/track.ts";
+import { type Track, isoTime } from "../src/track.ts";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "sp-poll-mem-"));
 

@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
-import { Ledger, type Logger, NdjsonWriter, type ParsedState, type RunRecord, type ScratchTexts, type SlurmClientOptions, type TextRef } from "@slurmpipe/core";
-import { StringPool } from "./intern.ts";
+import { Ledger, type Logger, NdjsonWriter, type ParsedState, type RunRecord, type ScratchTexts, type SlurmClientOptions, StringPool, type TextRef } from "@slurmpipe/core";
 import { type Item, locate } from "./items.ts";
 import { LedgerAppender } from "./ledger-file.ts";
 import { LedgerView, type NewEntry } from "./ledger-view.ts";

@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
-import { type ParsedState, type RunRecord, TAG_ID_LENGTH, contentId } from "@slurmpipe/core";
-import type { StringPool } from "./intern.ts";
+import { type ParsedState, type RunRecord, type StringPool, TAG_ID_LENGTH, contentId } from "@slurmpipe/core";
 import type { Edit } from "./record-text.ts";
 
 /**

@@ -1,7 +1,6 @@
 import { createReadStream } from "node:fs";
 import { type FileHandle, mkdir, open } from "node:fs/promises";
-import { type Ledger, type LedgerEntry, splitLines } from "@slurmpipe/core";
-import { StringPool } from "./intern.ts";
+import { type Ledger, type LedgerEntry, StringPool, splitLines } from "@slurmpipe/core";
 import { LedgerView, type NewEntry, RecordText, type ViewEntry, compact } from "./ledger-view.ts";
 
 /**

@@ -1,5 +1,4 @@
-import type { LedgerEntry } from "@slurmpipe/core";
-import { StringPool } from "./intern.ts";
+import { type LedgerEntry, StringPool } from "@slurmpipe/core";
 
 /**
  * The `record` of a `submitted`/`reconciled` entry slurm-submit appends: the record's JSON text, written

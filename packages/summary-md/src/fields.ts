@@ -1,4 +1,4 @@
-import type { JobEvent, RunRecord } from "@slurmpipe/core";
+import type { JobEvent, RunRecord, StringPool } from "@slurmpipe/core";
 
 /**
  * What the status report and `--update` read of a run record; the README's "Fields read" lists
@@ -35,27 +35,15 @@ const REPORT = ["loss", "failures", "flags"];
 /** Values a sweep repeats from run to run; times and numbers are left alone. */
 const REPEATED = new Set(["cluster", "state", "category", "reason", "exit_code", "node_list", "flag"]);
 
-/** Strings repeated in every record (group, state, reason, node, ...), stored once. */
-export class Interner {
-  private readonly seen = new Map<string, string>();
-  readonly intern = <T>(value: T): T => {
-    if (typeof value !== "string") return value;
-    const known = this.seen.get(value);
-    if (known !== undefined) return known as T;
-    this.seen.set(value, value);
-    return value;
-  };
-}
-
 /**
  * The fields of `record` the report reads. Picking top-level fields and the keys of job, state and
  * report commutes with mergeRun (which merges those objects key by key), so a run merged from picked
  * records is the picked merge of the whole ones.
  */
-export function pickReportFields(record: RunRecord, options: FieldOptions, strings: Interner): RunRecord {
+export function pickReportFields(record: RunRecord, options: FieldOptions, strings: StringPool): RunRecord {
   const r = record as Record<string, unknown>;
   const out: Record<string, unknown> = { id: record.id, name: record.name };
-  for (const key of ["group", "variant"]) if (key in r) out[key] = strings.intern(r[key]);
+  for (const key of ["group", "variant"]) if (key in r) out[key] = strings.value(r[key]);
   if ("control" in r) out.control = r.control;
   if ("error" in r) out.error = r.error;
   if (options.params && "params" in r) out.params = r.params;
@@ -73,14 +61,14 @@ export function pickReportFields(record: RunRecord, options: FieldOptions, strin
 /** The fields of a poll event that give a job its start and end time (see timesFromEvents). */
 export type EventTimes = Pick<JobEvent, "at" | "to" | "run_id">;
 
-export function pickEventTimes(event: JobEvent, strings: Interner): EventTimes {
+export function pickEventTimes(event: JobEvent, strings: StringPool): EventTimes {
   // One literal with all three fields: V8 then stores them inside the object, no extra property array.
-  return { at: strings.intern(event.at), to: strings.intern(event.to), run_id: event.run_id };
+  return { at: strings.value(event.at), to: strings.value(event.to), run_id: event.run_id };
 }
 
-function pick(from: object, keys: readonly string[], strings: Interner): Record<string, unknown> {
+function pick(from: object, keys: readonly string[], strings: StringPool): Record<string, unknown> {
   const src = from as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const key of keys) if (key in src) out[key] = REPEATED.has(key) ? strings.intern(src[key]) : src[key];
+  for (const key of keys) if (key in src) out[key] = REPEATED.has(key) ? strings.value(src[key]) : src[key];
   return out;
 }

@@ -1,6 +1,6 @@
 import type { ZodError } from "zod";
-import { type ErrorCounter, InputError, JobEvent, type LineError, RunRecord, parseState, readNdjsonInputs, zodField } from "@slurmpipe/core";
-import { type EventTimes, type FieldOptions, Interner, pickEventTimes, pickReportFields } from "./fields.ts";
+import { type ErrorCounter, InputError, JobEvent, type LineError, RunRecord, StringPool, parseState, readNdjsonInputs, zodField } from "@slurmpipe/core";
+import { type EventTimes, type FieldOptions, pickEventTimes, pickReportFields } from "./fields.ts";
 
 /** Everything summary-md learned from its inputs, merged per run id. */
 export interface Collected {
@@ -30,7 +30,7 @@ export async function collectInputs(paths: readonly string[], options: ReadInput
   const runs = new Map<string, RunRecord>();
   const events = new Map<string, EventTimes | EventTimes[]>();
   const report = options.errors.report;
-  const strings = new Interner();
+  const strings = new StringPool();
   const fields = options.fields;
   const keep = fields ? (r: RunRecord) => pickReportFields(r, fields, strings) : (r: RunRecord) => r;
   const items = readNdjsonInputs<Record<string, unknown>>(paths, {
@@ -72,7 +72,7 @@ export async function collectInputs(paths: readonly string[], options: ReadInput
 /** Reads the expected runs (sweep-gen output) in file order; duplicates keep the last. */
 export async function readExpected(path: string, options: ReadInputsOptions): Promise<Map<string, RunRecord>> {
   const expected = new Map<string, RunRecord>();
-  const strings = new Interner();
+  const strings = new StringPool();
   const fields = options.fields;
   const items = readNdjsonInputs<RunRecord>([path], {
     schema: RunRecord,

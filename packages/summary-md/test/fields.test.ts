@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { StringPool } from "@slurmpipe/core";
 import { describe, expect, it } from "vitest";
-import { type FieldOptions, Interner, pickReportFields } from "../src/fields.ts";
+import { type FieldOptions, pickReportFields } from "../src/fields.ts";
 import { buildPlots, buildReruns, buildViews, collectInputs, groupViews, statusReport, updateDocument } from "../src/index.ts";
 import { readExpected } from "../src/records.ts";
 import { expectedRuns, sweepEvents, sweepRecords } from "./fixtures.ts";
@@ -42,7 +43,7 @@ describe("report fields", () => {
     const { records } = inputs();
     const whole = await collectInputs([records], { errors });
     const picked = await collectInputs([records], { errors, fields: ALL });
-    const strings = new Interner();
+    const strings = new StringPool();
     expect(picked.runs.size).toBe(whole.runs.size);
     for (const [id, record] of whole.runs) expect(picked.runs.get(id)).toEqual(pickReportFields(record, ALL, strings));
   });

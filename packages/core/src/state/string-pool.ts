@@ -1,6 +1,7 @@
 /**
- * One copy of each repeated string or string list: the 1,000 tasks of an array share their script
- * path, array id, job name, timestamps and argv, and JSON.parse would give each task its own copies.
+ * One copy of each repeated string or string list. JSON.parse gives every record its own copies
+ * of values that 100,000 records share (group, state, reason, script path, array id, job name,
+ * timestamps, argv); commands that hold a whole sweep keep one copy each through a pool.
  */
 export class StringPool {
   private readonly strings = new Map<string, string>();
@@ -11,6 +12,11 @@ export class StringPool {
     if (known !== undefined) return known;
     this.strings.set(s, s);
     return s;
+  }
+
+  /** A string goes through the pool; any other value is returned as it is. */
+  value<T>(v: T): T {
+    return typeof v === "string" ? (this.get(v) as T) : v;
   }
 
   /** A shared list: callers must not change it. */
