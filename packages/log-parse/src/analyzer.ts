@@ -5,6 +5,9 @@ import { BarUpdate, readBar } from "./fastbar.ts";
 import { type Emit, ExtractorState, type MetricPattern, applyUserPatterns, extractMetrics } from "./metrics.ts";
 import type { SegmentSink } from "./scan.ts";
 import { Series } from "./series.ts";
+import { type PythonException, TracebackTracker, evidence } from "./traceback.ts";
+
+export { evidence, type Frame, type PythonException } from "./traceback.ts";
 
 /** A finding in the logs: a failure signature with where it was seen. */
 export interface Signal {
@@ -18,31 +21,8 @@ export interface Signal {
   strength: number;
 }
 
-export interface Frame {
-  file: string;
-  line: number;
-  function: string;
-}
-
-export interface PythonException {
-  type: string;
-  message: string;
-  frame?: Frame;
-  rank?: string;
-  evidence: Evidence;
-}
-
 const EVIDENCE_PER_CLASS = 3;
-const MAX_TRACEBACK_LINES = 2000;
-const EVIDENCE_TEXT = 400;
 const MAX_METRICS = 48;
-/** Exception types that only wrap the real error raised earlier (launcher side). */
-const WRAPPER_EXCEPTIONS = /(?:^|\.)(?:ChildFailedError|CalledProcessError|ProcessRaisedException|ProcessExitedException|SystemExit|KeyboardInterrupt)$/;
-const FRAME = /^\s*(?:│\s*)?File "([^"]+)", line (\d+), in (.+?)\s*(?:│\s*)?$/;
-const RICH_FRAME = /^\s*│\s*(\S+?):(\d+) in (\S+)/;
-const FAULT_FRAME = /^\s*File "([^"]+)", line (\d+) in (\S+)/;
-const EXCEPTION_LINE = /^([A-Za-z_][\w.]*?(?:Error|Exception|Interrupt|Exit|Warning|Failure|Fault|Timeout|Abort|StopIteration))(?::\s?(.*))?$/;
-const BOX = /^\s*[╭│╰]/;
 /** A metric line mentions a loss, or is a Keras epoch header or a DeepSpeed step line. */
 const METRIC_HINT = /[lL]oss|LOSS|^\s*Epoch \d+\/\d+\s*$|\] step=\d+, skipped=/;
 const NAN_ITERATIONS = /number of nan iterations:\s*([1-9]\d*)/;
@@ -99,13 +79,6 @@ export interface AnalyzerOptions {
   patterns?: readonly MetricPattern[];
 }
 
-interface TracebackState {
-  frame?: Frame;
-  startLine: number;
-  lines: number;
-  rich: boolean;
-}
-
 /** Collects everything log-parse learns from the files of one run. */
 export class RunAnalysis {
   readonly series = new Map<string, Series>();
@@ -125,6 +98,8 @@ export class RunAnalysis {
   }
 
   metric(name: string, step: number | undefined, raw: string, value: number, file: string, line: number, text?: string): void {
+    // A step printed with more digits than a double holds (`iter 999...9:`) is no step number.
+    if (step !== undefined && !Number.isFinite(step)) step = undefined;
     let s = this.series.get(name);
     if (!s) {
       if (this.series.size >= MAX_METRICS) {
@@ -158,16 +133,10 @@ export class RunAnalysis {
   }
 }
 
-export function evidence(file: string, line: number, text: string): Evidence {
-  const t = text.trim();
-  return { file, line, text: t.length > EVIDENCE_TEXT ? `${t.slice(0, EVIDENCE_TEXT)}…` : t };
-}
-
 export class FileSink implements SegmentSink {
   readonly prefilter: RegExp | null;
   private readonly state = new ExtractorState();
-  private readonly tracebacks = new Map<string, TracebackState>();
-  private readonly faultFrame = new Set<string>();
+  private readonly tracebacks: TracebackTracker;
   private readonly patterns: readonly MetricPattern[];
   private lastWarningLine = -1;
   private line = 0;
@@ -187,6 +156,7 @@ export class FileSink implements SegmentSink {
     private readonly file: string,
   ) {
     this.patterns = run.options.patterns ?? [];
+    this.tracebacks = new TracebackTracker(run, file);
     // User patterns can match anything: then every segment is looked at.
     this.prefilter = this.patterns.length > 0 ? null : new RegExp(PREFILTER_SOURCE, "g");
     this.emit = (name, step, raw, value) => {
@@ -196,12 +166,12 @@ export class FileSink implements SegmentSink {
   }
 
   wantsAll(): boolean {
-    return this.tracebacks.size > 0 || this.faultFrame.size > 0;
+    return this.tracebacks.active;
   }
 
   rawSegment(bytes: Buffer, latin1: string, a: number, b: number, line: number): void {
     // 69: "E" of a Lightning "Epoch N: ..." update.
-    if (latin1.charCodeAt(a) === 69 && this.prefilter !== null && this.tracebacks.size === 0 && this.faultFrame.size === 0 && this.fastBar(bytes, latin1, a, b, line)) return;
+    if (latin1.charCodeAt(a) === 69 && this.prefilter !== null && !this.tracebacks.active && this.fastBar(bytes, latin1, a, b, line)) return;
     this.segment(bytes.toString("utf8", a, b), line);
   }
 
@@ -240,9 +210,9 @@ export class FileSink implements SegmentSink {
     if (text.trim() === "") return;
     this.line = line;
     this.text = text;
-    if (this.tracebacks.size > 0 || this.faultFrame.size > 0) this.traceback(text, rank, line);
+    if (this.tracebacks.active) this.tracebacks.line(text, rank, line);
     if (text.includes("Traceback (most recent call last)")) {
-      this.tracebacks.set(rank, { startLine: line, lines: 0, rich: BOX.test(text) });
+      this.tracebacks.start(rank, text);
       return;
     }
     if (this.patterns.length > 0) applyUserPatterns(text, this.patterns, this.emit);
@@ -261,7 +231,7 @@ export class FileSink implements SegmentSink {
         if (text.includes(a.quick) && a.re.test(text)) {
           this.run.signal(a.cls, a.what, evidence(this.file, line, text), undefined, i);
           failed = true;
-          if (a.cls === "SEGFAULT" && /Fatal Python error/.test(text)) this.faultFrame.add(rank);
+          if (a.cls === "SEGFAULT" && /Fatal Python error/.test(text)) this.tracebacks.fault(rank);
         }
       }
     }
@@ -274,48 +244,6 @@ export class FileSink implements SegmentSink {
     if (GPU_HINT.test(text)) {
       if (!this.run.gpuLine && GPU_LINE.test(text)) this.run.gpuLine = evidence(this.file, line, text);
       if (!this.run.cpuLine && CPU_LINE.test(text)) this.run.cpuLine = evidence(this.file, line, text);
-    }
-  }
-
-  /** Follows a Python traceback of one rank to its exception line (innermost frame kept). */
-  private traceback(text: string, rank: string, line: number): void {
-    if (this.faultFrame.has(rank)) {
-      // faulthandler: "Current thread 0x... (most recent call first):" then the innermost frame first.
-      const f = FAULT_FRAME.exec(text);
-      if (f) {
-        const sig = this.run.signals.get("SEGFAULT");
-        if (sig && !sig.exception)
-          sig.exception = { type: "Fatal Python error", message: "Segmentation fault", frame: { file: f[1]!, line: Number(f[2]), function: f[3]! }, evidence: evidence(this.file, line, text), ...(rank ? { rank } : {}) };
-        this.faultFrame.delete(rank);
-      } else if (!/Current thread|Thread 0x|most recent call first|^\s*$/.test(text) && !/Fatal Python error/.test(text)) this.faultFrame.delete(rank);
-    }
-    // A traceback whose exception line never came (a killed rank) is dropped after a while,
-    // so one lost line cannot switch the prefilter off for the rest of the file.
-    for (const [r, open] of this.tracebacks) if (++open.lines > MAX_TRACEBACK_LINES) this.tracebacks.delete(r);
-    const tb = this.tracebacks.get(rank);
-    if (!tb) return;
-    const f = FRAME.exec(text) ?? (tb.rich ? RICH_FRAME.exec(text) : null);
-    if (f) {
-      tb.frame = { file: f[1]!, line: Number(f[2]), function: f[3]! };
-      return;
-    }
-    if (/^\s/.test(text) || (tb.rich && BOX.test(text))) return;
-    const m = EXCEPTION_LINE.exec(text.trimEnd());
-    if (!m) return;
-    this.tracebacks.delete(rank);
-    const exc: PythonException = {
-      type: m[1]!,
-      message: (m[2] ?? "").trim(),
-      ...(tb.frame ? { frame: tb.frame } : {}),
-      ...(rank ? { rank } : {}),
-      evidence: evidence(this.file, line, text),
-    };
-    if (this.run.exceptions.length < 20) this.run.exceptions.push(exc);
-    if (!WRAPPER_EXCEPTIONS.test(exc.type)) {
-      // Attach the exception to the most specific class its line shows (CUDA OOM, import, ...);
-      // otherwise it is a plain Python exception.
-      const cls = ANCHORS.find((a) => text.includes(a.quick) && a.re.test(text))?.cls ?? "PYTHON_EXCEPTION";
-      this.run.signal(cls, cls === "PYTHON_EXCEPTION" ? "Python exception" : (ANCHORS.find((a) => a.cls === cls)?.what ?? cls), exc.evidence, exc);
     }
   }
 }

@@ -8,12 +8,36 @@ import type { FailureClass } from "@slurmpipe/core";
 export interface Anchor {
   cls: FailureClass;
   quick: string;
-  re: RegExp;
+  re: LineTest;
   /** Short description used as the failure message when the line itself is too long. */
   what: string;
 }
 
-const a = (cls: FailureClass, quick: string, re: RegExp, what: string): Anchor => ({ cls, quick, re, what });
+/** What an anchor needs of its pattern: a RegExp, or a hand-written test where a regex is not linear. */
+export interface LineTest {
+  test(text: string): boolean;
+}
+
+const a = (cls: FailureClass, quick: string, re: LineTest, what: string): Anchor => ({ cls, quick, re, what });
+
+/**
+ * `head.*tail` without its quadratic case: a regex retries `.*` from every occurrence of the head
+ * and scans to the end of the line each time, so a line made of the head repeated (say
+ * "exceeded memory limit " 50,000 times) cost O(n^2). The first head leaves the longest rest, so
+ * it alone decides: one search for it, one for the tail after it. (A segment holds no \n or \r,
+ * so `.`'s line terminators are only U+2028/U+2029, which log lines do not contain.)
+ */
+export function headThenTail(head: RegExp, tail: RegExp): LineTest {
+  const after = new RegExp(tail.source, "g");
+  return {
+    test(text: string): boolean {
+      const m = head.exec(text);
+      if (!m) return false;
+      after.lastIndex = m.index + m[0].length;
+      return after.test(text);
+    },
+  };
+}
 
 export const ANCHORS: readonly Anchor[] = [
   a("CUDA_OOM", "out of memory", /\b(?:CUDA|HIP) out of memory/, "GPU out of memory"),
@@ -22,7 +46,7 @@ export const ANCHORS: readonly Anchor[] = [
   a("CUDA_OOM", "RESOURCE_EXHAUSTED", /RESOURCE_EXHAUSTED: Out of memory|ResourceExhaustedError: OOM/, "GPU out of memory"),
   a("HOST_OOM", "oom", /oom[-_]kill event/, "host memory exhausted: the cgroup OOM killer ended the job"),
   a("HOST_OOM", "Out Of Memory", /\btasks? [\d,-]+: Out Of Memory/, "host memory exhausted (srun: Out Of Memory)"),
-  a("HOST_OOM", "exceeded memory limit", /exceeded memory limit .* being killed/, "host memory exhausted: job exceeded its memory limit"),
+  a("HOST_OOM", "exceeded memory limit", headThenTail(/exceeded memory limit /, / being killed/), "host memory exhausted: job exceeded its memory limit"),
   a("HOST_OOM", "Killed", /(?:slurm_script|\.sh|bash): line \d+: +\d+ Killed\b/, "a process was killed (SIGKILL), typically by the OOM killer"),
   a("HOST_OOM", "MemoryError", /^(?:[\w.]+\.)?MemoryError\b/, "host memory exhausted (Python MemoryError)"),
   a("HOST_OOM", "Cannot allocate memory", /\[Errno 12\] Cannot allocate memory|std::bad_alloc/, "host memory exhausted"),
@@ -34,7 +58,7 @@ export const ANCHORS: readonly Anchor[] = [
   a("NCCL", "NCCL", /NCCL error|ncclSystemError|ncclUnhandledCudaError|ncclInternalError|ncclRemoteError|ncclInvalidUsage|NCCL communicator was aborted|Some NCCL operations have failed or timed out|NCCL watchdog thread terminated/, "NCCL/RCCL error"),
   a("NCCL", "DistBackendError", /\bDistBackendError\b/, "distributed backend (NCCL/RCCL) error"),
   a("ECC_XID", "ECC", /uncorrectable ECC error|cudaErrorECCUncorrectable|ECC error/, "GPU ECC error (hardware)"),
-  a("ECC_XID", "Xid", /\bXid\b.*?:\s*\d+/, "GPU Xid error (hardware)"),
+  a("ECC_XID", "Xid", headThenTail(/\bXid\b/, /:\s*\d/), "GPU Xid error (hardware)"),
   a("ECC_XID", "fallen off the bus", /fallen off the bus/, "GPU has fallen off the bus (hardware)"),
   a("ILLEGAL_MEMORY_ACCESS", "illegal memory access", /illegal memory access/, "illegal memory access on the GPU"),
   a("ILLEGAL_MEMORY_ACCESS", "Memory access fault", /Memory access fault by GPU/, "GPU memory access fault"),
@@ -47,7 +71,7 @@ export const ANCHORS: readonly Anchor[] = [
   a("IMPORT_ERROR", "ImportError", /^(?:[\w.]+\.)?ImportError\b/, "a Python import failed"),
   a("IMPORT_ERROR", "command not found", /: (?:line \d+: )?[\w./+-]+: command not found/, "a command is missing from the environment"),
   a("IMPORT_ERROR", "No such file or directory", /(?:: line \d+: |^|\s)(?:\S*\/)?(?:python[\d.]*|torchrun|deepspeed|accelerate|srun|conda|mamba|apptainer|singularity|[\w.-]*\/bin\/activate)['’]?: No such file or directory/, "the interpreter or environment is missing"),
-  a("IMPORT_ERROR", "can't open file", /python[\d.]*: can't open file .*No such file or directory/, "the training script path does not exist"),
+  a("IMPORT_ERROR", "can't open file", headThenTail(/python[\d.]*: can't open file /, /No such file or directory/), "the training script path does not exist"),
   a("IMPORT_ERROR", "cannot open shared object file", /cannot open shared object file/, "a shared library is missing from the environment"),
   a("IMPORT_ERROR", "Lmod has detected", /Lmod has detected the following error|The following module\(s\) are unknown|Unable to locate a modulefile/, "a module could not be loaded"),
   a("IMPORT_ERROR", "No CUDA GPUs are available", /No CUDA GPUs are available|Found no NVIDIA driver|CUDA driver version is insufficient/, "no usable GPU in the environment"),
@@ -64,9 +88,12 @@ export const ANCHORS: readonly Anchor[] = [
 export const FAILURE_HINT =
   /out of memory|OutOfMemory|RESOURCE_EXHAUSTED|oom|Out Of Memory|exceeded memory|Killed|MemoryError|allocate memory|bad_alloc|DUE TO|CANCELLED AT|Watchdog|NCCL|nccl|DistBackend|ECC|Xid|fallen off|illegal memory|Memory access fault|misaligned|Segmentation|SIGSEGV|[Bb]us error|SIGBUS|ImportError|ModuleNotFound|not found|No such file|can't open|shared object|Lmod|module|No CUDA GPUs|NVIDIA driver|driver version|quota|No space|nan|NaN|finite|Nan\/Inf|loss scale/;
 
+const BENIGN_RE =
+  /^\S.*?:\d+: \w*Warning: |^\s*warnings\.warn\(|Setting OMP_NUM_THREADS|MIOpen\(HIP\): Warning|cuDNN|cudnn|[Aa]utotun|OVERFLOW! Rank \d+ Skipping step|container_p_join|Exception ignored in: <function tqdm|\bWARNING\b|\bWarning\b|\bwarning\b|NCCL WARN Missing "iommu=pt"|^W\d{4} \d\d:/;
+/** MIOpen's tuning-database notes (`MIOpen.*(?:[Pp]erf|[Tt]un|[Dd]atabase)`, made linear). */
+const MIOPEN_NOTE = headThenTail(/MIOpen/, /[Pp]erf|[Tt]un|[Dd]atabase/);
 /** Benign noise (§2.13): counted, never a failure. */
-export const BENIGN =
-  /^\S.*?:\d+: \w*Warning: |^\s*warnings\.warn\(|Setting OMP_NUM_THREADS|MIOpen\(HIP\): Warning|MIOpen.*(?:[Pp]erf|[Tt]un|[Dd]atabase)|cuDNN|cudnn|[Aa]utotun|OVERFLOW! Rank \d+ Skipping step|container_p_join|Exception ignored in: <function tqdm|\bWARNING\b|\bWarning\b|\bwarning\b|NCCL WARN Missing "iommu=pt"|^W\d{4} \d\d:/;
+export const BENIGN: LineTest = { test: (text) => BENIGN_RE.test(text) || MIOPEN_NOTE.test(text) };
 /** Continuation lines of a Python warning (`  warnings.warn(`) are part of the warning just counted. */
 export const BENIGN_CONTINUATION = /^\s+(?:warnings\.warn\(|super\(\)\.__init__)/;
 

@@ -22,8 +22,17 @@ const COLON_NOSPACE_PAIR = new RegExp(String.raw`([A-Za-z][\w./-]{0,63}):(${N})`
 const NANOGPT_ITER = new RegExp(String.raw`\biter (\d+): loss (${N})(?:, time (${N})ms)?(?:, mfu (${N})%)?`);
 const NANOGPT_EVAL = new RegExp(String.raw`\bstep (\d+): train loss (${N}), val loss (${N})`);
 const MEGATRON = /\biteration\s+(\d+)\/\s*\d+\s*\|/;
-const MEGATRON_PAIR = new RegExp(String.raw`\|\s*([^|:]{1,64}?)\s*:\s*(${N})\s*(?=\|)`, "g");
-const MEGATRON_VAL = new RegExp(String.raw`validation loss at iteration (\d+)[^|]*\|\s*lm loss value:\s*(${N})`);
+/**
+ * The key starts and ends with a non-space, so the spaces around it belong to the `\s*` on either
+ * side only: `\s*([^|:]{1,64}?)\s*` could divide a run of n spaces among its three parts in
+ * O(n^2) ways (`| <10,000 spaces>x|` took seconds). The same keys as before (trimmed, 1-64 chars).
+ */
+const MEGATRON_PAIR = new RegExp(String.raw`\|\s*([^|:\s](?:[^|:]{0,62}[^|:\s])?)\s*:\s*(${N})\s*(?=\|)`, "g");
+/**
+ * `(\d+)[^|]*` could share a run of digits between its parts, and `[^|]*` ran to the end of the
+ * line from every repeat of the phrase; Megatron prints ` on validation set ` there.
+ */
+const MEGATRON_VAL = new RegExp(String.raw`validation loss at iteration (\d{1,20})(?!\d)[^|]{0,256}\|\s*lm loss value:\s*(${N})`);
 const DEEPSPEED = new RegExp(String.raw`\[Rank \d+\] step=(\d+), skipped=(\d+), lr=\[(${N})`);
 const KERAS_EPOCH = /^\s*Epoch (\d+)\/(\d+)\s*$/;
 const KERAS_BAR = /^\s*(\d+)\/(\d+) (?:\[[=>.]*\]|[━─]+|-)/;

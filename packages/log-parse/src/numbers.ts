@@ -2,8 +2,17 @@
  * Numbers as training logs print them: `1.818812E+00` (Megatron), `3.2e+4` (tqdm strips the
  * exponent's zero), `-.5`, `nan`, `nan.0` (Lightning pads to 5 chars), `NaN` (JSON), `-nan` (C),
  * `inf`, `-inf`, `Infinity`. No inline `(?i)` in Node 20 regexes, hence the spelled-out cases.
+ *
+ * Linear by construction: the old `\d+\.?\d*` could split one run of digits between its two
+ * `\d` parts in O(n) ways, and every pattern that needs a separator after the number tried them
+ * all on `loss: 1111...x` (O(n^2): 15 s for 60,000 digits). Here the fraction needs its `.`, so a
+ * run of digits is read one way only, and each part has at most MAX_NUMBER_DIGITS digits (the
+ * exponent 4), so a failed attempt costs a bounded number of steps however long the run. The
+ * final lookahead keeps a longer run from being read as its first digits: it is no number at all.
  */
-export const NUMBER_SOURCE = String.raw`[-+]?(?:[nN][aA][nN]|[iI][nN][fF](?:inity)?)(?:\.0)?|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?`;
+export const MAX_NUMBER_DIGITS = 64;
+const M = MAX_NUMBER_DIGITS;
+export const NUMBER_SOURCE = String.raw`[-+]?(?:[nN][aA][nN]|[iI][nN][fF](?:inity)?)(?:\.0)?|[-+]?(?:\d{1,${M}}(?:\.\d{0,${M}})?|\.\d{1,${M}})(?:[eE][-+]?\d{1,4})?(?![\d.]|[eE][-+]?\d)`;
 
 const NON_FINITE = /^[-+]?(?:nan|inf(?:inity)?)(?:\.0)?$/i;
 

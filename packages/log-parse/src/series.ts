@@ -27,6 +27,8 @@ export interface NonFinite {
 
 const CAPACITY = 4096;
 const MAX_PINNED = 64;
+/** Kept of the line of the first non-finite value: more than the evidence shows (400). */
+const MAX_TEXT = 4096;
 
 /** Finite values carry no `raw` (it is only kept to show a non-finite spelling). */
 function point(step: number, value: number, raw: string, seq: number): Point {
@@ -177,7 +179,8 @@ export class Series {
       this.nonFiniteCount += 1;
       if (!this.firstNonFinite) {
         this.firstNonFinite = { step: p.step, raw: p.raw ?? String(p.value), file, line };
-        this.firstNonFiniteText = text;
+        // Only the evidence (400 chars of the trimmed text) is ever shown: a 1 MiB line is not kept.
+        this.firstNonFiniteText = text !== undefined && text.length > MAX_TEXT ? text.trimStart().slice(0, MAX_TEXT) : text;
       }
       if (this.pinned.length < MAX_PINNED) this.pinned.push(p);
     }
