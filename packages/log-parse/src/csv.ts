@@ -1,9 +1,9 @@
-import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "csv-parse";
 import type { RunAnalysis } from "./analyzer.ts";
 import { metricName } from "./metrics.ts";
+import { openLog } from "./open.ts";
 import { parseNumber } from "./numbers.ts";
 
 /**
@@ -44,15 +44,46 @@ export async function findMetricsCsv(dir: string): Promise<string | undefined> {
   return best?.path;
 }
 
-/** Streams the CSV into the run's series. Returns the number of data rows. */
-export async function readMetricsCsv(path: string, run: RunAnalysis): Promise<{ rows: number; bytes: number }> {
-  const parser = createReadStream(path).pipe(
-    parse({ columns: false, relax_column_count: true, relax_quotes: true, skip_empty_lines: true, bom: true, info: true }),
-  );
+/** A CSVLogger row is a few hundred bytes; an unterminated quote must not make one of the whole file. */
+export const MAX_CSV_RECORD_BYTES = 1 << 20;
+
+export interface CsvRead {
+  rows: number;
+  bytes: number;
+  /** Why the file was not read, or not to its end (the rows before still count), naming file and line. */
+  error?: string;
+}
+
+/** Streams the CSV into the run's series (only a regular file, up to its size when opened; see open.ts). */
+export async function readMetricsCsv(path: string, run: RunAnalysis): Promise<CsvRead> {
+  const opened = await openLog(path);
+  if (!opened.ok) return { rows: 0, bytes: 0, error: opened.exists ? opened.message : `${path}: no such file` };
+  const { handle, size } = opened;
+  let rows = 0;
+  let line = 0;
+  try {
+    if (size === 0) return { rows, bytes: 0 };
+    const parser = handle.createReadStream({ start: 0, end: size - 1, autoClose: false }).pipe(
+      parse({ columns: false, relax_column_count: true, relax_quotes: true, skip_empty_lines: true, bom: true, info: true, max_record_size: MAX_CSV_RECORD_BYTES }),
+    );
+    rows = await readRows(parser as AsyncIterable<CsvItem>, path, run, (l) => (line = l));
+    return { rows, bytes: size };
+  } catch (e) {
+    const at = (e as { lines?: number }).lines ?? line + 1; // csv-parse's errors know their line
+    return { rows, bytes: size, error: `${path}:${at}: ${(e as Error).message} (the rest of the file was not read)` };
+  } finally {
+    await handle.close();
+  }
+}
+
+type CsvItem = { record: string[]; info: { lines: number } };
+
+async function readRows(parser: AsyncIterable<CsvItem>, path: string, run: RunAnalysis, at: (line: number) => void): Promise<number> {
   let header: string[] | undefined;
   let stepCol = -1;
   let rows = 0;
-  for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+  for await (const item of parser) {
+    at(item.info.lines);
     const rec = item.record;
     const line = item.info.lines;
     if (!header || (rec.includes("step") && rec.every((c) => parseNumber(c) === undefined))) {
@@ -73,6 +104,5 @@ export async function readMetricsCsv(path: string, run: RunAnalysis): Promise<{ 
       run.metric(name, Number.isFinite(step) ? step : undefined, raw, v, path, line);
     }
   }
-  const bytes = await stat(path).then((s) => s.size, () => 0);
-  return { rows, bytes };
+  return rows;
 }

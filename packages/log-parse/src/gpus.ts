@@ -55,11 +55,24 @@ function gresGpus(value: unknown): number {
   if (typeof value !== "string") return 0;
   let total = 0;
   for (const entry of value.split(",")) {
-    const fields = entry.trim().replace(/\(.*\)$/, "").replace(/^gres\//, "").split(":");
+    const fields = withoutSocketSuffix(entry.trim()).replace(/^gres\//, "").split(":");
     if (fields[0] !== "gpu") continue;
     const last = fields[fields.length - 1]!;
     // A gres without a count means one (sbatch --gres=gpu).
     total += fields.length > 1 && /^\d+$/.test(last) ? Number(last) : 1;
   }
   return total;
+}
+
+/**
+ * `gpu:a100:2(S:0)` -> `gpu:a100:2`: what `.replace(/\(.*\)$/, "")` did, without retrying `.*`
+ * from every `(` of a long `((((...` string (O(n^2)): the first `(` after the last line
+ * terminator (`.` stops at those) starts the suffix when the entry ends with `)`.
+ */
+function withoutSocketSuffix(entry: string): string {
+  if (!entry.endsWith(")")) return entry;
+  let from = 0;
+  for (const t of ["\n", "\r", "\u2028", "\u2029"]) from = Math.max(from, entry.lastIndexOf(t) + 1);
+  const open = entry.indexOf("(", from);
+  return open === -1 ? entry : entry.slice(0, open);
 }

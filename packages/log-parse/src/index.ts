@@ -1,15 +1,16 @@
-import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { ErrorCounter, type Logger, NdjsonWriter, RunRecord, UsageError, readNdjsonInputs, zodField } from "@slurmpipe/core";
+import { ErrorCounter, type LogReport, type Logger, NdjsonWriter, RunRecord, UsageError, readNdjsonInputs, zodField } from "@slurmpipe/core";
 import { type MetricPattern, parseMetricSpec } from "./metrics.ts";
-import { type ReportOptions, parseLogFile, reportForRecord } from "./report.ts";
+import { type FileEntry, type ReportOptions, parseLogFile, problems, reportForRecord } from "./report.ts";
+import { MAX_LINE_BYTES } from "./scan.ts";
 
 export { parseLogFile, reportForRecord, primaryLoss, type ReportOptions } from "./report.ts";
 export { lossTrend, TREND, median } from "./trend.ts";
 export { classify, suggest, CLASS_ORDER } from "./classify.ts";
 export { expandPattern, resolveLogPath, jobVars } from "./paths.ts";
-export { scanFile, scanStream, type SegmentSink, type ScanStats } from "./scan.ts";
-export { parseNumber, NUMBER_SOURCE } from "./numbers.ts";
+export { scanFile, scanHandle, scanStream, MAX_LINE_BYTES, type SegmentSink, type ScanStats } from "./scan.ts";
+export { openLog, type Opened, type Refusal } from "./open.ts";
+export { parseNumber, NUMBER_SOURCE, MAX_NUMBER_DIGITS } from "./numbers.ts";
 export { cleanSegment } from "./clean.ts";
 export { parseMetricSpec, extractMetrics, ExtractorState, type MetricPattern } from "./metrics.ts";
 export { RunAnalysis } from "./analyzer.ts";
@@ -41,7 +42,8 @@ export interface LogParseIo {
 export function reportOptions(args: LogParseArgs, cwd: string): ReportOptions {
   const patterns: MetricPattern[] = (args.metric ?? []).map(parseMetricSpec);
   if (args.maxPoints !== undefined && !(Number.isInteger(args.maxPoints) && args.maxPoints >= 3)) throw new UsageError("--max-points: expected an integer >= 3");
-  if (args.maxLineBytes !== undefined && !(Number.isInteger(args.maxLineBytes) && args.maxLineBytes >= 1024)) throw new UsageError("--max-line-bytes: expected an integer >= 1024");
+  if (args.maxLineBytes !== undefined && !(Number.isInteger(args.maxLineBytes) && args.maxLineBytes >= 1024 && args.maxLineBytes <= MAX_LINE_BYTES))
+    throw new UsageError(`--max-line-bytes: expected an integer from 1024 to ${MAX_LINE_BYTES}`);
   return {
     patterns,
     baseDir: resolve(cwd, args.baseDir ?? "."),
@@ -69,19 +71,22 @@ export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<numb
   if (files.length > 0) {
     for (const file of files) {
       const path = resolve(cwd, file);
-      const st = await stat(path).catch((e: NodeJS.ErrnoException) => e);
-      if (st instanceof Error || !st.isFile()) {
-        const message = st instanceof Error ? (st.code === "ENOENT" ? "no such file" : st.message) : "not a regular file";
-        io.log.error(`${file}: ${message}`);
-        failed += 1;
-        await out.write({ kind: "log", path: file, report: { files: [{ path: file, role: "log", exists: false }], ok: false }, error: { stage: STAGE, message: `${file}: ${message}`, code: "log_not_found" } });
-        continue;
-      }
-      const report = await parseLogFile(path, options).catch((e: Error) => e);
+      // A symlink the user names is followed anywhere; a FIFO, device, ... is still not read.
+      const report = await parseLogFile(path, { ...options, anySymlink: true }).catch((e: Error) => e);
       if (report instanceof Error) {
         io.log.error(`${file}: ${report.message}`);
         failed += 1;
         await out.write({ kind: "log", path: file, error: { stage: STAGE, message: `${file}: ${report.message}`, code: "read_failed" } });
+        continue;
+      }
+      const entry = report.files?.[0] as FileEntry | undefined;
+      if (!entry?.exists || entry.refused) {
+        // Named as the user typed it, like the path of the record.
+        const message = entry?.refused ? `${file}${entry.note!.slice(path.length)}` : `${file}: ${entry?.note ?? "no such file"}`;
+        io.log.error(message);
+        failed += 1;
+        const files = [{ path: file, role: "log", exists: Boolean(entry?.exists), ...(entry?.refused ? { refused: entry.refused, note: message } : {}) }];
+        await out.write({ kind: "log", path: file, report: { files, ok: false }, error: { stage: STAGE, message, code: entry?.refused ? "log_not_read" : "log_not_found" } });
         continue;
       }
       for (const f of report.files ?? []) f.path = file; // as the user named it
@@ -91,12 +96,23 @@ export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<numb
     return failed > 0 ? 1 : 0;
   }
 
+  // A log that exists but is not a regular file (or a symlink out of the run), or a metrics.csv
+  // read only in part: the report keeps what the other files said, and the record fails naming
+  // the file (exit 1).
+  const notRead = (rec: Record<string, unknown>, item: { source: string; line: number }) => {
+    const bad = problems((rec.report as LogReport).files);
+    if (bad.length === 0) return;
+    for (const p of bad) errors.report({ source: item.source, line: item.line, message: p.message });
+    rec.error = { stage: STAGE, message: bad.map((p) => p.message).join("; "), code: bad.some((p) => p.code === "log_not_read") ? "log_not_read" : "read_failed" };
+  };
+
   for await (const item of readNdjsonInputs<Record<string, unknown>>([], { stdin: io.stdin, onError: errors.report, ...(args.strict ? { strict: true } : {}) })) {
     const rec = item.value;
     const kind = rec.kind;
     try {
       if (kind === "log" && typeof rec.path === "string") {
         rec.report = await parseLogFile(resolve(cwd, rec.path), options);
+        notRead(rec, item);
       } else if (kind === undefined || kind === "run") {
         const parsed = RunRecord.safeParse(rec);
         if (!parsed.success) {
@@ -109,6 +125,7 @@ export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<numb
           }
         } else if (rec.logs || rec.job || rec.state) {
           rec.report = await reportForRecord(parsed.data, options);
+          notRead(rec, item);
         }
       }
     } catch (e) {

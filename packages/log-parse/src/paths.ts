@@ -1,5 +1,6 @@
 import { readdir, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { nameMatcher } from "./name-match.ts";
 import { NO_ARRAY_TASK, type PatternLetter, type RunRecord, fillFilenamePattern } from "@slurmpipe/core";
 
 /**
@@ -57,14 +58,14 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Files in `dir` whose name matches; newest first. Bounded: large directories are read once, partially. */
-async function matchInDir(dir: string, nameRe: RegExp, limit = 20_000): Promise<string[]> {
+async function matchInDir(dir: string, matches: (name: string) => boolean, limit = 20_000): Promise<string[]> {
   let names: string[];
   try {
     names = (await readdir(dir)).slice(0, limit);
   } catch {
     return [];
   }
-  const hits = names.filter((n) => nameRe.test(n)).map((n) => join(dir, n));
+  const hits = names.filter(matches).map((n) => join(dir, n));
   const withTime = await Promise.all(hits.map(async (p) => ({ p, t: await stat(p).then((s) => (s.isFile() ? s.mtimeMs : -1), () => -1) })));
   return withTime.filter((x) => x.t >= 0).sort((a, b) => b.t - a.t).map((x) => x.p);
 }
@@ -109,11 +110,12 @@ export async function resolveLogPath(pattern: string, record: Partial<RunRecord>
   const dir = expandPattern(dirPattern, vars);
   const fallback = abs(pattern);
   if (dir.text === undefined) return { path: fallback, how: "unresolved", note: `cannot fill ${[...e.unknown].map((k) => `%${k}`).join(" ")} in the directory part of ${pattern}` };
-  const nameRe = expandPattern(basename(pattern), vars).regex;
+  // Not expandPattern's regex: it backtracks polynomially in the number of unknown tokens.
+  const matches = nameMatcher(basename(pattern), vars);
   const distinct = vars.a !== undefined && /%\d*[aA]/.test(basename(pattern));
   const onlyJ = e.unknown.size === 1 && e.unknown.has("j");
   if (!onlyJ || distinct) {
-    const hits = await matchInDir(abs(dir.text), nameRe);
+    const hits = await matchInDir(abs(dir.text), matches);
     if (hits.length > 0) {
       const note = hits.length > 1 ? `${hits.length} files match ${pattern}; using the newest` : undefined;
       return { path: hits[0]!, how: "matched", ...(note ? { note } : {}) };

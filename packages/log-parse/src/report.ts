@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { resolve } from "node:path";
 import { type Failure, type LogReport, type RunRecord, parseState } from "@slurmpipe/core";
 import { RunAnalysis, evidence } from "./analyzer.ts";
 import { classify } from "./classify.ts";
@@ -6,7 +6,8 @@ import { findMetricsCsv, readMetricsCsv } from "./csv.ts";
 import { gpuRequest } from "./gpus.ts";
 import type { MetricPattern } from "./metrics.ts";
 import { type PatternContext, defaultPatterns, resolveLogPath } from "./paths.ts";
-import { type ScanOptions, scanFile } from "./scan.ts";
+import { type OpenOptions, type Refusal, openLog } from "./open.ts";
+import { type ScanOptions, scanHandle } from "./scan.ts";
 import type { Series } from "./series.ts";
 import { lossTrend } from "./trend.ts";
 
@@ -18,9 +19,11 @@ export interface ReportOptions extends PatternContext, ScanOptions {
   csv?: boolean;
   /** Below this many seconds per step a finished run is flagged CPU_ONLY_SUSPECTED... (default 0.1). */
   minStepSeconds?: number;
+  /** Follow a log's symlink wherever it points (LOG_FILE arguments: the user named them). */
+  anySymlink?: boolean;
 }
 
-export type FileEntry = NonNullable<LogReport["files"]>[number] & { note?: string };
+export type FileEntry = NonNullable<LogReport["files"]>[number] & { note?: string; refused?: Refusal; read_error?: string };
 
 /** Loss metric names in order of preference; otherwise the first training-side "*loss*". */
 const LOSS_PRIORITY = ["loss", "train_loss", "train_loss_step", "lm_loss", "train/loss", "loss_train", "train_loss_epoch", "total_loss"];
@@ -39,16 +42,35 @@ export function primaryLoss(series: Map<string, Series>): Series | undefined {
 /** Parses one log file as its own run (what `log-parse FILE` and the benchmark do). */
 export async function parseLogFile(path: string, options: ReportOptions = {}): Promise<LogReport> {
   const run = new RunAnalysis({ ...(options.patterns ? { patterns: options.patterns } : {}) });
-  const files: FileEntry[] = [await scanInto(run, path, "log", options)];
+  const files: FileEntry[] = [await scanInto(run, path, "log", options, { anySymlink: options.anySymlink === true })];
   return buildReport(run, files, {}, options);
 }
 
-async function scanInto(run: RunAnalysis, path: string, role: string, options: ScanOptions): Promise<FileEntry> {
-  const st = await stat(path).catch((e: NodeJS.ErrnoException) => e);
-  if (st instanceof Error) return { path, role, exists: false, ...(st.code !== "ENOENT" ? { note: st.message } : {}) };
-  if (!st.isFile()) return { path, role, exists: false, note: "not a regular file" };
-  const stats = await scanFile(path, run.sink(path), options);
-  return { path, role, exists: true, lines: stats.lines, bytes: stats.bytes, ...(stats.partialLastLine ? { partial_last_line: true } : {}), ...(stats.oversize ? { oversize_lines: stats.oversize } : {}) };
+/**
+ * What makes the record fail: a log that exists but was not read (open.ts; `note` says why), or a
+ * file read only in part (`read_error`). The report keeps what the other files said.
+ */
+export function problems(files: readonly FileEntry[] | undefined): { message: string; code: "log_not_read" | "read_failed" }[] {
+  const out: { message: string; code: "log_not_read" | "read_failed" }[] = [];
+  for (const f of files ?? []) {
+    if (f.refused !== undefined) out.push({ message: f.note ?? f.path, code: "log_not_read" });
+    else if (f.read_error !== undefined) out.push({ message: f.read_error, code: "read_failed" });
+  }
+  return out;
+}
+
+async function scanInto(run: RunAnalysis, path: string, role: string, options: ScanOptions, open: OpenOptions): Promise<FileEntry> {
+  const opened = await openLog(path, open);
+  if (!opened.ok) {
+    if (!opened.exists) return { path, role, exists: false, ...(opened.message ? { note: opened.message } : {}) };
+    return { path, role, exists: true, refused: opened.refused, note: opened.message };
+  }
+  try {
+    const stats = await scanHandle(opened.handle, opened.size, run.sink(path), options);
+    return { path, role, exists: true, lines: stats.lines, bytes: stats.bytes, ...(stats.partialLastLine ? { partial_last_line: true } : {}), ...(stats.oversize ? { oversize_lines: stats.oversize } : {}) };
+  } finally {
+    await opened.handle.close();
+  }
 }
 
 /** The report for a run record: resolves its log patterns, reads stdout, stderr and metrics.csv. */
@@ -66,7 +88,7 @@ export async function reportForRecord(record: Partial<RunRecord>, options: Repor
       again.role = `${again.role}+${role}`; // --output and --error name the same file
       continue;
     }
-    const entry = await scanInto(run, r.path, role, options);
+    const entry = await scanInto(run, r.path, role, options, { roots: record.dir ? [resolve(record.dir)] : [] } /* as metrics.csv is found */);
     if (r.note) entry.note = entry.note ? `${entry.note}; ${r.note}` : r.note;
     if (r.how === "guessed") entry.guessed = true;
     seen.set(r.path, entry);
@@ -76,8 +98,8 @@ export async function reportForRecord(record: Partial<RunRecord>, options: Repor
     const csv = await findMetricsCsv(record.dir);
     if (csv) {
       const fromCsv = new RunAnalysis();
-      const { rows, bytes } = await readMetricsCsv(csv, fromCsv);
-      files.push({ path: csv, role: "metrics", exists: true, lines: rows + 1, bytes });
+      const { rows, bytes, error } = await readMetricsCsv(csv, fromCsv);
+      files.push({ path: csv, role: "metrics", exists: true, lines: rows + 1, bytes, ...(error ? { read_error: error } : {}) });
       // The CSV has every logged step; the console often only a few (or the last bar state).
       for (const [name, s] of fromCsv.series) {
         const mine = run.series.get(name);
@@ -154,7 +176,8 @@ function flags(run: RunAnalysis, record: Partial<RunRecord>, files: FileEntry[],
     if (perStep < min)
       out.push({ flag: "CPU_ONLY_SUSPECTED", message: `${steps} steps in ${state.elapsed_s} s (${perStep.toFixed(3)} s/step, under ${min}): suspiciously fast for a real model; check that it trained on the GPU and on the full data` });
   }
-  if (gpus && !run.gpuLine && files.some((f) => f.exists) && (terminal || steps > 0))
+  const read = files.some((f) => f.exists && !f.refused);
+  if (gpus && !run.gpuLine && read && (terminal || steps > 0))
     out.push({ flag: "NO_GPU_DEVICE_LINE", message: `${gpus.what} requested but no line in the logs shows a GPU in use (print torch.cuda.get_device_name() or run nvidia-smi/rocm-smi at start)` });
   if (terminal && state && parseState(state.state).state !== "CANCELLED") {
     for (const f of files) if (!f.exists) out.push({ flag: "LOG_MISSING", message: `${f.role} log ${f.path} does not exist although the job ended ${state.state}` });
@@ -162,6 +185,6 @@ function flags(run: RunAnalysis, record: Partial<RunRecord>, files: FileEntry[],
   if (files.some((f) => f.guessed)) out.push({ flag: "LOG_PATH_GUESSED", message: "an array task's log path was guessed (the raw job id behind %j is unknown); add job.raw_id for an exact path" });
   if (run.droppedMetrics > 0) out.push({ flag: "TOO_MANY_METRICS", message: `more than 48 metric names; ${run.droppedMetrics} values of further metrics were ignored` });
   const loss = primaryLoss(run.series);
-  if (state?.state === "COMPLETED" && !loss && files.some((f) => f.exists)) out.push({ flag: "NO_LOSS_LINES", message: "the job completed but no loss was found in its logs (use --metric 'loss=<regex>' for a custom format)" });
+  if (state?.state === "COMPLETED" && !loss && read) out.push({ flag: "NO_LOSS_LINES", message: "the job completed but no loss was found in its logs (use --metric 'loss=<regex>' for a custom format)" });
   return out;
 }

@@ -1,4 +1,5 @@
-import { open } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { openLog } from "./open.ts";
 
 /**
  * The hot loop: reads a file in 1 MiB blocks, scanned about 8 KiB at a time, and hands the caller
@@ -39,13 +40,23 @@ export interface ScanStats {
 }
 
 export interface ScanOptions {
-  /** A line longer than this is scanned piecewise (default 1 MiB). */
+  /**
+   * A longer line is scanned in pieces of at most this many bytes (default 1 MiB, at most
+   * MAX_LINE_BYTES): each piece ends after its last `\r` when it has one (the updates before it
+   * are whole; the bar's current state after it goes on into the next piece), else after its last
+   * space in its second half, else at the limit. A message cut by such a boundary may be missed;
+   * memory stays bounded by the limit.
+   */
   maxLineBytes?: number;
   highWaterMark?: number;
 }
 
+/** The largest --max-line-bytes: a piece is viewed as one string, and V8 strings end at 512 MiB. */
+export const MAX_LINE_BYTES = 256 * 1024 * 1024;
+
 const CR = 13;
 const LF = 10;
+const SPACE = 32;
 
 /** Bytes per read: large reads keep the CPU busy (64 KiB stream chunks left it waiting ~10%). */
 const READ_BYTES = 1 << 20;
@@ -57,36 +68,45 @@ const READ_BYTES = 1 << 20;
  */
 const SCAN_BYTES = 8 * 1024;
 
+/** Scans a regular file (see open.ts for why nothing else is opened); throws naming the path otherwise. */
 export async function scanFile(path: string, sink: SegmentSink, options: ScanOptions = {}): Promise<ScanStats> {
-  const size = options.highWaterMark ?? READ_BYTES;
-  const scanner = new Scanner(sink, options.maxLineBytes ?? 1 << 20);
-  const file = await open(path, "r");
+  const opened = await openLog(path, { anySymlink: true });
+  if (!opened.ok) throw new Error(opened.exists ? opened.message : `${path}: no such file`);
   try {
-    // One buffer for the whole file: the scanner copies what it keeps (a carried line).
-    const buf = Buffer.allocUnsafe(size);
-    for (;;) {
-      const { bytesRead } = await file.read(buf, 0, size, null);
-      if (bytesRead === 0) break;
-      const block = buf.subarray(0, bytesRead);
-      // Cut only after a \n: no line straddles two slices of a block, so slicing changes nothing
-      // but the size of the strings (a line without \n takes the rest of the block, as before).
-      for (let at = 0; at < bytesRead; ) {
-        let end = at + SCAN_BYTES;
-        if (end >= bytesRead) end = bytesRead;
-        else {
-          const nl = block.lastIndexOf(LF, end - 1);
-          if (nl >= at) end = nl + 1;
-          else {
-            const next = block.indexOf(LF, end);
-            end = next === -1 ? bytesRead : next + 1;
-          }
-        }
-        scanner.chunk(block.subarray(at, end));
-        at = end;
-      }
-    }
+    return await scanHandle(opened.handle, opened.size, sink, options);
   } finally {
-    await file.close();
+    await opened.handle.close();
+  }
+}
+
+/** Scans the first `size` bytes of an open file (its size when opened: a growing log is not chased). */
+export async function scanHandle(file: FileHandle, size: number, sink: SegmentSink, options: ScanOptions = {}): Promise<ScanStats> {
+  const bufSize = options.highWaterMark ?? READ_BYTES;
+  const scanner = new Scanner(sink, options.maxLineBytes ?? 1 << 20);
+  // One buffer for the whole file: the scanner copies what it keeps (a carried line).
+  const buf = Buffer.allocUnsafe(bufSize);
+  for (let left = size; left > 0; ) {
+    // Every read is awaited, so a signal's JS handler runs between blocks (see README, Signals).
+    const { bytesRead } = await file.read(buf, 0, Math.min(bufSize, left), null);
+    if (bytesRead === 0) break;
+    left -= bytesRead;
+    const block = buf.subarray(0, bytesRead);
+    // Cut only after a \n: no line straddles two slices of a block, so slicing changes nothing
+    // but the size of the strings (a line without \n takes the rest of the block, as before).
+    for (let at = 0; at < bytesRead; ) {
+      let end = at + SCAN_BYTES;
+      if (end >= bytesRead) end = bytesRead;
+      else {
+        const nl = block.lastIndexOf(LF, end - 1);
+        if (nl >= at) end = nl + 1;
+        else {
+          const next = block.indexOf(LF, end);
+          end = next === -1 ? bytesRead : next + 1;
+        }
+      }
+      scanner.chunk(block.subarray(at, end));
+      at = end;
+    }
   }
   return scanner.end();
 }
@@ -100,7 +120,13 @@ export async function scanStream(input: AsyncIterable<Buffer | Uint8Array | stri
 /** The scan state between chunks (a class, not closures: this is the per-segment hot path). */
 class Scanner {
   readonly stats: ScanStats = { lines: 0, bytes: 0, oversize: 0, partialLastLine: false };
-  private carry: Buffer | null = null;
+  /**
+   * The unfinished line so far (at most maxLine bytes), as copies of the chunks it came in: joined
+   * only when its line ends or grows past the limit. Joining (and rescanning) it at every chunk
+   * cost O(maxLine^2 / chunk) per long line.
+   */
+  private carry: Buffer[] = [];
+  private carryBytes = 0;
   private lineNo = 1; // number of the line being read
   private continuing = false; // the current physical line was already partly scanned (oversize)
   private readonly pre: RegExp | null;
@@ -121,17 +147,24 @@ class Scanner {
 
   chunk(piece: Buffer): void {
     this.stats.bytes += piece.length;
-    const carry = this.carry;
-    if (!carry) {
+    if (this.carryBytes === 0) {
       // A view of its own: sinks may key per-buffer caches on the Buffer object's identity
       // (scanFile reuses one buffer for every read).
       this.consume(piece.subarray(0));
       return;
     }
-    // Finish the carried line with the head of this chunk (a small copy), then the rest in place.
     const nl = piece.indexOf(LF);
-    this.carry = null;
-    this.consume(Buffer.concat([carry, nl === -1 ? piece : piece.subarray(0, nl + 1)]));
+    if (nl === -1 && this.carryBytes + piece.length <= this.maxLine) {
+      this.carry.push(Buffer.from(piece)); // a copy: the caller reuses its buffer
+      this.carryBytes += piece.length;
+      return;
+    }
+    // Finish the carried line with the head of this chunk (a small copy), then the rest in place.
+    const head = nl === -1 ? piece : piece.subarray(0, nl + 1);
+    const joined = Buffer.concat([...this.carry, head]);
+    this.carry = [];
+    this.carryBytes = 0;
+    this.consume(joined);
     if (nl !== -1 && nl + 1 < piece.length) this.consume(piece.subarray(nl + 1));
   }
 
@@ -149,26 +182,42 @@ class Scanner {
       if (nl === -1) break;
       let end = nl;
       if (end > pos && data[end - 1] === CR) end -= 1; // CRLF
-      this.line(pos, end);
+      this.line(this.pieces(pos, end), end);
       stats.lines += 1;
       this.lineNo += 1;
       this.continuing = false;
       pos = nl + 1;
     }
     if (pos < data.length) {
-      let rest = data.subarray(pos);
-      if (rest.length > this.maxLine) {
-        // A line that does not end: keep only what follows its last \r (the bar's current
-        // state); scan and drop everything before. Without a \r, scan and drop the whole piece.
-        const lastCr = rest.lastIndexOf(CR);
-        const cut = lastCr >= 0 && rest.length - lastCr - 1 <= this.maxLine ? lastCr + 1 : rest.length;
-        this.line(pos, pos + cut);
-        if (!this.continuing) stats.oversize += 1;
-        this.continuing = true;
-        rest = rest.subarray(cut);
+      const from = this.pieces(pos, data.length);
+      if (from < data.length) {
+        this.carry.push(Buffer.from(data.subarray(from)));
+        this.carryBytes = data.length - from;
       }
-      this.carry = rest.length > 0 ? Buffer.from(rest) : null;
     }
+  }
+
+  /**
+   * Scans the head of [a, b), a line or its unfinished tail, in pieces of at most maxLine bytes
+   * while more than maxLine bytes are left (see ScanOptions.maxLineBytes); returns where the rest,
+   * at most maxLine bytes, starts.
+   */
+  private pieces(a: number, b: number): number {
+    const max = this.maxLine;
+    while (b - a > max) {
+      // Searched in the window only: s.lastIndexOf would run back over all of `data` each time.
+      const win = this.data.subarray(a, a + max);
+      const cr = win.lastIndexOf(CR);
+      // No \r: after the last space of the window's second half (a number or word is not cut
+      // in two), else at the limit. Pieces of at least half the limit keep the scan linear.
+      const sp = cr >= 0 ? -1 : win.lastIndexOf(SPACE);
+      const cut = cr >= 0 ? a + cr + 1 : sp >= max >> 1 ? a + sp + 1 : a + max;
+      this.line(a, cut);
+      if (!this.continuing) this.stats.oversize += 1;
+      this.continuing = true;
+      a = cut;
+    }
+    return a;
   }
 
   // One physical line [a, b): every \r-separated update is a segment (the sink keeps the
@@ -203,9 +252,10 @@ class Scanner {
   }
 
   end(): ScanStats {
-    const { stats, sink, carry: tail } = this;
+    const { stats, sink } = this;
+    const tail = Buffer.concat(this.carry);
     const pre = this.pre;
-    if (tail && tail.length > 0) {
+    if (tail.length > 0) {
       // A running job's partial last line: read as it is (it may be completed by the next write).
       const s = tail.toString("latin1");
       stats.partialLastLine = true;

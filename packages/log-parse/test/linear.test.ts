@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LogReport } from "@slurmpipe/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseLogFile } from "../src/index.ts";
+import { parseLogFile, reportForRecord } from "../src/index.ts";
 import { FIRST_LINE, type Family, LINEAR_CONTROLS, SUPERLINEAR } from "./adversarial.ts";
 
 /**
@@ -14,7 +14,7 @@ import { FIRST_LINE, type Family, LINEAR_CONTROLS, SUPERLINEAR } from "./adversa
  * Each time is the best of a few runs, so a GC pause in one run does not decide.
  */
 const MIN_MS = 15;
-const MAX_N = 2 * 1024 * 1024;
+const MAX_N = 8 * 1024 * 1024;
 const RATIO = 8;
 
 let dir: string;
@@ -47,20 +47,32 @@ function values(report: LogReport, metric: string): (number | null)[] {
 
 async function scaling(f: Family): Promise<void> {
   let n = 1024;
-  let small = await best(await file(f, n), 1);
+  // Also warms the code up, so that the first timed size is not decided by compilation.
+  const first = await best(await file(f, n), 3);
   // The first line and the values before the adversarial part come out (no metric lost).
-  expect(values(small.report, "loss")[0]).toBe(9.5);
-  for (const [metric, value] of f.values ?? []) expect(values(small.report, metric)).toContain(value);
-  f.check?.(small.report);
+  expect(values(first.report, "loss")[0]).toBe(9.5);
+  for (const [metric, value] of f.values ?? []) expect(values(first.report, metric)).toContain(value);
+  f.check?.(first.report);
+  let small = first;
   while (small.ms < MIN_MS && n < MAX_N) {
     n *= 2;
-    small = await best(await file(f, n), 1);
+    small = await best(await file(f, n), 3);
   }
-  small = await best(await file(f, n), 3);
-  const big = await best(await file(f, 4 * n), 3);
-  const ratio = big.ms / small.ms;
-  expect(ratio, `n=${n}: ${small.ms.toFixed(1)} ms, 4n: ${big.ms.toFixed(1)} ms`).toBeLessThan(RATIO);
-  expect(values(big.report, "loss")[0]).toBe(9.5);
+  const smallFile = await file(f, n);
+  const bigFile = await file(f, 4 * n);
+  let ratio = Number.POSITIVE_INFINITY;
+  let why = "";
+  // A second measurement when the first misses: a major GC in the big run can cost more than the
+  // margin between 4x and 8x on a busy machine; a quadratic scan misses both times (about 16x).
+  for (let attempt = 0; attempt < 2 && !(ratio < RATIO); attempt++) {
+    const a = await best(smallFile, 3 + 2 * attempt);
+    const b = await best(bigFile, 3 + 2 * attempt);
+    ratio = b.ms / a.ms;
+    why = `n=${n}: ${a.ms.toFixed(1)} ms, 4n: ${b.ms.toFixed(1)} ms`;
+    expect(values(b.report, "loss")[0]).toBe(9.5);
+  }
+  if (process.env.LINEAR_LOG) console.log(`${f.name}: ${why}, ratio ${ratio.toFixed(2)}`);
+  expect(ratio, why).toBeLessThan(RATIO);
 }
 
 describe("parse time is linear in the length of an adversarial line", () => {
@@ -69,6 +81,33 @@ describe("parse time is linear in the length of an adversarial line", () => {
 
 describe("shapes that were already linear stay linear", () => {
   for (const f of LINEAR_CONTROLS) it(f.name, () => scaling(f), 120_000);
+});
+
+describe("record fields", () => {
+  // resources.gres `gpu:a100:2(S:0)`: the socket suffix was cut with /\(.*\)$/, which retried
+  // from every `(` of the string.
+  it("a long gres string is read in linear time", async () => {
+    const log = join(dir, "gres.log");
+    await writeFile(log, `${FIRST_LINE}\n`);
+    const state = { state: "COMPLETED", category: "success", terminal: true } as const;
+    const report = (n: number) => reportForRecord({ logs: { stdout: log }, resources: { gres: `gpu:1,${"(".repeat(n)}x` }, state });
+    const time = async (n: number) => {
+      let ms = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        await report(n);
+        ms = Math.min(ms, performance.now() - t);
+      }
+      return ms;
+    };
+    let n = 1024;
+    await time(n);
+    while ((await time(n)) < MIN_MS && n < MAX_N) n *= 2;
+    const a = await time(n);
+    const b = await time(4 * n);
+    expect(b / a, `n=${n}: ${a.toFixed(1)} ms, 4n: ${b.toFixed(1)} ms`).toBeLessThan(RATIO);
+    expect((await report(10)).flags?.map((f) => f.flag)).toContain("NO_GPU_DEVICE_LINE"); // still one GPU asked for
+  });
 });
 
 describe("many open tracebacks", () => {

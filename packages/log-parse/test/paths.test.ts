@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expandPattern, jobVars, resolveLogPath } from "../src/index.ts";
+import { nameMatcher } from "../src/name-match.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -48,5 +49,34 @@ describe("filename patterns", () => {
   it("relative patterns resolve against the base directory", async () => {
     const r = await resolveLogPath("slurm-%j.out", { job: { id: "131" } }, { baseDir: dir });
     expect(r).toEqual({ path: join(dir, "slurm-131.out"), how: "exact" });
+  });
+
+  it("file names are matched as the wildcard regex matches them, in linear time", async () => {
+    const patterns = ["arr-%A_%a-%j.out", "%x-%j.out", "%x-%x-%x.out", "a%%b%jc.out", "%4j.%N.err", "lit.out"];
+    const names = ["arr-129_2-131.out", "arr-129_2-.out", "x-12.out", "-12.out", "a-b-c.out", "a-b.out", "a%b7c.out", "0042.node1.err", "lit.out", "lit.outx", "x/1.out", "--.out", "-.out"];
+    for (const pattern of patterns) {
+      const vars = jobVars({ job: { id: "129_2" } }, {}).vars;
+      delete vars.N;
+      const re = expandPattern(pattern, vars).regex;
+      const match = nameMatcher(pattern, vars);
+      for (const name of names) expect(match(name), `${pattern} vs ${name}`).toBe(re.test(name));
+    }
+    // Three unknown %x against names made of "-": the regex took O(n^3) per name.
+    const many = await mkdtemp(join(tmpdir(), "log-parse-names-"));
+    try {
+      const time = async (len: number) => {
+        for (let i = 0; i < 40; i++) await writeFile(join(many, `${"-".repeat(len - 3)}${String(i).padStart(3, "0")}`), "");
+        const t = performance.now();
+        const r = await resolveLogPath(join(many, "%x-%x-%x.out"), { job: { id: "1" } });
+        expect(r.how).toBe("unresolved");
+        return performance.now() - t;
+      };
+      await time(60);
+      const a = Math.min(await time(60), await time(60));
+      const b = Math.min(await time(240), await time(240));
+      expect(b / a, `60 chars ${a.toFixed(1)} ms, 240 chars ${b.toFixed(1)} ms`).toBeLessThan(8);
+    } finally {
+      await rm(many, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,103 @@
+import type { Stats } from "node:fs";
+import { constants, type FileHandle, lstat, open, realpath, stat } from "node:fs/promises";
+import { dirname, sep } from "node:path";
+
+/**
+ * Opens a log for reading only when it is a regular file. A log path is data (a record's pattern,
+ * a job's working directory), so it may name anything: a FIFO (opening it blocks until a writer
+ * comes, reading it never ends), /dev/zero or /dev/urandom (endless), a socket, a directory, or a
+ * symlink some user left pointing at a file of theirs (whose lines would end up as evidence in
+ * the report). None of those is opened:
+ * - the type is checked with stat before any open (opening some devices has side effects);
+ * - the file is opened with O_NONBLOCK and O_NOFOLLOW and checked again with fstat, so a path
+ *   swapped for a FIFO or a symlink in between cannot block or redirect the read;
+ * - a log whose last component is a symlink is followed only to a file inside the log's own
+ *   directory or one of `roots` (the run's dir), unless `anySymlink` (a LOG_FILE the user named);
+ * - the file is read up to the size it had when opened, so a job writing faster than log-parse
+ *   reads cannot keep it reading forever (what it writes later is read by the next run).
+ */
+export type Refusal = "fifo" | "socket" | "character_device" | "block_device" | "directory" | "not_regular" | "symlink_outside" | "unreadable";
+
+export type Opened =
+  | { ok: true; handle: FileHandle; size: number }
+  | { ok: false; exists: false; message?: string }
+  | { ok: false; exists: true; refused: Refusal; message: string };
+
+export interface OpenOptions {
+  /** Directories a symlinked log may point into besides its own (the run's dir). */
+  roots?: readonly string[];
+  /** Follow a symlink wherever it points (a path the user typed). */
+  anySymlink?: boolean;
+}
+
+const FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);
+
+const WHAT: Record<Exclude<Refusal, "symlink_outside" | "unreadable">, string> = {
+  fifo: "a FIFO (named pipe)",
+  socket: "a socket",
+  character_device: "a character device",
+  block_device: "a block device",
+  directory: "a directory",
+  not_regular: "not a regular file",
+};
+
+function kindOf(st: Stats): Exclude<Refusal, "symlink_outside" | "unreadable"> | undefined {
+  if (st.isFile()) return undefined;
+  if (st.isFIFO()) return "fifo";
+  if (st.isSocket()) return "socket";
+  if (st.isCharacterDevice()) return "character_device";
+  if (st.isBlockDevice()) return "block_device";
+  if (st.isDirectory()) return "directory";
+  return "not_regular";
+}
+
+function notRegular(path: string, kind: Exclude<Refusal, "symlink_outside" | "unreadable">): Opened {
+  const what = kind === "not_regular" ? WHAT[kind] : `${WHAT[kind]}, not a regular file`;
+  return { ok: false, exists: true, refused: kind, message: `${path}: ${what}: not read (log-parse reads only regular files)` };
+}
+
+function inside(path: string, root: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/** Resolves to the opened regular file, or why it was not opened. Never throws. */
+export async function openLog(path: string, options: OpenOptions = {}): Promise<Opened> {
+  const st = await stat(path).catch((e: NodeJS.ErrnoException) => e);
+  if (st instanceof Error) {
+    if (st.code === "ENOENT" || st.code === "ENOTDIR") return { ok: false, exists: false };
+    return { ok: false, exists: true, refused: "unreadable", message: `${path}: ${st.message}` };
+  }
+  const kind = kindOf(st);
+  if (kind) return notRegular(path, kind);
+  let target = path;
+  const link = await lstat(path).catch(() => undefined);
+  if (link?.isSymbolicLink()) {
+    try {
+      target = await realpath(path);
+      if (!options.anySymlink) {
+        const roots = [dirname(path), ...(options.roots ?? [])];
+        const real = await Promise.all(roots.map((r) => realpath(r).catch(() => undefined)));
+        if (!real.some((r) => r !== undefined && inside(target, r)))
+          return { ok: false, exists: true, refused: "symlink_outside", message: `${path}: a symlink to ${target}, outside ${real[0] ?? dirname(path)}: not read (a log's symlink is followed only within its own directory or the run's dir)` };
+      }
+    } catch (e) {
+      return { ok: false, exists: true, refused: "unreadable", message: `${path}: ${(e as Error).message}` };
+    }
+  }
+  let handle: FileHandle;
+  try {
+    handle = await open(target, FLAGS);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "ENOENT") return { ok: false, exists: false };
+    // ELOOP: the last component became a symlink after the checks above.
+    return { ok: false, exists: true, refused: "unreadable", message: `${path}: ${err.message}` };
+  }
+  const fst = await handle.stat().catch(() => undefined);
+  const now = fst ? kindOf(fst) : "not_regular";
+  if (now || !fst) {
+    await handle.close();
+    return notRegular(path, now ?? "not_regular");
+  }
+  return { ok: true, handle, size: fst.size };
+}
