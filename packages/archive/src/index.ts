@@ -128,10 +128,12 @@ export async function runArchive(args: ArchiveArgs, ctx: ArchiveContext): Promis
     let n = 0;
     const tally = await restoreArchive(resolve(ctx.cwd, args.restore), { to: resolve(ctx.cwd, args.to), only: args.only, force: args.force }, async (r) => {
       ctx.log.progress(`restored ${++n} files`);
-      if (!r.ok) ctx.log.error(`${r.path}: ${r.problem}: ${r.message ?? ""}`);
+      // The files that were fine are each a record; stderr names only what failed.
+      if (!r.ok && r.problem !== "not_restored") ctx.log.error(`${r.path}: ${r.problem}: ${r.message ?? ""}`);
       await writer.write(r);
     });
-    ctx.log.info(`restored ${tally.restored} file(s) to ${args.to}${tally.failed ? `, ${tally.failed} failed` : ""}`);
+    if (tally.ok) ctx.log.info(`restored ${tally.restored} file(s) to ${args.to}`);
+    else ctx.log.error(`nothing restored from ${args.restore}: ${args.to} left as it was`);
     return tally.ok ? 0 : 1;
   }
 

@@ -1,12 +1,13 @@
 import { once } from "node:events";
 import { createReadStream } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { open, readdir, readlink, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
-import fg from "fast-glob";
+import { PassThrough, type Readable } from "node:stream";
 import { Parser, type ReadEntry } from "tar";
 import { destinationFor } from "./layout.ts";
 import { MANIFEST, type ParsedManifest, parseManifest } from "./manifest.ts";
+import { kindOf, readRegular } from "./safe-fs.ts";
+import { type Refusal, tarNameRefusal, tarTypeRefusal } from "./trust.ts";
 import { nativeZstd, zstdDecompressFile } from "./zstd.ts";
 
 export type ArchiveKind = "dir" | "tar";
@@ -29,20 +30,45 @@ export async function archiveKind(path: string): Promise<ArchiveKind> {
   return st.isDirectory() ? "dir" : "tar";
 }
 
-/** Reads MANIFEST.ndjson of a directory archive. */
+/** Reads MANIFEST.ndjson of a directory archive; a MANIFEST that is a link, FIFO or device is an error, not read. */
 export async function readDirManifest(dir: string): Promise<ParsedManifest> {
   const path = join(dir, MANIFEST);
-  if (!(await stat(path).catch(() => undefined))) return { entries: [], errors: [`${path}: missing`] };
-  return parseManifest(createReadStream(path), path);
+  let input: Readable;
+  try {
+    input = await readRegular(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { entries: [], errors: [err.code === "ENOENT" ? `${path}: missing` : err.message] };
+  }
+  return parseManifest(input, path);
 }
 
-/** Every regular file stored in a directory archive, relative, forward slashes. */
-export async function listDirFiles(dir: string): Promise<string[]> {
-  return (await fg("**", { cwd: dir, onlyFiles: true, dot: true, followSymbolicLinks: false })).sort();
+/**
+ * The regular files of a directory archive (relative, forward slashes, sorted), and everything
+ * else found there: symlinks (to files or directories), FIFOs, sockets and devices. Those are
+ * refused, never followed or opened: pack never writes them, so one in an archive was put there.
+ */
+export async function listDirTree(dir: string): Promise<{ files: string[]; refusals: Refusal[] }> {
+  const files: string[] = [];
+  const refusals: Refusal[] = [];
+  const walk = async (rel: string) => {
+    const entries = await readdir(rel ? join(dir, rel) : dir, { withFileTypes: true });
+    for (const d of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = rel ? `${rel}/${d.name}` : d.name;
+      if (d.isDirectory()) await walk(path);
+      else if (d.isFile()) files.push(path);
+      else {
+        const target = d.isSymbolicLink() ? await readlink(join(dir, path)).then((t) => ` to ${JSON.stringify(t)}`, () => "") : "";
+        refusals.push({ path, problem: "special", message: `${path}: ${kindOf(d)}${target} in a directory archive; archives hold regular files only` });
+      }
+    }
+  };
+  await walk("");
+  return { files: files.sort(), refusals };
 }
 
-export function openStored(dir: string, path: string): Readable {
-  return createReadStream(destinationFor(dir, path));
+export async function openStored(dir: string, path: string): Promise<Readable> {
+  return readRegular(destinationFor(dir, path));
 }
 
 async function isZstd(path: string): Promise<boolean> {
@@ -56,46 +82,81 @@ async function isZstd(path: string): Promise<boolean> {
   }
 }
 
+const REGULAR = new Set(["File", "OldFile", "ContiguousFile"]);
+
+/** What a tarball holds besides its file bytes: its manifest, and what is wrong with its structure. */
+export interface TarScan extends ParsedManifest {
+  /** Links, devices, FIFOs, unsafe names, names seen twice: never handed to `onFile`. */
+  refusals: Refusal[];
+  /** Names of the regular files handed to `onFile`, in archive order (MANIFEST excluded). */
+  files: string[];
+}
+
 /**
- * Streams every file entry of a tarball (.tar, .tar.gz, .tar.zst) through `onFile`, in archive
- * order, in constant memory: node-tar's Parser applies backpressure when an entry is not consumed
- * yet, and we only feed it more once it drains. Entries are handled one at a time. Returns the
- * archive's MANIFEST (captured on the way, it is the last entry).
+ * Streams every regular file entry of a tarball (.tar, .tar.gz, .tar.zst) through `onFile`, in
+ * archive order, in constant memory: node-tar's Parser applies backpressure when an entry is not
+ * consumed yet, and we only feed it more once it drains. Entries are handled one at a time. Any
+ * other entry type, an unsafe name or a second entry of one name is recorded as a refusal and
+ * skipped, never handed on. Returns the archive's MANIFEST (the last entry, parsed on the way).
+ * On a read error it first lets the consumer of the entry in flight fail and finish, so nothing
+ * is still writing when the caller cleans up.
  */
-export async function scanTar(path: string, onFile: (name: string, data: Readable, size: number) => Promise<void>): Promise<ParsedManifest> {
-  let manifestText: string | undefined;
+export async function scanTar(path: string, onFile: (name: string, data: Readable, size: number) => Promise<void>): Promise<TarScan> {
+  const refusals: Refusal[] = [];
+  const files: string[] = [];
+  const seen = new Set<string>();
+  const pending = new Set<PassThrough>();
+  let manifest: ParsedManifest | undefined;
   let current: string | undefined;
   let chain: Promise<void> = Promise.resolve();
   let failure: Error | undefined;
   const parser = new Parser({
     strict: true,
     onReadEntry: (entry: ReadEntry) => {
-      if (entry.type !== "File" && entry.type !== "OldFile" && entry.type !== "ContiguousFile") {
+      const name = entry.path.replace(/^(\.\/)+/, "").replace(/\/+$/, "");
+      current = name || entry.path;
+      const refuse = (r: Refusal | undefined) => {
+        if (r) refusals.push(r);
         entry.resume();
-        return;
+      };
+      // Directory entries are harmless (tar -c writes them, pack does not): only the name is checked.
+      if (entry.type === "Directory") return refuse(name === "" ? undefined : tarNameRefusal(name));
+      if (!REGULAR.has(entry.type)) return refuse(tarTypeRefusal(current, entry.type, entry.linkpath));
+      const unsafe = tarNameRefusal(name);
+      if (unsafe) return refuse(unsafe);
+      if (seen.has(name)) {
+        return refuse({ path: name, problem: "duplicate", message: `${name}: in the tarball twice (extracting it, the later copy would replace the one checked)` });
       }
-      const name = entry.path.replace(/^\.\//, "");
-      current = name;
+      seen.add(name);
       const pt = new PassThrough();
+      pending.add(pt);
       entry.pipe(pt);
-      if (name === MANIFEST) {
-        const parts: Buffer[] = [];
-        const ended = once(pt, "end");
-        pt.on("data", (c: Buffer) => parts.push(c));
-        chain = chain.then(async () => {
-          await ended;
-          manifestText = Buffer.concat(parts).toString("utf8");
-        });
-        return;
-      }
-      chain = chain.then(() => onFile(name, pt, entry.size)).catch((e: Error) => {
-        failure ??= e;
-        pt.resume();
+      chain = chain.then(async () => {
+        try {
+          if (name === MANIFEST) manifest = await parseManifest(pt, `${path}:${MANIFEST}`);
+          else {
+            files.push(name);
+            await onFile(name, pt, entry.size);
+          }
+        } catch (e) {
+          failure ??= e as Error;
+        } finally {
+          pending.delete(pt);
+          // Whatever the consumer did, the entry is read to its end, or the parser would stall.
+          if (!entry.emittedEnd) {
+            entry.unpipe(pt);
+            entry.resume();
+          }
+          pt.destroy();
+        }
       });
     },
   });
+  parser.on("ignoredEntry", (entry: ReadEntry) => {
+    refusals.push({ path: entry.path, problem: "special", message: `${entry.path}: ${entry.type} tar header of ${entry.size} bytes, too large to read` });
+  });
   parser.on("warn", (code: string, message: string) => {
-    failure ??= new Error(`${path}: ${code}: ${message}`);
+    failure ??= new Error(`${code}: ${message}`);
   });
   const parserError = new Promise<never>((_, reject) => parser.on("error", reject));
   parserError.catch(() => {});
@@ -108,6 +169,7 @@ export async function scanTar(path: string, onFile: (name: string, data: Readabl
   const ended = new Promise<void>((resolve) => parser.on("end", () => resolve()));
   const feed = async () => {
     for await (const chunk of input) {
+      if (failure) break;
       if (!parser.write(chunk as Buffer)) await once(parser, "drain");
     }
     parser.end();
@@ -118,9 +180,11 @@ export async function scanTar(path: string, onFile: (name: string, data: Readabl
     await chain;
     if (failure) throw failure;
   } catch (e) {
+    const cause = failure ?? (e as Error);
     input.destroy();
-    throw e instanceof TarReadError ? e : new TarReadError(path, current, e as Error);
+    for (const pt of pending) pt.destroy(cause);
+    await chain;
+    throw cause instanceof TarReadError ? cause : new TarReadError(path, current, cause);
   }
-  if (manifestText === undefined) return { entries: [], errors: [`${path}: no ${MANIFEST} inside`] };
-  return parseManifest(Readable.from([manifestText]), `${path}:${MANIFEST}`);
+  return { ...(manifest ?? { entries: [], errors: [`${path}: no ${MANIFEST} inside`] }), refusals, files };
 }

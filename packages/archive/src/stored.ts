@@ -1,72 +1,69 @@
-import { createReadStream } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
-import { createWriteStream } from "node:fs";
-import { basename, dirname, join } from "node:path";
-import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { dirname, join } from "node:path";
+import { Readable } from "node:stream";
 import { destinationFor } from "./layout.ts";
-import { type ParsedManifest, storedPath, type ManifestEntry } from "./manifest.ts";
-import { archiveKind, listDirFiles, openStored, readDirManifest, scanTar } from "./reader.ts";
+import { type ManifestEntry, type ParsedManifest, storedPath } from "./manifest.ts";
+import { archiveKind, listDirTree, openStored, readDirManifest, scanTar } from "./reader.ts";
+import type { Refusal } from "./trust.ts";
 
 /**
- * Uniform access to an archive's stored files. A directory archive is read in place; a tarball is
- * streamed once and the files we need are spooled to a scratch directory (its MANIFEST is the
- * last entry, so what to keep is only known by name until then).
+ * Uniform access to an archive's stored files, for restore. Opening reads the structure and the
+ * manifest and writes nothing: a directory archive is listed (regular files only), a tarball is
+ * streamed once to its MANIFEST (the last entry). `each` then streams the stored files asked for;
+ * for a tarball that is a second pass, so every file is read knowing the size its manifest entry
+ * promises. Nothing is spooled, so nothing a hostile archive holds reaches the disk unchecked.
  */
-export interface OpenedArchive {
+export interface ArchiveSource {
   path: string;
   kind: "dir" | "tar";
   manifest: ParsedManifest;
-  /** Stored file names present in the archive (all of them for a directory; the spooled ones for a tar). */
+  /** Links, devices, FIFOs, unsafe or repeated names found in the archive itself. */
+  refusals: Refusal[];
+  /** Stored (regular) file names present in the archive. */
   present: Set<string>;
-  open(stored: string): Readable;
-  close(): Promise<void>;
+  /** Streams each wanted stored file once through `onFile`, which must consume or abandon it. */
+  each(wanted: Set<string>, onFile: (stored: string, data: Readable) => Promise<void>): Promise<void>;
 }
 
-export async function openArchive(path: string, scratch: string, want: (stored: string) => boolean): Promise<OpenedArchive> {
+export async function openArchive(path: string): Promise<ArchiveSource> {
   const kind = await archiveKind(path);
   if (kind === "dir") {
-    const manifest = await readDirManifest(path);
-    return { path, kind, manifest, present: new Set(await listDirFiles(path)), open: (s) => openStored(path, s), close: async () => {} };
-  }
-  const dir = join(scratch, `.sp-spool-${process.pid}-${basename(path)}`);
-  await mkdir(dir, { recursive: true });
-  const spooled = new Map<string, string>();
-  const present = new Set<string>();
-  try {
-    const manifest = await scanTar(path, async (name, data) => {
-      present.add(name);
-      if (!want(name)) {
-        data.resume();
-        await new Promise((r) => data.on("end", r));
-        return;
-      }
-      const tmp = join(dir, String(spooled.size));
-      spooled.set(name, tmp);
-      await pipeline(data, createWriteStream(tmp, { flags: "wx" }));
-    });
+    const tree = await listDirTree(path);
     return {
       path,
       kind,
-      manifest,
-      present,
-      open: (s) => {
-        const tmp = spooled.get(s);
-        if (!tmp) throw new Error(`${path}: ${s} not spooled`);
-        return createReadStream(tmp);
+      manifest: await readDirManifest(path),
+      refusals: tree.refusals,
+      present: new Set(tree.files),
+      each: async (wanted, onFile) => {
+        for (const s of wanted) {
+          // A file swapped for a link or FIFO since it was listed fails its own restore, not the process.
+          const data = await openStored(path, s).catch((e: Error) => new Readable({ read: () => {} }).destroy(e));
+          await onFile(s, data);
+        }
       },
-      close: () => rm(dir, { recursive: true, force: true }),
     };
-  } catch (e) {
-    await rm(dir, { recursive: true, force: true });
-    throw e;
   }
+  const scan = await scanTar(path, async (_name, data) => {
+    data.resume();
+  });
+  return {
+    path,
+    kind,
+    manifest: scan,
+    refusals: scan.refusals,
+    present: new Set(scan.files),
+    each: async (wanted, onFile) => {
+      await scanTar(path, async (name, data) => {
+        if (wanted.has(name)) await onFile(name, data);
+      });
+    },
+  };
 }
 
 /** Path of the earlier archive an `unchanged_from` entry refers to: a sibling of this archive. */
 export function basePath(archive: string, entry: ManifestEntry): string {
   const name = entry.unchanged_from!;
-  if (name.includes("/") || name === ".." || name === ".") throw new Error(`unchanged_from ${JSON.stringify(name)} is not a sibling archive name`);
+  if (name.includes("/") || name === ".." || name === "." || name === "") throw new Error(`unchanged_from ${JSON.stringify(name)} is not a sibling archive name`);
   return join(dirname(archive), name);
 }
 
