@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { lstat, realpath, stat } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { basename, isAbsolute, resolve } from "node:path";
 import type { RunRecord } from "@slurmpipe/core";
@@ -6,6 +6,7 @@ import fg from "fast-glob";
 import { inside, safeComponent } from "./layout.ts";
 import { expandLogPattern } from "./logs.ts";
 import { type Role, classify } from "./roles.ts";
+import { inspectSource } from "./sources.ts";
 
 /** One run to archive: a run record, or a plain directory given on the command line. */
 export interface RunInput {
@@ -19,6 +20,8 @@ export interface RunInput {
 /** One source file and where it goes. */
 export interface Candidate {
   source: string;
+  /** What is read: `source`, or the file a symlink inside the run directory points to. */
+  readFrom: string;
   path: string;
   run_id?: string;
   run_name?: string;
@@ -73,26 +76,29 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
   for (const run of runs) {
     const r = run.record;
     const who = { run_id: r.id, name: r.name };
-    const add = async (source: string, path: string, declared: boolean, role?: Role) => {
+    const dir = r.dir ? resolve(r.dir) : undefined;
+    const realDir = dir ? await realpath(dir).catch(() => undefined) : undefined;
+    /** `named`: the record or the user asked for this path (see inspectSource). */
+    const add = async (source: string, path: string, declared: boolean, named: boolean, role?: Role) => {
       const abs = resolve(source);
       if (seenSources.has(`${run.prefix}\0${abs}`)) return;
-      let st: Awaited<ReturnType<typeof stat>>;
-      try {
-        st = await stat(abs);
-      } catch (e) {
-        problems.push({ ...who, problem: "unreadable", severity: "error", path: abs, message: `${abs}: ${(e as Error).message}` });
+      seenSources.add(`${run.prefix}\0${abs}`);
+      const found = await inspectSource(abs, realDir, { named: named || declared, inRun: dir !== undefined && inside(dir, abs) !== undefined });
+      if (found.kind === "skip") return;
+      if (found.kind === "problem") {
+        problems.push({ ...who, problem: found.problem, severity: found.severity, path: abs, message: found.message });
         return;
       }
-      if (!st.isFile()) return;
+      const st = found.stats;
       const other = claimed.get(path);
       if (other !== undefined && other !== abs) {
         problems.push({ ...who, problem: "path_clash", severity: "error", path, message: `${abs} and ${other} would both be stored as ${path}` });
         return;
       }
       claimed.set(path, abs);
-      seenSources.add(`${run.prefix}\0${abs}`);
       files.push({
         source: abs,
+        readFrom: found.readFrom,
         path,
         ...(run.files ? {} : { run_id: r.id, run_name: r.name }),
         role: role ?? classify(path),
@@ -104,11 +110,10 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
     };
 
     if (run.files) {
-      for (const f of run.files) await add(f, `${run.prefix}/${safeComponent(basename(f))}`, false);
+      for (const f of run.files) await add(f, `${run.prefix}/${safeComponent(basename(f))}`, false, true);
       continue;
     }
 
-    const dir = r.dir ? resolve(r.dir) : undefined;
     const declared = new Set<string>();
     if (dir) {
       const dirOk = await stat(dir).then((s) => s.isDirectory(), () => false);
@@ -116,18 +121,22 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
         problems.push({ ...who, problem: "missing_dir", severity: "error", path: dir, message: `run directory ${dir} does not exist` });
       } else {
         for (const pattern of r.outputs ?? []) {
-          const matches = await fg(pattern, { cwd: dir, onlyFiles: true, dot: true, absolute: true });
+          // Not only files: a declared output that is a FIFO or a link is reported as such, not as missing.
+          const matches = (await fg(pattern, { cwd: dir, onlyFiles: false, markDirectories: true, dot: true, absolute: true })).filter((m) => !m.endsWith("/"));
           if (matches.length === 0) {
             problems.push({ ...who, problem: "missing_output", severity: "error", pattern, message: `${r.name}: no file matches declared output ${pattern} in ${dir}` });
           }
           for (const m of matches) declared.add(resolve(m));
         }
-        const all = options.outputsOnly
-          ? [...declared]
-          : await fg("**", { cwd: dir, onlyFiles: true, dot: true, absolute: true, ignore: options.exclude, followSymbolicLinks: false });
-        for (const f of all.map((p) => resolve(p)).sort()) {
+        // Links, FIFOs, sockets and devices too (not only files), so each is decided and reported.
+        // Declared outputs are added to the walk: one reached through a directory link is checked, not lost.
+        const walked = options.outputsOnly
+          ? []
+          : (await fg("**", { cwd: dir, onlyFiles: false, markDirectories: true, dot: true, absolute: true, ignore: options.exclude, followSymbolicLinks: false })).filter((p) => !p.endsWith("/"));
+        const all = new Set([...walked.map((p) => resolve(p)), ...declared]);
+        for (const f of [...all].sort()) {
           const rel = inside(dir, f);
-          if (rel !== undefined) await add(f, `${run.prefix}/${rel}`, declared.has(f));
+          if (rel !== undefined) await add(f, `${run.prefix}/${rel}`, declared.has(f), false);
         }
       }
     } else {
@@ -141,21 +150,23 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
       if (!pattern) continue;
       const abs = isAbsolute(pattern) ? pattern : resolve(options.logBase, pattern);
       const { glob } = expandLogPattern(abs, job);
-      const matches = (await fg(glob, { onlyFiles: true, dot: true, absolute: true })).sort();
+      // Links and FIFOs are matched too, and then refused by name (inspectSource), not silently missed.
+      const matches = (await fg(glob, { onlyFiles: false, markDirectories: true, dot: true, absolute: true })).filter((m) => !m.endsWith("/")).sort();
       if (matches.length === 0) {
         problems.push({ ...who, problem: "missing_log", severity: "warning", pattern, message: `${r.name}: no ${stream} log matches ${pattern}` });
       }
       for (const m of matches) {
         const rel = dir ? inside(dir, m) : undefined;
-        await add(m, rel !== undefined ? `${run.prefix}/${rel}` : `${run.prefix}/_logs/${safeComponent(basename(m))}`, false, "log");
+        await add(m, rel !== undefined ? `${run.prefix}/${rel}` : `${run.prefix}/_logs/${safeComponent(basename(m))}`, false, true, "log");
       }
     }
     const script = r.script?.path;
     if (script) {
       const abs = resolve(script);
       const rel = dir ? inside(dir, abs) : undefined;
-      if (await stat(abs).then((s) => s.isFile(), () => false)) {
-        await add(abs, rel !== undefined ? `${run.prefix}/${rel}` : `${run.prefix}/_slurm/${safeComponent(basename(abs))}`, false, "script");
+      // A script that no longer exists is not an error (it was rendered elsewhere); anything else there is checked.
+      if (await lstat(abs).then(() => true, () => false)) {
+        await add(abs, rel !== undefined ? `${run.prefix}/${rel}` : `${run.prefix}/_slurm/${safeComponent(basename(abs))}`, false, true, "script");
       }
     }
   }

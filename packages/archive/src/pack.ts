@@ -2,9 +2,7 @@ import { once } from "node:events";
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
 import { type Logger, SCHEMA_VERSION } from "@slurmpipe/core";
 import { checkFiles } from "./checks.ts";
 import { type Candidate, type Problem, type RunInput, collectFiles } from "./collect.ts";
@@ -13,8 +11,8 @@ import { formatStamp, safeComponent } from "./layout.ts";
 import { MANIFEST, type ManifestEntry, SUMS } from "./manifest.ts";
 import { type MetricsSource, writeDataset } from "./metrics.ts";
 import { shouldCompress } from "./roles.ts";
-import { type ArchiveFormat, type ArchiveSink, openSink } from "./sinks.ts";
-import { HashSink, HashTap } from "./streams.ts";
+import { type ArchiveFormat, openSink } from "./sinks.ts";
+import { baseEntry, storeFile, unchanged } from "./store.ts";
 import { verifyArchive } from "./verify.ts";
 
 export interface PackOptions {
@@ -153,6 +151,10 @@ export async function pack(runs: RunInput[], options: PackOptions, ctx: PackCont
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         // A file we cannot read is reported and skipped; a broken archive stream is fatal.
+        if (err.code === "ENOTREGULAR") {
+          await emitProblem({ run_id: f.run_id, name: f.run_name, problem: "special_file", severity: "error", path: f.source, message: `${f.source}: ${err.message} (it changed since it was listed)` });
+          continue;
+        }
         if (err.code === "ENOENT" || err.code === "EACCES" || err.code === "EISDIR") {
           await emitProblem({ run_id: f.run_id, name: f.run_name, problem: "unreadable", severity: "error", path: f.source, message: `${f.source}: ${err.message}` });
           continue;
@@ -175,7 +177,7 @@ export async function pack(runs: RunInput[], options: PackOptions, ctx: PackCont
         for (const path of [nd, csv]) {
           const st = await stat(path);
           const archivePath = path.split("/").pop()!;
-          await record(await storeFile(sink, { source: path, path: archivePath, role: "metrics", size: st.size, mtimeMs: options.now.getTime(), mode: 0o644, declared: false }, false, options.level, false));
+          await record(await storeFile(sink, { source: path, readFrom: path, path: archivePath, role: "metrics", size: st.size, mtimeMs: options.now.getTime(), mode: 0o644, declared: false }, false, options.level, false));
         }
         log.info(`dataset: ${result.rows} rows from ${result.runs} runs, metrics ${result.metrics.join(", ") || "none"}`);
       }
@@ -220,54 +222,13 @@ export async function pack(runs: RunInput[], options: PackOptions, ctx: PackCont
   return failed ? 1 : 0;
 }
 
-function baseEntry(f: Candidate): ManifestEntry {
-  const e: ManifestEntry = { kind: "archive-entry", v: SCHEMA_VERSION, path: f.path, size: f.size, sha256: "0".repeat(64), role: f.role, mtime_ms: f.mtimeMs, mode: f.mode & 0o777, source: f.source };
-  if (f.run_id !== undefined) e.run_id = f.run_id;
-  if (f.run_name !== undefined) e.run_name = f.run_name;
-  return e;
-}
-
-/**
- * Same size and mtime as in the previous archive: trusted unchanged without reading it (that is
- * the point on multi-GB checkpoints). Same size but another mtime (copied, touched): hashed, and
- * unchanged if the content is. Different size: changed. `rehash` hashes even on a size+mtime match.
- */
-async function unchanged(f: Candidate, prev: PreviousFile, rehash: boolean): Promise<boolean> {
-  if (prev.entry.size !== f.size) return false;
-  if (prev.entry.mtime_ms === f.mtimeMs && !rehash) return true;
-  const h = new HashSink();
-  await pipeline(createReadStream(f.source), h);
-  return h.digest() === prev.entry.sha256;
-}
-
-/** Reads the source once: hashes the original bytes and (optionally) gzips and hashes the stored bytes in the same pass. */
-async function storeFile(sink: ArchiveSink, f: Candidate, compress: boolean, level: number, withSource = true, progress?: (bytes: number) => void): Promise<ManifestEntry> {
-  const original = new HashTap(progress);
-  const stored = new HashTap();
-  const read = (): Readable => (f.size === 0 ? Readable.from([]) : createReadStream(f.source, { start: 0, end: f.size - 1 }));
-  const storedAs = compress ? `${f.path}.gz` : f.path;
-  await sink.store(storedAs, { mtimeMs: f.mtimeMs, mode: f.mode, ...(compress ? {} : { size: f.size }) }, (dest: Writable) =>
-    compress ? pipeline(read(), original, createGzip({ level }), stored, dest) : pipeline(read(), original, dest),
-  );
-  if (original.bytes !== f.size) throw new Error(`${f.source}: read ${original.bytes} bytes, expected ${f.size} (file shrank while archiving?)`);
-  const e = baseEntry(f);
-  if (!withSource) delete e.source;
-  e.sha256 = original.digest();
-  if (compress) {
-    e.compressed = "gzip";
-    e.stored_as = storedAs;
-    e.stored_size = stored.bytes;
-    e.stored_sha256 = stored.digest();
-  }
-  return e;
-}
 
 function datasetSources(runs: RunInput[], files: Candidate[]): MetricsSource[] {
   const byRun = new Map<string, string[]>();
   for (const f of files) {
     if (f.run_id === undefined || !/(^|\/)metrics\.csv$/.test(f.path)) continue;
     const list = byRun.get(f.run_id) ?? [];
-    list.push(f.source);
+    list.push(f.readFrom);
     byRun.set(f.run_id, list);
   }
   return runs.filter((r) => !r.files).map((r) => ({ record: r.record, csvFiles: (byRun.get(r.record.id) ?? []).sort() }));
