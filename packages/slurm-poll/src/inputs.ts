@@ -1,5 +1,5 @@
 import { type FileHandle, open } from "node:fs/promises";
-import { Ledger, type LedgerEntry, RunRecord, zodField } from "@slurmpipe/core";
+import { Ledger, type LedgerEntry, RunRecord, parseLedgerLine, zodField } from "@slurmpipe/core";
 import { type TrackedId, trackedId } from "./ids.ts";
 
 /** What poll does with one input object. */
@@ -114,9 +114,8 @@ export class LedgerFollower {
       if (bad && index > bad.index + 1) throw new Error(`${this.path}:${bad.line}: corrupt ledger line`);
       let entry: LedgerEntry | undefined;
       if (text.trim() !== "") {
-        try {
-          entry = JSON.parse(text) as LedgerEntry;
-        } catch {
+        entry = parseLedgerLine(text);
+        if (!entry) {
           bad ??= { index, line };
           continue;
         }

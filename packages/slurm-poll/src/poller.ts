@@ -76,7 +76,7 @@ const DAY_MS = 86_400_000;
 export async function poll(options: PollOptions): Promise<number> {
   const release = await lockStateDir(join(options.state, POLL_DIR));
   try {
-    return await new Poller(options).run();
+    return await new Poller(options, release.assertHeld).run();
   } finally {
     await release().catch(() => {});
   }
@@ -111,10 +111,14 @@ class Poller {
   private readonly startedAt: Date;
   private readonly lostAfterMs: number;
 
-  constructor(private readonly o: PollOptions) {
+  constructor(
+    private readonly o: PollOptions,
+    assertLockHeld: () => void,
+  ) {
     this.out = new NdjsonWriter(o.stdout as NodeJS.WritableStream);
     this.errors = new ErrorCounter("slurm-poll", o.stderr);
     this.store = new PollStore(join(o.state, POLL_DIR));
+    this.store.guard = assertLockHeld;
     this.human = new HumanLog(o.logFile);
     this.now = o.now ?? (() => new Date());
     this.useLedger = o.ledger === true;

@@ -34,6 +34,8 @@ interface StoreFile {
 
 export class PollStore {
   readonly path: string;
+  /** Throws when this process may no longer write the state (its lock was taken over). */
+  guard: () => void = () => {};
   constructor(readonly dir: string) {
     this.path = join(dir, STORE_FILE);
   }
@@ -106,6 +108,7 @@ export class PollStore {
    * chunks, one job per line, without building one string (and its Buffer) of the whole file.
    */
   async save(tracks: Map<string, Track>, now: Date): Promise<void> {
+    this.guard();
     await writeFileAtomic(this.path, async (fh) => {
       let chunk = `{"v":1,"updated_at":${JSON.stringify(now.toISOString())},${JOBS_OPEN}\n`;
       let first = true;

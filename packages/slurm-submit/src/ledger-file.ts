@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { type FileHandle, mkdir, open } from "node:fs/promises";
-import { type Ledger, type LedgerEntry, StringPool, splitLines } from "@slurmpipe/core";
+import { type Ledger, StringPool, parseLedgerLine, splitLines } from "@slurmpipe/core";
 import { LedgerView, type NewEntry, RecordText, type ViewEntry, compact } from "./ledger-view.ts";
 
 /**
@@ -25,14 +25,9 @@ export async function readLedgerView(ledger: Ledger): Promise<{ view: LedgerView
     for await (const line of splitLines(bytes(), Number.MAX_SAFE_INTEGER)) {
       count = line.number;
       if (line.text.trim() === "") continue;
-      let entry: LedgerEntry;
-      try {
-        entry = JSON.parse(line.text) as LedgerEntry;
-      } catch {
-        bad.push(line.number);
-        continue;
-      }
-      view.apply(entry, pool);
+      const entry = parseLedgerLine(line.text);
+      if (entry) view.apply(entry, pool);
+      else bad.push(line.number);
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return { view: new LedgerView() };
@@ -93,6 +88,7 @@ export class LedgerAppender {
     if (this.added.length === 0) return;
     const added = this.added;
     try {
+      this.ledger.guard();
       await mkdir(this.ledger.dir, { recursive: true });
       const fh = await open(this.ledger.path, "a");
       try {

@@ -1,6 +1,6 @@
 import { access } from "node:fs/promises";
 import { hostname } from "node:os";
-import { taggedJobName } from "@slurmpipe/core";
+import { LockLostError, taggedJobName } from "@slurmpipe/core";
 import { dependencyFor } from "./dependencies.ts";
 import { InFlightLimit } from "./in-flight.ts";
 import { type Item, baseJobName, locate, readDirectives } from "./items.ts";
@@ -64,6 +64,9 @@ export class UnitSubmitter {
     const attempts = Math.max(1, o.submitAttempts ?? 5);
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1) await this.pacer.acquire();
+      // A pause long enough to lose the state lock (the intent above was written under it) must
+      // not end in an sbatch that another process may be making too.
+      inv.ledger.guard();
       inv.summary.sbatchCalls++;
       const out = await runSbatch(args, unit.script, inv.client);
       if (out.ok) {
@@ -145,7 +148,16 @@ export class UnitSubmitter {
       if (item.planned === "resubmit") inv.summary.resubmitted++;
       else inv.summary.submitted++;
     }
-    await inv.appender.commit();
+    try {
+      await inv.appender.commit();
+    } catch (e) {
+      if (!(e instanceof LockLostError)) throw e;
+      // Not written, but never lost: the records (with their job) still go out, and the job is
+      // named here; the process that holds the lock now finds it by its tag.
+      inv.log.error(`job ${jobId} (${jobName}) was submitted but could not be written to the ledger: the state lock was lost`);
+      await inv.emitAll(unit.items);
+      throw e;
+    }
     this.inFlight.add(unit.items.length);
     inv.log.debug(`submitted ${unit.items[0]!.name}${unit.items.length > 1 ? ` (+${unit.items.length - 1} tasks)` : ""} as job ${jobId}`);
     await inv.emitAll(unit.items);

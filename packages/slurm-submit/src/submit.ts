@@ -19,6 +19,7 @@ export async function submit(options: SubmitOptions): Promise<{ code: number; su
   const inv = new Invocation(options);
   const o = inv.o;
   const release = o.dryRun ? undefined : await lockStateDir(inv.stateDir, { waitMs: o.waitLockMs ?? 0, ...(o.lockStaleMs ? { staleMs: o.lockStaleMs } : {}) });
+  if (release) inv.ledger.guard = release.assertHeld;
   try {
     if (!o.dryRun && (await repairTornLedger(inv.ledger))) {
       inv.log.warn(`${inv.ledger.path}: dropped a last line cut by a crash`);

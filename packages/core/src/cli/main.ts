@@ -62,10 +62,11 @@ export async function runCommand<A>(spec: CommandSpec<A>, argv: string[] = hideB
     // yargs' own wrapping breaks words in the middle of the usage text; wrap prose ourselves.
     .wrap(null)
     .epilogue(wordWrap(spec.epilogue ? `${spec.epilogue}\n\n${STANDARD_EPILOGUE}` : STANDARD_EPILOGUE, 100))
+    // Thrown, not printed and exited here: the usage message then leaves through the same path
+    // as every other outcome (exitCodeFor, then a flushed exit).
     .fail((msg, err) => {
       if (err && !(err instanceof UsageError)) throw err;
-      process.stderr.write(`${spec.name}: ${msg ?? err?.message}\nTry '${spec.name} --help' for more information.\n`);
-      process.exit(2);
+      throw err ?? new UsageError(msg);
     });
   for (const [cmd, text] of spec.examples ?? []) parser = parser.example(cmd, text);
   let code: number;
@@ -84,7 +85,32 @@ export async function runCommand<A>(spec: CommandSpec<A>, argv: string[] = hideB
   }
   settled = true;
   log.done();
+  // process.exit() drops whatever is still queued for a pipe (writes to pipes are asynchronous):
+  // a slow reader lost the tail of the output with exit 0. Wait until stdout and stderr have
+  // handed everything to the kernel, then exit (exit, not exitCode: a detached child or a timer
+  // must not keep a finished command alive).
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
   process.exit(code);
+}
+
+/**
+ * Resolves once everything written to the stream so far has been handed to the OS. An empty
+ * write's callback runs after every earlier write (writes complete in order); a stream that is
+ * closed or failed (EPIPE) has nothing left to wait for.
+ */
+export function flushed(stream: NodeJS.WritableStream): Promise<void> {
+  const w = stream as NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean; writableLength?: number };
+  if (w.destroyed || w.writableEnded || w.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      w.off("close", done);
+      w.off("error", done);
+      resolve();
+    };
+    w.once("close", done);
+    w.once("error", done);
+    w.write("", done);
+  });
 }
 
 /** Maps an error that escaped a command to its exit code, printing what the user needs. */

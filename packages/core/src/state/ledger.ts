@@ -1,7 +1,5 @@
-import { mkdirSync } from "node:fs";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import lockfile from "proper-lockfile";
 import { writeFileAtomic } from "./atomic.ts";
 
 /**
@@ -32,6 +30,26 @@ export type LedgerEntry =
 
 export const LEDGER_FILE = "ledger.ndjson";
 
+const ENTRY_KINDS = new Set(["intent", "submitted", "reconciled", "failed", "abandoned"]);
+
+/**
+ * One ledger line as an entry, or undefined when it is not one: not JSON, or JSON that is not an
+ * entry (`null`, an array, an object without its kind, run id and attempt). Every ledger reader
+ * calls this, so a line is judged the same way everywhere (a `null` line was a TypeError).
+ */
+export function parseLedgerLine(text: string): LedgerEntry | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+  const e = v as { t?: unknown; run_id?: unknown; attempt?: unknown };
+  if (typeof e.t !== "string" || !ENTRY_KINDS.has(e.t) || typeof e.run_id !== "string" || typeof e.attempt !== "number") return undefined;
+  return v as LedgerEntry;
+}
+
 export interface LedgerRead {
   entries: LedgerEntry[];
   /** A last line cut by a crash mid-append; ignored. */
@@ -40,6 +58,11 @@ export interface LedgerRead {
 
 export class Ledger {
   readonly path: string;
+  /**
+   * Called before every append: throws when this process may no longer write (the state lock's
+   * `assertHeld`, set by whoever holds the lock). No-op for a ledger opened without one.
+   */
+  guard: () => void = () => {};
   constructor(readonly dir: string) {
     this.path = join(dir, LEDGER_FILE);
   }
@@ -56,6 +79,7 @@ export class Ledger {
   /** Appends entries with one write and one fsync (an array of N tasks costs one sync, not N). */
   async appendMany(entries: readonly LedgerEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    this.guard();
     await this.ensure();
     const fh = await open(this.path, "a");
     try {
@@ -80,6 +104,7 @@ export class Ledger {
     }
     if (text === "" || text.endsWith("\n")) return false;
     const cut = text.lastIndexOf("\n");
+    this.guard();
     await writeFileAtomic(this.path, cut === -1 ? "" : text.slice(0, cut + 1));
     return true;
   }
@@ -97,13 +122,11 @@ export class Ledger {
     let tornLine: number | undefined;
     lines.forEach((line, i) => {
       if (line.trim() === "") return;
-      try {
-        entries.push(JSON.parse(line) as LedgerEntry);
-      } catch {
-        // Only the last line can be torn (append + fsync); anything else is corruption.
-        if (i >= lines.length - 2) tornLine = i + 1;
-        else throw new Error(`${this.path}:${i + 1}: corrupt ledger line`);
-      }
+      const entry = parseLedgerLine(line);
+      if (entry) entries.push(entry);
+      // Only the last line can be torn (append + fsync); anything else is corruption.
+      else if (i >= lines.length - 2) tornLine = i + 1;
+      else throw new Error(`${this.path}:${i + 1}: corrupt ledger line`);
     });
     return tornLine === undefined ? { entries } : { entries, tornLine };
   }
@@ -114,40 +137,4 @@ export function latestByRun(entries: readonly LedgerEntry[]): Map<string, Ledger
   const latest = new Map<string, LedgerEntry>();
   for (const e of entries) latest.set(e.run_id, e);
   return latest;
-}
-
-export interface LockOptions {
-  /** Wait up to this long for another process to release the lock; 0 = refuse at once. */
-  waitMs?: number;
-  /** A lock whose holder stopped refreshing it for this long (kill -9) is taken over. */
-  staleMs?: number;
-}
-
-export class LockedError extends Error {
-  constructor(dir: string) {
-    super(`state directory ${dir} is locked by another slurmpipe process (it is submitting or polling); wait for it or use another --state`);
-    this.name = "LockedError";
-  }
-}
-
-/**
- * Exclusive lock on a state directory, so two processes never submit the same runs. Returns the
- * release function. A holder killed with -9 leaves a stale lock that is taken over after `staleMs`.
- */
-export async function lockStateDir(dir: string, options: LockOptions = {}): Promise<() => Promise<void>> {
-  mkdirSync(dir, { recursive: true });
-  const waitMs = options.waitMs ?? 0;
-  const staleMs = Math.max(5000, options.staleMs ?? 10_000);
-  try {
-    return await lockfile.lock(dir, {
-      lockfilePath: join(dir, "lock"),
-      stale: staleMs,
-      update: Math.floor(staleMs / 2),
-      realpath: false,
-      retries: waitMs > 0 ? { retries: Math.ceil(waitMs / 500), minTimeout: 500, maxTimeout: 500, factor: 1 } : 0,
-    });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ELOCKED") throw new LockedError(dir);
-    throw e;
-  }
 }
