@@ -129,6 +129,9 @@ export async function scanTar(path: string, onFile: (name: string, data: Readabl
       }
       seen.add(name);
       const pt = new PassThrough();
+      // Errors reach the consumer through its own pipeline; this one only keeps an entry that is
+      // destroyed before its consumer started (see the catch below) from crashing the process.
+      pt.on("error", () => {});
       pending.add(pt);
       entry.pipe(pt);
       chain = chain.then(async () => {

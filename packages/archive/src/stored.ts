@@ -24,6 +24,12 @@ export interface ArchiveSource {
   each(wanted: Set<string>, onFile: (stored: string, data: Readable) => Promise<void>): Promise<void>;
 }
 
+/** A stream that fails with `e` once read (its error reaches whoever pipes it, nobody else). */
+function failed(e: Error): Readable {
+  const r = new Readable({ read: () => r.destroy(e) });
+  return r;
+}
+
 export async function openArchive(path: string): Promise<ArchiveSource> {
   const kind = await archiveKind(path);
   if (kind === "dir") {
@@ -37,7 +43,7 @@ export async function openArchive(path: string): Promise<ArchiveSource> {
       each: async (wanted, onFile) => {
         for (const s of wanted) {
           // A file swapped for a link or FIFO since it was listed fails its own restore, not the process.
-          const data = await openStored(path, s).catch((e: Error) => new Readable({ read: () => {} }).destroy(e));
+          const data = await openStored(path, s).catch((e: Error) => failed(e));
           await onFile(s, data);
         }
       },

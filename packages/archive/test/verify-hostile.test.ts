@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, describe, expect, test } from "vitest";
@@ -141,6 +141,25 @@ describe("--verify refuses what restore refuses (item 5)", () => {
       expect(existsSync(to), name).toBe(false);
     }
   });
+});
+
+describe("damaged tarballs", () => {
+  for (const format of ["tar.gz", "tar.zst"] as const) {
+    test(`${format} cut off inside a big entry, with small entries still queued: names the entry, no crash`, async () => {
+      const root = tempDir();
+      const big = Buffer.from(Array.from({ length: 300_000 }, () => 97 + Math.floor(Math.random() * 26)));
+      const path = await writeArchive(root, "cut", format, build([...FILES, { path: "runs/a/big.bin", data: big }]).items);
+      truncateSync(path, Math.floor(statSync(path).size / 2));
+      const v = await archive({ verify: path }, { cwd: root });
+      expect(v.code).toBe(1);
+      expect(bad(v.records)).toEqual([expect.objectContaining({ path: "runs/a/big.bin", problem: "corrupt" })]);
+      const to = join(root, "to");
+      const r = await archive({ restore: path, to }, { cwd: root });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("runs/a/big.bin");
+      expect(existsSync(to)).toBe(false);
+    });
+  }
 });
 
 describe("--verify checks SHA256SUMS (item 5)", () => {
