@@ -2,7 +2,7 @@ import { PassThrough, Readable } from "node:stream";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { InputError, type LineError, NdjsonWriter, PipeClosedError, RunRecord, readNdjson, splitLines } from "../src/index.ts";
+import { InputError, type LineError, MAX_DEPTH, NdjsonWriter, PipeClosedError, RunRecord, nestingOver, readNdjson, splitLines } from "../src/index.ts";
 
 async function collect<T>(gen: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -27,6 +27,19 @@ describe("NDJSON reader", () => {
       { source: "runs.ndjson", line: 2, message: expect.stringContaining("not JSON") },
       { source: "runs.ndjson", line: 3, message: "expected a JSON object" },
     ]);
+  });
+  it("reports a record nested 10,000 levels deep as one bad line, and goes on", async () => {
+    const deep = `{"id":"deep","x":${"[".repeat(10_000)}${"]".repeat(10_000)}}`;
+    const { items, errors } = await read(`{"a":1}\n${deep}\n{"a":2}\n`, { schema: RunRecord.partial() });
+    expect(items.map((i) => i.line)).toEqual([1, 3]);
+    expect(errors).toMatchObject([{ line: 2, message: expect.stringContaining(`nested deeper than ${MAX_DEPTH} levels`) }]);
+  });
+  it("counts nesting outside strings only", () => {
+    const within = (n: number) => `${"[".repeat(n)}${"]".repeat(n)}`;
+    expect(nestingOver(`{"x":${within(MAX_DEPTH - 1)}}`, MAX_DEPTH)).toBe(0);
+    expect(nestingOver(`{"x":${within(MAX_DEPTH)}}`, MAX_DEPTH)).toBe(MAX_DEPTH + 5);
+    expect(nestingOver(JSON.stringify({ s: "[".repeat(500), t: 'a\\"[[[' }), MAX_DEPTH)).toBe(0);
+    expect(nestingOver(`{"s":"\\\\"${"[".repeat(300)}`, MAX_DEPTH)).toBeGreaterThan(0); // the quote after \\\\ closes the string
   });
   it("names the failing field of a schema error and keeps unknown fields", async () => {
     const { items, errors } = await read('{"id":"abc","name":"x","extra":{"k":1}}\n{"id":"abc","name":5}\n', { schema: RunRecord });

@@ -53,6 +53,11 @@ export async function* readNdjson<T = Record<string, unknown>>(
     }
     const text = line.text.trim();
     if (text === "") continue;
+    const depth = nestingOver(text, MAX_DEPTH);
+    if (depth) {
+      bad({ line: line.number, message: `nested deeper than ${MAX_DEPTH} levels (at character ${depth}): not a record` });
+      continue;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -100,4 +105,41 @@ export class ErrorCounter {
     this.count += 1;
     this.stderr.write(`${this.prog}: error: ${formatLineError(e)}\n`);
   };
+}
+
+/**
+ * Deepest nesting a record may have. Records are a few levels deep (params may nest a little);
+ * V8 parses any depth, but JSON.stringify, zod and every recursive walk of a record overflow the
+ * stack near 10,000 levels: one such line stopped a command with "Maximum call stack size
+ * exceeded", no line number, and the records after it lost.
+ */
+export const MAX_DEPTH = 100;
+
+/**
+ * Where (1-based character) a JSON text first opens more than `max` nested arrays/objects, or 0.
+ * One linear pass; brackets inside strings do not count. A text shorter than 2 * max + 1 cannot
+ * nest that deep, so ordinary short lines cost one comparison.
+ */
+export function nestingOver(text: string, max: number): number {
+  if (text.length <= 2 * max) return 0;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // a string: jump to its closing quote (one not escaped by an odd run of backslashes)
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1 && escaped(text, end)) end = text.indexOf('"', end + 1);
+      if (end === -1) return 0; // unterminated: JSON.parse reports it
+      i = end;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return i + 1;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return 0;
+}
+
+function escaped(text: string, quote: number): boolean {
+  let n = 0;
+  for (let k = quote - 1; k >= 0 && text.charCodeAt(k) === 0x5c; k--) n++;
+  return n % 2 === 1;
 }
