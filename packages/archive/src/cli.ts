@@ -48,7 +48,7 @@ await runCommand<ArchiveArgs>({
       .option("restore", { group: "Verify and restore:", type: "string", describe: "restore ARCHIVE (needs --to)" })
       .option("to", { group: "Verify and restore:", type: "string", describe: "--restore: destination directory" })
       .option("only", { group: "Verify and restore:", type: "string", array: true, default: [], describe: "--restore: only archive paths matching this glob (repeatable)" })
-      .option("force", { group: "Verify and restore:", type: "boolean", default: false, describe: "--restore: overwrite existing files" })
+      .option("force", { group: "Verify and restore:", type: "boolean", default: false, describe: "--restore: replace existing regular files (never links or directories)" })
       .option("strict", { type: "boolean", default: false, describe: "stop at the first bad input line" }) as never,
   examples: [
     ["slurm-poll state/ | log-parse | archive --name lr-sweep --format tar.gz --out /project/archives", "archive finished runs with their logs, metrics and parsed series"],
@@ -60,8 +60,9 @@ await runCommand<ArchiveArgs>({
   epilogue:
     "Records on stdout: archive-check (problems found before packing), archive-entry (one per archived file,\n" +
     "as in MANIFEST.ndjson), archive-summary; --verify: archive-verify per file + archive-verify-summary;\n" +
-    "--restore: archive-restore per file. Exit 1: a missing/empty declared output (unless --allow-missing),\n" +
-    "an unreadable file, a failed verification or restore.",
+    "--restore: archive-restore per file, all or nothing (a failed restore leaves --to as it was).\n" +
+    "Exit 1: a missing/empty declared output (unless --allow-missing), an unreadable file, a link out of\n" +
+    "a run directory, a failed verification or restore.",
   run: async (args, ctx) => {
     // core's shell exits the process on EPIPE; here that would leave a half-written archive or
     // restore behind. Drop that handler: RecordSink stops the records and the work finishes.
