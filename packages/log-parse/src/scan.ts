@@ -189,7 +189,7 @@ class Scanner {
       pos = nl + 1;
     }
     if (pos < data.length) {
-      const from = this.pieces(pos, data.length);
+      const from = this.pieces(pos, data.length, true);
       if (from < data.length) {
         this.carry.push(Buffer.from(data.subarray(from)));
         this.carryBytes = data.length - from;
@@ -198,26 +198,40 @@ class Scanner {
   }
 
   /**
-   * Scans the head of [a, b), a line or its unfinished tail, in pieces of at most maxLine bytes
-   * while more than maxLine bytes are left (see ScanOptions.maxLineBytes); returns where the rest,
-   * at most maxLine bytes, starts.
+   * Scans the head of [a, b), a line or (`tail`) its unfinished end, in pieces of at most maxLine
+   * bytes while more than maxLine bytes are left (see ScanOptions.maxLineBytes); returns where the
+   * rest starts. The unfinished end of a line already known to be too long is cut once more, where
+   * this read ends: after its last \r (only the bar's current state is carried), else after its
+   * last space in its second half or, when over half the limit, at its end. Carried whole (up to
+   * maxLine), it was copied and viewed again with every read: half the speed on a 1 GB line.
    */
-  private pieces(a: number, b: number): number {
+  private pieces(a: number, b: number, tail = false): number {
     const max = this.maxLine;
     while (b - a > max) {
-      // Searched in the window only: s.lastIndexOf would run back over all of `data` each time.
-      const win = this.data.subarray(a, a + max);
-      const cr = win.lastIndexOf(CR);
-      // No \r: after the last space of the window's second half (a number or word is not cut
-      // in two), else at the limit. Pieces of at least half the limit keep the scan linear.
-      const sp = cr >= 0 ? -1 : win.lastIndexOf(SPACE);
-      const cut = cr >= 0 ? a + cr + 1 : sp >= max >> 1 ? a + sp + 1 : a + max;
+      const cut = this.cut(a, a + max);
       this.line(a, cut);
       if (!this.continuing) this.stats.oversize += 1;
       this.continuing = true;
       a = cut;
     }
+    if (tail && this.continuing && b > a) {
+      const cr = this.data.subarray(a, b).lastIndexOf(CR);
+      const cut = cr >= 0 ? a + cr + 1 : b - a > max >> 1 ? this.cut(a, b) : a;
+      if (cut > a) this.line(a, cut);
+      a = cut;
+    }
     return a;
+  }
+
+  /** Where a piece of [a, b) ends: after its last \r, else after its last space in its second half, else at b. */
+  private cut(a: number, b: number): number {
+    // Searched in the window only: s.lastIndexOf would run back over all of `data` each time.
+    const win = this.data.subarray(a, b);
+    const cr = win.lastIndexOf(CR);
+    if (cr >= 0) return a + cr + 1;
+    // A number or word is not cut in two; pieces of at least half the window keep the scan linear.
+    const sp = win.lastIndexOf(SPACE);
+    return sp >= (b - a) >> 1 ? a + sp + 1 : b;
   }
 
   // One physical line [a, b): every \r-separated update is a segment (the sink keeps the
