@@ -64,3 +64,17 @@ describe("malformed NDJSON corpus", () => {
     expect(String(r.stderr)).not.toContain("stdin:3");
   });
 });
+
+describe("untrusted text in messages", () => {
+  // A run name that clears the screen, retitles the terminal, reverses the text and forges a line.
+  const hostile = "x\u001b[2J\u001b]0;pwned\u0007\u202e\nslurm-render: all good";
+  const input = `${JSON.stringify({ id: "hostile0123456789", name: hostile, command: ["true"] })}\nnot json \u001b[31m\n`;
+  it.each(commands)("%s prints it escaped: no control character reaches the terminal", async (command, args) => {
+    const dir = mkdtempSync(join(tmpdir(), `sp-escape-${command}-`));
+    const r = await runCli(command, args(dir), { input, cwd: dir });
+    const stderr = String(r.stderr);
+    expect(stderr).toContain("stdin:2"); // the bad line is still named
+    expect(stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    for (const line of stderr.split("\n")) expect(line.startsWith("slurm-render: all good")).toBe(false);
+  });
+});

@@ -1,7 +1,7 @@
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { InputError, PipeClosedError, UsageError } from "../ndjson/errors.ts";
-import { type Logger, createLogger } from "./log.ts";
+import { type Logger, createLogger, escapeForTerminal } from "./log.ts";
 
 export interface CommandContext {
   stdin: NodeJS.ReadableStream & AsyncIterable<Buffer | string>;
@@ -117,7 +117,7 @@ export function flushed(stream: NodeJS.WritableStream): Promise<void> {
 export function exitCodeFor(e: unknown, name: string, log: Logger = createLogger(name)): number {
   if (e instanceof PipeClosedError) return Number(process.exitCode ?? 0);
   if (e instanceof UsageError) {
-    process.stderr.write(`${name}: ${e.message}\nTry '${name} --help' for more information.\n`);
+    process.stderr.write(`${name}: ${escapeForTerminal(e.message)}\nTry '${name} --help' for more information.\n`);
     return 2;
   }
   if (e instanceof InputError) {

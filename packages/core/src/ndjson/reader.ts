@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
 import type { z } from "zod";
+import { escapeForTerminal } from "../cli/log.ts";
 import { InputError, type LineError, formatLineError } from "./errors.ts";
 import { splitLines } from "./lines.ts";
 
@@ -103,7 +104,7 @@ export class ErrorCounter {
   ) {}
   readonly report = (e: LineError): void => {
     this.count += 1;
-    this.stderr.write(`${this.prog}: error: ${formatLineError(e)}\n`);
+    this.stderr.write(`${this.prog}: error: ${escapeForTerminal(formatLineError(e))}\n`);
   };
 }
 
