@@ -7,7 +7,7 @@ import { createGunzip } from "node:zlib";
 import picomatch from "picomatch";
 import { destinationFor } from "./layout.ts";
 import { type ManifestEntry, storedPath } from "./manifest.ts";
-import type { TarReadError } from "./reader.ts";
+import { TarReadError } from "./reader.ts";
 import { type TargetProblem, Transaction, type TargetError, checkTarget } from "./stage.ts";
 import { type ArchiveSource, basePath, openArchive } from "./stored.ts";
 import { HashTap, SizeLimit } from "./streams.ts";
@@ -113,7 +113,9 @@ export async function restoreArchive(archive: string, options: RestoreOptions, o
   try {
     main = await openArchive(archive);
   } catch (err) {
-    return fail([result((err as TarReadError).entry ?? basename(archive), to, { problem: "corrupt", message: (err as Error).message })]);
+    // A tarball that cannot be read to its end is corrupt; anything else (no such archive, no access) is missing.
+    const problem = err instanceof TarReadError ? "corrupt" : "missing";
+    return fail([result((err as TarReadError).entry ?? basename(archive), to, { problem, message: (err as Error).message })]);
   }
   const problems: RestoreResult[] = [];
   const refuse = (path: string, f: Failure, dest = to) => problems.push(result(path, dest, f));

@@ -2,8 +2,11 @@ import { constants, type Stats } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 
+/** Stats or a Dirent: both say what kind of file they describe. */
+type Typed = Pick<Stats, "isSymbolicLink" | "isFIFO" | "isSocket" | "isCharacterDevice" | "isBlockDevice" | "isDirectory">;
+
 /** What a non-regular file is, in words for error messages. */
-export function kindOf(st: Stats | { isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isDirectory(): boolean }): string {
+export function kindOf(st: Typed): string {
   if (st.isSymbolicLink()) return "a symbolic link";
   if (st.isFIFO()) return "a FIFO (named pipe)";
   if (st.isSocket()) return "a socket";

@@ -52,7 +52,7 @@ export function tarTypeRefusal(name: string, type: string, linkpath?: string): R
  */
 export function checkManifest(entries: ManifestEntry[], errors: string[], archiveName: string): Refusal[] {
   const out: Refusal[] = errors.map((message) => ({ path: MANIFEST, problem: "manifest", message }));
-  const paths = new Map<string, number>();
+  const paths = new Set<string>();
   const stored = new Set<string>();
   for (const e of entries) {
     const bad = (problem: Refusal["problem"], message: string) => out.push({ path: e.path, problem, message: `${e.path}: ${message}` });
@@ -71,13 +71,13 @@ export function checkManifest(entries: ManifestEntry[], errors: string[], archiv
     }
     if (whyPath) continue;
     if (paths.has(e.path)) bad("duplicate", "listed twice in the manifest");
-    paths.set(e.path, (paths.get(e.path) ?? 0) + 1);
+    paths.add(e.path);
     const key = `${base ?? ""}\0${s}`;
     if (!whyStored && stored.has(key)) bad("duplicate", `stored bytes ${s} are claimed by two entries`);
     stored.add(key);
   }
   // A path that is also a directory of another path: one of the two cannot be restored.
-  for (const p of paths.keys()) {
+  for (const p of paths) {
     const parts = p.split("/");
     for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join("/");
