@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Ledger, LockedError, latestByRun, lockStateDir, matchesTag, parseJobTag, taggedJobName, writeFileAtomic } from "../src/index.ts";
+import { Ledger, LockedError, latestByRun, listableJobName, lockStateDir, matchesTag, parseJobTag, taggedJobName, writeFileAtomic } from "../src/index.ts";
 
 describe("job name tags", () => {
   it("keeps the readable name and appends the run-id tag", () => {
@@ -14,6 +14,12 @@ describe("job name tags", () => {
     expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
     expect(parseJobTag(name)).toEqual({ runIdPrefix: "a1b2c3d4e5", attempt: 1 });
     expect(taggedJobName("a b'c", "a1b2c3d4e5f6")).toBe("a_b_c.spa1b2c3d4e5");
+  });
+  it("never makes a name Slurm's --name list would split: commas become _", () => {
+    const name = taggedJobName("lr0.1,wd1e-4|x%j", "a1b2c3d4e5f6");
+    expect(name).toBe("lr0.1_wd1e-4_x_j.spa1b2c3d4e5");
+    expect(listableJobName(name)).toBe(true);
+    expect(listableJobName("a,b.spa1b2c3d4e5")).toBe(false);
   });
   it("parses and matches tags", () => {
     expect(parseJobTag("foo.spa1b2c3d4e5r3")).toEqual({ runIdPrefix: "a1b2c3d4e5", attempt: 3 });

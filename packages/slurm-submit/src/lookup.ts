@@ -2,6 +2,7 @@ import { userInfo } from "node:os";
 import {
   type ParsedState,
   type SlurmClientOptions,
+  listableJobName,
   parseJobId,
   parseSlurmTime,
   parseState,
@@ -141,19 +142,19 @@ export async function lookupByNames(names: readonly string[], options: LookupOpt
     if (!list.some((r) => r.jobId === row.jobId)) list.push(row);
     found.set(row.name, list);
   };
-  for (const chunk of chunkNames([...wanted])) {
-    const args = ["-h", "-t", "all", ...(user ? ["-u", user] : []), `--name=${chunk.join(",")}`, "-o", "%i|%j|%T|%V"];
+  for (const filter of nameFilters([...wanted])) {
+    const args = ["-h", "-t", "all", ...(user ? ["-u", user] : []), ...filter, "-o", "%i|%j|%T|%V"];
     const sq = await runSlurm("squeue", args, options.client);
     for (const row of parseSqueueRows(sq.stdout)) add(row);
   }
   if (options.squeueOnly) return found;
   // squeue answers for every job slurmctld still holds; only names it did not see need sacct.
   const missing = [...wanted].filter((n) => !found.has(n));
-  for (const chunk of chunkNames(missing)) {
+  for (const filter of nameFilters(missing)) {
     const args = [
       "-X", "-n", "-P",
       ...(user ? ["-u", user] : []),
-      `--name=${chunk.join(",")}`,
+      ...filter,
       "-S", slurmTime(options.sinceMs),
       "-E", "now",
       "-o", "JobID,JobName,State,Submit",
@@ -162,6 +163,19 @@ export async function lookupByNames(names: readonly string[], options: LookupOpt
     for (const row of parseSacctRows(sa.stdout)) add(row);
   }
   return found;
+}
+
+/**
+ * The name arguments of the lookup queries: `--name=a,b,...` per 64 KiB of names. A name with a
+ * comma cannot be listed (Slurm splits it); slurmpipe no longer makes such names (taggedJobName),
+ * but a ledger written before may hold one: those are looked for among all of the user's jobs (one
+ * query without --name; the rows are matched by name here), never given up as "not there".
+ */
+export function nameFilters(names: readonly string[]): string[][] {
+  const listable = names.filter(listableJobName);
+  const filters = chunkNames(listable).map((chunk) => [`--name=${chunk.join(",")}`]);
+  if (listable.length < names.length) filters.push([]);
+  return filters;
 }
 
 /** The row for one recorded job id among the rows of its tag ("123_7" may sit in "123_[5-9]"). */

@@ -22,10 +22,16 @@ export function jobTag(runId: string, attempt = 1): string {
   return `${TAG_MARKER}${prefix}${attempt > 1 ? `r${attempt}` : ""}`;
 }
 
-/** `name` made safe for a job name (no whitespace or quotes, which break squeue/sacct parsing) plus the tag. */
+/**
+ * `name` made safe for a job name, plus the tag. Kept: letters, digits and `_ . + = @ -`. Replaced
+ * by `_`: whitespace and quotes (they break squeue/sacct parsing and `#SBATCH` lines), `|` (the
+ * field separator of our queries), `%` (an output-pattern escape), and `,`: `squeue --name` and
+ * `sacct --name` take a comma-separated LIST, so a job named `lr0.1,wd0` is never found by its
+ * name and an interrupted submission of it would be submitted again.
+ */
 export function taggedJobName(name: string, runId: string, attempt = 1): string {
   const tag = jobTag(runId, attempt);
-  let base = name.replace(/[^\w.+=@,-]+/g, "_");
+  let base = name.replace(/[^\w.+=@-]+/g, "_");
   while (Buffer.byteLength(base + tag) > MAX_JOB_NAME_BYTES) base = base.slice(0, -1);
   return base + tag;
 }
@@ -40,4 +46,9 @@ export function parseJobTag(jobName: string): JobTag | undefined {
 /** True when `jobName` carries the tag of this run id and attempt. */
 export function matchesTag(jobName: string, runId: string, attempt = 1): boolean {
   return jobName.trim().endsWith(jobTag(runId, attempt));
+}
+
+/** True when a job name can be given to `squeue --name` / `sacct --name` (which split at commas). */
+export function listableJobName(name: string): boolean {
+  return name !== "" && !name.includes(",");
 }
