@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, utimesSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Ledger, LockLostError, lockStateDir, parseLedgerLine } from "../src/index.ts";
+import { Ledger, type LedgerEntry, LockLostError, lockStateDir, parseLedgerLine } from "../src/index.ts";
 
-const entry = { t: "intent", run_id: "r1", attempt: 1, job_name: "a.spr1", at: "2026-01-01T00:00:00Z", argv: [] } as const;
+const entry: LedgerEntry = { t: "intent", run_id: "r1", attempt: 1, job_name: "a.spr1", at: "2026-01-01T00:00:00Z", argv: [] };
 
 describe("a state lock taken over while its holder was paused", () => {
   it("is reported as lost before the next write, which does not happen; releasing leaves the new holder's lock", async () => {

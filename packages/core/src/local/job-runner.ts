@@ -72,7 +72,8 @@ function freeSlots() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => new Date().toISOString();
 const read = (id) => { try { return JSON.parse(fs.readFileSync(jobFile(id), "utf8")); } catch { return undefined; } };
-const write = (job) => { const p = jobFile(job.raw_id); const t = p + "." + process.pid + ".tmp"; fs.writeFileSync(t, JSON.stringify(job)); fs.renameSync(t, p); };
+// As store.ts writeJob: 0600, and an ended job's environment is not kept.
+const write = (job) => { const p = jobFile(job.raw_id); const t = p + "." + process.pid + ".tmp"; if (TERMINAL.has(job.state)) delete job.env; fs.writeFileSync(t, JSON.stringify(job), { mode: 0o600 }); fs.renameSync(t, p); };
 const update = (id, patch) => { const j = read(id); if (!j) return undefined; Object.assign(j, patch); write(j); return j; };
 const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (e) { return e.code === "EPERM"; } };
 const slurmTime = (d = new Date()) => { const p = (n) => String(n).padStart(2, "0"); return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds()); };

@@ -7,7 +7,8 @@ import { expandTaskSpec } from "../slurm/jobid.ts";
 import { parseDuration, parseMemory } from "../slurm/units.ts";
 import { ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
 import { JOB_RUNNER_SOURCE } from "./job-runner.ts";
-import { type LocalJob, allocateIds, enqueueJob, listJobs, writeJob } from "./store.ts";
+import { exportedEnvironment } from "./export.ts";
+import { type LocalJob, PRIVATE_FILE_MODE, allocateIds, enqueueJob, ensurePrivateDir, listJobs, writeJob } from "./store.ts";
 import type { LocalResult } from "./types.ts";
 
 const SBATCH_SPEC = {
@@ -177,16 +178,21 @@ export async function localSbatch(argv: readonly string[], opts: { dir: string; 
 
   if (!scriptPath) {
     // --wrap: keep the generated script beside the job files, as slurmctld keeps a copy.
-    const { mkdirSync, writeFileSync } = await import("node:fs");
-    mkdirSync(`${opts.dir}/scripts`, { recursive: true });
+    // Private like the job files: a wrapped command line may hold a secret.
+    const { writeFileSync } = await import("node:fs");
+    ensurePrivateDir(`${opts.dir}/scripts`);
     scriptPath = `${opts.dir}/scripts/wrap-${process.pid}-${Date.now()}.sh`;
-    writeFileSync(scriptPath, text);
+    writeFileSync(scriptPath, text, { mode: PRIVATE_FILE_MODE });
   }
   const count = tasks?.length ?? 1;
   const first = await allocateIds(opts.dir, count);
   const submitTime = new Date().toISOString();
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(opts.env ?? process.env)) if (v !== undefined) env[k] = v;
+  let env: Record<string, string>;
+  try {
+    env = exportedEnvironment(get("export"), opts.env ?? process.env);
+  } catch (e) {
+    return fail(`sbatch: error: ${(e as Error).message}`, 1);
+  }
   const ids: number[] = [];
   for (let i = 0; i < count; i++) {
     const raw = first + i;

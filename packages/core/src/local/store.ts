@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -41,7 +41,8 @@ export interface LocalJob {
   mem_mb?: number;
   /** `--mem-per-cpu` in MB, when that is how memory was asked for (SLURM_MEM_PER_CPU, squeue %m). */
   mem_per_cpu_mb?: number;
-  env: Record<string, string>;
+  /** The environment the job runs with; absent once the job has ended. */
+  env?: Record<string, string>;
 }
 
 export function localDir(explicit?: string): string {
@@ -59,11 +60,27 @@ export function jobPath(dir: string, rawId: number): string {
   return join(jobsDir(dir), `${rawId}.json`);
 }
 
+/**
+ * A job file holds the submitting shell's environment (tokens, keys), as slurmctld's state does:
+ * like Slurm's, it is readable by its owner only. Job files and wrapped scripts are 0600 in 0700
+ * directories, and the environment is dropped once the job has ended (nothing runs it again).
+ */
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** Creates `path` as 0700, or narrows it to 0700 when this user owns it and it is wider. */
+export function ensurePrivateDir(path: string): void {
+  mkdirSync(path, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const st = statSync(path);
+  if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) chmodSync(path, PRIVATE_DIR_MODE);
+}
+
 export function writeJob(dir: string, job: LocalJob): void {
-  mkdirSync(jobsDir(dir), { recursive: true });
+  ensurePrivateDir(jobsDir(dir));
   const path = jobPath(dir, job.raw_id);
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(job));
+  const kept = TERMINAL_LOCAL.has(job.state) ? { ...job, env: undefined } : job;
+  writeFileSync(tmp, JSON.stringify(kept), { mode: PRIVATE_FILE_MODE });
   renameSync(tmp, path);
 }
 
@@ -93,7 +110,7 @@ export function listJobs(dir: string): LocalJob[] {
 
 /** Allocates `count` consecutive job ids under an exclusive lock file. */
 export async function allocateIds(dir: string, count: number): Promise<number> {
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const { default: lockfile } = await import("proper-lockfile");
   const release = await lockfile.lock(dir, { lockfilePath: join(dir, "ids.lock"), realpath: false, stale: 10_000, retries: { retries: 100, minTimeout: 20, maxTimeout: 100 } });
   try {
