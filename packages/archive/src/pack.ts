@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { type Logger, SCHEMA_VERSION } from "@slurmpipe/core";
+import { DirectoryError, type Logger, SCHEMA_VERSION, mkdirp } from "@slurmpipe/core";
 import { checkFiles } from "./checks.ts";
 import { type Candidate, type Problem, type RunInput, collectFiles } from "./collect.ts";
 import { loadPrevious, newestArchive, type PreviousFile } from "./incremental.ts";
@@ -82,7 +82,9 @@ export async function pack(runs: RunInput[], options: PackOptions, ctx: PackCont
   const name = archiveName(runs, options.name);
   const finalPath = join(out, `${name}-${formatStamp(options.now)}${EXT[options.format]}`);
   if (await stat(finalPath).catch(() => undefined)) throw new Error(`${finalPath} already exists; not overwritten`);
-  await mkdir(out, { recursive: true });
+  await mkdirp(out).catch((e: NodeJS.ErrnoException) => {
+    throw new DirectoryError(out, e, "--out directory", "the archive is written there: give --out a writable directory");
+  });
 
   const previousPath = options.incrementalFrom ? resolve(options.incrementalFrom) : options.incremental ? await newestArchive(out, name) : undefined;
   let previous = new Map<string, PreviousFile>();

@@ -57,3 +57,13 @@ describe("ledger lines", () => {
     await expect(new Ledger(dir).read()).rejects.toThrow(/ledger.ndjson:2: corrupt ledger line/);
   });
 });
+
+describe("a state directory that cannot be made", () => {
+  it("is named, with the reason in words and what to do", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-lock-notdir-"));
+    writeFileSync(join(dir, "file"), "");
+    await expect(lockStateDir(join(dir, "file", "state"))).rejects.toThrow(
+      `state directory ${join(dir, "file", "state")} cannot be written (a part of the path is a file, not a directory); slurmpipe keeps its ledger and lock there: point --state at a writable directory`,
+    );
+  });
+});

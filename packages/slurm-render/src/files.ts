@@ -1,6 +1,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { writeFileAtomic } from "@slurmpipe/core";
+import { fsReason, mkdirp, writeFileAtomic } from "@slurmpipe/core";
+import { RunError } from "./resolve.ts";
 
 /**
  * Writes `text` unless the file already holds exactly it: an unchanged run keeps its file and
@@ -13,4 +14,25 @@ export async function writeIfChanged(path: string, text: string): Promise<boolea
   await mkdir(dirname(path), { recursive: true });
   await writeFileAtomic(path, text);
   return true;
+}
+
+/**
+ * Writes a run's files into its script directory, with the `logs/` directory beside them (sbatch
+ * fails the job, 0:53, when the --output directory is missing). A directory that cannot be made or
+ * written (read-only file system, permissions, a full disk) fails this run with a clear error, not
+ * the whole stream.
+ */
+export async function writeRunFiles(dir: string, files: readonly [path: string, text: string][]): Promise<void> {
+  let at = `${dir}/logs`;
+  try {
+    await mkdirp(at);
+    for (const [path, text] of files) {
+      at = path;
+      await writeIfChanged(path, text);
+    }
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (!err.code) throw e;
+    throw new RunError(`cannot write ${at} (${fsReason(err)}): give --out a writable directory`, "script", "write_failed");
+  }
 }

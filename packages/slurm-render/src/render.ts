@@ -2,7 +2,6 @@
  * slurm-render as a library: run records in, the same records plus `script`, `logs`, resolved
  * `resources` and `dir` out. Errors are attached to the record that failed; the stream goes on.
  */
-import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import {
   ErrorCounter,
@@ -19,7 +18,7 @@ import {
 } from "@slurmpipe/core";
 import { checkDirectives, checkSyntax } from "./check.ts";
 import { RESOURCE_KEYS } from "./directives.ts";
-import { writeIfChanged } from "./files.ts";
+import { writeRunFiles } from "./files.ts";
 import { type Profile, loadProfile } from "./profile.ts";
 import { type JobPlan, type Overrides, RunError, planJob } from "./resolve.ts";
 import { type ArrayPart, logPatterns, renderArrayScript, renderRunScript, tableLine } from "./script.ts";
@@ -251,9 +250,7 @@ async function renderOne(raw: Record<string, unknown>, plan: JobPlan, profile: P
     if (problems.length > 0) throw new RunError(problems[0]!.message, "script", "check_failed");
   }
   const path = `${plan.scriptDir}/job.sbatch`;
-  // sbatch fails the job (0:53) when the --output directory is missing: create it now.
-  await mkdir(`${plan.scriptDir}/logs`, { recursive: true });
-  await writeIfChanged(path, text);
+  await writeRunFiles(plan.scriptDir, [[path, text]]);
   return outputRecord(raw, plan, { path, sha256: sha256(text) }, logPatterns(plan.scriptDir, false));
 }
 
@@ -317,9 +314,10 @@ async function renderArrayPart(plan: JobPlan, chunk: ArrayMember[], partIndex: n
     const problems = await checkSyntax(text);
     if (problems.length > 0) throw new RunError(problems[0]!.message, "script", "check_failed");
   }
-  await mkdir(`${dir}/logs`, { recursive: true });
-  await writeIfChanged(part.tablePath, table);
-  await writeIfChanged(`${dir}/job.sbatch`, text);
+  await writeRunFiles(dir, [
+    [part.tablePath, table],
+    [`${dir}/job.sbatch`, text],
+  ]);
   const rendered: RenderedPart = { path: `${dir}/job.sbatch`, sha256: sha256(text), table: part.tablePath, spec, id, name, logs: logPatterns(dir, true) };
   chunk.forEach((member, index) => {
     member.part = rendered;

@@ -1,6 +1,7 @@
-import { mkdirSync, rmdirSync, statSync } from "node:fs";
+import { rmdirSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import lockfile from "proper-lockfile";
+import { DirectoryError, mkdirpSync } from "./dirs.ts";
 
 export interface LockOptions {
   /** Wait up to this long for another process to release the lock; 0 = refuse at once. */
@@ -15,6 +16,8 @@ export class LockedError extends Error {
     this.name = "LockedError";
   }
 }
+
+const STATE_HINT = "slurmpipe keeps its ledger and lock there: point --state at a writable directory";
 
 /** The lock was taken over while this process held it (it was paused, or its disk stalled). */
 export class LockLostError extends Error {
@@ -40,7 +43,11 @@ export interface StateLock {
  * says so before it writes again, instead of the crash proper-lockfile's default would give.
  */
 export async function lockStateDir(dir: string, options: LockOptions = {}): Promise<StateLock> {
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirpSync(dir);
+  } catch (e) {
+    throw new DirectoryError(dir, e as NodeJS.ErrnoException, "state directory", STATE_HINT);
+  }
   const waitMs = options.waitMs ?? 0;
   const staleMs = Math.max(5000, options.staleMs ?? 10_000);
   const lockPath = resolve(dir, "lock");
@@ -60,7 +67,7 @@ export async function lockStateDir(dir: string, options: LockOptions = {}): Prom
     });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ELOCKED") throw new LockedError(dir);
-    throw e;
+    throw new DirectoryError(dir, e as NodeJS.ErrnoException, "state directory", STATE_HINT);
   }
   // The lock directory as created: a takeover removes it and makes another one.
   const mine = identity(lockPath);
