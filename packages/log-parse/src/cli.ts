@@ -23,7 +23,7 @@ await runCommand<LogParseArgs & { files?: string[] }>({
       .option("user", { type: "string", describe: "user name for %u in log patterns (default: $USER)" })
       .option("csv", { type: "boolean", describe: "also read a Lightning metrics.csv under the run's dir (--no-csv to skip)", default: true })
       .option("min-step-seconds", { type: "number", describe: "a finished run faster than this per step is flagged CPU_ONLY_SUSPECTED", default: 0.1 })
-      .option("max-line-bytes", { type: "number", describe: "longer physical lines (e.g. \\r progress bars) are scanned piecewise", default: 1048576 })
+      .option("max-line-bytes", { type: "number", describe: "longer physical lines (e.g. \\r progress bars) are scanned in pieces of at most this many bytes (1024 to 268435456)", default: 1048576 })
       .option("strict", { type: "boolean", describe: "stop at the first bad input record", default: false }) as never,
   examples: [
     ["slurm-poll < submitted.ndjson | log-parse | summary-md > STATUS.md", "parse the logs of every polled run"],
@@ -35,7 +35,9 @@ await runCommand<LogParseArgs & { files?: string[] }>({
     "Loss trend: medians of the first and last 10% of the loss values (at least 3 each):\n" +
     "  >= 5% lower DECREASING; >= 10% higher (or the last 3 over 10x the start) DIVERGING;\n" +
     "  else FLAT; any NaN/inf NAN; fewer than 2 values NO_DATA.\n" +
-    "A run's missing log is reported (exists: false), not an error; a missing LOG_FILE is (exit 1).",
+    "A run's missing log is reported (exists: false), not an error; a missing LOG_FILE is (exit 1).\n" +
+    "Only regular files are read: a FIFO, device, socket, directory or a symlink out of the log's\n" +
+    "directory is not opened, and its record fails naming the path (exit 1).",
   run: async (args, ctx) => {
     const a = args as LogParseArgs & { _?: (string | number)[]; files?: string[]; "max-points"?: number };
     const positional = (a._ ?? []).map(String);
