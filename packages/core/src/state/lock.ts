@@ -1,6 +1,5 @@
 import { rmdirSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import lockfile from "proper-lockfile";
 import { DirectoryError, mkdirpSync } from "./dirs.ts";
 
 export interface LockOptions {
@@ -53,6 +52,10 @@ export async function lockStateDir(dir: string, options: LockOptions = {}): Prom
   const lockPath = resolve(dir, "lock");
   let lost: string | undefined;
   let unlock: () => Promise<void>;
+  // Loaded here, not at the top: proper-lockfile loads signal-exit, which installs JS handlers for
+  // SIGTERM and SIGINT; a JS handler runs only when the event loop is free, so a command that
+  // takes no lock (log-parse, summary-md, ...) would stop late on a signal during long work.
+  const { default: lockfile } = await import("proper-lockfile");
   try {
     unlock = await lockfile.lock(dir, {
       lockfilePath: lockPath,
