@@ -1,3 +1,4 @@
+import { describeFile, readRegular } from "@slurmpipe/core";
 import { once } from "node:events";
 import { createReadStream } from "node:fs";
 import { open, readdir, readlink, stat } from "node:fs/promises";
@@ -6,7 +7,6 @@ import { PassThrough, type Readable } from "node:stream";
 import { Parser, type ReadEntry } from "tar";
 import { destinationFor } from "./layout.ts";
 import { MANIFEST, type ParsedManifest, parseManifest } from "./manifest.ts";
-import { kindOf, readRegular } from "./safe-fs.ts";
 import { type Refusal, tarNameRefusal, tarTypeRefusal } from "./trust.ts";
 import { nativeZstd, zstdDecompressFile } from "./zstd.ts";
 
@@ -59,7 +59,7 @@ export async function listDirTree(dir: string): Promise<{ files: string[]; refus
       else if (d.isFile()) files.push(path);
       else {
         const target = d.isSymbolicLink() ? await readlink(join(dir, path)).then((t) => ` to ${JSON.stringify(t)}`, () => "") : "";
-        refusals.push({ path, problem: "special", message: `${path}: ${kindOf(d)}${target} in a directory archive; archives hold regular files only` });
+        refusals.push({ path, problem: "special", message: `${path}: ${describeFile(d)}${target} in a directory archive; archives hold regular files only` });
       }
     }
   };

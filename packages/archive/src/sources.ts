@@ -1,7 +1,7 @@
+import { describeFile } from "@slurmpipe/core";
 import type { Stats } from "node:fs";
 import { lstat, readlink, realpath, stat } from "node:fs/promises";
 import { inside } from "./layout.ts";
-import { kindOf } from "./safe-fs.ts";
 
 /** What to do with one path found for a run. */
 export type Inspected =
@@ -48,7 +48,7 @@ export async function inspectSource(abs: string, runDir: string | undefined, how
     const st = await stat(real);
     // A link to a directory inside the run dir: its files are archived under their real paths.
     if (st.isDirectory()) return { kind: "skip" };
-    if (!st.isFile()) return { kind: "problem", problem: "special_file", severity, message: `${abs} is a symbolic link to ${kindOf(st)}; not read` };
+    if (!st.isFile()) return { kind: "problem", problem: "special_file", severity, message: `${abs} is a symbolic link to ${describeFile(st)}; not read` };
     return { kind: "file", readFrom: real, stats: st };
   }
   if (how.inRun && runDir) {
@@ -58,6 +58,6 @@ export async function inspectSource(abs: string, runDir: string | undefined, how
     }
   }
   if (lst.isDirectory()) return { kind: "skip" };
-  if (!lst.isFile()) return { kind: "problem", problem: "special_file", severity, message: `${abs} is ${kindOf(lst)}; not read` };
+  if (!lst.isFile()) return { kind: "problem", problem: "special_file", severity, message: `${abs} is ${describeFile(lst)}; not read` };
   return { kind: "file", readFrom: abs, stats: lst };
 }

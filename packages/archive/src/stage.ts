@@ -1,6 +1,6 @@
+import { describeFile } from "@slurmpipe/core";
 import { lstat, mkdir, mkdtemp, readlink, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { kindOf } from "./safe-fs.ts";
 
 /** Why one file cannot go where the archive says, in the restore's own terms. */
 export interface TargetProblem {
@@ -35,12 +35,12 @@ export async function checkTarget(root: string, rel: string, force: boolean): Pr
     const st = await lstat(p).catch(() => undefined);
     if (!st) return undefined; // missing: restore creates it, and nothing exists below it
     if (st.isSymbolicLink()) return { problem: "unsafe_target", message: `${p} is a symbolic link${await linkText(p)}; restore never follows a link it did not create` };
-    if (!st.isDirectory()) return { problem: "unsafe_target", message: `${p} is ${kindOf(st)}, not a directory` };
+    if (!st.isDirectory()) return { problem: "unsafe_target", message: `${p} is ${describeFile(st)}, not a directory` };
   }
   const dest = join(root, ...parts);
   const st = await lstat(dest).catch(() => undefined);
   if (!st) return undefined;
-  if (!st.isFile()) return { problem: "unsafe_target", message: `${dest} is ${kindOf(st)}${await linkText(dest)}; not replaced (--force replaces regular files only)` };
+  if (!st.isFile()) return { problem: "unsafe_target", message: `${dest} is ${describeFile(st)}${await linkText(dest)}; not replaced (--force replaces regular files only)` };
   if (!force) return { problem: "exists", message: `${dest} exists; not overwritten (use --force)` };
   return undefined;
 }
@@ -65,7 +65,7 @@ export class Transaction {
   static async begin(root: string): Promise<Transaction> {
     // --to itself is followed when it is a link: the user pointed there.
     const st = await stat(root).catch(() => undefined);
-    if (st && !st.isDirectory()) throw new Error(`--to ${root} is ${kindOf(st)}, not a directory`);
+    if (st && !st.isDirectory()) throw new Error(`--to ${root} is ${describeFile(st)}, not a directory`);
     const createdTop = st ? undefined : await mkdir(root, { recursive: true });
     const staging = await mkdtemp(join(root, ".sp-restore-"));
     return new Transaction(root, staging, createdTop);
@@ -94,13 +94,13 @@ export class Transaction {
             await mkdir(p); // not recursive: each level is checked, then made
             created.push(p);
           } else if (!st.isDirectory()) {
-            throw new TargetError(rel, "unsafe_target", `${p} is ${kindOf(st)} (it appeared while restoring); restore never follows a link it did not create`);
+            throw new TargetError(rel, "unsafe_target", `${p} is ${describeFile(st)} (it appeared while restoring); restore never follows a link it did not create`);
           }
         }
         const dest = join(p, parts.at(-1)!);
         const st = await lstat(dest).catch(() => undefined);
         if (st) {
-          if (!st.isFile()) throw new TargetError(rel, "unsafe_target", `${dest} is ${kindOf(st)} (it appeared while restoring); not replaced`);
+          if (!st.isFile()) throw new TargetError(rel, "unsafe_target", `${dest} is ${describeFile(st)} (it appeared while restoring); not replaced`);
           if (!force) throw new TargetError(rel, "exists", `${dest} appeared while restoring; not overwritten (use --force)`);
           const backup = join(this.staging, `replaced-${replaced.length}`);
           await rename(dest, backup);

@@ -1,11 +1,10 @@
 import { pipeline } from "node:stream/promises";
 import { Readable, type Writable } from "node:stream";
 import { createGzip } from "node:zlib";
-import { SCHEMA_VERSION } from "@slurmpipe/core";
+import { readRegular, SCHEMA_VERSION } from "@slurmpipe/core";
 import type { Candidate } from "./collect.ts";
 import type { PreviousFile } from "./incremental.ts";
 import type { ManifestEntry } from "./manifest.ts";
-import { readRegular } from "./safe-fs.ts";
 import type { ArchiveSink } from "./sinks.ts";
 import { HashSink, HashTap } from "./streams.ts";
 

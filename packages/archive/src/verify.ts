@@ -1,9 +1,9 @@
+import { readRegular } from "@slurmpipe/core";
 import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { type ManifestEntry, MANIFEST, type ParsedManifest, SUMS, storedPath } from "./manifest.ts";
 import { type Limits, type Measured, measure } from "./streams.ts";
 import { type TarReadError, archiveKind, listDirTree, openStored, readDirManifest, scanTar } from "./reader.ts";
-import { readRegular } from "./safe-fs.ts";
 import { basePath } from "./stored.ts";
 import { type ParsedSums, checkSums, readSums } from "./sums.ts";
 import { type Refusal, checkManifest } from "./trust.ts";

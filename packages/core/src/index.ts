@@ -14,6 +14,7 @@ export * from "./state/atomic.ts";
 export * from "./state/ledger.ts";
 export * from "./state/lock.ts";
 export * from "./state/dirs.ts";
+export * from "./fs/regular.ts";
 export * from "./state/scratch-texts.ts";
 export * from "./state/string-pool.ts";
 export * from "./cli/log.ts";

@@ -1,5 +1,5 @@
-import type { Stats } from "node:fs";
-import { constants, type FileHandle, lstat, open, realpath, stat } from "node:fs/promises";
+import { type FileHandle, lstat, open, realpath, stat } from "node:fs/promises";
+import { FILE_KIND_TEXT, type FileKind, REGULAR_OPEN_FLAGS, fileKind } from "@slurmpipe/core";
 import { dirname, sep } from "node:path";
 
 /**
@@ -16,7 +16,7 @@ import { dirname, sep } from "node:path";
  * - the file is read up to the size it had when opened, so a job writing faster than log-parse
  *   reads cannot keep it reading forever (what it writes later is read by the next run).
  */
-export type Refusal = "fifo" | "socket" | "character_device" | "block_device" | "directory" | "not_regular" | "symlink_outside" | "unreadable";
+export type Refusal = FileKind | "symlink_outside" | "unreadable";
 
 export type Opened =
   | { ok: true; handle: FileHandle; size: number }
@@ -30,29 +30,8 @@ export interface OpenOptions {
   anySymlink?: boolean;
 }
 
-const FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);
-
-const WHAT: Record<Exclude<Refusal, "symlink_outside" | "unreadable">, string> = {
-  fifo: "a FIFO (named pipe)",
-  socket: "a socket",
-  character_device: "a character device",
-  block_device: "a block device",
-  directory: "a directory",
-  not_regular: "not a regular file",
-};
-
-function kindOf(st: Stats): Exclude<Refusal, "symlink_outside" | "unreadable"> | undefined {
-  if (st.isFile()) return undefined;
-  if (st.isFIFO()) return "fifo";
-  if (st.isSocket()) return "socket";
-  if (st.isCharacterDevice()) return "character_device";
-  if (st.isBlockDevice()) return "block_device";
-  if (st.isDirectory()) return "directory";
-  return "not_regular";
-}
-
-function notRegular(path: string, kind: Exclude<Refusal, "symlink_outside" | "unreadable">): Opened {
-  const what = kind === "not_regular" ? WHAT[kind] : `${WHAT[kind]}, not a regular file`;
+function notRegular(path: string, kind: FileKind): Opened {
+  const what = kind === "not_regular" ? FILE_KIND_TEXT[kind] : `${FILE_KIND_TEXT[kind]}, not a regular file`;
   return { ok: false, exists: true, refused: kind, message: `${path}: ${what}: not read (log-parse reads only regular files)` };
 }
 
@@ -67,7 +46,7 @@ export async function openLog(path: string, options: OpenOptions = {}): Promise<
     if (st.code === "ENOENT" || st.code === "ENOTDIR") return { ok: false, exists: false };
     return { ok: false, exists: true, refused: "unreadable", message: `${path}: ${st.message}` };
   }
-  const kind = kindOf(st);
+  const kind = fileKind(st);
   if (kind) return notRegular(path, kind);
   let target = path;
   const link = await lstat(path).catch(() => undefined);
@@ -86,7 +65,7 @@ export async function openLog(path: string, options: OpenOptions = {}): Promise<
   }
   let handle: FileHandle;
   try {
-    handle = await open(target, FLAGS);
+    handle = await open(target, REGULAR_OPEN_FLAGS);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === "ENOENT") return { ok: false, exists: false };
@@ -94,7 +73,7 @@ export async function openLog(path: string, options: OpenOptions = {}): Promise<
     return { ok: false, exists: true, refused: "unreadable", message: `${path}: ${err.message}` };
   }
   const fst = await handle.stat().catch(() => undefined);
-  const now = fst ? kindOf(fst) : "not_regular";
+  const now = fst ? fileKind(fst) : "not_regular";
   if (now || !fst) {
     await handle.close();
     return notRegular(path, now ?? "not_regular");
