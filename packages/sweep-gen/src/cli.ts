@@ -20,6 +20,7 @@ interface Args {
   method?: SampleMethod;
   count?: boolean;
   "max-name-length"?: number;
+  "max-runs"?: number;
   dir?: string;
   "from-dirs"?: Many;
   controls?: "skip" | "include";
@@ -59,6 +60,7 @@ await runCommand<Args>({
       .option("method", { choices: SAMPLE_METHODS, describe: "sampling method (default random)" })
       .option("count", { type: "boolean", describe: "print only the number of runs" })
       .option("max-name-length", { type: "number", describe: "longest allowed run name (default 100)" })
+      .option("max-runs", { type: "number", describe: "largest sweep generated, checked before any work (default 1000000)" })
       .option("dir", { type: "string", describe: "base directory: each run's dir is DIR/<name> (or a template)" })
       .option("from-dirs", { type: "string", describe: "glob of existing job scripts, e.g. 'exp/*/finetune.slurm'" })
       .option("controls", { choices: ["skip", "include"] as const, default: "skip" as const, describe: "with --from-dirs: skip control runs (noted on stderr) or emit them with control: true" })
@@ -95,6 +97,7 @@ await runCommand<Args>({
         method: a.method,
         count: a.count,
         maxNameLength: integer("max-name-length", 8, 200)(a["max-name-length"]),
+        maxRuns: integer("max-runs", 1, Number.MAX_SAFE_INTEGER)(a["max-runs"]),
         dir: a.dir,
         fromDirs: many(a["from-dirs"]),
         controls: a.controls,

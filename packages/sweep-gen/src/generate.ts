@@ -159,6 +159,15 @@ export class RunBuilder {
     return argv;
   }
 
+  /** A placeholder of the dir template whose value has no label (`..`, `/`, `日本`), if any. */
+  unlabelledDirKey(c: Combo): string | undefined {
+    for (const key of this.plan.dir?.value.keys ?? []) {
+      if (key === "variant" || key === "index" || (key === "name" && !(key in c.vals))) continue;
+      if (c.vals[key]?.label === undefined) return key;
+    }
+    return undefined;
+  }
+
   dir(name: string, c: Combo): string | undefined {
     const t = this.plan.dir?.value;
     if (!t) return undefined;

@@ -1,11 +1,11 @@
-import { readFileSync } from "node:fs";
-import { type Logger, NdjsonWriter, RunRecord, UsageError, createLogger } from "@slurmpipe/core";
+import { type Logger, NdjsonWriter, RunRecord, UsageError, createLogger, fsReason } from "@slurmpipe/core";
 import { type CompiledSweep, type FlagOverrides, type SweepFile, compileSweep } from "./compile.ts";
 import { type ControlsMode, fromDirs } from "./from-dirs.ts";
 import { RunBuilder, combos, totalCombos } from "./generate.ts";
 import { SweepError, formatIssue } from "./issues.ts";
 import { checkNames } from "./names.ts";
 import { DEFAULT_MAX_NAME_LENGTH } from "./plan.ts";
+import { readSweepText } from "./sweep-file.ts";
 
 export { compileSweep, TOP_LEVEL_KEYS, type FlagOverrides, type SweepFile, type CompiledSweep } from "./compile.ts";
 export { combos, totalCombos, RunBuilder, hydraValue, ID_LENGTH } from "./generate.ts";
@@ -26,7 +26,17 @@ export interface SweepGenOptions extends FlagOverrides {
   /** Globs of existing job scripts (`exp/*\/finetune.slurm`): emit them instead of a sweep. */
   fromDirs?: string[];
   controls?: ControlsMode;
+  /** Largest sweep generated (default DEFAULT_MAX_RUNS); a bigger one is refused before any work. */
+  maxRuns?: number;
 }
+
+/**
+ * A sweep larger than this is almost always a template mistake (an axis of 10^6 values, a grid
+ * crossed with itself): Slurm's default MaxJobCount is 10,000 jobs for the whole cluster. Refused
+ * up front by arithmetic, so it neither runs for minutes nor grows the duplicate-name check
+ * without bound; `--max-runs` raises the limit for the sweep that really is that big.
+ */
+export const DEFAULT_MAX_RUNS = 1_000_000;
 
 export interface SweepGenIo {
   stdout: NodeJS.WritableStream;
@@ -44,9 +54,10 @@ export function loadSweep(opts: SweepGenOptions, io: SweepGenIo = { stdout: proc
   if (opts.file !== undefined) {
     let text: string;
     try {
-      text = (io.readFile ?? ((p) => readFileSync(p, "utf8")))(opts.file);
+      text = (io.readFile ?? readSweepText)(opts.file);
     } catch (e) {
-      throw new UsageError(`cannot read sweep file ${opts.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`cannot read sweep file ${opts.file}: ${fsReason(e as NodeJS.ErrnoException)}`);
     }
     file = { source: opts.file, text };
   }
@@ -88,6 +99,17 @@ export async function sweepGen(opts: SweepGenOptions, io: SweepGenIo): Promise<n
     for (const issue of e.issues) log.error(formatIssue(issue));
     return 1;
   }
+  const total = totalCombos(plan);
+  const filtered = plan.filters.length > 0 || plan.excludes.length > 0;
+  const maxRuns = opts.maxRuns ?? DEFAULT_MAX_RUNS;
+  // Also with --count: the message says how many runs it would make.
+  if (total > maxRuns) {
+    log.error(
+      `${opts.file ?? "the sweep"}: it makes ${formatCount(total)} runs${filtered ? " before its filters" : ""}, over the limit of ${formatCount(maxRuns)}: ` +
+        "check the grid for an axis with more values than meant, or raise the limit with --max-runs",
+    );
+    return 1;
+  }
   const builder = new RunBuilder(plan);
   const check = checkNames(plan, builder);
   if (check.issues.length > 0) {
@@ -126,4 +148,8 @@ export async function sweepGen(opts: SweepGenOptions, io: SweepGenIo): Promise<n
   }
   if (chunk) await out.writeLine(chunk);
   return 0;
+}
+
+function formatCount(n: number): string {
+  return n < 1e15 ? n.toLocaleString("en-US") : n.toExponential(2);
 }

@@ -1,6 +1,7 @@
 import { type Combo, type RunBuilder, combos, totalCombos } from "./generate.ts";
 import type { Issue } from "./issues.ts";
 import type { Plan } from "./plan.ts";
+import type { TemplatePart } from "./template.ts";
 import { NAME_CHARS } from "./values.ts";
 
 const FIRST_CHAR = /^[A-Za-z0-9_]/;
@@ -41,7 +42,28 @@ function labelsOf(plan: Plan, key: string): Labels {
  * whose first character never occurs in its labels, so a name splits back into its parts.
  */
 export function proveNames(plan: Plan): string | undefined {
-  const parts = plan.name.value.parts;
+  return proveDistinct(plan, plan.name.value.parts, "name");
+}
+
+/**
+ * The same proof for run directories, which must be distinct too (two runs in one directory
+ * overwrite each other's checkpoints and logs) and whose placeholders must each leave something
+ * after sanitising (a value like `..`, `/` or `日本` has no label: it must not become a literal
+ * `undefined` shared by several runs). A dir template with {name} is distinct because names are.
+ */
+export function proveDirs(plan: Plan): string | undefined {
+  const t = plan.dir?.value;
+  if (!t || t.keys.length === 0) return undefined;
+  for (const key of t.keys) {
+    if (key === "name" || key === "index") continue;
+    const info = labelsOf(plan, key);
+    if (info.kind === "finite" && info.labels.some((l) => l === "")) return `{${key}} has a value with nothing left for a directory name`;
+  }
+  return t.keys.includes("name") || t.keys.includes("index") ? undefined : proveDistinct(plan, t.parts, "dir");
+}
+
+function proveDistinct(plan: Plan, parts: readonly TemplatePart[], what: "name" | "dir"): string | undefined {
+  const isName = what === "name";
   const covered = new Set<string>();
   let hasIndex = false;
   let maxLength = 0;
@@ -49,6 +71,7 @@ export function proveNames(plan: Plan): string | undefined {
     const part = parts[i]!;
     if (typeof part === "string") {
       maxLength += part.length;
+      if (!isName) continue; // a dir's literal text is the user's path
       if (i === 0 && !FIRST_CHAR.test(part)) return "the name template starts with a character other than a letter, digit or _";
       if (!NAME_CHARS.test(part)) return `the name template has characters outside [A-Za-z0-9_.+=-]: ${JSON.stringify(part)}`;
       continue;
@@ -65,18 +88,19 @@ export function proveNames(plan: Plan): string | undefined {
       continue;
     }
     if (info.labels.some((l) => l === "" || !NAME_CHARS.test(l))) return `{${part.key}} has a value that is not safe`;
-    if (i === 0 && info.labels.some((l) => !FIRST_CHAR.test(l))) return `{${part.key}} starts the name and has a value starting with - . + or =`;
+    if (isName && i === 0 && info.labels.some((l) => !FIRST_CHAR.test(l))) return `{${part.key}} starts the name and has a value starting with - . + or =`;
     if (sep !== undefined && info.labels.some((l) => l.includes(sep))) return `a value of {${part.key}} contains "${sep}", the character after it in the template`;
-    maxLength += Math.max(...info.labels.map((l) => l.length));
+    // A loop, not Math.max(...labels): an axis of a million values overflows the call stack.
+    maxLength += info.labels.reduce((m, l) => Math.max(m, l.length), 0);
     if (info.factor && info.injective) covered.add(info.factor);
   }
-  if (maxLength > plan.maxNameLength) return `names may reach ${maxLength} characters`;
+  if (isName && maxLength > plan.maxNameLength) return `names may reach ${maxLength} characters`;
   if (hasIndex) return undefined;
   if (plan.sampled.length > 0 && plan.sample && plan.sample.n > 1) return "sampled values are not all in the name";
-  if (plan.variants.length > 1 && !covered.has("variant")) return "{variant} is not in the name";
+  if (plan.variants.length > 1 && !covered.has("variant")) return `{variant} is not in the ${what}`;
   for (let fi = 0; fi < plan.factors.length; fi++) {
     const f = plan.factors[fi]!;
-    if (f.rows.length > 1 && !covered.has(`f${fi}`)) return `no placeholder tells the values of "${f.keys.join("/")}" apart`;
+    if (f.rows.length > 1 && !covered.has(`f${fi}`)) return `no placeholder of the ${what} tells the values of "${f.keys.join("/")}" apart`;
   }
   return undefined;
 }
@@ -95,20 +119,38 @@ export interface NameCheck {
  * (memory grows with the number of runs only on this path).
  */
 export function checkNames(plan: Plan, builder: RunBuilder, maxIssues = 10): NameCheck {
-  if (proveNames(plan) === undefined) return { method: "proof", issues: [] };
+  const checkName = proveNames(plan) !== undefined;
+  const checkDir = proveDirs(plan) !== undefined;
+  if (!checkName && !checkDir) return { method: "proof", issues: [] };
+  // Bounded: sweep-gen refuses a sweep over --max-runs before it gets here.
   const seen = new Map<string, number>();
+  const dirs = new Map<string, number>();
   const issues: Issue[] = [];
   const at = plan.name.at;
+  const dirAt = plan.dir?.at ?? at;
   let count = 0;
   for (const c of combos(plan)) {
     if (!builder.keep(c)) continue;
     count++;
     const name = builder.name(c);
-    const problem = nameProblem(name, plan.maxNameLength);
-    if (problem) issues.push({ ...at, message: `${problem} (${describeCombo(c)})` });
-    const first = seen.get(name);
-    if (first !== undefined) issues.push({ ...at, message: `duplicate run name ${JSON.stringify(name)} (runs #${first} and #${c.index}; put the parameters that differ in the name template)` });
-    else seen.set(name, c.index);
+    if (checkName) {
+      const problem = nameProblem(name, plan.maxNameLength);
+      if (problem) issues.push({ ...at, message: `${problem} (${describeCombo(c)})` });
+      const first = seen.get(name);
+      if (first !== undefined) issues.push({ ...at, message: `duplicate run name ${JSON.stringify(name)} (runs #${first} and #${c.index}; put the parameters that differ in the name template)` });
+      else seen.set(name, c.index);
+    }
+    if (checkDir) {
+      const unlabelled = builder.unlabelledDirKey(c);
+      const dir = builder.dir(name, c)!;
+      const first = dirs.get(dir);
+      if (unlabelled) {
+        const v = c.vals[unlabelled]!;
+        issues.push({ ...dirAt, message: `{${unlabelled}} = ${JSON.stringify(v.value)} leaves nothing for a directory name after sanitising (${describeCombo(c)}); use values with letters or digits, or put {name} in the dir` });
+      } else if (first !== undefined) {
+        issues.push({ ...dirAt, message: `runs #${first} and #${c.index} would share the directory ${JSON.stringify(dir)} (put {name}, or the parameters that differ, in the dir template)` });
+      } else dirs.set(dir, c.index);
+    }
     if (issues.length >= maxIssues) break;
   }
   return { method: "enumerated", count: issues.length ? undefined : count, issues };

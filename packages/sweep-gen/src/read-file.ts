@@ -1,6 +1,10 @@
 import { Resources, parseDuration, parseMemory } from "@slurmpipe/core";
 import { split as shellSplit } from "shlex";
 import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from "yaml";
+import { MAX_YAML_DEPTH, checkDocument } from "./yaml-checks.ts";
+
+/** Aliases one value may expand (yaml's default is 100); a bomb nests them to billions. */
+const MAX_ALIAS_COUNT = 100;
 import { type AxisSyntaxError, DISTRIBUTIONS, checkBounds, expandRange, isRange } from "./axes.ts";
 import { type Axis, type Draft, PARAM_KEY, filterAt, template } from "./draft.ts";
 import type { Issues } from "./issues.ts";
@@ -75,7 +79,14 @@ class Reader {
   }
   json(node: Node | null, path: string): Json | undefined {
     if (node === null) return null;
-    const value = node.toJS(this.doc) as unknown;
+    let value: unknown;
+    try {
+      value = node.toJS(this.doc, { maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (e) {
+      // yaml refuses an alias that expands too often ("billion laughs") before it builds it.
+      this.fail(node, path, `YAML aliases expand too much (${(e as Error).message}); write the values out`);
+      return undefined;
+    }
     if (!isJson(value)) {
       this.fail(node, path, `not a plain JSON value (${describe(node)}): numbers must be finite, no tags or anchors to non-data`);
       return undefined;
@@ -130,10 +141,14 @@ export function readFile(file: SweepFile, issues: Issues, draft: Draft): void {
   const r = new Reader(file.source, issues);
   r.doc = parseDocument(file.text, { lineCounter: r.lc, keepSourceTokens: true, uniqueKeys: true });
   for (const e of r.doc.errors) {
-    const message = e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    let message = e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    if (/call stack/i.test(message)) message = `nested deeper than the reader can follow (a sweep file nests a few levels; at most ${MAX_YAML_DEPTH})`;
     issues.add({ source: file.source, line: e.linePos?.[0]?.line ?? r.lc.linePos(e.pos[0]).line, path: "" }, `YAML: ${message}`);
   }
   if (r.doc.errors.length > 0) return;
+  const before = issues.list.length;
+  checkDocument(r.doc, r.lc, file.source, issues);
+  if (issues.list.length > before) return;
   const root = r.doc.contents as Node | null;
   if (root === null) {
     issues.add({ source: file.source, line: 1, path: "" }, "the sweep file is empty");
