@@ -1,13 +1,15 @@
 import { type FileHandle, readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { ErrorCounter, type Logger, NdjsonWriter, type RunRecord, UsageError, createLogger, writeFileAtomic } from "@slurmpipe/core";
+import { ErrorCounter, type Logger, NdjsonWriter, type RunRecord, UsageError, createLogger } from "@slurmpipe/core";
 import { slug } from "./format.ts";
 import { buildPlots, curveOf, writePlots } from "./plots.ts";
 import { collectInputs, readExpected } from "./records.ts";
+import { replaceFile } from "./replace.ts";
 import { buildReruns } from "./rerun.ts";
 import { statusReportChunks } from "./report.ts";
 import { sampleReport } from "./sample.ts";
 import { type LogMode, runPlotSvg } from "./svg/plot.ts";
+import { type FileTarget, Resolver, TargetError, checkWritable } from "./target.ts";
 import { updateDocument } from "./update.ts";
 import { type RunView, buildViews, groupViews } from "./view.ts";
 
@@ -21,6 +23,8 @@ export { sampleReport, verdict, extrapolate, fullStepsOf } from "./sample.ts";
 export { runPlotSvg, overviewSvg, colorBySvg } from "./svg/plot.ts";
 export { buildPlots } from "./plots.ts";
 export { codeSpan, mdText, mdCell } from "./format.ts";
+export { replaceFile, writeTarget, type FileData } from "./replace.ts";
+export { Resolver, TargetError, checkWritable, type FileTarget } from "./target.ts";
 
 export const NAME = "summary-md";
 
@@ -54,7 +58,7 @@ export interface SummaryIo {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   log?: Logger;
-  /** How files are replaced; core's writeFileAtomic (temp file, fsync, rename) unless a test swaps it. */
+  /** How files are replaced; replaceFile (through symlinks, mode kept, temp file + fsync + rename) unless a test swaps it. */
   writeFile?: (path: string, data: string | ((fh: FileHandle) => Promise<void>)) => Promise<void>;
 }
 
@@ -86,24 +90,30 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
   const cwd = io.cwd ?? process.cwd();
   const stderr = io.stderr ?? process.stderr;
   const log = io.log ?? createLogger(NAME, { stderr: stderr as NodeJS.WritableStream & { isTTY?: boolean }, env });
-  const write = io.writeFile ?? writeFileAtomic;
+  const resolver = new Resolver();
+  const write = io.writeFile ?? ((path: string, data: Parameters<typeof replaceFile>[1]) => replaceFile(path, data, { resolver, warn: log.warn }).then(() => {}));
   const now = resolveNow(options.now, env);
   const errors = new ErrorCounter(NAME, stderr);
   const at = (p: string) => resolve(cwd, p);
   const inputs = options.inputs.map((p) => (p === "-" ? p : at(p)));
   const updatePath = options.update ? at(options.update) : undefined;
-  // Read the document first: a typo in --update should fail before any work.
-  let doc: string | undefined;
-  if (updatePath) {
-    doc = await readFile(updatePath, "utf8").catch((e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOENT") throw new UsageError(`--update: ${options.update} does not exist (to start a new report use -o)`);
-      throw e;
-    });
-  }
   const outputPath = options.output ? at(options.output) : undefined;
   const linkBase = dirname(outputPath ?? updatePath ?? join(cwd, "x"));
   const plotsWanted = options.plots !== false && !(updatePath && options.plots === undefined);
   const plotDir = typeof options.plots === "string" ? at(options.plots) : join(linkBase, "plots");
+  // Check every file named on the command line before any work, so a typo, a read-only document or a
+  // directory in its place fails before a plot is written; read the document from where it really is.
+  let doc: string | undefined;
+  if (updatePath) {
+    const target = await checkTarget(resolver, updatePath, "--update");
+    if (!target.stat) throw new UsageError(`--update: ${options.update} does not exist (to start a new report use -o)`);
+    doc = await readFile(target.real, "utf8");
+  }
+  if (outputPath) await checkTarget(resolver, outputPath, "-o");
+  // Links in a --plots DIR the user typed are theirs to follow; below it (and for the default <dir>/plots) summary-md picks the names.
+  const plotTyped = typeof options.plots === "string" ? plotDir : linkBase;
+  if (plotsWanted) await usage(typeof options.plots === "string" ? "--plots" : "plots", () => resolver.directory(plotDir, plotTyped));
+  const writePlot = (path: string, text: string) => replaceFile(path, text, { resolver, warn: log.warn, typed: plotTyped }).then(() => {});
 
   const read = {
     errors,
@@ -131,7 +141,7 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
     const curve = curveOf(view);
     if (plotsWanted && curve) {
       const file = join(plotDir, `${slug(view.name)}.svg`);
-      await writePlots(new Map([[file, runPlotSvg(curve, { logY: options.logY ?? "auto" })]]));
+      await writePlots(new Map([[file, runPlotSvg(curve, { logY: options.logY ?? "auto" })]]), writePlot);
       plot = relativeLink(linkBase, file);
     }
     const report = sampleReport(view, {
@@ -148,7 +158,7 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
       ? buildPlots(groups, { dir: plotDir, linkBase, logY: options.logY ?? "auto", ...(options.colorBy ? { colorBy: options.colorBy } : {}) })
       : undefined;
     if (plots) {
-      const n = await writePlots(plots.files);
+      const n = await writePlots(plots.files, writePlot);
       log.debug(`${plots.files.size} plots (${n} changed) in ${plotDir}`);
     }
     if (updatePath && doc !== undefined) {
@@ -183,6 +193,23 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
   if (errors.count > 0) log.warn(`${errors.count} bad input line(s) skipped; the report covers the rest`);
   return errors.count > 0 ? 1 : 0;
 }
+
+/** What the path names is wrong (missing, a directory, a FIFO): a usage error (exit 2); not writable: exit 1. */
+async function usage<T>(label: string, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (e) {
+    if (e instanceof TargetError && e.isUsage) throw new UsageError(`${label}: ${e.message}`);
+    throw e;
+  }
+}
+
+const checkTarget = (resolver: Resolver, path: string, label: string): Promise<FileTarget> =>
+  usage(label, async () => {
+    const target = await resolver.file(path);
+    await checkWritable(target);
+    return target;
+  });
 
 function relativeLink(base: string, file: string): string {
   return relative(base, file).split(sep).join("/");

@@ -1,6 +1,6 @@
+import { constants } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
-import { writeFileAtomic } from "@slurmpipe/core";
 import { formatNumber, slug } from "./format.ts";
 import { type Curve, type LogMode, colorBySvg, overviewSvg, runPlotSvg } from "./svg/plot.ts";
 import type { Grouped, RunView } from "./view.ts";
@@ -90,13 +90,14 @@ export function paramOf(view: RunView, name: string): unknown {
  * Writes the SVGs atomically, leaving files whose content did not change untouched (so a cron
  * job that regenerates the report every few minutes does not churn mtimes or sync clients).
  */
-export async function writePlots(files: Map<string, string>): Promise<number> {
+export async function writePlots(files: Map<string, string>, write: (path: string, text: string) => Promise<void>): Promise<number> {
   let written = 0;
   for (const [path, text] of files) {
-    const old = await readFile(path, "utf8").catch(() => undefined);
+    // O_NONBLOCK: a FIFO in a plot's place must not block the read; the write then refuses it.
+    const old = await readFile(path, { encoding: "utf8", flag: constants.O_RDONLY | constants.O_NONBLOCK }).catch(() => undefined);
     if (old === text) continue;
     await mkdir(dirname(path), { recursive: true });
-    await writeFileAtomic(path, text);
+    await write(path, text);
     written += 1;
   }
   return written;

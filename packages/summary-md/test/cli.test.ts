@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError, UsageError } from "@slurmpipe/core";
 import { execa } from "execa";
@@ -120,5 +120,43 @@ describe.skipIf(!built)("the built command", () => {
     expect(good.exitCode).toBe(0);
     expect(readFileSync(doc, "utf8")).toContain("| run_49 | RUNNING | 1049 |");
     expect(readdirSync(dir).filter((f) => f.startsWith(".experiment_summary.md") && f.endsWith(".tmp")).length).toBeLessThanOrEqual(1);
+  });
+
+  it("killed while writing through a symlink: the linked document stays whole, the link a link; then it updates", async () => {
+    const prlimit = await execa("prlimit", ["--version"], { reject: false }).catch(() => undefined);
+    if (prlimit?.exitCode !== 0) return void process.stderr.write("skipping kill-mid-write test: no prlimit\n");
+    const dir = tempDir();
+    mkdirSync(join(dir, "docs"));
+    const target = join(dir, "docs", "summary.md");
+    const original = `# exp\n\n${"filler line\n".repeat(2000)}`;
+    writeFileSync(target, original);
+    chmodSync(target, 0o640);
+    symlinkSync("docs/summary.md", join(dir, "experiment_summary.md"));
+    const runs = Array.from({ length: 50 }, (_, i) => ({ id: `r${i}`, name: `run_${i}`, job: { id: String(1000 + i) }, state: { state: "RUNNING", category: "active", terminal: false } }));
+    writeNdjson(join(dir, "in.ndjson"), runs);
+    const r = await execa("prlimit", [`--fsize=${original.length - 100}`, "node", cli, "--update", "experiment_summary.md", "in.ndjson"], { cwd: dir, reject: false });
+    expect(r.exitCode === 0).toBe(false);
+    expect(readFileSync(target, "utf8")).toBe(original);
+    expect(readlinkSync(join(dir, "experiment_summary.md"))).toBe("docs/summary.md");
+    const good = await execa("node", [cli, "--update", "experiment_summary.md", "in.ndjson"], { cwd: dir, reject: false });
+    expect(good.exitCode).toBe(0);
+    expect(readFileSync(target, "utf8")).toContain("| run_49 | RUNNING | 1049 |");
+    expect(readlinkSync(join(dir, "experiment_summary.md"))).toBe("docs/summary.md");
+    expect(statSync(target).mode & 0o777).toBe(0o640);
+  });
+
+  it("exit 1 for a read-only document, 2 for one that is not a file; each message names the file", async () => {
+    const dir = tempDir();
+    writeNdjson(join(dir, "in.ndjson"), [JSON.parse(ok("a"))]);
+    writeFileSync(join(dir, "ro.md"), "# x\n");
+    chmodSync(join(dir, "ro.md"), 0o444);
+    const ro = await execa("node", [cli, "--update", "ro.md", "in.ndjson"], { cwd: dir, reject: false });
+    expect(ro.exitCode).toBe(1);
+    expect(ro.stderr).toContain(`summary-md: error: cannot write ${join(dir, "ro.md")}: the file is read-only (mode 0444)`);
+    expect(readFileSync(join(dir, "ro.md"), "utf8")).toBe("# x\n");
+    mkdirSync(join(dir, "adir.md"));
+    const notFile = await execa("node", [cli, "--update", "adir.md", "in.ndjson"], { cwd: dir, reject: false });
+    expect(notFile.exitCode).toBe(2);
+    expect(notFile.stderr).toContain(`summary-md: --update: ${join(dir, "adir.md")} is a directory`);
   });
 });
