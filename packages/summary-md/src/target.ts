@@ -1,6 +1,7 @@
 import { type Stats, constants } from "node:fs";
 import { access, lstat, readlink, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
+import { describeFile } from "@slurmpipe/core";
 
 /*
  * Where a file that summary-md replaces really is, and whether it may be replaced. Self-contained
@@ -52,15 +53,6 @@ export function shown(t: FileTarget): string {
 
 const MAX_LINKS = 40; // Linux's own limit for one path resolution (ELOOP)
 
-export function kindOf(st: Stats): string {
-  if (st.isFile()) return "a regular file";
-  if (st.isDirectory()) return "a directory";
-  if (st.isFIFO()) return "a FIFO (named pipe)";
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  if (st.isSocket()) return "a socket";
-  return "not a regular file";
-}
 
 const octal = (mode: number) => `0${(mode & 0o7777).toString(8)}`;
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
@@ -108,7 +100,7 @@ export class Resolver {
     if (known !== undefined) return known;
     const { real, stat: st } = await this.walk(path, typed);
     if (!st) return undefined;
-    if (!st.isDirectory()) throw new TargetError(`${path} is ${kindOf(st)}, not a directory`, "not-dir", path);
+    if (!st.isDirectory()) throw new TargetError(`${path} is ${describeFile(st)}, not a directory`, "not-dir", path);
     // Only existing directories are remembered: a missing one may be created (mkdir -p) later in the run.
     this.dirs.set(key, real);
     return real;
@@ -143,7 +135,7 @@ export class Resolver {
         pending.push(...to.split(sep).filter(Boolean).map((n) => ({ name: n, check: false })).reverse());
         continue;
       }
-      if (pending.length > 0 && !got.isDirectory()) throw new TargetError(`${next} is ${kindOf(got)}, not a directory`, "not-dir", path);
+      if (pending.length > 0 && !got.isDirectory()) throw new TargetError(`${next} is ${describeFile(got)}, not a directory`, "not-dir", path);
       cur = next;
     }
     return { real: cur, stat: await stat(cur) };
@@ -171,7 +163,7 @@ export async function checkWritable(t: FileTarget, euid: number = process.geteui
   const dir = dirname(t.real);
   const fsReadOnly = () => new TargetError(`cannot write ${shown(t)}: ${dir} is on a read-only file system`, "read-only-fs", t.path);
   if (t.stat) {
-    if (!t.stat.isFile()) throw new TargetError(`${shown(t)} is ${kindOf(t.stat)}, not a regular file`, "not-file", t.path);
+    if (!t.stat.isFile()) throw new TargetError(`${shown(t)} is ${describeFile(t.stat)}, not a regular file`, "not-file", t.path);
     const readOnly = () =>
       new TargetError(
         `cannot write ${shown(t)}: the file is read-only (mode ${octal(t.stat!.mode)}); make it writable (chmod u+w) for summary-md to replace it`,
