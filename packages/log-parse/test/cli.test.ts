@@ -1,10 +1,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
-import { createLogger } from "@slurmpipe/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LogParseArgs, logParse } from "../src/index.ts";
+import type { LogParseArgs } from "../src/index.ts";
+import { runLogParse } from "./run-lib.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -16,16 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-async function run(args: LogParseArgs, input = "") {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d) => (out += d));
-  stderr.on("data", (d) => (err += d));
-  const code = await logParse(args, { stdin: Readable.from([input]), stdout, stderr, log: createLogger("log-parse", { stderr, quiet: true }), cwd: dir });
-  return { code, records: out.split("\n").filter(Boolean).map((l) => JSON.parse(l)), stderr: err };
-}
+const run = (args: LogParseArgs, input = "") => runLogParse(dir, args, input);
 
 describe("log-parse command", () => {
   it("adds report to run records, passes unknown fields and other kinds through in order", async () => {

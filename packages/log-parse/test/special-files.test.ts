@@ -3,10 +3,9 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { type Server, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
-import { createLogger } from "@slurmpipe/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LogParseArgs, logParse, parseLogFile } from "../src/index.ts";
+import { type LogParseArgs, parseLogFile } from "../src/index.ts";
+import { runLogParse } from "./run-lib.ts";
 
 /**
  * Log paths come from records, so they may name anything. Only regular files are read: a FIFO
@@ -36,16 +35,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(args: LogParseArgs, input = "") {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d) => (out += d));
-  stderr.on("data", (d) => (err += d));
-  const code = await logParse(args, { stdin: Readable.from([input]), stdout, stderr, log: createLogger("log-parse", { stderr, quiet: true }), cwd: dir });
-  return { code, records: out.split("\n").filter(Boolean).map((l) => JSON.parse(l)), stderr: err };
-}
+const run = (args: LogParseArgs, input = "") => runLogParse(dir, args, input);
 
 const rec = (id: string, stderr: string, extra: Record<string, unknown> = {}) => ({
   id: `abc${id}def456`,
