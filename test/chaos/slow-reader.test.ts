@@ -1,8 +1,9 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli, runCliSlowReader } from "../support/cli.ts";
+import { submittedRecords, writeCompletedSlurm } from "../support/fake-slurm.ts";
 
 /**
  * Every command's output read by a slow consumer (4 KiB per millisecond) is byte for byte what a
@@ -25,42 +26,15 @@ function sweepFile(): string {
   return file;
 }
 
-// A stand-in Slurm answering squeue and sacct: every job COMPLETED (the real cluster is not
-// needed to see whether output survives the exit).
-function fakeSlurm(): void {
-  mkdirSync(join(dir, "bin"));
-  const tag = 'f"run{i}.sp{int(i):010x}"';
-  const script = (lines: string) =>
-    `#!/usr/bin/env python3\nimport sys\na = sys.argv\nfor i in dict.fromkeys(a[a.index("-j") + 1].split(",")):\n${lines}`;
-  writeFileSync(join(dir, "bin/squeue"), script(`    print(f"{i}|{i}|||COMPLETED|None|0:05|10:00|node1|2026-01-01T00:00:00|2026-01-01T00:00:05|2026-01-01T00:00:00|1G|" + ${tag})\n`));
-  writeFileSync(
-    join(dir, "bin/sacct"),
-    script(
-      `    print(f"{i}|{i}|COMPLETED|0:0|00:00:05|2026-01-01T00:00:00|2026-01-01T00:00:05|2026-01-01T00:00:00||1G|00:10:00|node1||" + ${tag})\n` +
-        `    print(f"{i}.batch|{i}.batch|COMPLETED|0:0|00:00:05|2026-01-01T00:00:00|2026-01-01T00:00:05|2026-01-01T00:00:00|1000K||||||batch")\n`,
-    ),
-  );
-  for (const f of ["squeue", "sacct"]) chmodSync(join(dir, "bin", f), 0o755);
-}
-
-function submittedRecords(): string {
-  const lines: string[] = [];
-  for (let i = 1000; i < 1000 + RUNS; i++) {
-    const id = `${i.toString(16).padStart(10, "0")}abcdef`;
-    lines.push(JSON.stringify({ kind: "run", id, name: `run${i}`, params: { pad: "p".repeat(300) }, job: { id: String(i), name: `run${i}.sp${id.slice(0, 10)}`, submitted_at: "2026-01-01T00:00:00Z", cluster: "c" } }));
-  }
-  return `${lines.join("\n")}\n`;
-}
-
 const inputs: Record<string, string> = {};
 
 beforeAll(async () => {
-  fakeSlurm();
+  writeCompletedSlurm(join(dir, "bin"));
   const sweep = await runCli("sweep-gen", [sweepFile()], { env });
   inputs.runs = String(sweep.stdout);
   const rendered = await runCli("slurm-render", ["--profile", "local", "--out", join(dir, "scripts")], { input: inputs.runs, env });
   inputs.rendered = String(rendered.stdout);
-  inputs.submitted = submittedRecords();
+  inputs.submitted = submittedRecords(RUNS, { params: { pad: "p".repeat(300) } });
   // A thousand small files for archive, so it prints many archive-entry records.
   for (let i = 0; i < 1000; i++) {
     mkdirSync(join(dir, "results", `run${i}`), { recursive: true });

@@ -1,10 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { taggedJobName } from "@slurmpipe/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { cancel, countByName, ndjson, tinyRun, waitForSacct } from "../../packages/slurm-submit/test/slurm-fixtures.ts";
 import { cliPath, runCli } from "../support/cli.ts";
+import { submittedRecords, writeCompletedSlurm } from "../support/fake-slurm.ts";
 import { describeSlurm, requireCluster } from "../support/slurm.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,21 +66,8 @@ describe("a command that exits on a closed pipe releases its state lock", () => 
   it("slurm-poll --once | head -1, twice in a row: the second is not refused as locked", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sp-lock-epipe-"));
     // A stand-in squeue/sacct (every job COMPLETED): the lock, not Slurm, is under test.
-    mkdirSync(join(dir, "bin"));
-    for (const f of ["squeue", "sacct"]) {
-      const line =
-        f === "squeue"
-          ? 'f"{i}|{i}|||COMPLETED|None|0:05|10:00|n1|2026-01-01T00:00:00|2026-01-01T00:00:05|2026-01-01T00:00:00|1G|r{i}.sp{int(i):010x}"'
-          : 'f"{i}|{i}|COMPLETED|0:0|00:00:05|2026-01-01T00:00:00|2026-01-01T00:00:05|2026-01-01T00:00:00||1G|00:10:00|n1||r{i}.sp{int(i):010x}"';
-      writeFileSync(join(dir, "bin", f), `#!/usr/bin/env python3\nimport sys\na = sys.argv\nfor i in dict.fromkeys(a[a.index("-j") + 1].split(",")):\n    print(${line})\n`);
-      chmodSync(join(dir, "bin", f), 0o755);
-    }
-    const records = Array.from({ length: 3000 }, (_, k) => {
-      const i = 1000 + k;
-      const id = `${i.toString(16).padStart(10, "0")}abcdef`;
-      return JSON.stringify({ kind: "run", id, name: `r${i}`, job: { id: String(i), name: `r${i}.sp${id.slice(0, 10)}`, submitted_at: "2026-01-01T00:00:00Z" } });
-    }).join("\n");
-    writeFileSync(join(dir, "jobs.ndjson"), `${records}\n`);
+    writeCompletedSlurm(join(dir, "bin"));
+    writeFileSync(join(dir, "jobs.ndjson"), submittedRecords(3000));
     const env = { ...process.env, SLURMPIPE_SLURM_BIN: join(dir, "bin") };
     const { execa } = await import("execa");
     for (let round = 0; round < 2; round++) {
