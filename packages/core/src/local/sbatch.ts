@@ -8,7 +8,7 @@ import { parseDuration, parseMemory } from "../slurm/units.ts";
 import { ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
 import { JOB_RUNNER_SOURCE } from "./job-runner.ts";
 import { exportedEnvironment } from "./export.ts";
-import { type LocalJob, PRIVATE_FILE_MODE, allocateIds, enqueueJob, ensurePrivateDir, listJobs, writeJob } from "./store.ts";
+import { type LocalJob, PRIVATE_FILE_MODE, allocateIds, enqueueJob, ensurePrivateDir, jobsDir, listJobs, writeJob } from "./store.ts";
 import type { LocalResult } from "./types.ts";
 
 const SBATCH_SPEC = {
@@ -193,6 +193,8 @@ export async function localSbatch(argv: readonly string[], opts: { dir: string; 
   } catch (e) {
     return fail(`sbatch: error: ${(e as Error).message}`, 1);
   }
+  // Once per sbatch, not per job file: an array of 100,000 tasks writes 100,000 of them.
+  ensurePrivateDir(jobsDir(opts.dir));
   const ids: number[] = [];
   for (let i = 0; i < count; i++) {
     const raw = first + i;

@@ -75,8 +75,9 @@ export function ensurePrivateDir(path: string): void {
   if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) chmodSync(path, PRIVATE_DIR_MODE);
 }
 
+/** Writes a job file (0600). sbatch has made `jobs/` private (ensurePrivateDir) before its first. */
 export function writeJob(dir: string, job: LocalJob): void {
-  ensurePrivateDir(jobsDir(dir));
+  mkdirSync(jobsDir(dir), { recursive: true, mode: PRIVATE_DIR_MODE });
   const path = jobPath(dir, job.raw_id);
   const tmp = `${path}.${process.pid}.tmp`;
   const kept = TERMINAL_LOCAL.has(job.state) ? { ...job, env: undefined } : job;
