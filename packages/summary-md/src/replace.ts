@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { type FileHandle, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { fsyncDir } from "@slurmpipe/core";
+import { fsReason, fsyncDir } from "@slurmpipe/core";
 import { type FileTarget, Resolver, TargetError, checkWritable, shown } from "./target.ts";
 
 /*
@@ -82,20 +82,13 @@ async function keepOwnerAndMode(fh: FileHandle, target: FileTarget, warn: (messa
   await fh.chmod(want.mode & 0o7777);
 }
 
-const REASONS: Record<string, string> = {
-  ENOSPC: "no space left on device",
-  EDQUOT: "disk quota exceeded",
-  EROFS: "read-only file system",
-  EACCES: "permission denied",
-  EPERM: "operation not permitted",
-  EIO: "input/output error",
-};
 
 /** The error names the file the user named, not the temp file; the errno code stays on it. */
 function failure(target: FileTarget, e: unknown): Error {
   if (e instanceof TargetError) return e;
   const code = (e as NodeJS.ErrnoException).code;
   if (code === "EROFS") return new TargetError(`cannot write ${shown(target)}: ${dirname(target.real)} is on a read-only file system`, "read-only-fs", target.path);
-  const reason = code && REASONS[code] ? `${REASONS[code]} (${code})` : (e as Error).message;
+  const words = fsReason(e as NodeJS.ErrnoException);
+  const reason = words === (e as Error).message ? words : `${words} (${code})`;
   return Object.assign(new Error(`cannot write ${shown(target)}: ${reason}`, { cause: e }), code ? { code } : {});
 }

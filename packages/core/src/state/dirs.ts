@@ -5,8 +5,9 @@ import { dirname, resolve } from "node:path";
 const WHY: Record<string, string> = {
   EROFS: "it is on a read-only file system",
   EACCES: "permission denied",
-  EPERM: "permission denied",
-  ENOSPC: "no space left on the device",
+  EPERM: "operation not permitted",
+  EIO: "input/output error",
+  ENOSPC: "no space left on device",
   EDQUOT: "disk quota exceeded",
   ENOTDIR: "a part of the path is a file, not a directory",
   EEXIST: "a file of that name is in the way",
