@@ -74,7 +74,9 @@ describe("filename patterns", () => {
       await time(60);
       const a = Math.min(await time(60), await time(60));
       const b = Math.min(await time(240), await time(240));
-      expect(b / a, `60 chars ${a.toFixed(1)} ms, 240 chars ${b.toFixed(1)} ms`).toBeLessThan(8);
+      // Linear gives about 4, cubic about 64: the bound is their geometric mean, so load on a
+      // shared CI machine that slows one size fourfold does not decide.
+      expect(b / a, `60 chars ${a.toFixed(1)} ms, 240 chars ${b.toFixed(1)} ms`).toBeLessThan(16);
     } finally {
       await rm(many, { recursive: true, force: true });
     }
