@@ -126,7 +126,8 @@ describe("many open tracebacks", () => {
     await best(many, 1);
     const a = await best(one, 3);
     const b = await best(many, 3);
-    expect(b.ms / a.ms, `one rank ${a.ms.toFixed(1)} ms, ${lines} ranks ${b.ms.toFixed(1)} ms`).toBeLessThan(3);
+    // Visiting every open traceback costs about 2,000x; 20 leaves room for a loaded CI machine.
+    expect(b.ms / a.ms, `one rank ${a.ms.toFixed(1)} ms, ${lines} ranks ${b.ms.toFixed(1)} ms`).toBeLessThan(20);
     expect(values(b.report, "loss")).toEqual([9.5]);
   });
 

@@ -70,12 +70,11 @@ describe("hostile YAML", () => {
     const lines = [HEAD.trimEnd(), "params:", "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]"];
     for (let i = 1; i < 9; i++) lines.push(`  a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(", ")}]`);
     lines.push("grid:\n  i: [1]\n");
-    const started = Date.now();
+    // Expanded, the document holds 10^9 values: only a refusal ends within the test's time limit.
     const r = await sweep(lines.join("\n"));
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/sweep\.yaml:\d+: field "params\.a\d": YAML aliases expand too much/);
-  });
+  }, 30_000);
 
   it.each(["!!js/function 'function(){}'", "!foo 1", "!!binary aGVsbG8=", "!!python/object:os.system ls", "!!set {a: null}"])(
     "a custom tag (%s) is an error at its line, never a silent string",
