@@ -1,6 +1,6 @@
 // @slurmpipe/archive: collect, checksum and pack a sweep's results; verify and restore archives.
 import { resolve } from "node:path";
-import { type Logger, NdjsonWriter, PipeClosedError, UsageError, parseMemory } from "@slurmpipe/core";
+import { type Logger, NdjsonWriter, PipeClosedError, UsageError, parseMemory, resolveNow } from "@slurmpipe/core";
 import { readRuns } from "./inputs.ts";
 import { type PackOptions, pack } from "./pack.ts";
 import { restoreArchive } from "./restore.ts";
@@ -85,21 +85,6 @@ export function parseSize(text: string, option: string): number {
   const bytes = /^\d+$/.test(t) ? Number(t) : parseMemory(t, 1);
   if (bytes === undefined) throw new UsageError(`--${option}: expected a size like 64M, 1G or 1048576, got ${JSON.stringify(text)}`);
   return bytes;
-}
-
-/** --now, else SOURCE_DATE_EPOCH (reproducible builds), else the clock. */
-export function resolveNow(now: string | undefined, env: NodeJS.ProcessEnv): Date {
-  if (now !== undefined) {
-    const d = /^\d+$/.test(now) ? new Date(Number(now) * 1000) : new Date(now);
-    if (Number.isNaN(d.getTime())) throw new UsageError(`--now: expected an ISO time or epoch seconds, got ${JSON.stringify(now)}`);
-    return d;
-  }
-  const sde = env.SOURCE_DATE_EPOCH;
-  if (sde !== undefined && sde !== "") {
-    if (!/^\d+$/.test(sde)) throw new UsageError(`SOURCE_DATE_EPOCH: expected epoch seconds, got ${JSON.stringify(sde)}`);
-    return new Date(Number(sde) * 1000);
-  }
-  return new Date();
 }
 
 /** The whole command, in-process: pack (default), --check-only, --verify or --restore. */

@@ -20,5 +20,7 @@ export * from "./state/string-pool.ts";
 export * from "./cli/log.ts";
 export * from "./cli/options.ts";
 export * from "./cli/main.ts";
+export * from "./cli/now.ts";
 export * from "./hash.ts";
+export * from "./shell/quote.ts";
 export { runLocalSlurm, localDir, type LocalOptions, type LocalJob, type LocalResult } from "./local/index.ts";

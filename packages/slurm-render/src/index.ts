@@ -3,6 +3,5 @@ export * from "./render.ts";
 export * from "./profile.ts";
 export * from "./resolve.ts";
 export * from "./script.ts";
-export * from "./quote.ts";
 export * from "./directives.ts";
 export * from "./check.ts";

@@ -3,10 +3,9 @@
  * everything that would otherwise only fail at submission or inside the job.
  */
 import { dirname, resolve as resolvePath } from "node:path";
-import { type RunRecord, contentId, parseDuration, parseMemory } from "@slurmpipe/core";
+import { type RunRecord, contentId, parseDuration, parseMemory, shellQuote } from "@slurmpipe/core";
 import { RESOURCE_KEYS, RESOURCE_OPTIONS, type ResourceKey, directiveOptionName, normalizeKey } from "./directives.ts";
 import type { Launcher, Profile } from "./profile.ts";
-import { shellQuote } from "./quote.ts";
 import { overrideKey, sampleOverrideProblem } from "./sample-scope.ts";
 
 /** An environment variable: profile values are shell text (`raw`), run and CLI values literal. */

@@ -3,9 +3,8 @@
  * Turns a job plan into the text of an sbatch script. Pure: the same plan always gives the same
  * bytes (no dates, no versions, no host names), so re-rendering an unchanged run is a no-op.
  */
-import { parseDuration } from "@slurmpipe/core";
+import { escapeForDoubleQuotes, parseDuration, quoteArgv, shellQuote } from "@slurmpipe/core";
 import { RESOURCE_KEYS, RESOURCE_OPTIONS } from "./directives.ts";
-import { escapeForDoubleQuotes, quoteArgv, shellQuote } from "./quote.ts";
 import { type JobPlan, RunError } from "./resolve.ts";
 
 /** One array job: the shared plan of its runs plus where the table of their argv lives. */

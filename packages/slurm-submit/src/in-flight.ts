@@ -1,7 +1,6 @@
-import { SlurmCommandError } from "@slurmpipe/core";
+import { SlurmCommandError, backoffDelay } from "@slurmpipe/core";
 import type { Invocation } from "./invocation.ts";
 import { countActive } from "./lookup.ts";
-import { backoffDelay } from "./pacer.ts";
 
 /**
  * --max-in-flight: waits while this state directory's pending+running tasks would exceed the

@@ -61,8 +61,3 @@ export class Pacer {
   }
 }
 
-/** Full-jitter exponential backoff: attempt 1 -> [base/2, base], doubling, capped. */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
-  const cap = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(cap / 2 + random() * (cap / 2));
-}

@@ -1,10 +1,10 @@
 import { hostname } from "node:os";
+import { backoffDelay } from "@slurmpipe/core";
 import type { Item } from "./items.ts";
 import type { Invocation } from "./invocation.ts";
 import { type IntentEntry, type NewEntry, RecordText } from "./ledger-view.ts";
 import { type TagRow, lookupByNames, rowForJob, windowStart } from "./lookup.ts";
 import { waitForOrphans } from "./orphans.ts";
-import { backoffDelay } from "./pacer.ts";
 import { edit, setOutputJob, withExtras } from "./records.ts";
 
 /**

@@ -1,13 +1,13 @@
 import { access } from "node:fs/promises";
 import { hostname } from "node:os";
-import { LockLostError, taggedJobName } from "@slurmpipe/core";
+import { LockLostError, backoffDelay, taggedJobName } from "@slurmpipe/core";
 import { dependencyFor } from "./dependencies.ts";
 import { InFlightLimit } from "./in-flight.ts";
 import { type Item, baseJobName, locate, readDirectives } from "./items.ts";
 import type { Invocation } from "./invocation.ts";
 import { type IntentEntry, RecordText } from "./ledger-view.ts";
 import { clusterName } from "./lookup.ts";
-import { Pacer, backoffDelay } from "./pacer.ts";
+import { Pacer } from "./pacer.ts";
 import { lookAfterFailure, recordFound } from "./reconcile.ts";
 import { edit, setError, setOutputJob, withExtras } from "./records.ts";
 import { arrayOverride, runSbatch, sbatchArgs } from "./sbatch.ts";

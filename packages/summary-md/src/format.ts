@@ -121,8 +121,3 @@ export function linkTarget(relPath: string): string {
     .join("/");
 }
 
-/** Quotes one word for a POSIX shell when needed. */
-export function shellQuote(word: string): string {
-  if (word !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}

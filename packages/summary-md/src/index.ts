@@ -1,6 +1,6 @@
 import { type FileHandle, readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { ErrorCounter, type Logger, NdjsonWriter, type RunRecord, UsageError, createLogger } from "@slurmpipe/core";
+import { ErrorCounter, type Logger, NdjsonWriter, type RunRecord, UsageError, createLogger, resolveNow } from "@slurmpipe/core";
 import { slug } from "./format.ts";
 import { buildPlots, curveOf, writePlots } from "./plots.ts";
 import { collectInputs, readExpected } from "./records.ts";
@@ -60,18 +60,6 @@ export interface SummaryIo {
   log?: Logger;
   /** How files are replaced; replaceFile (through symlinks, mode kept, temp file + fsync + rename) unless a test swaps it. */
   writeFile?: (path: string, data: string | ((fh: FileHandle) => Promise<void>)) => Promise<void>;
-}
-
-/** Resolves the report time so the same inputs give byte-identical output (`--now`, SOURCE_DATE_EPOCH). */
-export function resolveNow(now: string | undefined, env: NodeJS.ProcessEnv): Date {
-  const pick = (text: string, what: string): Date => {
-    const d = /^\d+(\.\d+)?$/.test(text.trim()) ? new Date(Number(text) * 1000) : new Date(text);
-    if (Number.isNaN(d.getTime())) throw new UsageError(`${what}: expected an ISO 8601 time or Unix seconds, got ${JSON.stringify(text)}`);
-    return d;
-  };
-  if (now !== undefined) return pick(now, "--now");
-  if (env.SOURCE_DATE_EPOCH) return pick(env.SOURCE_DATE_EPOCH, "SOURCE_DATE_EPOCH");
-  return new Date();
 }
 
 function checkUsage(o: SummaryOptions): void {

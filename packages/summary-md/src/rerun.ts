@@ -1,5 +1,5 @@
-import { type Failure, type SuggestedAction, canonicalJson, formatMemory } from "@slurmpipe/core";
-import { mdText, shellQuote } from "./format.ts";
+import { type Failure, type SuggestedAction, canonicalJson, formatMemory, shellQuoteForDisplay as shellQuote } from "@slurmpipe/core";
+import { mdText } from "./format.ts";
 import { isFailed } from "./status.ts";
 import type { RunView } from "./view.ts";
 

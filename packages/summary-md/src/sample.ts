@@ -1,5 +1,5 @@
-import { type RunRecord, parseDuration } from "@slurmpipe/core";
-import { codeSpan, formatBytes, formatElapsed, formatNumber, linkTarget, mdText, percent, shellQuote } from "./format.ts";
+import { type RunRecord, parseDuration, shellQuoteForDisplay as shellQuote } from "@slurmpipe/core";
+import { codeSpan, formatBytes, formatElapsed, formatNumber, linkTarget, mdText, percent } from "./format.ts";
 import { slurmTime } from "./rerun.ts";
 import type { RunView } from "./view.ts";
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { codeSpan, mdCell, mdText, naturalCompare, oneLine, shellQuote } from "../src/format.ts";
+import { shellQuoteForDisplay as shellQuote } from "@slurmpipe/core";
+import { codeSpan, mdCell, mdText, naturalCompare, oneLine } from "../src/format.ts";
 import { parseRow } from "../src/update.ts";
 import { run } from "./helpers.ts";
 
@@ -41,6 +42,11 @@ describe("markdown escaping", () => {
   it("shell quoting and natural order", () => {
     expect(shellQuote("38G")).toBe("38G");
     expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+    // The printed rerun commands use core's quoting: control characters as $'...' escapes (a
+    // newline in a value kept the pasted command from being one line), a NUL shown, not thrown.
+    expect(shellQuote("a\nb")).toBe("$'a\\nb'");
+    expect(shellQuote("\u001b[31m")).toBe("$'\\x1b[31m'");
+    expect(shellQuote("x\u0000y")).toBe("$'x\\x00y'");
     expect(["run10", "run2", "run1"].sort(naturalCompare)).toEqual(["run1", "run2", "run10"]);
   });
 });

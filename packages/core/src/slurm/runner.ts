@@ -89,7 +89,7 @@ export interface SlurmRunOptions {
   timeoutMs?: number;
   /** Total attempts for transient failures (1 = no retry). Default 4. */
   attempts?: number;
-  /** First backoff in ms; doubles each retry, with full jitter. Default 1000. */
+  /** First backoff in ms; doubles each retry, half of it random (backoffDelay). Default 1000. */
   backoffMs?: number;
   maxBackoffMs?: number;
   /** Retry transient failures? (sbatch callers reconcile first and pass false.) Default true. */
@@ -183,12 +183,22 @@ export async function runSlurm(command: string, args: readonly string[], options
     last = new SlurmCommandError(command, args, kind, result.exitCode, stdout, stderr, attempt);
     const retryable = kind === "transient" || kind === "timeout";
     if (!retryable || attempt === attempts) throw last;
-    const cap = Math.min(options.maxBackoffMs ?? 30_000, (options.backoffMs ?? 1000) * 2 ** (attempt - 1));
-    const delayMs = Math.round(cap / 2 + random() * (cap / 2));
+    const delayMs = backoffDelay(attempt, options.backoffMs ?? 1000, options.maxBackoffMs ?? 30_000, random);
     options.onRetry?.({ attempt, delayMs, error: last });
     await sleep(delayMs);
   }
   throw last!;
+}
+
+/**
+ * The one retry backoff (Slurm calls here, sbatch retries, confirmations and in-flight checks in
+ * slurm-submit): "equal jitter" exponential backoff, attempt 1 -> [base/2, base], doubling, capped
+ * at maxMs. Half the delay is random so that many cron-started watchers that failed together do
+ * not retry together; half is fixed so that a retry never comes at once.
+ */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const cap = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(cap / 2 + random() * (cap / 2));
 }
 
 /** The Slurm-client options every command accepts and passes to runSlurm unchanged. */

@@ -1,7 +1,9 @@
 /**
- * Shell quoting for bash scripts. Every value a run brings (params, argv words, paths, env values)
- * goes through `shellQuote`, so it reaches the program's argv byte for byte whatever it contains:
- * `$(...)`, backticks, quotes, `;`, `#`, backslashes, newlines, unicode.
+ * Shell quoting, the one copy: every command line slurmpipe writes (slurm-render's scripts) or
+ * shows (summary-md's rerun commands, slurm-poll's logged Slurm calls) goes through `shellQuote`,
+ * so a value reaches the program's argv byte for byte whatever it contains: `$(...)`, backticks,
+ * quotes, `;`, `#`, backslashes, newlines, escape sequences, unicode. Control characters become
+ * `$'\xHH'` escapes, so a pasted command stays one line and a terminal shows no raw escapes.
  */
 
 /** Words made only of these characters mean the same unquoted (no expansion, globbing, splitting). */
@@ -45,4 +47,13 @@ export function quoteArgv(argv: readonly string[]): string {
  */
 export function escapeForDoubleQuotes(text: string): string {
   return text.replace(/[\\$`"]/g, (c) => `\\${c}`);
+}
+
+/**
+ * `shellQuote` for a command line that is only shown, never run by slurmpipe: a NUL byte (which no
+ * argument can hold, so `shellQuote` refuses it) is shown as `\x00` inside `$'...'`, where bash
+ * would cut the word; the reader sees the byte instead of the command failing to print.
+ */
+export function shellQuoteForDisplay(value: string): string {
+  return value.includes("\u0000") ? ansiCQuote(value) : shellQuote(value);
 }

@@ -1,7 +1,7 @@
 import { execa } from "execa";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { QuoteError, escapeForDoubleQuotes, quoteArgv, shellQuote } from "../src/quote.ts";
+import { QuoteError, escapeForDoubleQuotes, quoteArgv, shellQuote } from "../src/shell/quote.ts";
 
 const NASTY = ["$(touch /tmp/pwned)", "`id`", "it's", 'say "hi"', "a;b", "x\ny", " lead", "#hash", "back\\slash", "☃ unicode ü", "", "*", "~", "a=b", "$HOME", "tab\there", "cr\rx", "\u001b[31m", "!event"];
 
