@@ -51,6 +51,42 @@ const lazyBuiltins = {
   },
 };
 
+/**
+ * core's local backend starts its job runner as `node -e <text>` (src/local/job-runner.ts tells
+ * why): this replaces job-runner.ts with `export function jobRunnerSource() { return "<text>"; }`,
+ * the text being src/local/runner-process.ts bundled into one ESM module. The settings are
+ * job-runner.ts's RUNNER_BUILD_OPTIONS (used when the sources run, under vitest): keep in step.
+ * The runner may import node builtins only (it runs detached, with nothing but node).
+ */
+const jobRunnerSource = {
+  name: "job-runner-source",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]core[\\/]src[\\/]local[\\/]job-runner\.ts$/ }, async (args) => {
+      const entry = join(dirname(args.path), "runner-process.ts");
+      const result = await build({
+        entryPoints: [entry],
+        bundle: true,
+        packages: "external",
+        platform: "node",
+        target: "node20",
+        format: "esm",
+        legalComments: "none",
+        logLevel: "silent",
+        write: false,
+        metafile: true,
+      });
+      const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
+      const foreign = imports.filter((p) => !isBuiltin(p));
+      if (foreign.length > 0) return { errors: [{ text: `the job runner (runner-process.ts) may import node builtins only, not ${foreign.join(", ")}` }] };
+      return {
+        contents: `export function jobRunnerSource() { return ${JSON.stringify(result.outputFiles[0].text)}; }\n`,
+        loader: "js",
+        watchFiles: Object.keys(result.metafile.inputs).map((p) => join(process.cwd(), p)),
+      };
+    });
+  },
+};
+
 const common = { platform: "node", target: "node20", format: "esm", bundle: true, logLevel: "warning", legalComments: "none" };
 
 // A library with a light CLI-shell entry (core: `@slurmpipe/core/cli`, src/cli/index.ts) is built as
@@ -67,6 +103,7 @@ await build({
   chunkNames: "chunks/[name]-[hash]",
   packages: "external",
   sourcemap: true,
+  plugins: [jobRunnerSource],
 });
 
 if (!process.argv.includes("--lib") && existsSync("src/cli.ts")) {
@@ -80,7 +117,8 @@ if (!process.argv.includes("--lib") && existsSync("src/cli.ts")) {
     splitting: true,
     chunkNames: "cli-chunks/[name]-[hash]",
     minify: true,
-    plugins: [zodEnglishOnly, lazyBuiltins],
+    // jobRunnerSource matters only if a command bundles core from source; core's dist already has the text.
+    plugins: [jobRunnerSource, zodEnglishOnly, lazyBuiltins],
     // CommonJS dependencies (yargs, split2, ...) call require() for node builtins; an ESM bundle has none.
     banner: {
       js: [

@@ -1,241 +1,45 @@
 /**
- * Source of the detached process that runs the jobs of one local `sbatch` call (all tasks of an
- * array). It is plain JavaScript with only node builtins, started as `node -e <source> <dir> <ids>`,
- * so it works the same from the standalone bundle and from tests, and outlives the submitting
- * shell (detached, own session). It plays slurmd + the scheduler for its jobs: waits for
- * dependencies and a free slot (at most <maxParallel> jobs of this machine run at once, array
- * throttle honoured), runs the script with Slurm's environment, enforces the time limit (SIGTERM,
- * then SIGKILL after KillWait = 5 s, state TIMEOUT), honours scancel, and records the outcome.
+ * The JavaScript text of the detached job runner: runner-process.ts (a real, type-checked and
+ * linted module) bundled into one self-contained ESM module that imports node builtins only.
+ * sbatch.ts starts it as `node --input-type=module -e <text> <dir> <ids> <maxParallel>`.
+ *
+ * A text, not a file path: core's dist/index.mjs is bundled INTO every command's standalone
+ * dist/cli.mjs, which is copied onto login nodes with no node_modules and no core files beside
+ * it; a string literal travels with the bundle, and `node -e` needs nothing else on disk.
+ *
+ * Two ways this module is made:
+ * - Built (scripts/bundle.mjs, plugin "job-runner-source"): the whole module is replaced by
+ *   `export function jobRunnerSource() { return "<runner-process.ts, bundled>"; }`, bundled once at
+ *   build time; the code below (and esbuild) is not in any dist.
+ * - From TypeScript sources (vitest of ANY package: they all import core's src, and so does
+ *   test/vitest.config.ts): the code below bundles runner-process.ts with esbuild (a dev
+ *   dependency, present wherever the sources run) on first use. This, rather than a
+ *   `./runner-process.ts?source` import with a vite plugin, because that import would need the
+ *   plugin in every vitest config and an ambient module declaration in every tsconfig that reaches
+ *   core's sources; here each tool sees a plain TypeScript module.
+ * Both build with RUNNER_BUILD_OPTIONS' settings (scripts/bundle.mjs repeats them: keep in step)
+ * and refuse a runner that imports anything but node builtins.
  */
-export const JOB_RUNNER_SOURCE = String.raw`
-import fs from "node:fs";
-import path from "node:path";
-import os from "node:os";
-import { spawn } from "node:child_process";
+import { createRequire, isBuiltin } from "node:module";
+import { fileURLToPath } from "node:url";
+import type * as esbuild from "esbuild";
 
-const [dir, idsText, maxText] = process.argv.slice(1);
-const ids = idsText.split(",").map(Number);
-const maxParallel = Math.max(1, Number(maxText) || os.cpus().length);
-const host = os.hostname().split(".")[0];
-const KILL_WAIT_MS = 5000;
-const jobFile = (id) => path.join(dir, "jobs", id + ".json");
-const slotDir = path.join(dir, "slots");
-fs.mkdirSync(slotDir, { recursive: true });
-// The FIFO of eligible waiting jobs of this machine, shared by every runner (see queue in store.ts):
-// queue/<raw id, zero-padded> holding the pid of the runner that waits for it. A runner starts a
-// job only while fewer live entries are ahead of it than slots are free, so jobs start in
-// submission order across sbatch calls, and no runner reads another runner's job files.
-const queueDir = path.join(dir, "queue");
-fs.mkdirSync(queueDir, { recursive: true });
-const QUEUE_PAD = 12;
-const entryName = (id) => String(id).padStart(QUEUE_PAD, "0");
-const queued = new Set(); // our raw ids that have an entry
-const entryPids = new Map(); // entry name -> runner pid (an entry's pid never changes)
-function enqueue(id) {
-  if (queued.has(id)) return;
-  const p = path.join(queueDir, entryName(id));
-  if (!fs.existsSync(p)) { const t = p + "." + process.pid + ".tmp"; fs.writeFileSync(t, String(process.pid)); fs.renameSync(t, p); }
-  queued.add(id);
-}
-function dequeue(id) {
-  try { fs.unlinkSync(path.join(queueDir, entryName(id))); } catch {}
-  queued.delete(id);
-}
-process.on("exit", () => { for (const id of queued) { try { fs.unlinkSync(path.join(queueDir, entryName(id))); } catch {} } });
-/** Live queue entries in order (entries of dead runners are removed); read once per pass. */
-function liveQueue() {
-  let names;
-  try { names = fs.readdirSync(queueDir); } catch { return []; }
-  const live = [];
-  for (const name of names.filter((n) => /^\d+$/.test(n)).sort()) {
-    let pid = entryPids.get(name);
-    if (pid === undefined) {
-      try { pid = Number(fs.readFileSync(path.join(queueDir, name), "utf8").trim()) || 0; } catch { continue; }
-      entryPids.set(name, pid);
-    }
-    if (pid && pid !== process.pid && !alive(pid)) { try { fs.unlinkSync(path.join(queueDir, name)); } catch {} entryPids.delete(name); continue; }
-    live.push(name);
-  }
-  return live;
-}
-/** Slots not held by a live job. */
-function freeSlots() {
-  let free = 0;
-  for (let k = 0; k < maxParallel; k++) {
-    const p = path.join(slotDir, String(k));
-    let holder;
-    try { holder = Number(fs.readFileSync(p, "utf8").trim() || 0); } catch { free++; continue; }
-    if (holder && !alive(holder)) free++;
-  }
-  return free;
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const now = () => new Date().toISOString();
-const read = (id) => { try { return JSON.parse(fs.readFileSync(jobFile(id), "utf8")); } catch { return undefined; } };
-// As store.ts writeJob: 0600, and an ended job's environment is not kept.
-const write = (job) => { const p = jobFile(job.raw_id); const t = p + "." + process.pid + ".tmp"; if (TERMINAL.has(job.state)) delete job.env; fs.writeFileSync(t, JSON.stringify(job), { mode: 0o600 }); fs.renameSync(t, p); };
-const update = (id, patch) => { const j = read(id); if (!j) return undefined; Object.assign(j, patch); write(j); return j; };
-const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (e) { return e.code === "EPERM"; } };
-const slurmTime = (d = new Date()) => { const p = (n) => String(n).padStart(2, "0"); return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds()); };
-const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"]);
+/**
+ * How runner-process.ts is bundled; scripts/bundle.mjs uses the same settings. Packages stay
+ * external so that an import of one shows in the metafile's imports and is refused.
+ */
+const RUNNER_BUILD_OPTIONS = { bundle: true, packages: "external", platform: "node", target: "node20", format: "esm", legalComments: "none", logLevel: "silent" } as const;
 
-function findDep(depId) {
-  // "12" may name a plain job or every task of array 12; "12_3" one task.
-  const all = fs.readdirSync(path.join(dir, "jobs")).filter((n) => /^\d+\.json$/.test(n)).map((n) => read(Number(n.slice(0, -5)))).filter(Boolean);
-  const m = /^(\d+)(?:_(\d+))?$/.exec(depId);
-  if (!m) return [];
-  if (m[2] !== undefined) return all.filter((j) => j.array_job_id === Number(m[1]) && j.array_task === Number(m[2]));
-  return all.filter((j) => j.raw_id === Number(m[1]) || j.array_job_id === Number(m[1]));
-}
+let cached: string | undefined;
 
-/** "ok" | "wait" | "never" for a job's dependency list (afterok / afterany / afternotok). */
-function dependencyStatus(job) {
-  for (const dep of job.dependency || []) {
-    const jobs = findDep(dep.id);
-    if (jobs.length === 0) continue; // unknown id: Slurm treats it as satisfied
-    for (const d of jobs) {
-      if (!TERMINAL.has(d.state)) return "wait";
-      const ok = d.state === "COMPLETED";
-      if (dep.type === "afterok" && !ok) return "never";
-      if (dep.type === "afternotok" && ok) return "never";
-    }
-  }
-  return "ok";
+export function jobRunnerSource(): string {
+  if (cached !== undefined) return cached;
+  const { buildSync } = createRequire(import.meta.url)("esbuild") as typeof esbuild;
+  const entry = fileURLToPath(new URL("./runner-process.ts", import.meta.url));
+  const result = buildSync({ ...RUNNER_BUILD_OPTIONS, entryPoints: [entry], write: false, metafile: true });
+  const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
+  const foreign = imports.filter((p) => !isBuiltin(p));
+  if (foreign.length > 0) throw new Error(`the job runner (runner-process.ts) may import node builtins only, not ${foreign.join(", ")}`);
+  cached = result.outputFiles[0]!.text;
+  return cached;
 }
-
-function tryAcquireSlot() {
-  for (let k = 0; k < maxParallel; k++) {
-    const p = path.join(slotDir, String(k));
-    try {
-      fs.writeFileSync(p, String(process.pid), { flag: "wx" });
-      return p;
-    } catch {
-      const holder = Number(fs.readFileSync(p, "utf8").trim() || 0);
-      if (holder && !alive(holder)) { try { fs.unlinkSync(p); } catch {} k--; }
-    }
-  }
-  return undefined;
-}
-
-function rssKb(pgid) {
-  let total = 0;
-  for (const pid of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = fs.readFileSync("/proc/" + pid + "/stat", "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) !== pgid) continue;
-      const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync("/proc/" + pid + "/status", "utf8"));
-      if (m) total += Number(m[1]);
-    } catch {}
-  }
-  return total;
-}
-
-const running = new Map(); // raw id -> { child, slot }
-let slotHolds = 0;
-
-function start(job, slot) {
-  const outDir = path.dirname(job.stdout);
-  const errDir = path.dirname(job.stderr);
-  if (!fs.existsSync(outDir) || !fs.existsSync(errDir)) {
-    // As slurmd: no output directory -> the job fails to launch (exit 0:53) and writes nothing.
-    update(job.raw_id, { state: "FAILED", reason: "JobLaunchFailure", start_time: now(), end_time: now(), exit_code: 0, signal: 53 });
-    fs.unlinkSync(slot);
-    return;
-  }
-  const env = { ...job.env,
-    SLURM_JOB_ID: String(job.raw_id), SLURM_JOBID: String(job.raw_id), SLURM_JOB_NAME: job.name,
-    SLURM_SUBMIT_DIR: job.cwd, SLURM_SUBMIT_HOST: host, SLURM_CLUSTER_NAME: "local", SLURM_JOB_PARTITION: job.partition,
-    SLURMD_NODENAME: host, SLURM_JOB_NODELIST: host, SLURM_NODELIST: host, SLURM_NNODES: "1", SLURM_JOB_NUM_NODES: "1",
-    SLURM_CPUS_ON_NODE: "1", SLURM_NODEID: "0", SLURM_PROCID: "0", SLURM_LOCALID: "0", SLURM_JOB_USER: job.user };
-  if (job.array_job_id !== undefined) Object.assign(env, { SLURM_ARRAY_JOB_ID: String(job.array_job_id), SLURM_ARRAY_TASK_ID: String(job.array_task) });
-  if (job.restarts > 0) env.SLURM_RESTART_COUNT = String(job.restarts);
-  // As Slurm: only when asked for, in MB; --mem-per-cpu jobs get SLURM_MEM_PER_CPU instead.
-  if (job.mem_per_cpu_mb !== undefined) env.SLURM_MEM_PER_CPU = String(job.mem_per_cpu_mb);
-  else if (job.mem_mb !== undefined) env.SLURM_MEM_PER_NODE = String(job.mem_mb);
-  const out = fs.openSync(job.stdout, "a");
-  const err = job.stderr === job.stdout ? out : fs.openSync(job.stderr, "a");
-  const child = spawn("/bin/bash", [job.script], { cwd: job.cwd, env, stdio: ["ignore", out, err], detached: true });
-  fs.closeSync(out);
-  if (err !== out) fs.closeSync(err);
-  const entry = { child, slot, timedOut: false, maxRssKb: 0, killTimer: undefined };
-  running.set(job.raw_id, entry);
-  update(job.raw_id, { state: "RUNNING", reason: "None", start_time: now(), pid: child.pid, runner_pid: process.pid });
-  const kill = (sig) => { try { process.kill(-child.pid, sig); } catch {} };
-  if (job.time_limit_s) {
-    setTimeout(() => {
-      if (!running.has(job.raw_id)) return;
-      entry.timedOut = true;
-      fs.appendFileSync(job.stderr, "slurmstepd: error: *** JOB " + job.raw_id + " ON " + host + " CANCELLED AT " + slurmTime() + " DUE TO TIME LIMIT ***\n");
-      kill("SIGTERM");
-      entry.killTimer = setTimeout(() => kill("SIGKILL"), KILL_WAIT_MS);
-    }, job.time_limit_s * 1000).unref();
-  }
-  child.on("exit", (code, signal) => {
-    clearTimeout(entry.killTimer);
-    running.delete(job.raw_id);
-    try { fs.unlinkSync(slot); } catch {}
-    const current = read(job.raw_id) || job;
-    const patch = { end_time: now(), pid: undefined, max_rss_kb: entry.maxRssKb || undefined };
-    const sig = signal ? (os.constants.signals[signal] || 0) : 0;
-    if (entry.timedOut) Object.assign(patch, { state: "TIMEOUT", reason: "TimeLimit", exit_code: 0, signal: 0 });
-    else if (current.cancel_requested) Object.assign(patch, { state: "CANCELLED", reason: "None", exit_code: 0, signal: sig || 15 });
-    else if (code === 0) Object.assign(patch, { state: "COMPLETED", reason: "None", exit_code: 0, signal: 0 });
-    else Object.assign(patch, { state: "FAILED", reason: signal ? "JobLaunchFailure" : "NonZeroExitCode", exit_code: code ?? 0, signal: sig });
-    update(job.raw_id, patch);
-  });
-}
-
-for (;;) {
-  let open = 0;
-  let queue; // live queue entries and free slots, read at most once per pass (again after a start)
-  let free = 0;
-  for (const id of ids) {
-    const job = read(id);
-    if (!job || TERMINAL.has(job.state)) continue;
-    open++;
-    const entry = running.get(id);
-    if (entry) {
-      entry.maxRssKb = Math.max(entry.maxRssKb, rssKb(entry.child.pid));
-      if (job.cancel_requested && !entry.cancelAt) {
-        entry.cancelAt = Date.now();
-        try { process.kill(-entry.child.pid, "SIGTERM"); } catch {}
-      } else if (entry.cancelAt && Date.now() - entry.cancelAt > KILL_WAIT_MS) {
-        try { process.kill(-entry.child.pid, "SIGKILL"); } catch {}
-      }
-      continue;
-    }
-    if (job.state !== "PENDING") { dequeue(id); continue; }
-    if (job.cancel_requested) { dequeue(id); update(id, { state: "CANCELLED", reason: "None", end_time: now() }); continue; }
-    if (job.hold) { dequeue(id); continue; }
-    const deps = dependencyStatus(job);
-    if (deps === "never") { dequeue(id); update(id, { state: "CANCELLED", reason: "DependencyNeverSatisfied", end_time: now() }); continue; }
-    if (deps === "wait") { dequeue(id); if (job.reason !== "Dependency") update(id, { reason: "Dependency" }); continue; }
-    if (job.array_throttle) {
-      const siblings = ids.map(read).filter((j) => j && j.state === "RUNNING");
-      if (siblings.length >= job.array_throttle) { dequeue(id); if (job.reason !== "JobArrayTaskLimit") update(id, { reason: "JobArrayTaskLimit" }); continue; }
-    }
-    // Eligible: wait in the FIFO; start only while fewer live entries are ahead than slots are free.
-    enqueue(id);
-    if (queue === undefined) { queue = liveQueue(); free = freeSlots(); }
-    let ahead = queue.indexOf(entryName(id));
-    if (ahead === -1) { queue = liveQueue(); ahead = queue.indexOf(entryName(id)); } // entered after this pass read the queue
-    if (ahead === -1 || ahead >= free) {
-      const why = ahead > 0 ? "Priority" : "Resources";
-      if (job.reason !== why) update(id, { reason: why });
-      continue;
-    }
-    const slot = tryAcquireSlot();
-    if (!slot) { if (job.reason !== "Resources") update(id, { reason: "Resources" }); continue; }
-    const fresh = read(id);
-    if (!fresh || fresh.state !== "PENDING" || fresh.cancel_requested) { fs.unlinkSync(slot); dequeue(id); continue; }
-    start(fresh, slot);
-    // The entry goes only after the slot is taken, so nobody behind it sees a free slot twice.
-    dequeue(id);
-    queue = undefined;
-  }
-  if (open === 0 && running.size === 0) break;
-  await sleep(running.size > 0 ? 250 : 400);
-}
-`;

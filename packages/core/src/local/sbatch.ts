@@ -6,7 +6,7 @@ import { NO_ARRAY_TASK, fillFilenamePattern } from "../slurm/filename-pattern.ts
 import { expandTaskSpec } from "../slurm/jobid.ts";
 import { parseDuration, parseMemory } from "../slurm/units.ts";
 import { ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
-import { JOB_RUNNER_SOURCE } from "./job-runner.ts";
+import { jobRunnerSource } from "./job-runner.ts";
 import { exportedEnvironment } from "./export.ts";
 import { type LocalJob, PRIVATE_FILE_MODE, allocateIds, enqueueJob, ensurePrivateDir, jobsDir, listJobs, writeJob } from "./store.ts";
 import type { LocalResult } from "./types.ts";
@@ -226,7 +226,7 @@ export async function localSbatch(argv: readonly string[], opts: { dir: string; 
     writeJob(opts.dir, job);
     ids.push(raw);
   }
-  const runner = spawn(process.execPath, ["--input-type=module", "-e", JOB_RUNNER_SOURCE, opts.dir, ids.join(","), String(opts.maxParallel ?? "")], {
+  const runner = spawn(process.execPath, ["--input-type=module", "-e", jobRunnerSource(), opts.dir, ids.join(","), String(opts.maxParallel ?? "")], {
     detached: true,
     stdio: "ignore",
     cwd,

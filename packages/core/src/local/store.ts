@@ -136,8 +136,8 @@ export const TERMINAL_LOCAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIME
  * The FIFO of eligible waiting jobs (shared by every job runner of this machine):
  * `<dir>/queue/<raw id zero-padded to 12>` holding the pid of the runner that waits to start the
  * job. A runner starts a job only while fewer live entries are ahead of it than slots are free, so
- * jobs start in submission order across sbatch calls. job-runner.ts reads and writes the same
- * names (it is plain JS in a string and cannot import this).
+ * jobs start in submission order across sbatch calls. runner-process.ts reads and writes the same
+ * names (it imports node builtins only, so it keeps its own copy of the naming).
  */
 export function queueEntryPath(dir: string, rawId: number): string {
   return join(dir, "queue", String(rawId).padStart(12, "0"));

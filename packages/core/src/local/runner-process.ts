@@ -1,0 +1,382 @@
+/**
+ * The detached process that runs the jobs of one local `sbatch` call (all tasks of an array),
+ * started as `node --input-type=module -e <this file, bundled> <dir> <ids> <maxParallel>` (see
+ * job-runner.ts for how the text is made). It imports node builtins only (and types, which vanish),
+ * so it works the same from the standalone bundle and from tests, and outlives the submitting
+ * shell (detached, own session). It plays slurmd + the scheduler for its jobs: waits for
+ * dependencies and a free slot (at most <maxParallel> jobs of this machine run at once, array
+ * throttle honoured), runs the script with Slurm's environment, enforces the time limit (SIGTERM,
+ * then SIGKILL after KillWait = 5 s, state TIMEOUT), honours scancel, and records the outcome.
+ *
+ * This module exports nothing: evaluating it IS the runner. Nothing imports it as a module.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { LocalJob } from "./store.ts";
+
+// argv: node <dir> <ids, comma-separated> <maxParallel, may be empty> (`-e` leaves no script path)
+const dir = process.argv[1]!;
+const ids = process.argv[2]!.split(",").map(Number);
+const maxText = process.argv[3];
+const maxParallel = Math.max(1, Number(maxText) || os.cpus().length);
+const host = os.hostname().split(".")[0]!;
+const KILL_WAIT_MS = 5000;
+const jobFile = (id: number) => path.join(dir, "jobs", id + ".json");
+const slotDir = path.join(dir, "slots");
+fs.mkdirSync(slotDir, { recursive: true });
+// The FIFO of eligible waiting jobs of this machine, shared by every runner (see queue in store.ts):
+// queue/<raw id, zero-padded> holding the pid of the runner that waits for it. A runner starts a
+// job only while fewer live entries are ahead of it than slots are free, so jobs start in
+// submission order across sbatch calls, and no runner reads another runner's job files.
+const queueDir = path.join(dir, "queue");
+fs.mkdirSync(queueDir, { recursive: true });
+const QUEUE_PAD = 12;
+const entryName = (id: number) => String(id).padStart(QUEUE_PAD, "0");
+const queued = new Set<number>(); // our raw ids that have an entry
+const entryPids = new Map<string, number>(); // entry name -> runner pid (an entry's pid never changes)
+function enqueue(id: number): void {
+  if (queued.has(id)) return;
+  const p = path.join(queueDir, entryName(id));
+  if (!fs.existsSync(p)) {
+    const t = p + "." + process.pid + ".tmp";
+    fs.writeFileSync(t, String(process.pid));
+    fs.renameSync(t, p);
+  }
+  queued.add(id);
+}
+function dequeue(id: number): void {
+  try {
+    fs.unlinkSync(path.join(queueDir, entryName(id)));
+  } catch {}
+  queued.delete(id);
+}
+process.on("exit", () => {
+  for (const id of queued) {
+    try {
+      fs.unlinkSync(path.join(queueDir, entryName(id)));
+    } catch {}
+  }
+});
+/** Live queue entries in order (entries of dead runners are removed); read once per pass. */
+function liveQueue(): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(queueDir);
+  } catch {
+    return [];
+  }
+  const live: string[] = [];
+  for (const name of names.filter((n) => /^\d+$/.test(n)).sort()) {
+    let pid = entryPids.get(name);
+    if (pid === undefined) {
+      try {
+        pid = Number(fs.readFileSync(path.join(queueDir, name), "utf8").trim()) || 0;
+      } catch {
+        continue;
+      }
+      entryPids.set(name, pid);
+    }
+    if (pid && pid !== process.pid && !alive(pid)) {
+      try {
+        fs.unlinkSync(path.join(queueDir, name));
+      } catch {}
+      entryPids.delete(name);
+      continue;
+    }
+    live.push(name);
+  }
+  return live;
+}
+/** Slots not held by a live job. */
+function freeSlots(): number {
+  let free = 0;
+  for (let k = 0; k < maxParallel; k++) {
+    const p = path.join(slotDir, String(k));
+    let holder: number;
+    try {
+      holder = Number(fs.readFileSync(p, "utf8").trim() || 0);
+    } catch {
+      free++;
+      continue;
+    }
+    if (holder && !alive(holder)) free++;
+  }
+  return free;
+}
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const now = () => new Date().toISOString();
+const read = (id: number): LocalJob | undefined => {
+  try {
+    return JSON.parse(fs.readFileSync(jobFile(id), "utf8")) as LocalJob;
+  } catch {
+    return undefined;
+  }
+};
+const TERMINAL = new Set<string>(["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"]);
+// As store.ts writeJob: 0600, and an ended job's environment is not kept.
+const write = (job: LocalJob) => {
+  const p = jobFile(job.raw_id);
+  const t = p + "." + process.pid + ".tmp";
+  if (TERMINAL.has(job.state)) delete job.env;
+  fs.writeFileSync(t, JSON.stringify(job), { mode: 0o600 });
+  fs.renameSync(t, p);
+};
+const update = (id: number, patch: Partial<LocalJob>): LocalJob | undefined => {
+  const j = read(id);
+  if (!j) return undefined;
+  Object.assign(j, patch);
+  write(j);
+  return j;
+};
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+const slurmTime = (d = new Date()) => {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds());
+};
+
+function findDep(depId: string): LocalJob[] {
+  // "12" may name a plain job or every task of array 12; "12_3" one task.
+  const all = fs
+    .readdirSync(path.join(dir, "jobs"))
+    .filter((n) => /^\d+\.json$/.test(n))
+    .map((n) => read(Number(n.slice(0, -5))))
+    .filter((j): j is LocalJob => Boolean(j));
+  const m = /^(\d+)(?:_(\d+))?$/.exec(depId);
+  if (!m) return [];
+  if (m[2] !== undefined) return all.filter((j) => j.array_job_id === Number(m[1]) && j.array_task === Number(m[2]));
+  return all.filter((j) => j.raw_id === Number(m[1]) || j.array_job_id === Number(m[1]));
+}
+
+/** "ok" | "wait" | "never" for a job's dependency list (afterok / afterany / afternotok). */
+function dependencyStatus(job: LocalJob): "ok" | "wait" | "never" {
+  for (const dep of job.dependency || []) {
+    const jobs = findDep(dep.id);
+    if (jobs.length === 0) continue; // unknown id: Slurm treats it as satisfied
+    for (const d of jobs) {
+      if (!TERMINAL.has(d.state)) return "wait";
+      const ok = d.state === "COMPLETED";
+      if (dep.type === "afterok" && !ok) return "never";
+      if (dep.type === "afternotok" && ok) return "never";
+    }
+  }
+  return "ok";
+}
+
+function tryAcquireSlot(): string | undefined {
+  for (let k = 0; k < maxParallel; k++) {
+    const p = path.join(slotDir, String(k));
+    try {
+      fs.writeFileSync(p, String(process.pid), { flag: "wx" });
+      return p;
+    } catch {
+      const holder = Number(fs.readFileSync(p, "utf8").trim() || 0);
+      if (holder && !alive(holder)) {
+        try {
+          fs.unlinkSync(p);
+        } catch {}
+        k--;
+      }
+    }
+  }
+  return undefined;
+}
+
+function rssKb(pgid: number): number {
+  let total = 0;
+  for (const pid of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = fs.readFileSync("/proc/" + pid + "/stat", "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) !== pgid) continue;
+      const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync("/proc/" + pid + "/status", "utf8"));
+      if (m) total += Number(m[1]);
+    } catch {}
+  }
+  return total;
+}
+
+interface Running {
+  child: ChildProcess;
+  slot: string;
+  timedOut: boolean;
+  maxRssKb: number;
+  killTimer: NodeJS.Timeout | undefined;
+  cancelAt?: number;
+}
+const running = new Map<number, Running>(); // raw id -> { child, slot }
+
+function start(job: LocalJob, slot: string): void {
+  const outDir = path.dirname(job.stdout);
+  const errDir = path.dirname(job.stderr);
+  if (!fs.existsSync(outDir) || !fs.existsSync(errDir)) {
+    // As slurmd: no output directory -> the job fails to launch (exit 0:53) and writes nothing.
+    update(job.raw_id, { state: "FAILED", reason: "JobLaunchFailure", start_time: now(), end_time: now(), exit_code: 0, signal: 53 });
+    fs.unlinkSync(slot);
+    return;
+  }
+  const env: Record<string, string> = {
+    ...job.env,
+    SLURM_JOB_ID: String(job.raw_id),
+    SLURM_JOBID: String(job.raw_id),
+    SLURM_JOB_NAME: job.name,
+    SLURM_SUBMIT_DIR: job.cwd,
+    SLURM_SUBMIT_HOST: host,
+    SLURM_CLUSTER_NAME: "local",
+    SLURM_JOB_PARTITION: job.partition,
+    SLURMD_NODENAME: host,
+    SLURM_JOB_NODELIST: host,
+    SLURM_NODELIST: host,
+    SLURM_NNODES: "1",
+    SLURM_JOB_NUM_NODES: "1",
+    SLURM_CPUS_ON_NODE: "1",
+    SLURM_NODEID: "0",
+    SLURM_PROCID: "0",
+    SLURM_LOCALID: "0",
+    SLURM_JOB_USER: job.user,
+  };
+  if (job.array_job_id !== undefined) Object.assign(env, { SLURM_ARRAY_JOB_ID: String(job.array_job_id), SLURM_ARRAY_TASK_ID: String(job.array_task) });
+  if (job.restarts > 0) env.SLURM_RESTART_COUNT = String(job.restarts);
+  // As Slurm: only when asked for, in MB; --mem-per-cpu jobs get SLURM_MEM_PER_CPU instead.
+  if (job.mem_per_cpu_mb !== undefined) env.SLURM_MEM_PER_CPU = String(job.mem_per_cpu_mb);
+  else if (job.mem_mb !== undefined) env.SLURM_MEM_PER_NODE = String(job.mem_mb);
+  const out = fs.openSync(job.stdout, "a");
+  const err = job.stderr === job.stdout ? out : fs.openSync(job.stderr, "a");
+  const child = spawn("/bin/bash", [job.script], { cwd: job.cwd, env, stdio: ["ignore", out, err], detached: true });
+  fs.closeSync(out);
+  if (err !== out) fs.closeSync(err);
+  const entry: Running = { child, slot, timedOut: false, maxRssKb: 0, killTimer: undefined };
+  running.set(job.raw_id, entry);
+  update(job.raw_id, { state: "RUNNING", reason: "None", start_time: now(), pid: child.pid, runner_pid: process.pid });
+  const kill = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-(child.pid as number), sig);
+    } catch {}
+  };
+  if (job.time_limit_s) {
+    setTimeout(() => {
+      if (!running.has(job.raw_id)) return;
+      entry.timedOut = true;
+      fs.appendFileSync(job.stderr, "slurmstepd: error: *** JOB " + job.raw_id + " ON " + host + " CANCELLED AT " + slurmTime() + " DUE TO TIME LIMIT ***\n");
+      kill("SIGTERM");
+      entry.killTimer = setTimeout(() => kill("SIGKILL"), KILL_WAIT_MS);
+    }, job.time_limit_s * 1000).unref();
+  }
+  child.on("exit", (code, signal) => {
+    clearTimeout(entry.killTimer);
+    running.delete(job.raw_id);
+    try {
+      fs.unlinkSync(slot);
+    } catch {}
+    const current = read(job.raw_id) || job;
+    const patch: Partial<LocalJob> = { end_time: now(), pid: undefined, max_rss_kb: entry.maxRssKb || undefined };
+    const sig = signal ? os.constants.signals[signal] || 0 : 0;
+    if (entry.timedOut) Object.assign(patch, { state: "TIMEOUT", reason: "TimeLimit", exit_code: 0, signal: 0 });
+    else if (current.cancel_requested) Object.assign(patch, { state: "CANCELLED", reason: "None", exit_code: 0, signal: sig || 15 });
+    else if (code === 0) Object.assign(patch, { state: "COMPLETED", reason: "None", exit_code: 0, signal: 0 });
+    else Object.assign(patch, { state: "FAILED", reason: signal ? "JobLaunchFailure" : "NonZeroExitCode", exit_code: code ?? 0, signal: sig });
+    update(job.raw_id, patch);
+  });
+}
+
+for (;;) {
+  let open = 0;
+  let queue: string[] | undefined; // live queue entries and free slots, read at most once per pass (again after a start)
+  let free = 0;
+  for (const id of ids) {
+    const job = read(id);
+    if (!job || TERMINAL.has(job.state)) continue;
+    open++;
+    const entry = running.get(id);
+    if (entry) {
+      const pid = entry.child.pid as number;
+      entry.maxRssKb = Math.max(entry.maxRssKb, rssKb(pid));
+      if (job.cancel_requested && !entry.cancelAt) {
+        entry.cancelAt = Date.now();
+        try {
+          process.kill(-pid, "SIGTERM");
+        } catch {}
+      } else if (entry.cancelAt && Date.now() - entry.cancelAt > KILL_WAIT_MS) {
+        try {
+          process.kill(-pid, "SIGKILL");
+        } catch {}
+      }
+      continue;
+    }
+    if (job.state !== "PENDING") {
+      dequeue(id);
+      continue;
+    }
+    if (job.cancel_requested) {
+      dequeue(id);
+      update(id, { state: "CANCELLED", reason: "None", end_time: now() });
+      continue;
+    }
+    if (job.hold) {
+      dequeue(id);
+      continue;
+    }
+    const deps = dependencyStatus(job);
+    if (deps === "never") {
+      dequeue(id);
+      update(id, { state: "CANCELLED", reason: "DependencyNeverSatisfied", end_time: now() });
+      continue;
+    }
+    if (deps === "wait") {
+      dequeue(id);
+      if (job.reason !== "Dependency") update(id, { reason: "Dependency" });
+      continue;
+    }
+    if (job.array_throttle) {
+      const siblings = ids.map(read).filter((j) => j && j.state === "RUNNING");
+      if (siblings.length >= job.array_throttle) {
+        dequeue(id);
+        if (job.reason !== "JobArrayTaskLimit") update(id, { reason: "JobArrayTaskLimit" });
+        continue;
+      }
+    }
+    // Eligible: wait in the FIFO; start only while fewer live entries are ahead than slots are free.
+    enqueue(id);
+    if (queue === undefined) {
+      queue = liveQueue();
+      free = freeSlots();
+    }
+    let ahead = queue.indexOf(entryName(id));
+    if (ahead === -1) {
+      // entered after this pass read the queue
+      queue = liveQueue();
+      ahead = queue.indexOf(entryName(id));
+    }
+    if (ahead === -1 || ahead >= free) {
+      const why = ahead > 0 ? "Priority" : "Resources";
+      if (job.reason !== why) update(id, { reason: why });
+      continue;
+    }
+    const slot = tryAcquireSlot();
+    if (!slot) {
+      if (job.reason !== "Resources") update(id, { reason: "Resources" });
+      continue;
+    }
+    const fresh = read(id);
+    if (fresh?.state !== "PENDING" || fresh.cancel_requested) {
+      fs.unlinkSync(slot);
+      dequeue(id);
+      continue;
+    }
+    start(fresh, slot);
+    // The entry goes only after the slot is taken, so nobody behind it sees a free slot twice.
+    dequeue(id);
+    queue = undefined;
+  }
+  if (open === 0 && running.size === 0) break;
+  await sleep(running.size > 0 ? 250 : 400);
+}
