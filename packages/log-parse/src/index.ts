@@ -7,7 +7,7 @@ import { MAX_LINE_BYTES } from "./scan.ts";
 export { parseLogFile, reportForRecord, primaryLoss, type ReportOptions } from "./report.ts";
 export { lossTrend, TREND, median } from "./trend.ts";
 export { classify, suggest, CLASS_ORDER } from "./classify.ts";
-export { expandPattern, resolveLogPath, jobVars } from "./paths.ts";
+export { resolveLogPath } from "./paths.ts";
 export { scanFile, scanHandle, scanStream, MAX_LINE_BYTES, type SegmentSink, type ScanStats } from "./scan.ts";
 export { openLog, type Opened, type Refusal } from "./open.ts";
 export { parseNumber, NUMBER_SOURCE, MAX_NUMBER_DIGITS } from "./numbers.ts";
