@@ -1,13 +1,13 @@
 import { open } from "node:fs/promises";
 import { userInfo } from "node:os";
-import { dirname, isAbsolute, resolve } from "node:path";
-import { NO_ARRAY_TASK, type RunRecord, fillFilenamePattern } from "@slurmpipe/core";
+import { dirname, resolve } from "node:path";
+import { type LogJob, type RunRecord, defaultLogPattern, expandLogPath, fillFilenamePattern, logPatternValues } from "@slurmpipe/core";
 import type { Track } from "./track.ts";
 
 /**
  * `--early`: a job that fails in its first minutes almost always hit an environment or path
  * problem, and its stderr says which. We find the file from the record's `logs` pattern the way
- * sbatch expands it (slurm-facts.md §6.2) and keep its last lines.
+ * sbatch expands it (core's log-paths rules, slurm-facts.md §6.2) and keep its last lines.
  */
 
 export interface PatternValues {
@@ -23,30 +23,39 @@ export interface PatternValues {
   user?: string;
 }
 
-/** Expands sbatch's filename pattern (core's grammar): what the job does not say stays as written. */
+/** Expands sbatch's filename pattern (core's rules): what the job does not say stays as written. */
 export function expandLogPattern(pattern: string, v: PatternValues): string {
-  return fillFilenamePattern(pattern, {
-    j: v.jobId,
-    A: v.arrayJobId ?? v.jobId,
-    a: v.arrayTask !== undefined ? String(v.arrayTask) : NO_ARRAY_TASK,
-    x: v.jobName,
-    u: v.user ?? userInfo().username,
-  }).text;
+  const job: LogJob =
+    v.arrayTask !== undefined
+      ? { id: `${v.arrayJobId ?? v.jobId}_${v.arrayTask}`, array_job_id: v.arrayJobId ?? v.jobId, array_task: v.arrayTask, raw_id: v.jobId }
+      : { id: v.jobId };
+  if (v.jobName) job.name = v.jobName;
+  return fillFilenamePattern(pattern, logPatternValues(job, { user: v.user ?? userInfo().username }).values).text;
 }
 
-/** The stderr file of a job: `logs.stderr`, else `logs.stdout` (sbatch writes both there), else slurm-%j.out. */
+/** The job a track and its record describe: `%j` is the track's raw id once the task started. */
+function trackJob(record: RunRecord, track: Track): LogJob {
+  const job: LogJob = { id: track.key };
+  if (track.arrayJobId !== undefined) job.array_job_id = track.arrayJobId;
+  if (track.arrayTask !== undefined) job.array_task = track.arrayTask;
+  if (track.rawId !== undefined) job.raw_id = track.rawId;
+  const known = record.job as (RunRecord["job"] & { user?: string }) | undefined;
+  if (known?.name) job.name = known.name;
+  if (known?.user) job.user = known.user;
+  return job;
+}
+
+/**
+ * The stderr file of a job: `logs.stderr`, else `logs.stdout` (sbatch writes both there), else
+ * Slurm's default. A letter the record cannot fill (an array task's `%j` before its raw id is
+ * known) stays as written, so the path is reported unreadable rather than guessed.
+ */
 export function stderrPath(record: RunRecord, track: Track, cwd: string): string {
-  const pattern = record.logs?.stderr ?? record.logs?.stdout ?? (track.arrayTask !== undefined ? "slurm-%A_%a.out" : "slurm-%j.out");
-  const values: PatternValues = { jobId: track.rawId ?? track.key };
-  if (track.arrayJobId !== undefined) values.arrayJobId = track.arrayJobId;
-  if (track.arrayTask !== undefined) values.arrayTask = track.arrayTask;
-  const jobName = record.job?.name;
-  if (jobName) values.jobName = jobName;
-  const path = expandLogPattern(pattern, values);
-  if (isAbsolute(path)) return path;
+  const job = trackJob(record, track);
+  const pattern = record.logs?.stderr ?? record.logs?.stdout ?? defaultLogPattern(job);
   // sbatch resolves relative paths against the directory it ran in: slurm-submit runs it in the script's.
-  const base = record.script?.path ? dirname(resolve(cwd, record.script.path)) : record.dir ? resolve(cwd, record.dir) : cwd;
-  return resolve(base, path);
+  const baseDir = record.script?.path ? dirname(resolve(cwd, record.script.path)) : record.dir ? resolve(cwd, record.dir) : cwd;
+  return expandLogPath(pattern, job, { user: userInfo().username, nodeList: record.state?.node_list ?? track.state?.node_list, baseDir }).text;
 }
 
 /** The last `lines` lines of a file, reading at most its last 64 KiB. */
