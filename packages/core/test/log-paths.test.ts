@@ -36,6 +36,7 @@ describe("log pattern values", () => {
   it("job.user wins over the caller's user; %N only for one node, short name", () => {
     expect(logPatternValues({ id: "1", user: "alice" }, { user: "bob" }).values.u).toBe("alice");
     expect(logPatternValues({ id: "1" }, { user: "bob" }).values.u).toBe("bob");
+    expect(logPatternValues({ id: "1", user: 5 as never }, { user: "bob" }).values.u).toBe("bob");
     expect(logPatternValues({ id: "1" }, { nodeList: "gpu7.cluster.local" }).values.N).toBe("gpu7");
     expect(logPatternValues({ id: "1" }, { nodeList: "gpu[1-2]" }).values.N).toBeUndefined();
     expect(logPatternValues({ id: "1" }).values.N).toBeUndefined();

@@ -52,7 +52,8 @@ export interface LogValues {
 /** The pattern letters' values for a job (see the rules above). */
 export function logPatternValues(job: LogJob | undefined, ctx: Pick<LogPathContext, "user" | "nodeList"> = {}): LogValues {
   const values: LogPatternValues = { n: "0", t: "0", s: "batch" };
-  const user = job?.user ?? ctx.user;
+  // `user` is not a schema field of a record's job: only a string is taken.
+  const user = (typeof job?.user === "string" ? job.user : undefined) ?? ctx.user;
   if (user) values.u = user;
   if (job?.name) values.x = job.name;
   const node = ctx.nodeList;
