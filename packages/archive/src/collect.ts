@@ -144,12 +144,12 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
     }
 
     // Slurm logs may live outside the run directory (logs/%x-%j.out next to the sweep).
-    const job = { id: r.job?.id, name: r.job?.name, array_job_id: r.job?.array_job_id, array_task: r.job?.array_task, user };
+    const logCtx = { user, nodeList: r.state?.node_list };
     for (const stream of ["stdout", "stderr"] as const) {
       const pattern = r.logs?.[stream];
       if (!pattern) continue;
       const abs = isAbsolute(pattern) ? pattern : resolve(options.logBase, pattern);
-      const { glob } = expandLogPattern(abs, job);
+      const { glob } = expandLogPattern(abs, r.job ?? {}, logCtx);
       // Links and FIFOs are matched too, and then refused by name (inspectSource), not silently missed.
       const matches = (await fg(glob, { onlyFiles: false, markDirectories: true, dot: true, absolute: true })).filter((m) => !m.endsWith("/")).sort();
       if (matches.length === 0) {
