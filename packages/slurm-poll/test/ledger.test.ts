@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ledger, type LedgerEntry } from "@slurmpipe/core";
@@ -68,48 +68,5 @@ describe("following slurm-submit's ledger", () => {
     ]);
     expect(await read(f)).toEqual([]);
   });
-
-  it("ignores a torn last line and reads it once it is complete; a bad line further up is corruption", async () => {
-    const dir = tmp();
-    const path = join(dir, "ledger.ndjson");
-    const full = line(submitted("b", 1, "11"));
-    writeFileSync(path, line(submitted("a", 1, "10")) + full.slice(0, 30));
-    const f = new LedgerFollower(path);
-    expect(await read(f)).toEqual([["10", 1]]);
-    appendFileSync(path, full.slice(30));
-    expect(await read(f)).toEqual([["11", 2]]);
-
-    writeFileSync(path, `${line(submitted("a", 1, "10"))}{"t":"subm\n`); // a complete but bad last line: torn
-    const g = new LedgerFollower(path);
-    expect(await read(g)).toEqual([["10", 1]]);
-    appendFileSync(path, line(submitted("c", 1, "12")) + line(submitted("d", 1, "13")));
-    await expect(read(g)).rejects.toThrow(`${path}:2: corrupt ledger line`);
-  });
-
-  it("reads a ledger rewritten in its place from the start", async () => {
-    const dir = tmp();
-    const path = join(dir, "ledger.ndjson");
-    writeFileSync(path, line(submitted("a", 1, "10")) + line(submitted("b", 1, "11")));
-    const f = new LedgerFollower(path);
-    expect(await read(f)).toHaveLength(2);
-    writeFileSync(`${path}.new`, `${readFileSync(path, "utf8")}${line(submitted("c", 1, "12"))}`);
-    renameSync(`${path}.new`, path);
-    expect(await read(f)).toEqual([
-      ["10", 1],
-      ["11", 2],
-      ["12", 3],
-    ]);
-  });
-
-  it("reads lines longer than its 1 MiB buffer, and a missing ledger as empty", async () => {
-    const dir = tmp();
-    const path = join(dir, "ledger.ndjson");
-    const big = submitted("a", 1, "10");
-    (big as { record: Record<string, unknown> }).record.blob = "x".repeat(3 << 20);
-    writeFileSync(path, line(intent("a", 1)) + line(big) + line(submitted("b", 1, "11")));
-    const records: Record<string, unknown>[] = [];
-    for await (const { record } of new LedgerFollower(path).records()) records.push(record);
-    expect(records.map((r) => (r.blob as string | undefined)?.length)).toEqual([3 << 20, undefined]);
-    expect(await read(new LedgerFollower(join(dir, "nothing.ndjson")))).toEqual([]);
-  });
+  // The ledger's crash rules, offsets and replaced files are core's (core/test/ledger.test.ts).
 });

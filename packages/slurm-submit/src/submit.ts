@@ -3,7 +3,7 @@ import { ScratchTexts, lockStateDir } from "@slurmpipe/core";
 import { submissionOrder } from "./dependencies.ts";
 import { readInput } from "./input.ts";
 import { Invocation } from "./invocation.ts";
-import { readLedgerView, repairTornLedger } from "./ledger-file.ts";
+import { readLedgerView } from "./ledger-file.ts";
 import { lookupLiveStates } from "./live-states.ts";
 import type { SubmitOptions, SubmitSummary } from "./options.ts";
 import { planResubmits, planRuns, resubmitCandidates } from "./plan.ts";
@@ -21,7 +21,7 @@ export async function submit(options: SubmitOptions): Promise<{ code: number; su
   const release = o.dryRun ? undefined : await lockStateDir(inv.stateDir, { waitMs: o.waitLockMs ?? 0, ...(o.lockStaleMs ? { staleMs: o.lockStaleMs } : {}) });
   if (release) inv.ledger.guard = release.assertHeld;
   try {
-    if (!o.dryRun && (await repairTornLedger(inv.ledger))) {
+    if (!o.dryRun && (await inv.ledger.repairTorn())) {
       inv.log.warn(`${inv.ledger.path}: dropped a last line cut by a crash`);
     }
     const read = await readLedgerView(inv.ledger);

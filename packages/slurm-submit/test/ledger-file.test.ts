@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ledger, type LedgerEntry } from "@slurmpipe/core";
 import { describe, expect, it } from "vitest";
-import { LedgerAppender, ledgerLine, readLedgerView, repairTornLedger } from "../src/ledger-file.ts";
+import { LedgerAppender, ledgerLine, readLedgerView } from "../src/ledger-file.ts";
 import { LedgerView, RecordText } from "../src/ledger-view.ts";
 
 const tmpLedger = () => new Ledger(mkdtempSync(join(tmpdir(), "sp-submit-ledger-")));
@@ -54,44 +54,4 @@ describe("ledger file", () => {
     expect(view.lastJob.get("run1aaaabbbbcccc")?.job?.argv).toBe(view.lastJob.get("run2aaaabbbbcccc")?.job?.argv);
   });
 
-  it("tells a torn last line from corruption exactly as core's read does", async () => {
-    const good = JSON.stringify(intent(1));
-    const cases = [
-      `${good}\n${good}\n`,
-      `${good}\n{"t":"intent","run`,
-      `${good}\n{"t":"intent","run\n`,
-      `${good}\n{bad\n${good}`,
-      `${good}\n{bad\n${good}\n`,
-      `{bad\n${good}\n${good}\n`,
-      `${good}\n{bad\n\n`,
-      `${good}\n\n\n${good}\n`,
-      `${good}\r\n${good}\r\n`,
-      "",
-    ];
-    for (const text of cases) {
-      const ledger = tmpLedger();
-      writeFileSync(ledger.path, text);
-      const expected = await ledger.read().then(
-        (r) => ({ tornLine: r.tornLine, view: snapshot(new LedgerView(r.entries)) }),
-        (e: Error) => ({ error: e.message }),
-      );
-      const actual = await readLedgerView(ledger).then(
-        (r) => ({ tornLine: r.tornLine, view: snapshot(r.view) }),
-        (e: Error) => ({ error: e.message }),
-      );
-      expect(actual, JSON.stringify(text)).toEqual(expected);
-    }
-    const missing = await readLedgerView(new Ledger(join(tmpdir(), "sp-submit-no-such-dir")));
-    expect(missing.view.latest.size).toBe(0);
-  });
-
-  it("repairs a torn last line, and leaves a whole ledger alone without reading it", async () => {
-    const ledger = tmpLedger();
-    expect(await repairTornLedger(ledger)).toBe(false); // no file yet
-    writeFileSync(ledger.path, `${JSON.stringify(intent(1))}\n{"t":"subm`);
-    expect(await repairTornLedger(ledger)).toBe(true);
-    expect(readFileSync(ledger.path, "utf8")).toBe(`${JSON.stringify(intent(1))}\n`);
-    expect(await repairTornLedger(ledger)).toBe(false);
-    expect(readFileSync(ledger.path, "utf8")).toBe(`${JSON.stringify(intent(1))}\n`);
-  });
 });

@@ -1,54 +1,10 @@
-import { mkdir, open, readFile } from "node:fs/promises";
+import { type FileHandle, mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "./atomic.ts";
+import { LEDGER_FILE, type LedgerEntry, parseLedgerLine } from "./ledger-line.ts";
+import { scanLedgerFile } from "./ledger-scan.ts";
 
-/**
- * The state directory (default `.slurmpipe/`) is what makes submission idempotent and polling
- * restartable. `ledger.ndjson` is append-only; every line is fsynced before the next step:
- *   intent     written BEFORE sbatch runs: if we crash after it, the job may exist -> reconcile by tag
- *   submitted  sbatch answered with a job id (carries the full record, so `slurm-poll --state` needs no pipe)
- *   reconciled the job was found by its tag in squeue/sacct after a crash or a timeout
- *   failed     permanent failure, no job was created (or the job record is known to be dead)
- *   abandoned  an intent whose job was proven absent, so it may be submitted again
- */
-export type LedgerEntry =
-  | { t: "intent"; run_id: string; attempt: number; job_name: string; at: string; argv: string[]; name?: string; host?: string; pid?: number; array_id?: string; array_task?: number }
-  | {
-      t: "submitted" | "reconciled";
-      run_id: string;
-      attempt: number;
-      job_id: string;
-      job_name: string;
-      at: string;
-      cluster?: string;
-      via?: "sbatch" | "squeue" | "sacct" | "local";
-      /** The record as emitted downstream (with `job`). */
-      record?: Record<string, unknown>;
-    }
-  | { t: "failed"; run_id: string; attempt: number; at: string; message: string; code?: string; job_id?: string }
-  | { t: "abandoned"; run_id: string; attempt: number; at: string; reason: string };
-
-export const LEDGER_FILE = "ledger.ndjson";
-
-const ENTRY_KINDS = new Set(["intent", "submitted", "reconciled", "failed", "abandoned"]);
-
-/**
- * One ledger line as an entry, or undefined when it is not one: not JSON, or JSON that is not an
- * entry (`null`, an array, an object without its kind, run id and attempt). Every ledger reader
- * calls this, so a line is judged the same way everywhere (a `null` line was a TypeError).
- */
-export function parseLedgerLine(text: string): LedgerEntry | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
-  const e = v as { t?: unknown; run_id?: unknown; attempt?: unknown };
-  if (typeof e.t !== "string" || !ENTRY_KINDS.has(e.t) || typeof e.run_id !== "string" || typeof e.attempt !== "number") return undefined;
-  return v as LedgerEntry;
-}
+export * from "./ledger-line.ts";
+export * from "./ledger-scan.ts";
 
 export interface LedgerRead {
   entries: LedgerEntry[];
@@ -56,6 +12,7 @@ export interface LedgerRead {
   tornLine?: number;
 }
 
+/** The ledger file of a state directory: appends (each fsynced), torn-tail repair, a whole read. */
 export class Ledger {
   readonly path: string;
   /**
@@ -79,11 +36,21 @@ export class Ledger {
   /** Appends entries with one write and one fsync (an array of N tasks costs one sync, not N). */
   async appendMany(entries: readonly LedgerEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    await this.appendRaw(Buffer.from(entries.map((e) => `${JSON.stringify(e)}\n`).join(""), "utf8"));
+  }
+
+  /**
+   * Appends lines already serialised (each a JSON entry ending in a newline: slurm-submit writes a
+   * record's text as it came, without parsing it again) with one write and one fsync.
+   */
+  async appendRaw(lines: Buffer): Promise<void> {
+    if (lines.length === 0) return;
     this.guard();
     await this.ensure();
     const fh = await open(this.path, "a");
     try {
-      await fh.write(entries.map((e) => `${JSON.stringify(e)}\n`).join(""));
+      let done = 0;
+      while (done < lines.length) done += (await fh.write(lines, done, lines.length - done)).bytesWritten;
       await fh.sync();
     } finally {
       await fh.close();
@@ -91,45 +58,78 @@ export class Ledger {
   }
 
   /**
-   * A crash mid-append can leave a last line without its newline; the next append would be glued
-   * to it and the ledger would become unreadable. Drops that torn line (atomically). Call it while
-   * holding the state-directory lock, before the first append. Returns true if it cut something.
+   * A crash mid-append can leave a torn tail: a last line without its newline, or a last line
+   * that is not an entry. The next append would follow it and the ledger would be corrupt (a bad
+   * line with lines after it). Call this while holding the state-directory lock, before the first
+   * append. A whole entry that only lacks its newline gets it (its job id is kept); anything else
+   * torn is cut off (truncated: one metadata update, fsynced; no copy of a 200 MB ledger, and a
+   * follower's offset, which never passes a torn line, stays valid). Only the tail is read.
+   * Returns true if it changed the file.
    */
   async repairTorn(): Promise<boolean> {
-    let text: string;
+    let fh: FileHandle;
     try {
-      text = await readFile(this.path, "utf8");
+      fh = await open(this.path, "r+");
     } catch {
       return false;
     }
-    if (text === "" || text.endsWith("\n")) return false;
-    const cut = text.lastIndexOf("\n");
-    this.guard();
-    await writeFileAtomic(this.path, cut === -1 ? "" : text.slice(0, cut + 1));
-    return true;
+    try {
+      const { size } = await fh.stat();
+      const repair = await tornTail(fh, size);
+      if (!repair) return false;
+      this.guard();
+      if (repair.cut < size) await fh.truncate(repair.cut);
+      if (repair.newline) await fh.write("\n", repair.cut);
+      await fh.sync();
+      return true;
+    } finally {
+      await fh.close();
+    }
   }
 
+  /** Every entry, in memory (tests and small ledgers; the commands stream with scanLedgerFile). */
   async read(): Promise<LedgerRead> {
-    let text: string;
-    try {
-      text = await readFile(this.path, "utf8");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { entries: [] };
-      throw e;
-    }
-    const lines = text.split("\n");
     const entries: LedgerEntry[] = [];
-    let tornLine: number | undefined;
-    lines.forEach((line, i) => {
-      if (line.trim() === "") return;
-      const entry = parseLedgerLine(line);
-      if (entry) entries.push(entry);
-      // Only the last line can be torn (append + fsync); anything else is corruption.
-      else if (i >= lines.length - 2) tornLine = i + 1;
-      else throw new Error(`${this.path}:${i + 1}: corrupt ledger line`);
-    });
-    return tornLine === undefined ? { entries } : { entries, tornLine };
+    const pass = await scanLedgerFile(this.path, (s) => entries.push(s.entry));
+    return pass.torn === undefined ? { entries } : { entries, tornLine: pass.torn };
   }
+}
+
+/**
+ * How to mend the end of a ledger: truncate at `cut`, then add a newline if `newline`. Undefined
+ * when it ends with a newline after a good (or blank) line. Reads backwards from the end until it
+ * holds the last complete line and the piece after it.
+ */
+async function tornTail(fh: FileHandle, size: number): Promise<{ cut: number; newline: boolean } | undefined> {
+  if (size === 0) return undefined;
+  let tail = Buffer.alloc(0);
+  let base = size;
+  for (let want = 64 * 1024; ; want *= 2) {
+    const start = Math.max(0, size - want);
+    const chunk = Buffer.allocUnsafe(base - start);
+    let got = 0;
+    while (got < chunk.length) {
+      const { bytesRead } = await fh.read(chunk, got, chunk.length - got, start + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    tail = Buffer.concat([chunk.subarray(0, got), tail]);
+    base = start;
+    const last = tail.lastIndexOf(0x0a);
+    if (base === 0 || (last > 0 && tail.lastIndexOf(0x0a, last - 1) !== -1)) break;
+  }
+  const lastNl = tail.lastIndexOf(0x0a);
+  const piece = tail.subarray(lastNl + 1);
+  const pieceStart = base + lastNl + 1;
+  const bad = (b: Buffer) => b.toString("utf8").trim() !== "" && parseLedgerLine(b.toString("utf8")) === undefined;
+  if (lastNl !== -1) {
+    // (Buffer.lastIndexOf with a negative offset counts from the end: lastNl 0 has no line before it.)
+    const lineStart = lastNl === 0 ? 0 : tail.lastIndexOf(0x0a, lastNl - 1) + 1;
+    if (bad(tail.subarray(lineStart, lastNl))) return { cut: base + lineStart, newline: false };
+  }
+  if (piece.length === 0) return undefined;
+  if (!bad(piece) && piece.toString("utf8").trim() !== "") return { cut: size, newline: true };
+  return { cut: pieceStart, newline: false };
 }
 
 /** Latest ledger entry per run id (entries are in append order). */
