@@ -10,6 +10,7 @@ export * from "./slurm/units.ts";
 export * from "./slurm/runner.ts";
 export * from "./slurm/tag.ts";
 export * from "./slurm/filename-pattern.ts";
+export * from "./slurm/query.ts";
 export * from "./slurm/log-paths.ts";
 export * from "./state/atomic.ts";
 export * from "./state/ledger.ts";

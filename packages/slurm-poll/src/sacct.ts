@@ -1,4 +1,4 @@
-import { type ParsedState, parseDuration, parseJobId, parseMemory, parseSlurmTime, parseState } from "@slurmpipe/core";
+import { type ParsedState, SACCT_BY_ID_FIELDS, isSlurmNull as nullish, parseDuration, parseJobId, parseMemory, parseSlurmTime, parseState, sacctFormat, slurmFields, slurmTimeArg } from "@slurmpipe/core";
 import { jobKey } from "./ids.ts";
 
 /**
@@ -12,32 +12,11 @@ import { jobKey } from "./ids.ts";
  *                jobs from earlier days, a bare -E equals -S)
  * Not `--json`: 22.05/23.02 report every normal exit as 0 there. The name is last (free text).
  */
-export const SACCT_FIELDS = [
-  "JobID",
-  "JobIDRaw",
-  "State",
-  "ExitCode",
-  "Elapsed",
-  "Start",
-  "End",
-  "Submit",
-  "MaxRSS",
-  "ReqMem",
-  "Timelimit",
-  "NodeList",
-  "Reason",
-  "JobName",
-] as const;
-
-/** sacct's time syntax, local time like every Slurm timestamp. */
-export function slurmTimeArg(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
+export const SACCT_FIELDS = SACCT_BY_ID_FIELDS;
 
 export function sacctArgs(queryIds: readonly string[], windowStart: Date): string[] {
   const ids = [...new Set(queryIds)];
-  return ["-P", "-n", "-D", "-j", ids.join(","), "-S", slurmTimeArg(windowStart), "-E", "now", "-o", SACCT_FIELDS.join(",")];
+  return ["-P", "-n", "-D", "-j", ids.join(","), "-S", slurmTimeArg(windowStart), "-E", "now", "-o", sacctFormat(SACCT_FIELDS)];
 }
 
 /** One run (job-level line) of one job as accounting recorded it. */
@@ -77,14 +56,6 @@ export interface ParsedSacct {
   skipped: string[];
 }
 
-export class SacctFormatError extends Error {
-  constructor(line: string) {
-    super(`sacct printed a line that does not have the ${SACCT_FIELDS.length} requested fields: ${JSON.stringify(line.slice(0, 200))}`);
-    this.name = "SacctFormatError";
-  }
-}
-
-const nullish = (s: string) => s === "" || s === "None" || s === "None assigned" || s === "Unknown" || s === "(null)";
 
 export function parseSacct(stdout: string): ParsedSacct {
   const jobs = new Map<string, SacctJob>();
@@ -98,10 +69,7 @@ export function parseSacct(stdout: string): ParsedSacct {
   for (const line of stdout.split("\n")) {
     if (line.trim() === "") continue;
     order += 1;
-    const parts = line.split("|");
-    if (parts.length < SACCT_FIELDS.length) throw new SacctFormatError(line);
-    const [printed, raw, stateText, exit, elapsed, start, end, submit, maxRss, reqMem, limit, nodes, reason] = parts.map((p) => p.trim());
-    const name = parts.slice(SACCT_FIELDS.length - 1).join("|");
+    const [printed, raw, stateText, exit, elapsed, start, end, submit, maxRss, reqMem, limit, nodes, reason, name] = slurmFields(line, SACCT_FIELDS.length, "sacct");
     let keys: string[];
     let step: string | undefined;
     try {
@@ -124,7 +92,7 @@ export function parseSacct(stdout: string): ParsedSacct {
       for (const k of keys) entry(k).steps.push(s);
       continue;
     }
-    const run: SacctRun = { printedId: printed!, rawId: raw!, state: parseState(stateText!), stateText: stateText!, name, order };
+    const run: SacctRun = { printedId: printed!, rawId: raw!, state: parseState(stateText!), stateText: stateText!, name: name!, order };
     if (exit && /^\d+:\d+$/.test(exit)) run.exitCode = exit;
     const el = parseDuration(elapsed!);
     if (typeof el === "number") run.elapsedS = el;

@@ -1,4 +1,4 @@
-import { type ParsedState, parseDuration, parseMemory, parseSlurmTime, parseState } from "@slurmpipe/core";
+import { type ParsedState, SQUEUE_BY_ID_FIELDS, SlurmOutputError, isSlurmNull as nullish, parseDuration, parseMemory, parseSlurmTime, parseState, slurmFields, squeueFormat } from "@slurmpipe/core";
 import { keysOf } from "./ids.ts";
 
 /**
@@ -8,12 +8,11 @@ import { keysOf } from "./ids.ts";
  *   -t all        finished jobs too (without it they vanish at once, even with -j)
  *   -j a,b        a LIST: `squeue -j <one unknown id>` fails with rc 1, a list never does,
  *                 so a single id is passed twice
- *   -o ...        explicit fields, `|`-separated, no widths (widths cut ids and names); the
- *                 name is last because it is the only free text (it may itself contain `|`)
- * runSlurm clears SQUEUE_* and sets SLURM_TIME_FORMAT=standard and SLURM_BITSTR_LEN=0.
+ *   -o ...        core's SQUEUE_BY_ID_FIELDS (its query module holds the formats, the null
+ *                 spellings and the malformed-output policy: see core/src/slurm/query.ts)
  */
-export const SQUEUE_FIELDS = ["%i", "%A", "%F", "%K", "%T", "%r", "%M", "%l", "%N", "%S", "%e", "%V", "%m", "%j"] as const;
-export const SQUEUE_FORMAT = SQUEUE_FIELDS.join("|");
+export const SQUEUE_FIELDS = SQUEUE_BY_ID_FIELDS;
+export const SQUEUE_FORMAT = squeueFormat(SQUEUE_FIELDS);
 
 export function squeueArgs(queryIds: readonly string[]): string[] {
   const ids = [...new Set(queryIds)];
@@ -46,14 +45,6 @@ export interface ParsedSqueue {
   skipped: string[];
 }
 
-export class SqueueFormatError extends Error {
-  constructor(line: string) {
-    super(`squeue printed a line that does not have the ${SQUEUE_FIELDS.length} requested fields: ${JSON.stringify(line.slice(0, 200))}`);
-    this.name = "SqueueFormatError";
-  }
-}
-
-const nullish = (s: string) => s === "" || s === "(null)" || s === "N/A" || s === "None" || s === "NONE";
 
 /** Parses the output of `squeueArgs`. A line with the wrong field count throws: the output is not what was asked for. */
 export function parseSqueue(stdout: string): ParsedSqueue {
@@ -76,7 +67,7 @@ export function parseSqueue(stdout: string): ParsedSqueue {
  * fails the query.
  */
 export class SqueueIndex {
-  private readonly starts = new Map<string, number | number[]>();
+  private readonly starts = new Map<string, number[]>();
   /** Lines that could not be used (reported, never fatal). */
   readonly skipped: string[] = [];
   private readonly memo = new FieldMemo();
@@ -87,7 +78,7 @@ export class SqueueIndex {
       const at = start;
       start += line.length + 1;
       if (line.trim() === "") continue;
-      if (fieldCount(line) < SQUEUE_FIELDS.length) throw new SqueueFormatError(line);
+      if (fieldCount(line) < SQUEUE_FIELDS.length) throw new SlurmOutputError("squeue", line, SQUEUE_FIELDS.length);
       const keys = lineKeys(line);
       if (!keys) {
         this.skipped.push(unusable(line));
@@ -95,8 +86,7 @@ export class SqueueIndex {
       }
       for (const k of keys) {
         const known = this.starts.get(k);
-        if (known === undefined) this.starts.set(k, at);
-        else if (typeof known === "number") this.starts.set(k, [known, at]);
+        if (known === undefined) this.starts.set(k, [at]);
         else known.push(at);
       }
     }
@@ -107,7 +97,7 @@ export class SqueueIndex {
     const starts = this.starts.get(key);
     if (starts === undefined) return undefined;
     const rows: SqueueRow[] = [];
-    for (const at of typeof starts === "number" ? [starts] : starts) rows.push(parseLine(lineAt(this.stdout, at), this.memo)!);
+    for (const at of starts) rows.push(parseLine(lineAt(this.stdout, at), this.memo)!);
     return rows;
   }
 }
@@ -164,10 +154,7 @@ class FieldMemo {
 
 /** One line, or undefined when its job id cannot be used; throws on a wrong field count. */
 function parseLine(line: string, memo: FieldMemo): SqueueRow | undefined {
-  const parts = line.split("|");
-  if (parts.length < SQUEUE_FIELDS.length) throw new SqueueFormatError(line);
-  const [printed, raw, arrayJob, task, stateText, reason, used, limit, nodes, start, end, submit, mem] = parts.map((p) => p.trim());
-  const name = parts.slice(SQUEUE_FIELDS.length - 1).join("|");
+  const [printed, raw, arrayJob, task, stateText, reason, used, limit, nodes, start, end, submit, mem, name] = slurmFields(line, SQUEUE_FIELDS.length, "squeue");
   let keys: string[] | undefined;
   try {
     keys = keysOf(printed!);
@@ -175,7 +162,7 @@ function parseLine(line: string, memo: FieldMemo): SqueueRow | undefined {
     keys = undefined;
   }
   if (!keys) return undefined;
-  const row: SqueueRow = { keys, printedId: printed!, rawId: raw!, state: memo.state.get(stateText!), stateText: stateText!, name };
+  const row: SqueueRow = { keys, printedId: printed!, rawId: raw!, state: memo.state.get(stateText!), stateText: stateText!, name: name! };
   if (task && !nullish(task) && arrayJob) row.arrayJobId = arrayJob;
   if (reason && !nullish(reason)) row.reason = reason;
   const elapsed = memo.duration.get(used!);

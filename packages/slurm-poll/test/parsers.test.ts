@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SACCT_FIELDS, newestRun, parseSacct, peakRss, sacctArgs } from "../src/sacct.ts";
-import { SQUEUE_FIELDS, SqueueFormatError, SqueueIndex, parseSqueue, squeueArgs } from "../src/squeue.ts";
+import { SlurmOutputError } from "@slurmpipe/core";
+import { SQUEUE_FIELDS, SqueueIndex, parseSqueue, squeueArgs } from "../src/squeue.ts";
 import { parseJobId } from "@slurmpipe/core";
 import { jobKey, keysOf, trackedId } from "../src/ids.ts";
 
@@ -57,7 +58,7 @@ describe("squeue output", () => {
   });
 
   it("refuses output with the wrong number of fields (a different format means nothing can be trusted)", () => {
-    expect(() => parseSqueue("135 debug sigtest root R 0:04 1 localhost\n")).toThrow(SqueueFormatError);
+    expect(() => parseSqueue("135 debug sigtest root R 0:04 1 localhost\n")).toThrow(SlurmOutputError);
   });
 
   it("indexes the answer by job key and parses a job's rows only when asked, as parseSqueue does", () => {
@@ -78,7 +79,7 @@ describe("squeue output", () => {
     const [a, b] = [index.rows("90_0")![0]!, index.rows("90_2")![0]!];
     expect(a.state).toBe(b.state);
     expect(a).toMatchObject({ timeLimitS: 600, reqMemBytes: 4 * 1024 ** 3, submittedAt: new Date("2026-11-23T18:07:45").toISOString() });
-    expect(() => new SqueueIndex(`${lines[0]}\n135|135|RUNNING\n`)).toThrow(SqueueFormatError);
+    expect(() => new SqueueIndex(`${lines[0]}\n135|135|RUNNING\n`)).toThrow(SlurmOutputError);
   });
 });
 

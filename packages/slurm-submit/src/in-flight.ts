@@ -1,4 +1,4 @@
-import { SlurmCommandError, backoffDelay } from "@slurmpipe/core";
+import { SlurmCommandError, SlurmOutputError, backoffDelay } from "@slurmpipe/core";
 import type { Invocation } from "./invocation.ts";
 import { countActive } from "./lookup.ts";
 
@@ -30,10 +30,10 @@ export class InFlightLimit {
           this.checked = true;
           failures = 0;
         } catch (e) {
-          if (!(e instanceof SlurmCommandError)) throw e;
+          if (!(e instanceof SlurmCommandError || e instanceof SlurmOutputError)) throw e;
           // Never assume zero because squeue failed: wait and ask again.
           failures++;
-          log.warn(`squeue failed (${e.message}); waiting before counting jobs in flight again`);
+          log.warn(`squeue failed (${(e as Error).message}); waiting before counting jobs in flight again`);
           await clock.sleep(backoffDelay(failures, interval, 5 * interval, clock.random));
           continue;
         }

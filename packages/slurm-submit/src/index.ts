@@ -1,6 +1,6 @@
 // @slurmpipe/slurm-submit: idempotent, crash-safe, paced sbatch for NDJSON run records.
 export { submit, STAGE, type SubmitOptions, type SubmitSummary } from "./submit.ts";
-export { lookupByNames, countActive, rowForJob, parseSqueueRows, parseSacctRows, slurmTime, chunkNames, type TagRow } from "./lookup.ts";
+export { lookupByNames, countActive, rowForJob, parseSqueueRows, parseSacctRows, chunkNames, type TagRow } from "./lookup.ts";
 export { LedgerView } from "./ledger-view.ts";
 export { appendEntries, readLedgerView } from "./ledger-file.ts";
 export { Pacer, systemClock, type Clock } from "./pacer.ts";

@@ -1,12 +1,19 @@
 import { userInfo } from "node:os";
 import {
   type ParsedState,
+  SACCT_BY_NAME_FIELDS,
+  SQUEUE_BY_NAME_FIELDS,
   type SlurmClientOptions,
+  SlurmOutputError,
   listableJobName,
   parseJobId,
   parseSlurmTime,
   parseState,
   runSlurm,
+  sacctFormat,
+  slurmFields,
+  slurmTimeArg,
+  squeueFormat,
 } from "@slurmpipe/core";
 
 /**
@@ -58,13 +65,6 @@ export function chunkNames(names: readonly string[], maxBytes = MAX_NAME_ARG_BYT
   return chunks;
 }
 
-/** Slurm's `-S` format: local time without a zone (`YYYY-MM-DDTHH:MM:SS`). */
-export function slurmTime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
-
 export function currentUser(): string {
   try {
     return userInfo().username;
@@ -73,21 +73,17 @@ export function currentUser(): string {
   }
 }
 
-function rowFrom(jobIdText: string, name: string, rawState: string, submit: string, source: TagRow["source"]): TagRow | undefined {
+/** One line of either by-name query (core's SQUEUE_BY_NAME_FIELDS / SACCT_BY_NAME_FIELDS: id, state, submit, name). */
+function rowFrom(line: string, source: TagRow["source"]): TagRow {
+  const [jobIdText, rawState, submit, name] = slurmFields(line, SQUEUE_BY_NAME_FIELDS.length, source) as [string, string, string, string];
   let id: ReturnType<typeof parseJobId>;
   try {
     id = parseJobId(jobIdText);
   } catch {
-    return undefined;
+    // Never guessed at: a job of ours left out would be taken for absent and submitted again.
+    throw new SlurmOutputError(source, line, SQUEUE_BY_NAME_FIELDS.length);
   }
-  const row: TagRow = {
-    jobId: jobIdText.trim(),
-    baseId: String(id.jobId),
-    name: name.trim(),
-    state: parseState(rawState),
-    rawState: rawState.trim(),
-    source,
-  };
+  const row: TagRow = { jobId: jobIdText, baseId: String(id.jobId), name, state: parseState(rawState), rawState, source };
   if (id.arrayTask !== undefined) row.arrayTask = id.arrayTask;
   if (id.arrayTasks) row.arrayTasks = id.arrayTasks;
   const at = parseSlurmTime(submit);
@@ -95,25 +91,19 @@ function rowFrom(jobIdText: string, name: string, rawState: string, submit: stri
   return row;
 }
 
-/** `squeue -o '%i|%j|%T|%V'` lines -> rows. The tagged names never contain `|` (see taggedJobName). */
+/** `squeue -o <SQUEUE_BY_NAME_FIELDS>` lines -> rows; a malformed line throws SlurmOutputError (core's policy). */
 export function parseSqueueRows(stdout: string): TagRow[] {
   return parseRows(stdout, "squeue");
 }
 
-/** `sacct -X -n -P -o JobID,JobName,State,Submit` lines -> rows. */
+/** `sacct -X -n -P -o <SACCT_BY_NAME_FIELDS>` lines -> rows; a malformed line throws SlurmOutputError. */
 export function parseSacctRows(stdout: string): TagRow[] {
   return parseRows(stdout, "sacct");
 }
 
-/** Both queries print `id|name|state|submit`; only where the row came from differs. */
 function parseRows(stdout: string, source: "squeue" | "sacct"): TagRow[] {
   const rows: TagRow[] = [];
-  for (const line of stdout.split("\n")) {
-    const parts = line.trim().split("|");
-    if (parts.length < 4) continue;
-    const row = rowFrom(parts[0]!, parts[1]!, parts[2]!, parts[3]!, source);
-    if (row) rows.push(row);
-  }
+  for (const line of stdout.split("\n")) if (line.trim() !== "") rows.push(rowFrom(line.replace(/\r$/, ""), source));
   return rows;
 }
 
@@ -143,7 +133,7 @@ export async function lookupByNames(names: readonly string[], options: LookupOpt
     found.set(row.name, list);
   };
   for (const filter of nameFilters([...wanted])) {
-    const args = ["-h", "-t", "all", ...(user ? ["-u", user] : []), ...filter, "-o", "%i|%j|%T|%V"];
+    const args = ["-h", "-t", "all", ...(user ? ["-u", user] : []), ...filter, "-o", squeueFormat(SQUEUE_BY_NAME_FIELDS)];
     const sq = await runSlurm("squeue", args, options.client);
     for (const row of parseSqueueRows(sq.stdout)) add(row);
   }
@@ -155,9 +145,9 @@ export async function lookupByNames(names: readonly string[], options: LookupOpt
       "-X", "-n", "-P",
       ...(user ? ["-u", user] : []),
       ...filter,
-      "-S", slurmTime(options.sinceMs),
+      "-S", slurmTimeArg(options.sinceMs),
       "-E", "now",
-      "-o", "JobID,JobName,State,Submit",
+      "-o", sacctFormat(SACCT_BY_NAME_FIELDS),
     ];
     const sa = await runSlurm("sacct", args, options.client);
     for (const row of parseSacctRows(sa.stdout)) add(row);
@@ -198,7 +188,7 @@ export function rowForJob(rows: readonly TagRow[] | undefined, jobId: string): T
  * active jobs). A pending array record counts as its number of tasks.
  */
 export async function countActive(names: ReadonlySet<string>, client: SlurmClientOptions, user = currentUser()): Promise<number> {
-  const args = ["-h", ...(user ? ["-u", user] : []), "-o", "%i|%j|%T|%V"];
+  const args = ["-h", ...(user ? ["-u", user] : []), "-o", squeueFormat(SQUEUE_BY_NAME_FIELDS)];
   const sq = await runSlurm("squeue", args, client);
   let count = 0;
   for (const row of parseSqueueRows(sq.stdout)) {
