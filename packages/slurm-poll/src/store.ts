@@ -1,135 +1,133 @@
-import { open, readFile } from "node:fs/promises";
+import { type FileHandle, open, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { type StringPool, writeFileAtomic } from "@slurmpipe/core";
+import { Writable } from "node:stream";
+import { InputError, NdjsonWriter, type StringPool, readNdjson, writeFileAtomic } from "@slurmpipe/core";
+import { LEGACY_STORE_FILE, corrupt, loadLegacyStore } from "./legacy-store.ts";
 import { type Track, shareStrings } from "./track.ts";
 
 /**
- * Poll's own memory, `<state>/poll/jobs.json`, replaced atomically after every cycle: the last
+ * Poll's own memory, `<state>/poll/jobs.ndjson`, replaced atomically after every cycle: the last
  * state reported per job (so a restarted poll emits no event twice), restart counts, the last time
  * each job was confirmed. slurm-submit's ledger is never written by poll.
  *
- * One job per line (still one JSON document), so it is read a job at a time:
- *   {"v":1,"updated_at":"...","jobs":{
- *   "<store key>":{...track...},
- *   "<store key>":{...track...}
- *   }}
- * Any other layout (a file from an older poll, or edited by hand) is read whole.
+ * NDJSON, one job per line, so it is written and read a job at a time with core's NDJSON code
+ * (never one string of the whole file: ~70 MB at 100,000 jobs):
+ *   {"v":1,"store_key":"<job>|<run id>|<attempt>","track":{...}}
+ * A state directory of an earlier release has `jobs.json` instead (legacy-store.ts): it is read
+ * on first use, written out as jobs.ndjson, then removed.
  */
 export const POLL_DIR = "poll";
-export const STORE_FILE = "jobs.json";
+export const STORE_FILE = "jobs.ndjson";
 /**
- * Under V8's large-object size (128 KiB): a bigger string goes straight to the old generation and
- * stays there until a full GC, ~70 MB of them per save at 100,000 jobs; these die young.
+ * Bytes the writer buffers before it waits for the disk. Each line is its own small string (they
+ * die young); a buffer of the whole file would go straight to V8's old generation.
  */
-const SAVE_CHUNK = 1 << 16;
-const JOBS_OPEN = '"jobs":{';
-const JOBS_CLOSE = "}}";
+const WRITE_BUFFER = 1 << 16;
 
-interface StoreFile {
+/** One line of jobs.ndjson. The store key is kept as written: it is not always derivable from the track. */
+interface StoreLine {
   v: 1;
-  updated_at: string;
-  jobs: Record<string, Track>;
+  store_key: string;
+  track: Track;
 }
 
 export class PollStore {
   readonly path: string;
+  /** The file of earlier releases, migrated on first use. */
+  readonly legacyPath: string;
   /** Throws when this process may no longer write the state (its lock was taken over). */
   guard: () => void = () => {};
   constructor(readonly dir: string) {
     this.path = join(dir, STORE_FILE);
+    this.legacyPath = join(dir, LEGACY_STORE_FILE);
   }
 
   /** The saved tracks; with a pool, they share its strings (see shareStrings). */
   async load(pool?: StringPool): Promise<Map<string, Track>> {
+    const tracks = await this.loadLines(pool);
+    if (tracks) {
+      // Both files: a migration stopped between its two steps. The new file is the newer state.
+      await this.removeLegacy();
+      return tracks;
+    }
+    const legacy = await loadLegacyStore(this.legacyPath, pool);
+    if (!legacy) return new Map();
+    // The new file first, then the old one goes: a crash in between leaves both, read as above.
+    await this.save(legacy);
+    await this.removeLegacy();
+    return legacy;
+  }
+
+  /** jobs.ndjson a line at a time; undefined when there is none. */
+  private async loadLines(pool: StringPool | undefined): Promise<Map<string, Track> | undefined> {
     let fh: Awaited<ReturnType<typeof open>>;
     try {
       fh = await open(this.path, "r");
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return new Map();
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw e;
     }
-    try {
-      const head = Buffer.alloc(4096);
-      const { bytesRead } = await fh.read(head, 0, head.length, 0);
-      const firstLine = head.toString("utf8", 0, bytesRead).split("\n", 1)[0]!;
-      if (firstLine.length < bytesRead && firstLine.endsWith(JOBS_OPEN) && parses(`${firstLine}${JOBS_CLOSE}`)) return await this.loadLines(fh, pool);
-    } finally {
-      await fh.close().catch(() => {});
-    }
-    return this.loadWhole(pool);
-  }
-
-  /** The one-job-per-line layout `save` writes: never the whole file (~70 MB at 100,000 jobs) in memory. */
-  private async loadLines(fh: Awaited<ReturnType<typeof open>>, pool: StringPool | undefined): Promise<Map<string, Track>> {
+    const input = fh.createReadStream(); // closes fh when it ends or is destroyed
     const tracks = new Map<string, Track>();
-    const lines = createInterface({ input: fh.createReadStream({ encoding: "utf8", start: 0, autoClose: false }), crlfDelay: Number.POSITIVE_INFINITY });
-    let number = 0;
-    let closed = false;
-    for await (const line of lines) {
-      number += 1;
-      if (number === 1 || line.trim() === "") continue;
-      if (closed) throw this.corrupt(`line ${number}: text after the end of "jobs"`);
-      if (line === JOBS_CLOSE) {
-        closed = true;
-        continue;
-      }
-      let entry: Record<string, Track>;
-      try {
-        entry = JSON.parse(`{${line.endsWith(",") ? line.slice(0, -1) : line}}`) as Record<string, Track>;
-      } catch (e) {
-        throw this.corrupt(`line ${number}: ${(e as Error).message}`);
-      }
-      for (const key of Object.keys(entry)) tracks.set(key, pool ? shareStrings(entry[key]!, pool) : entry[key]!);
-    }
-    if (!closed) throw this.corrupt(`the file ends before "jobs" does (line ${number})`);
-    return tracks;
-  }
-
-  private async loadWhole(pool: StringPool | undefined): Promise<Map<string, Track>> {
-    const text = await readFile(this.path, "utf8");
-    let data: StoreFile;
     try {
-      data = JSON.parse(text) as StoreFile;
+      for await (const { value, line } of readNdjson<StoreLine>(input, { source: this.path, strict: true })) {
+        const track = value.track;
+        if (typeof value.store_key !== "string" || typeof track !== "object" || track === null || typeof track.key !== "string") {
+          throw corrupt(this.path, `line ${line}: not a job of the poll store`);
+        }
+        tracks.set(value.store_key, pool ? shareStrings(track, pool) : track);
+      }
     } catch (e) {
-      throw this.corrupt((e as Error).message);
+      if (e instanceof InputError) throw corrupt(this.path, `line ${e.detail.line}: ${e.detail.message}`);
+      throw e;
+    } finally {
+      input.destroy();
     }
-    const tracks = new Map(Object.entries(data.jobs ?? {}));
-    if (pool) for (const t of tracks.values()) shareStrings(t, pool);
     return tracks;
   }
 
-  private corrupt(why: string): Error {
-    return new Error(`${this.path}: corrupt poll state (${why}); move it away to start afresh`);
+  private async removeLegacy(): Promise<void> {
+    this.guard();
+    await unlink(this.legacyPath).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "ENOENT") throw e;
+    });
   }
 
   /**
-   * Replaces the file atomically (temp file, fsync, rename, fsync of the directory), written in
-   * chunks, one job per line, without building one string (and its Buffer) of the whole file.
+   * Replaces the file atomically (temp file, fsync, rename, fsync of the directory), one line per
+   * job through core's NdjsonWriter, which waits for the disk when its buffer is full.
    */
-  async save(tracks: Map<string, Track>, now: Date): Promise<void> {
+  async save(tracks: Map<string, Track>): Promise<void> {
     this.guard();
     await writeFileAtomic(this.path, async (fh) => {
-      let chunk = `{"v":1,"updated_at":${JSON.stringify(now.toISOString())},${JOBS_OPEN}\n`;
-      let first = true;
-      for (const [key, track] of tracks) {
-        chunk += `${first ? "" : ",\n"}${JSON.stringify(key)}:${JSON.stringify(track)}`;
-        first = false;
-        if (chunk.length >= SAVE_CHUNK) {
-          await fh.writeFile(chunk); // from the current position; loops over short writes
-          chunk = "";
-        }
+      const stream = appender(fh);
+      const out = new NdjsonWriter(stream);
+      try {
+        for (const [key, track] of tracks) await out.write({ v: 1, store_key: key, track } satisfies StoreLine);
+        await new Promise<void>((resolve, reject) => stream.end((e?: Error | null) => (e ? reject(e) : resolve())));
+      } catch (e) {
+        stream.destroy();
+        throw e;
       }
-      await fh.writeFile(`${chunk}${first ? "" : "\n"}${JOBS_CLOSE}\n`);
     });
   }
 }
 
-function parses(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * A Writable that appends to the temp file's handle, which writeFileAtomic then syncs and closes.
+ * (Node's own fh.createWriteStream cannot be used: its handle does not close while the stream is
+ * alive, and ending the stream closes the handle before the sync.) Lines buffered while a write
+ * is under way go out together in the next one.
+ */
+function appender(fh: FileHandle): Writable {
+  return new Writable({
+    highWaterMark: WRITE_BUFFER,
+    // fh.writeFile writes from the current position and loops over short writes.
+    write(chunk: Buffer, _encoding, done) {
+      fh.writeFile(chunk).then(() => done(), done);
+    },
+    writev(chunks, done) {
+      fh.writeFile(Buffer.concat(chunks.map((c) => c.chunk as Buffer))).then(() => done(), done);
+    },
+  });
 }

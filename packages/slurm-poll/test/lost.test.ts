@@ -18,10 +18,10 @@ function clock(startMs = Date.parse(SUBMITTED) + MIN) {
   return { now: () => new Date(t), tick: (ms: number) => (t += ms) };
 }
 
-/** The persisted track of a job (poll/jobs.json). */
+/** The persisted track of a job (poll/jobs.ndjson, one job a line). */
 function persisted(state: string, key: string): Track {
-  const jobs = JSON.parse(readFileSync(join(state, "poll", "jobs.json"), "utf8")).jobs as Record<string, Track>;
-  return Object.values(jobs).find((t) => t.key === key)!;
+  const lines = readFileSync(join(state, "poll", "jobs.ndjson"), "utf8").trim().split("\n");
+  return lines.map((l) => (JSON.parse(l) as { track: Track }).track).find((t) => t.key === key)!;
 }
 
 describe("--lost-after: a job missing from squeue and sacct stops holding up the watch", () => {

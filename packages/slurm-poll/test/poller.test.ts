@@ -151,7 +151,7 @@ describe("persistence", () => {
 });
 
 describe("state kept between cycles", () => {
-  it("a state unchanged but for its time is confirmed anew each cycle, in the record and in jobs.json", async () => {
+  it("a state unchanged but for its time is confirmed anew each cycle, in the record and in jobs.ndjson", async () => {
     const fake = new FakeSlurm();
     const state = tmp();
     let t = Date.parse(SUBMITTED) + 60_000;
@@ -167,8 +167,9 @@ describe("state kept between cycles", () => {
     expect(events(res.out).map((e) => e.to)).toEqual(["PENDING"]);
     const last = new Date(Date.parse(SUBMITTED) + 3 * 60_000).toISOString();
     expect(runs(res.out)[0]!.state).toMatchObject({ state: "PENDING", reason: "Priority", confirmed_at: last });
-    const saved = JSON.parse(readFileSync(join(state, "poll", "jobs.json"), "utf8")).jobs as Record<string, { state: { confirmed_at: string } }>;
-    expect(Object.values(saved)[0]!.state.confirmed_at).toBe(last);
+    const saved = readFileSync(join(state, "poll", "jobs.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { track: { state: { confirmed_at: string } } });
+    expect(saved).toHaveLength(1);
+    expect(saved[0]!.track.state.confirmed_at).toBe(last);
   });
 });
 
