@@ -67,8 +67,11 @@ describe("local backend: the job's environment is private", () => {
     const t = setup();
     mkdirSync(join(t.dir, "jobs"), { recursive: true, mode: 0o755 });
     chmodSync(join(t.dir, "jobs"), 0o755);
-    await t.sbatch(["--hold", t.script("x", "true")]);
+    const id = await t.sbatch(["--hold", t.script("x", "true")]);
     expect(statSync(join(t.dir, "jobs")).mode & 0o777).toBe(0o700);
+    // A held job waits for ever, and so would its detached runner: end both.
+    await t.run("scancel", [id]);
+    await t.wait(id);
   });
 
   it("--export decides what the job gets and what is stored: NONE, NIL, a list, ALL with values", async () => {
