@@ -54,7 +54,9 @@ const lazyBuiltins = {
 /**
  * core's local backend starts its job runner as `node -e <text>` (src/local/job-runner.ts tells
  * why): this replaces job-runner.ts with `export function jobRunnerSource() { return "<text>"; }`,
- * the text being src/local/runner-process.ts bundled into one ESM module. The settings are
+ * the text being src/local/runner-process.ts bundled into one ESM module. Used by every build:
+ * core's, and the commands' (their tsconfig `paths` map @slurmpipe/core to core's sources, which
+ * esbuild follows, so each command bundles core's job-runner.ts itself). The settings are
  * job-runner.ts's RUNNER_BUILD_OPTIONS (used when the sources run, under vitest): keep in step.
  * The runner may import node builtins only (it runs detached, with nothing but node).
  */
@@ -117,7 +119,6 @@ if (!process.argv.includes("--lib") && existsSync("src/cli.ts")) {
     splitting: true,
     chunkNames: "cli-chunks/[name]-[hash]",
     minify: true,
-    // jobRunnerSource matters only if a command bundles core from source; core's dist already has the text.
     plugins: [jobRunnerSource, zodEnglishOnly, lazyBuiltins],
     // CommonJS dependencies (yargs, split2, ...) call require() for node builtins; an ESM bundle has none.
     banner: {

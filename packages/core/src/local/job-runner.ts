@@ -3,12 +3,13 @@
  * linted module) bundled into one self-contained ESM module that imports node builtins only.
  * sbatch.ts starts it as `node --input-type=module -e <text> <dir> <ids> <maxParallel>`.
  *
- * A text, not a file path: core's dist/index.mjs is bundled INTO every command's standalone
- * dist/cli.mjs, which is copied onto login nodes with no node_modules and no core files beside
- * it; a string literal travels with the bundle, and `node -e` needs nothing else on disk.
+ * A text, not a file path: core is bundled INTO every command's standalone dist/cli.mjs (and its
+ * chunks), which is copied onto login nodes with no node_modules and no core files beside it; a
+ * string literal travels with the bundle, and `node -e` needs nothing else on disk.
  *
  * Two ways this module is made:
- * - Built (scripts/bundle.mjs, plugin "job-runner-source"): the whole module is replaced by
+ * - Built (scripts/bundle.mjs, plugin "job-runner-source", in core's build and in every command's,
+ *   which bundle core's sources): the whole module is replaced by
  *   `export function jobRunnerSource() { return "<runner-process.ts, bundled>"; }`, bundled once at
  *   build time; the code below (and esbuild) is not in any dist.
  * - From TypeScript sources (vitest of ANY package: they all import core's src, and so does
