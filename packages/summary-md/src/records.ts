@@ -10,7 +10,7 @@ export interface Collected {
    * State-change events per job id, in input order (only what gives the start and end times): the
    * event itself while a job has one (most do, after one poll), a list from the second on.
    */
-  events: Map<string, EventTimes | EventTimes[]>;
+  events: Map<string, EventTimes[]>;
 }
 
 export interface ReadInputsOptions {
@@ -28,7 +28,7 @@ export interface ReadInputsOptions {
  */
 export async function collectInputs(paths: readonly string[], options: ReadInputsOptions): Promise<Collected> {
   const runs = new Map<string, RunRecord>();
-  const events = new Map<string, EventTimes | EventTimes[]>();
+  const events = new Map<string, EventTimes[]>();
   const report = options.errors.report;
   const strings = new StringPool();
   const fields = options.fields;
@@ -53,8 +53,8 @@ export async function collectInputs(paths: readonly string[], options: ReadInput
       }
       const times = pickEventTimes(parsed.data, strings);
       const known = events.get(parsed.data.job_id);
-      if (Array.isArray(known)) known.push(times);
-      else events.set(parsed.data.job_id, known ? [known, times] : times);
+      if (known) known.push(times);
+      else events.set(parsed.data.job_id, [times]);
       continue;
     }
     if (raw.kind !== undefined && raw.kind !== "run") continue;
@@ -113,12 +113,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Start and end times of a job from poll events, for records whose state lacks them. */
-export function timesFromEvents(events: EventTimes | readonly EventTimes[] | undefined, runId: string): { started?: string; ended?: string } {
+export function timesFromEvents(events: readonly EventTimes[] | undefined, runId: string): { started?: string; ended?: string } {
   if (!events) return {};
   let started: string | undefined;
   let ended: string | undefined;
   // By time, not by arrival: inputs may be concatenated in any order.
-  const ordered = Array.isArray(events) ? [...events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at)) : [events as EventTimes];
+  const ordered = [...events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   for (const e of ordered) {
     if (e.run_id && e.run_id !== runId) continue;
     const to = parseState(e.to);

@@ -39,7 +39,7 @@ describe("views", () => {
       run("b", "2"),
     ]);
     const collected = await collectInputs([file], { errors: { report: () => expect.unreachable() }, fields: { plots: false, params: false } });
-    expect(Array.isArray(collected.events.get("1"))).toBe(false);
+    expect(collected.events.get("1")).toHaveLength(1);
     expect(collected.events.get("2")).toHaveLength(2);
     const [a, b] = buildViews(collected, undefined, 0);
     expect([a!.started, a!.ended]).toEqual([undefined, "2025-01-01T00:10:00Z"]);
