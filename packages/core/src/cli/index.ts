@@ -5,4 +5,5 @@
 export * from "../ndjson/errors.ts";
 export * from "./log.ts";
 export * from "./options.ts";
+export * from "./common-options.ts";
 export * from "./main.ts";

@@ -1,0 +1,87 @@
+import type { Argv, InferredOptionTypes, Options } from "yargs";
+
+export type { Argv } from "yargs";
+
+/**
+ * The default state directory of slurm-submit and slurm-poll. `--state` has no yargs default
+ * (slurm-poll must know whether it was given: giving it also tracks the ledger's jobs); each
+ * command's options function resolves an absent `--state` to this.
+ */
+export const DEFAULT_STATE_DIR = ".slurmpipe";
+
+/**
+ * The options several commands share: one definition each (type, default, alias, help text and
+ * help heading), so every command that has one says the same thing about it. A command adds the
+ * ones it uses with `withCommonOptions(y, [...names])`; a command never gains one it does not use.
+ */
+export const COMMON_OPTIONS = {
+  backend: {
+    group: "Slurm:",
+    choices: ["slurm", "local"] as const,
+    default: "slurm" as const,
+    describe: "slurm: the real client commands; local: jobs run on this machine",
+  },
+  "slurm-bin": {
+    group: "Slurm:",
+    type: "string",
+    describe: "directory holding the Slurm client commands (sbatch, squeue, sacct) (default $SLURMPIPE_SLURM_BIN, else PATH)",
+  },
+  state: {
+    group: "State:",
+    type: "string",
+    describe: `slurm-submit's state directory: its ledger and lock, and slurm-poll's poll/ (default ${DEFAULT_STATE_DIR})`,
+  },
+  strict: {
+    group: "Common options:",
+    type: "boolean",
+    default: false,
+    describe: "stop at the first bad input line or record (default: report it and go on with the next)",
+  },
+  quiet: {
+    group: "Common options:",
+    alias: "q",
+    type: "boolean",
+    default: false,
+    describe: "only warnings and errors on stderr, no info messages",
+  },
+  verbose: {
+    group: "Common options:",
+    alias: "v",
+    type: "boolean",
+    default: false,
+    describe: "also debug messages on stderr (e.g. one line per run)",
+  },
+} as const satisfies Record<string, Options>;
+
+export type CommonOptionName = keyof typeof COMMON_OPTIONS;
+
+/** The parsed values of the chosen common options, as yargs infers them. */
+export type CommonArgs<K extends CommonOptionName> = InferredOptionTypes<Pick<typeof COMMON_OPTIONS, K>>;
+
+/** The definitions of the chosen common options (a fresh object: yargs may annotate what it is given). */
+export function commonOptions<K extends CommonOptionName>(names: readonly K[]): Pick<typeof COMMON_OPTIONS, K> {
+  const out: Partial<Record<CommonOptionName, Options>> = {};
+  for (const name of names) {
+    if (!Object.hasOwn(COMMON_OPTIONS, name)) throw new Error(`not a common option: ${String(name)}`);
+    out[name] = { ...COMMON_OPTIONS[name] };
+  }
+  return out as Pick<typeof COMMON_OPTIONS, K>;
+}
+
+/** Adds the chosen common options to a yargs parser, keeping every option's inferred type. */
+export function withCommonOptions<T, K extends CommonOptionName>(y: Argv<T>, names: readonly K[]): Argv<Omit<T, K> & CommonArgs<K>> {
+  return y.options(commonOptions(names));
+}
+
+/** The positional arguments yargs collects in `_` (runCommand hands the whole parse to `run`). */
+export interface Positionals {
+  _: (string | number)[];
+}
+
+/**
+ * Declares in the parser's type that `run` receives yargs' positional arguments (`_`), which yargs
+ * always collects; for commands that take input files as positional arguments.
+ */
+export function withPositionals<T>(y: Argv<T>): Argv<T & Positionals> {
+  return y as unknown as Argv<T & Positionals>;
+}
