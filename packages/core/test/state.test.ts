@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Ledger, LockedError, latestByRun, listableJobName, lockStateDir, matchesTag, parseJobTag, taggedJobName, writeFileAtomic } from "../src/index.ts";
+import { LockedError, listableJobName, lockStateDir, matchesTag, parseJobTag, taggedJobName, writeFileAtomic } from "../src/index.ts";
 
 describe("job name tags", () => {
   it("keeps the readable name and appends the run-id tag", () => {
@@ -29,16 +29,6 @@ describe("job name tags", () => {
   });
 });
 
-describe("ledger", () => {
-  // The crash-safety rules of reading and repairing are in ledger.test.ts.
-  it("latestByRun keeps each run's last entry", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sp-ledger-"));
-    const ledger = new Ledger(dir);
-    await ledger.append({ t: "intent", run_id: "r1", attempt: 1, job_name: "a.spr1", at: "t", argv: ["sbatch"] });
-    await ledger.append({ t: "submitted", run_id: "r1", attempt: 1, job_id: "12", job_name: "a.spr1", at: "t" });
-    expect(latestByRun((await ledger.read()).entries).get("r1")).toMatchObject({ t: "submitted", job_id: "12" });
-  });
-});
 
 describe("state directory lock", () => {
   it("lets one process in and refuses the second", async () => {

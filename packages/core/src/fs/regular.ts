@@ -62,7 +62,7 @@ export class NotRegularError extends Error {
  * checked on the opened descriptor, so a file swapped for a link or pipe after it was listed is
  * refused rather than read.
  */
-export async function openRegular(path: string): Promise<{ handle: FileHandle; size: number; stats: Stats }> {
+async function openRegular(path: string): Promise<{ handle: FileHandle; size: number; stats: Stats }> {
   let handle: FileHandle;
   try {
     handle = await open(path, REGULAR_OPEN_FLAGS);

@@ -23,4 +23,3 @@ export const Resources = z.looseObject({
 });
 export type Resources = z.infer<typeof Resources>;
 
-export const JsonObject = z.record(z.string(), z.unknown());

@@ -76,10 +76,3 @@ export function parseSbatchParsable(stdout: string): { jobId: string; cluster?: 
   return m[2] ? { jobId: m[1]!, cluster: m[2] } : { jobId: m[1]! };
 }
 
-/** Formats a job id as Slurm prints it. */
-export function formatJobId(id: Pick<JobId, "jobId" | "arrayTask" | "step">): string {
-  let s = String(id.jobId);
-  if (id.arrayTask !== undefined) s += `_${id.arrayTask}`;
-  if (id.step !== undefined) s += `.${id.step}`;
-  return s;
-}

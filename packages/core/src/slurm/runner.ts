@@ -115,7 +115,7 @@ export interface SlurmResult {
  */
 const OUTPUT_ENV = /^(SBATCH_|SQUEUE_|SACCT_|SLURM_TIME_FORMAT$|SLURM_BITSTR_LEN$|SINFO_)/;
 
-export function slurmEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+function slurmEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(process.env)) if (!OUTPUT_ENV.test(k)) env[k] = v;
   env.SLURM_TIME_FORMAT = "standard";
@@ -123,7 +123,7 @@ export function slurmEnv(extra: Record<string, string | undefined> = {}): Record
   return { ...env, ...extra };
 }
 
-export function resolveSlurmCommand(command: string, binDir?: string): string {
+function resolveSlurmCommand(command: string, binDir?: string): string {
   const dir = binDir ?? process.env.SLURMPIPE_SLURM_BIN;
   return dir ? join(dir, command) : command;
 }

@@ -108,7 +108,7 @@ const BASE_STATES = new Set([
   "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY",
 ]);
 
-export function isBaseState(state: string): boolean {
+function isBaseState(state: string): boolean {
   return BASE_STATES.has(state);
 }
 
@@ -116,7 +116,3 @@ function unknownState(): ParsedState {
   return { state: "UNKNOWN", category: "uncertain", terminal: false, known: false };
 }
 
-/** Compact code for a long state name ("OUT_OF_MEMORY" -> "OOM"). */
-export function compactState(long: string): string | undefined {
-  return JOB_STATES[long]?.compact;
-}

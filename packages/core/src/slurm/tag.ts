@@ -5,9 +5,9 @@
  * is named `<readable name>.sp<run id prefix>` (plus `r<attempt>` from the 2nd attempt on), and the
  * whole name is cut to fit 255 bytes with the tag kept intact.
  */
-export const TAG_MARKER = ".sp";
+const TAG_MARKER = ".sp";
 const TAG_RE = /\.sp([0-9a-z]{10})(?:r(\d+))?$/;
-export const MAX_JOB_NAME_BYTES = 255;
+const MAX_JOB_NAME_BYTES = 255;
 export const TAG_ID_LENGTH = 10;
 
 export interface JobTag {

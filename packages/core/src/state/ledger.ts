@@ -131,10 +131,3 @@ async function tornTail(fh: FileHandle, size: number): Promise<{ cut: number; ne
   if (!bad(piece) && piece.toString("utf8").trim() !== "") return { cut: size, newline: true };
   return { cut: pieceStart, newline: false };
 }
-
-/** Latest ledger entry per run id (entries are in append order). */
-export function latestByRun(entries: readonly LedgerEntry[]): Map<string, LedgerEntry> {
-  const latest = new Map<string, LedgerEntry>();
-  for (const e of entries) latest.set(e.run_id, e);
-  return latest;
-}
