@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { type ArchiveCliArgs, optionsFromArgs } from "../src/cli-options.ts";
+
+const defaults: ArchiveCliArgs = {
+  _: [],
+  out: "archives",
+  format: "dir",
+  "compress-over": "64MiB",
+  "outputs-only": false,
+  exclude: [],
+  "allow-missing": false,
+  "check-only": false,
+  incremental: false,
+  rehash: false,
+  "verify-after": false,
+  "prune-sources": false,
+  "outlier-ratio": 0.5,
+  dataset: true,
+  only: [],
+  force: false,
+  strict: false,
+  name: undefined,
+  level: undefined,
+  now: undefined,
+  "log-base": undefined,
+  "incremental-from": undefined,
+  verify: undefined,
+  restore: undefined,
+  to: undefined,
+};
+
+describe("archive optionsFromArgs", () => {
+  it("maps every option to the library's name; positional arguments are the inputs", () => {
+    const o = optionsFromArgs({
+      ...defaults,
+      _: ["runs.ndjson", 42],
+      name: "lr",
+      level: 3,
+      now: "0",
+      "log-base": "/x",
+      "incremental-from": "a",
+      "check-only": true,
+      "outputs-only": true,
+      "allow-missing": true,
+      "prune-sources": true,
+      "verify-after": true,
+      "outlier-ratio": 0.25,
+      "compress-over": "1G",
+      strict: true,
+    });
+    expect(o).toMatchObject({
+      inputs: ["runs.ndjson", "42"],
+      name: "lr",
+      level: 3,
+      now: "0",
+      logBase: "/x",
+      incrementalFrom: "a",
+      checkOnly: true,
+      outputsOnly: true,
+      allowMissing: true,
+      pruneSources: true,
+      verifyAfter: true,
+      outlierRatio: 0.25,
+      compressOver: "1G",
+      strict: true,
+      dataset: true,
+      format: "dir",
+      out: "archives",
+    });
+  });
+
+  it("leaves unset options undefined (the library applies its defaults)", () => {
+    const o = optionsFromArgs(defaults);
+    expect(o.inputs).toEqual([]);
+    expect(o.level).toBeUndefined();
+    expect(o.name).toBeUndefined();
+    expect(o.verify).toBeUndefined();
+    expect(o.restore).toBeUndefined();
+    expect(o.to).toBeUndefined();
+  });
+});
