@@ -1,0 +1,41 @@
+import { type Argv, withCommonOptions, withPositionals } from "@slurmpipe/core/cli";
+// Types only: the library is loaded inside `run`, so `--help` and usage errors start fast.
+import type { LogParseArgs } from "./index.ts";
+
+/** log-parse's options (the common ones from core's group). */
+export function logParseOptions(y: Argv) {
+  const o = y
+    // Log files are positional: strict about options only.
+    .strict(false)
+    .strictOptions(true)
+    .option("files", { type: "string", array: true, describe: "log files to parse (same as positional arguments)" })
+    .option("metric", { type: "string", array: true, describe: "extra metric: name=<regex> with one capture group, or named groups (?<value>) and (?<step>); repeatable" })
+    .option("max-points", { type: "number", describe: "points kept per metric in report.series (first/last/min and NaN points always kept)", default: 500 })
+    .option("base-dir", { type: "string", describe: "directory relative log patterns are resolved against (the jobs' working directory)", default: "." })
+    .option("user", { type: "string", describe: "user name for %u in log patterns (default: $USER)" })
+    .option("csv", { type: "boolean", describe: "also read a Lightning metrics.csv under the run's dir (--no-csv to skip)", default: true })
+    .option("min-step-seconds", { type: "number", describe: "a finished run faster than this per step is flagged CPU_ONLY_SUSPECTED", default: 0.1 })
+    .option("max-line-bytes", { type: "number", describe: "longer physical lines (e.g. \\r progress bars) are scanned in pieces of at most this many bytes (1024 to 268435456)", default: 1048576 });
+  return withCommonOptions(withPositionals(o), ["strict"]);
+}
+
+/** What yargs hands `run` (see logParseOptions). */
+export type LogParseCliArgs = ReturnType<typeof logParseOptions> extends Argv<infer T> ? T : never;
+
+/**
+ * The library's options from the parsed command line: the log files are the positional arguments,
+ * then those of --files. The values are checked by the library (reportOptions), once.
+ */
+export function optionsFromArgs(args: LogParseCliArgs): LogParseArgs {
+  return {
+    files: [...args._.map(String), ...(args.files ?? [])],
+    metric: args.metric,
+    maxPoints: args["max-points"],
+    baseDir: args["base-dir"],
+    user: args.user,
+    csv: args.csv,
+    minStepSeconds: args["min-step-seconds"],
+    maxLineBytes: args["max-line-bytes"],
+    strict: args.strict,
+  };
+}
