@@ -24,7 +24,7 @@ export const COMMON_OPTIONS = {
   "slurm-bin": {
     group: "Slurm:",
     type: "string",
-    describe: "directory holding the Slurm client commands (sbatch, squeue, sacct) (default $SLURMPIPE_SLURM_BIN, else PATH)",
+    describe: "directory holding the Slurm client commands sbatch, squeue and sacct (default $SLURMPIPE_SLURM_BIN, else PATH)",
   },
   state: {
     group: "State:",
