@@ -75,7 +75,12 @@ export async function lockStateDir(dir: string, options: LockOptions = {}): Prom
   // The lock directory as created: a takeover removes it and makes another one.
   const mine = identity(lockPath);
   heldLocks.add(lockPath);
-  if (heldLocks.size === 1) process.once("exit", removeHeldLocks);
+  // One exit listener for the process, not one per lock taken (a long test run or library user
+  // that locks and releases many times warned MaxListenersExceeded).
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on("exit", removeHeldLocks);
+  }
   const lock = (async () => {
     try {
       if (!lost) await unlock();
@@ -110,6 +115,7 @@ function identity(path: string): string | undefined {
  * is not in the set: it belongs to the other process.
  */
 const heldLocks = new Set<string>();
+let exitHookInstalled = false;
 
 function removeHeldLocks(): void {
   for (const path of heldLocks) {
