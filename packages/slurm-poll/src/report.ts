@@ -1,4 +1,4 @@
-import { type JobEvent, type JobState, type Logger, NdjsonWriter, type RunRecord, SlurmCommandError } from "@slurmpipe/core";
+import { type JobEvent, type JobState, type Logger, NdjsonWriter, type RunRecord, SlurmCommandError, shellQuoteForDisplay } from "@slurmpipe/core";
 import type { Effect } from "./apply.ts";
 import { HumanLog, humanElapsed, logTime } from "./humanlog.ts";
 import type { Registry } from "./registry.ts";
@@ -35,9 +35,9 @@ export class Reporter {
 
   submitted(now: Date, record: RunRecord, t: Track): void {
     const job = record.job!;
-    const cd = record.script?.path ? `cd ${record.script.path.replace(/\/[^/]*$/, "") || "."} && ` : "";
+    const cd = record.script?.path ? `cd ${shellQuoteForDisplay(record.script.path.replace(/\/[^/]*$/, "") || ".")} && ` : "";
     this.human.entry(now, "SUBMIT_JOB", record.name, [
-      ["Command", job.argv ? `${cd}${job.argv.join(" ")}` : undefined],
+      ["Command", job.argv ? `${cd}${job.argv.map(shellQuoteForDisplay).join(" ")}` : undefined],
       ["Result", `Job ID ${t.key} submitted at ${logTime(job.submitted_at) ?? "an unknown time"}`],
     ]);
   }
@@ -227,7 +227,8 @@ export function describe(e: unknown): string {
   return (e as Error).message ?? String(e);
 }
 
-/** The command as the log shows it, with a long id list shortened. */
+/** The command as the log shows it (core's shell quoting), with a long id list shortened. */
 function commandLine(command: string, args: readonly string[]): string {
-  return [command, ...args.map((a) => (a.length > 80 && /^[\d_,+]+$/.test(a) ? `${a.split(",").slice(0, 5).join(",")},... (${a.split(",").length} ids)` : /[\s|'%]/.test(a) ? `'${a}'` : a))].join(" ");
+  const shown = (a: string) => (a.length > 80 && /^[\d_,+]+$/.test(a) ? `${a.split(",").slice(0, 5).join(",")},... (${a.split(",").length} ids)` : shellQuoteForDisplay(a));
+  return [command, ...args.map(shown)].join(" ");
 }

@@ -1,6 +1,6 @@
 import { access } from "node:fs/promises";
 import { hostname } from "node:os";
-import { LockLostError, backoffDelay, taggedJobName } from "@slurmpipe/core";
+import { LockLostError, backoffDelay, shellQuoteForDisplay, taggedJobName } from "@slurmpipe/core";
 import { dependencyFor } from "./dependencies.ts";
 import { InFlightLimit } from "./in-flight.ts";
 import { type Item, baseJobName, locate, readDirectives } from "./items.ts";
@@ -43,7 +43,7 @@ export class UnitSubmitter {
     const args = sbatchArgs({ jobName, script: unit.script, extra: o.sbatchArgs ?? [], ...(dep.dependency ? { dependency: dep.dependency } : {}), ...(array ? { array } : {}) });
     const argv = ["sbatch", ...args];
     if (o.dryRun) {
-      inv.log.info(`would run (in ${unit.script.replace(/\/[^/]*$/, "") || "/"}): ${argv.join(" ")}`);
+      inv.log.info(`would run (in ${unit.script.replace(/\/[^/]*$/, "") || "/"}): ${argv.map(shellQuoteForDisplay).join(" ")}`);
       for (const item of unit.items) {
         edit(item, { drop: ["job"], set: { dry_run: true, planned: item.planned ?? "submit", sbatch_argv: argv } });
         inv.summary.dryRun++;
