@@ -68,7 +68,13 @@ export const memoryFlag = formatMemory;
 export function percent(part: number, whole: number): string {
   if (whole <= 0) return "-";
   const p = (100 * part) / whole;
-  return `${p >= 10 || p === 0 ? p.toFixed(0) : p.toFixed(1)}%`;
+  let digits = p >= 10 || p === 0 ? 0 : 1;
+  // A share is never shown as 100% (or 0%) unless it is exactly that: 215 of 216 completed is
+  // 99.5%, not "100%" beside a failed run. More decimals until the rounding no longer lies.
+  const lies = (d: number) => (part !== whole && Number(p.toFixed(d)) === 100) || (part !== 0 && Number(p.toFixed(d)) === 0);
+  while (lies(digits) && digits < 3) digits++;
+  if (lies(digits)) return p > 50 ? ">99.999%" : "<0.001%";
+  return `${p.toFixed(digits)}%`;
 }
 
 /** Loss values: short, stable, scientific notation for very small or large. */

@@ -50,3 +50,26 @@ describe("markdown escaping", () => {
     expect(["run10", "run2", "run1"].sort(naturalCompare)).toEqual(["run1", "run2", "run10"]);
   });
 });
+
+describe("shares", () => {
+  it("are never rounded to 100% or 0% unless exact", async () => {
+    const { percent } = await import("../src/format.ts");
+    expect(percent(215, 216)).toBe("99.5%");
+    expect(percent(216, 216)).toBe("100%");
+    expect(percent(0, 216)).toBe("0%");
+    expect(percent(1, 216)).toBe("0.5%");
+    expect(percent(1, 3000)).toBe("0.03%");
+    expect(percent(9999, 10000)).toBe("99.99%");
+    expect(percent(999_999, 1_000_000)).toBe(">99.999%");
+    expect(percent(1, 1_000_000)).toBe("<0.001%");
+    expect(percent(3, 4)).toBe("75%");
+    expect(percent(6, 5)).toBe("120%");
+  });
+
+  it("the headline of 215 completed runs and one failed says 99.5%", async () => {
+    const state = (s: string, category: string) => ({ state: s, category, terminal: true });
+    const runs = Array.from({ length: 216 }, (_, i) => ({ id: `r${i}`, name: `run${i}`, job: { id: String(1000 + i) }, state: i === 7 ? state("FAILED", "failure") : state("COMPLETED", "success") }));
+    const { stdout } = await run({ stdinText: runs.map((r) => JSON.stringify(r)).join("\n"), plots: false, now: "2026-01-01T00:00:00Z" });
+    expect(stdout).toContain("**215 of 216 completed (99.5%)** · 216 finished (100%) · 1 failed");
+  });
+});
