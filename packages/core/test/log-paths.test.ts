@@ -21,6 +21,15 @@ describe("log pattern values", () => {
     expect(fill("lit\\\\%j.out", values)).toBe("lit%j.out");
   });
 
+  it("what slurm-poll --early's adapter was tested on: the same values (the adapter is gone)", () => {
+    const task = logPatternValues({ id: "129_2", array_job_id: "129", array_task: 2, raw_id: "131", name: "envtest" }, { user: "root" }).values;
+    expect(fill("out-j%j-A%A-a%a-x%x-u%u.txt", task)).toBe("out-j131-A129-a2-xenvtest-uroot.txt");
+    const plain = logPatternValues({ id: "128" }, { user: "root" }).values;
+    expect(fill("%A_%a 100%%", plain)).toBe("128_4294967294 100%");
+    expect(fill("node-%N.log", logPatternValues({ id: "1" }).values)).toBe("node-%N.log");
+    expect(fill("%j-n%n-t%t-s%s-J%J.out", logPatternValues({ id: "7" }).values)).toBe("7-n0-t0-sbatch-J7.batch.out");
+  });
+
   it("an array task: %j is the raw id (job.raw_id), %A the array, %a the task", () => {
     expect(fill("out-j%j-A%A-a%a.txt", logPatternValues({ id: "129_2", raw_id: "131", name: "envtest" }).values)).toBe("out-j131-A129-a2.txt");
     expect(fill("%A_%a", logPatternValues({ id: "131", array_job_id: "129", array_task: 2 }).values)).toBe("129_2");

@@ -1,7 +1,7 @@
 import { open } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { dirname, resolve } from "node:path";
-import { type LogJob, type RunRecord, defaultLogPattern, expandLogPath, fillFilenamePattern, logPatternValues } from "@slurmpipe/core";
+import { type LogJob, type RunRecord, defaultLogPattern, expandLogPath } from "@slurmpipe/core";
 import type { Track } from "./track.ts";
 
 /**
@@ -9,29 +9,6 @@ import type { Track } from "./track.ts";
  * problem, and its stderr says which. We find the file from the record's `logs` pattern the way
  * sbatch expands it (core's log-paths rules, slurm-facts.md §6.2) and keep its last lines.
  */
-
-export interface PatternValues {
-  /** %j: the raw job id (an array task's own id once it started). */
-  jobId: string;
-  /** %A: the array job id (= %j outside arrays). */
-  arrayJobId?: string;
-  /** %a */
-  arrayTask?: number;
-  /** %x */
-  jobName?: string;
-  /** %u */
-  user?: string;
-}
-
-/** Expands sbatch's filename pattern (core's rules): what the job does not say stays as written. */
-export function expandLogPattern(pattern: string, v: PatternValues): string {
-  const job: LogJob =
-    v.arrayTask !== undefined
-      ? { id: `${v.arrayJobId ?? v.jobId}_${v.arrayTask}`, array_job_id: v.arrayJobId ?? v.jobId, array_task: v.arrayTask, raw_id: v.jobId }
-      : { id: v.jobId };
-  if (v.jobName) job.name = v.jobName;
-  return fillFilenamePattern(pattern, logPatternValues(job, { user: v.user ?? userInfo().username }).values).text;
-}
 
 /** The job a track and its record describe: `%j` is the track's raw id once the task started. */
 function trackJob(record: RunRecord, track: Track): LogJob {

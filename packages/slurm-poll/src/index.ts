@@ -6,7 +6,7 @@ export { type AcctView, type Decision, ACCOUNTING_GRACE_MS, decide, needsAccount
 export { type ApplyRules, type EarlyTail, type Effect, applyDecision, earlyCheckDue } from "./apply.ts";
 export { identify, type Identity } from "./identity.ts";
 export { jobKey, keysOf, trackedId } from "./ids.ts";
-export { expandLogPattern, stderrPath, tailFile } from "./early.ts";
+export { stderrPath, tailFile } from "./early.ts";
 export { LedgerFollower, classify, ledgerRecords } from "./inputs.ts";
 export { PollStore, POLL_DIR, STORE_FILE } from "./store.ts";
 export { type Track, newTrack, storeKey } from "./track.ts";

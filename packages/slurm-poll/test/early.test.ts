@@ -1,20 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { expandLogPattern, stderrPath } from "../src/early.ts";
+import { stderrPath } from "../src/early.ts";
 import type { Track } from "../src/track.ts";
 
-describe("sbatch filename patterns", () => {
-  it("expands %j %A %a %x %u %% and zero padding as sbatch does", () => {
-    const v = { jobId: "131", arrayJobId: "129", arrayTask: 2, jobName: "envtest", user: "root" };
-    expect(expandLogPattern("out-j%j-A%A-a%a-x%x-u%u.txt", v)).toBe("out-j131-A129-a2-xenvtest-uroot.txt");
-    expect(expandLogPattern("job%4j.out", { jobId: "128" })).toBe("job0128.out");
-    expect(expandLogPattern("%A_%a 100%%", { jobId: "128" })).toBe("128_4294967294 100%");
-    expect(expandLogPattern("node-%N.log", { jobId: "1" })).toBe("node-%N.log");
-  });
-
-  it("the batch step's %n %t %s %J are filled as core's rules have them (were left as written)", () => {
-    expect(expandLogPattern("%j-n%n-t%t-s%s-J%J.out", { jobId: "7" })).toBe("7-n0-t0-sbatch-J7.batch.out");
-  });
-
+describe("the stderr file of --early", () => {
+  // The pattern letters' values are core's (core/test/log-paths.test.ts); here: which file and which job.
   it("resolves a relative path against the script's directory (where sbatch ran)", () => {
     const track = { key: "129_2", queryId: "129", arrayJobId: "129", arrayTask: 2, rawId: "131", trackedAt: "", restarts: 0 } as Track;
     const record = { id: "x", name: "r", script: { path: "runs/r/job.sbatch" }, logs: { stdout: "logs/%x-%A_%a.out" }, job: { id: "129_2", name: "r.spabc" } };
