@@ -96,9 +96,8 @@ export class PollStore {
   /**
    * Replaces the file atomically (temp file, fsync, rename, fsync of the directory), one line per
    * job through core's NdjsonWriter, which waits for the disk when its buffer is full.
-   * (`_now`: what earlier releases wrote as `updated_at`; still accepted, no longer recorded.)
    */
-  async save(tracks: Map<string, Track>, _now?: Date): Promise<void> {
+  async save(tracks: Map<string, Track>): Promise<void> {
     this.guard();
     await writeFileAtomic(this.path, async (fh) => {
       const stream = appender(fh);
