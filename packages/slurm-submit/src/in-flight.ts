@@ -33,7 +33,7 @@ export class InFlightLimit {
           if (!(e instanceof SlurmCommandError || e instanceof SlurmOutputError)) throw e;
           // Never assume zero because squeue failed: wait and ask again.
           failures++;
-          log.warn(`squeue failed (${(e as Error).message}); waiting before counting jobs in flight again`);
+          log.warn(`squeue failed (${e.message}); waiting before counting jobs in flight again`);
           await clock.sleep(backoffDelay(failures, interval, 5 * interval, clock.random));
           continue;
         }

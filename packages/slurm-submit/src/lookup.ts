@@ -75,13 +75,14 @@ export function currentUser(): string {
 
 /** One line of either by-name query (core's SQUEUE_BY_NAME_FIELDS / SACCT_BY_NAME_FIELDS: id, state, submit, name). */
 function rowFrom(line: string, source: TagRow["source"]): TagRow {
-  const [jobIdText, rawState, submit, name] = slurmFields(line, SQUEUE_BY_NAME_FIELDS.length, source) as [string, string, string, string];
+  const count = (source === "squeue" ? SQUEUE_BY_NAME_FIELDS : SACCT_BY_NAME_FIELDS).length;
+  const [jobIdText, rawState, submit, name] = slurmFields(line, count, source) as [string, string, string, string];
   let id: ReturnType<typeof parseJobId>;
   try {
     id = parseJobId(jobIdText);
   } catch {
     // Never guessed at: a job of ours left out would be taken for absent and submitted again.
-    throw new SlurmOutputError(source, line, SQUEUE_BY_NAME_FIELDS.length);
+    throw new SlurmOutputError(source, line, count);
   }
   const row: TagRow = { jobId: jobIdText, baseId: String(id.jobId), name, state: parseState(rawState), rawState, source };
   if (id.arrayTask !== undefined) row.arrayTask = id.arrayTask;
