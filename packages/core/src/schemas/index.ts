@@ -4,3 +4,4 @@ export * from "./error.ts";
 export * from "./job.ts";
 export * from "./report.ts";
 export * from "./run.ts";
+export * from "./param-changes.ts";

@@ -1,7 +1,11 @@
 import { z } from "zod";
 import { schemaVersion } from "./common.ts";
 
-export const StateCategory = z.enum(["pending", "active", "success", "failure", "uncertain"]);
+/**
+ * blocked: PENDING with a dependency that can never be satisfied (reason DependencyNeverSatisfied):
+ * the job will not run unless someone changes its dependency, so a watch counts it as settled.
+ */
+export const StateCategory = z.enum(["pending", "blocked", "active", "success", "failure", "uncertain"]);
 export type StateCategory = z.infer<typeof StateCategory>;
 
 /** What slurm-poll knows about one job (or array task) at one moment. */
@@ -26,6 +30,8 @@ export const JobState = z.looseObject({
   /** When this state was last confirmed by squeue or sacct. */
   confirmed_at: z.string().optional(),
   source: z.enum(["squeue", "sacct", "local", "none"]).optional(),
+  /** category "blocked": the upstream job ids whose failure blocks this job (from its dependency). */
+  blocked_by: z.array(z.string()).optional(),
   /** Set by slurm-poll when something needs a person's eye, e.g. "too_many_requeues". */
   flag: z.string().optional(),
   /** slurm-poll --early: the job failed within its first minutes; the tail of its stderr file. */
@@ -50,7 +56,14 @@ export const JobEvent = z.looseObject({
   array_task: z.number().int().nonnegative().optional(),
   from: z.string().nullable(),
   to: z.string(),
+  /** Category of `to` (see StateCategory); readers of old events derive it from `to`. */
+  category: StateCategory.optional(),
+  /** When slurm-poll saw the change. */
   at: z.string(),
+  /** Slurm's own start and end times of the job (squeue %S / sacct Start, End), when known. */
+  started_at: z.string().optional(),
+  ended_at: z.string().optional(),
+  blocked_by: z.array(z.string()).optional(),
   reason: z.string().optional(),
   exit_code: z.string().optional(),
   elapsed_s: z.number().nonnegative().optional(),

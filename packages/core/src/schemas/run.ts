@@ -26,6 +26,16 @@ export const RunScript = z.looseObject({
       spec: z.string().optional(),
     })
     .optional(),
+  /**
+   * How slurm-render made this script: the profile and its command-line arguments (input files
+   * left out), so that a printed rerun command renders the same script again.
+   */
+  rendered_with: z
+    .looseObject({
+      profile: z.string().optional(),
+      args: z.array(z.string()),
+    })
+    .optional(),
 });
 export type RunScript = z.infer<typeof RunScript>;
 
@@ -63,6 +73,11 @@ export const RunRecord = z.looseObject({
   group: z.string().optional(),
   variant: z.string().optional(),
   params: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The parameters as the sweep generated them (sweep-gen), kept when `params` is changed later
+   * (a suggested fix applied with jq): `paramChanges` tells which runs ran with other values.
+   */
+  sweep_params: z.record(z.string(), z.unknown()).optional(),
   /** The training command: argv array (preferred, no shell quoting issues) or a shell line. */
   command: z.union([z.array(z.string()), z.string()]).optional(),
   resources: Resources.optional(),

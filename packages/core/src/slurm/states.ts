@@ -116,3 +116,41 @@ function unknownState(): ParsedState {
   return { state: "UNKNOWN", category: "uncertain", terminal: false, known: false };
 }
 
+
+/**
+ * Pending reasons that mean the job can never start as it is: its dependency failed (afterok on a
+ * job that did not complete, afternotok on one that did, ...). Slurm leaves such a job PENDING
+ * forever unless `kill_invalid_depend` is set, so slurmpipe reports it as "blocked".
+ */
+const NEVER_SATISFIED_REASONS = new Set(["DEPENDENCYNEVERSATISFIED"]);
+
+export function isNeverSatisfiedReason(reason: string | undefined): boolean {
+  if (!reason) return false;
+  return NEVER_SATISFIED_REASONS.has(reason.trim().replace(/^\(|\)$/g, "").toUpperCase());
+}
+
+/**
+ * The job ids a dependency expression waits on, as squeue %E prints it: `afterok:12(failed)`,
+ * `afterany:12_3(unfulfilled),afterok:14`, `singleton`. With `onlyFailed`, only the parts Slurm
+ * marked `(failed)` (22.05+): the upstream jobs that block the dependent one.
+ */
+export function dependencyJobIds(expression: string | undefined, onlyFailed = false): string[] {
+  if (!expression || isSlurmNullDependency(expression)) return [];
+  const ids: string[] = [];
+  for (const part of expression.split(/[,?]/)) {
+    const m = /^\s*(after\w*|aftercorr|afterburstbuffer):(.+)$/i.exec(part);
+    if (!m) continue;
+    for (const item of m[2]!.split(":")) {
+      const j = /^(\d+(?:_\d+)?)(?:\+\d+)?(?:\((\w+)\))?$/.exec(item.trim());
+      if (!j) continue;
+      if (onlyFailed && j[2]?.toLowerCase() !== "failed") continue;
+      ids.push(j[1]!);
+    }
+  }
+  return [...new Set(ids)];
+}
+
+function isSlurmNullDependency(text: string): boolean {
+  const t = text.trim();
+  return t === "" || t === "(null)" || t.toUpperCase() === "N/A";
+}
