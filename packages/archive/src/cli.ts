@@ -23,11 +23,11 @@ await runCommand({
     "--prune-sources deletes them only after the new archive verified clean.",
   options: archiveOptions,
   examples: [
-    ["slurm-poll state/ | log-parse | archive --name lr-sweep --format tar.gz --out /project/archives", "archive finished runs with their logs, metrics and parsed series"],
+    ["slurm-poll --once --state .slurmpipe | log-parse | archive --name lr-sweep --format tar.gz --out archives", "archive finished runs with their logs, metrics and parsed series"],
     ["archive --check-only runs.ndjson", "only report missing outputs, empty files and truncated checkpoints"],
-    ["archive runs.ndjson --incremental --verify-after --prune-sources --out /project/archives", "nightly: store what changed, verify, then free scratch space"],
-    ["archive --verify /project/archives/lr-sweep-20250101T000000Z.tar.gz", "re-read everything; exit 1 naming any corrupted file"],
-    ["archive --restore archives/lr-sweep-20250101T000000Z --to restored --only 'runs/lr0.1/**/model.ckpt'", "restore one checkpoint"],
+    ["archive runs.ndjson --incremental --verify-after --prune-sources --out archives", "nightly: store what changed, verify, then free scratch space"],
+    ["archive --verify archives/lr-sweep-20250101T000000Z.tar.gz", "re-read everything; exit 1 naming any corrupted file"],
+    ["archive --restore archives/lr-sweep-20250101T000000Z --to restored --only 'runs/lr0.1/**/last.ckpt'", "restore one checkpoint"],
   ],
   epilogue:
     "Records on stdout: archive-check (problems found before packing), archive-entry (one per archived file,\n" +

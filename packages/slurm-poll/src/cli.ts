@@ -15,9 +15,9 @@ await runCommand({
     "(--state); remembers what it reported in <state>/poll/ so a restarted poll repeats no event.",
   options: pollOptions,
   examples: [
-    ["sweep-gen grid.yaml | slurm-render --profile lumi | slurm-submit | slurm-poll --log run.log | summary-md > STATUS.md", "submit and watch a sweep"],
+    ["slurm-submit < rendered.ndjson | slurm-poll --interval 30s --early 3m --max-requeues 3", "report early failures with their stderr tail"],
+    ["sweep-gen grid.yaml | slurm-render --profile generic | slurm-submit | slurm-poll --log run.log | summary-md > STATUS.md", "submit and watch a sweep"],
     ["slurm-poll --once --state .slurmpipe | summary-md > STATUS.md", "cron: one cycle, a status table of every run"],
-    ["slurm-submit < runs.ndjson | slurm-poll --interval 30s --early 3m --max-requeues 3", "report early failures with their stderr tail"],
     ["slurm-poll --state .slurmpipe | jq -c 'select(.kind == \"event\")'", "only the state changes"],
   ],
   epilogue:

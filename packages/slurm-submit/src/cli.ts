@@ -18,7 +18,7 @@ await runCommand({
       "and arrays need it).",
   options: submitOptions,
   examples: [
-    ["sweep-gen grid.yaml | slurm-render --profile lumi | slurm-submit --stagger 5s | slurm-poll", "submit a sweep 5 s apart and watch it"],
+    ["sweep-gen grid.yaml | slurm-render --profile generic | slurm-submit --stagger 5s | slurm-poll", "submit a sweep 5 s apart and watch it"],
     ["slurm-submit --dry-run < rendered.ndjson > /dev/null", "show the sbatch command of every run"],
     ["slurm-poll --once --state .slurmpipe | slurm-submit --resubmit failed", "resubmit the runs whose job failed (attempt 2, job name ...r2)"],
     ["slurm-submit --resubmit-where state.state=TIMEOUT --only group=lr-sweep < rendered.ndjson", "resubmit only the timed-out runs of one group"],

@@ -14,7 +14,7 @@ await runCommand({
   examples: [
     ["slurm-poll --state .slurmpipe | log-parse | summary-md --expected runs.ndjson -o STATUS.md", "status report with plots in ./plots next to STATUS.md"],
     ["cat poll.ndjson | log-parse | summary-md --update experiment_summary.md", "refresh the torchtune status table in place"],
-    ["log-parse sample.ndjson | summary-md --sample --expected full.ndjson -o SAMPLE_RUN.md", "sample-run report and verdict"],
+    ["log-parse < sample.ndjson | summary-md --sample --expected full.ndjson -o SAMPLE_RUN.md", "sample-run report and verdict"],
     ["summary-md --color-by lr --expected runs.ndjson -o STATUS.md parsed.ndjson", "also plot each group's curves coloured by learning rate"],
   ],
   epilogue:
