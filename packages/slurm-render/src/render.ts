@@ -18,8 +18,9 @@ import {
 } from "@slurmpipe/core";
 import { checkDirectives, checkSyntax } from "./check.ts";
 import { RESOURCE_KEYS } from "./directives.ts";
-import { writeRunFiles } from "./files.ts";
+import { placeFor, writeRunFiles } from "./files.ts";
 import { type Profile, loadProfile } from "./profile.ts";
+import { OverrideReport, type RenderedWith, checkFlagValues, renderedWith } from "./rerun.ts";
 import { type JobPlan, type Overrides, RunError, planJob } from "./resolve.ts";
 import { type ArrayPart, logPatterns, renderArrayScript, renderRunScript, tableLine } from "./script.ts";
 
@@ -105,8 +106,21 @@ type Pending = { output: Record<string, unknown> } | ArrayMember;
 
 export async function render(options: RenderOptions): Promise<number> {
   const log = options.log;
+  checkFlagValues(options.overrides ?? {});
   const profile = await loadProfile(options.profile, { builtins: options.builtinProfiles, cwd: options.cwd });
   const outDir = resolve(options.cwd, options.out ?? "runs");
+  const how = renderedWith({
+    profile: profile.name,
+    outDir,
+    overrides: options.overrides ?? {},
+    sample: Boolean(options.sample),
+    array: Boolean(options.array),
+    arrayLimit: options.arrayLimit,
+    maxArraySize: options.maxArraySize,
+    check: Boolean(options.check),
+    strict: Boolean(options.strict),
+  });
+  const overrideReport = new OverrideReport();
   const counter = new ErrorCounter(STAGE, options.stderr ?? process.stderr);
   const writer = new NdjsonWriter(options.stdout);
   const names = new Map<string, { id: string; where: string }>();
@@ -153,11 +167,12 @@ export async function render(options: RenderOptions): Promise<number> {
         names.set(run.name, { id: run.id, where: `${source}:${line}` });
         item.plan = planJob(run, { profile, overrides: options.overrides ?? {}, outDir, cwd: options.cwd, sample: Boolean(options.sample) });
         for (const w of item.plan.warnings) if (!warned.has(w) && warned.add(w)) log.warn(w);
+        overrideReport.note(item.plan.run.name, item.plan.overridden);
         if (options.check) {
           const problems = checkDirectives(item.plan);
           if (problems.length > 0) throw new RunError(problems.map((p) => `${p.field}: ${p.message}`).join("; "), problems[0]!.field, "check_failed");
         }
-        if (!options.array) item.output = await renderOne(value, item.plan, profile, Boolean(options.check));
+        if (!options.array) item.output = await renderOne(value, item.plan, profile, Boolean(options.check), how);
       } catch (e) {
         item.output = fail(item, e);
       }
@@ -171,8 +186,9 @@ export async function render(options: RenderOptions): Promise<number> {
   if (options.array) {
     const maxSize = await resolveMaxArraySize(options, profile, log);
     await renderArrays(groups, { profile, outDir, maxSize, limit: options.arrayLimit, check: Boolean(options.check), fail });
-    for (const entry of pending) await writer.write("raw" in entry ? memberOutput(entry) : entry.output);
+    for (const entry of pending) await writer.write("raw" in entry ? memberOutput(entry, how) : entry.output);
   }
+  for (const line of overrideReport.lines()) log.warn(line);
   const total = failed + counter.count;
   if (total > 0) log.error(`${total} record(s) failed`);
   return total > 0 ? 1 : 0;
@@ -231,27 +247,28 @@ function addToGroup(groups: Map<string, ArrayGroup>, plan: JobPlan, item: Pick<I
 }
 
 /** The output record of an array member: `{...input, dir, resources, script, logs}`, built only when written. */
-function memberOutput(member: ArrayMember): Record<string, unknown> {
+function memberOutput(member: ArrayMember, how: RenderedWith): Record<string, unknown> {
   if (member.failed) return member.failed;
   const part = member.part!;
   const record = JSON.parse(member.raw) as Record<string, unknown>;
   // Assignment keeps a field the input already had in its place and appends new ones in this order, as a spread does.
   record.dir = member.dir;
   record.resources = member.resources;
-  record.script = { path: part.path, sha256: part.sha256, array: { index: member.index, table: part.table, spec: part.spec, id: part.id, name: part.name } };
+  record.script = { path: part.path, sha256: part.sha256, array: { index: member.index, table: part.table, spec: part.spec, id: part.id, name: part.name }, rendered_with: how };
   record.logs = part.logs;
   return record;
 }
 
-async function renderOne(raw: Record<string, unknown>, plan: JobPlan, profile: Profile, check: boolean): Promise<Record<string, unknown>> {
+async function renderOne(raw: Record<string, unknown>, plan: JobPlan, profile: Profile, check: boolean, how: RenderedWith): Promise<Record<string, unknown>> {
   const text = renderRunScript(plan, profile.name);
   if (check) {
     const problems = await checkSyntax(text);
     if (problems.length > 0) throw new RunError(problems[0]!.message, "script", "check_failed");
   }
-  const path = `${plan.scriptDir}/job.sbatch`;
+  // A changed script goes to a file of its own: the old one may be what a queued job runs.
+  const path = await placeFor(`${plan.scriptDir}/job.sbatch`, text);
   await writeRunFiles(plan.scriptDir, [[path, text]]);
-  return outputRecord(raw, plan, { path, sha256: sha256(text) }, logPatterns(plan.scriptDir, false));
+  return outputRecord(raw, plan, { path, sha256: sha256(text), rendered_with: how }, logPatterns(plan.scriptDir, false));
 }
 
 async function resolveMaxArraySize(options: RenderOptions, profile: Profile, log: Logger): Promise<number> {
@@ -283,7 +300,7 @@ interface ArrayContext {
  * Group and priority too, so a sweep's variants stay separate jobs (monitored and submitted in order).
  */
 function arrayKey(plan: JobPlan): string {
-  const { run, jobName: _j, scriptDir: _s, runDir: _d, command: _c, literalEnv: _l, runSetup: _u, warnings: _w, ...shared } = plan;
+  const { run, jobName: _j, scriptDir: _s, runDir: _d, command: _c, literalEnv: _l, runSetup: _u, warnings: _w, overridden: _o, ...shared } = plan;
   return canonicalJson({ ...shared, group: run.group ?? null, priority: run.priority ?? null });
 }
 
@@ -308,17 +325,19 @@ async function renderArrayPart(plan: JobPlan, chunk: ArrayMember[], partIndex: n
   const dir = resolve(ctx.outDir, `${name}-${id}`);
   const table = `${chunk.map((m) => m.table).join("\n")}\n`;
   const spec = `0-${chunk.length - 1}${ctx.limit ? `%${ctx.limit}` : ""}`;
-  const part: ArrayPart = { name, id, spec, dir, tablePath: `${dir}/params.tbl`, tableSha256: sha256(table) };
+  // Neither the table nor the script of a submitted array is replaced: changed ones get files of their own.
+  const part: ArrayPart = { name, id, spec, dir, tablePath: await placeFor(`${dir}/params.tbl`, table), tableSha256: sha256(table) };
   const text = renderArrayScript(plan, part, ctx.profile.name, chunk.length);
   if (ctx.check) {
     const problems = await checkSyntax(text);
     if (problems.length > 0) throw new RunError(problems[0]!.message, "script", "check_failed");
   }
+  const path = await placeFor(`${dir}/job.sbatch`, text);
   await writeRunFiles(dir, [
     [part.tablePath, table],
-    [`${dir}/job.sbatch`, text],
+    [path, text],
   ]);
-  const rendered: RenderedPart = { path: `${dir}/job.sbatch`, sha256: sha256(text), table: part.tablePath, spec, id, name, logs: logPatterns(dir, true) };
+  const rendered: RenderedPart = { path, sha256: sha256(text), table: part.tablePath, spec, id, name, logs: logPatterns(dir, true) };
   chunk.forEach((member, index) => {
     member.part = rendered;
     member.index = index;
