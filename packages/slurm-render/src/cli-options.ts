@@ -40,7 +40,7 @@ export function renderOptions(y: Argv) {
     .option("array", { type: "boolean", default: false, describe: "one array script per group of runs with identical resources, plus a params table", group: "Modes:" })
     .option("array-limit", { type: "number", describe: "at most K array tasks at once (--array=0-N%K)", group: "Modes:" })
     .option("max-array-size", { type: "number", describe: "split arrays above this many tasks (default: scontrol show config MaxArraySize, the profile's, else 1001)", group: "Modes:" })
-    .option("check", { type: "boolean", default: false, describe: "bash -n every script and validate directives (time, memory, option names); problems fail the record" });
+    .option("check", { type: "boolean", default: false, describe: "bash -n every script and check option names in extra directives (time, memory and counts are checked always); problems fail the record" });
   return withCommonOptions(withPositionals(o), ["strict", "quiet", "verbose"]);
 }
 
