@@ -38,8 +38,8 @@ export function renderOptions(y: Argv) {
     .option("sample-override", { type: "string", describe: "argument appended for --sample, e.g. max_steps=100 (replaces the profile's and the run's list); scope keys (steps, epochs, checkpointing, validation, logging frequency, dataset size) only, even if swept; model/optimizer/data keys and other swept params are refused", group: "Modes:" })
     .option("requeue-on-signal", { type: "string", describe: "[SECONDS] --signal=B:SIGTERM@SECONDS + --requeue, forwarding the signal to the training process (default 360; 'off' disables a profile's)", group: "Modes:" })
     .option("array", { type: "boolean", default: false, describe: "one array script per group of runs with identical resources, plus a params table", group: "Modes:" })
-    .option("array-limit", { type: "number", describe: "at most K array tasks at once (--array=0-N%K)", group: "Modes:" })
-    .option("max-array-size", { type: "number", describe: "split arrays above this many tasks (default: scontrol show config MaxArraySize, the profile's, else 1001)", group: "Modes:" })
+    .option("array-limit", { type: "string", describe: "at most K array tasks at once (--array=0-N%K)", group: "Modes:" })
+    .option("max-array-size", { type: "string", describe: "split arrays above this many tasks (default: scontrol show config MaxArraySize, the profile's, else 1001)", group: "Modes:" })
     .option("check", { type: "boolean", default: false, describe: "bash -n every script and check option names in extra directives (time, memory and counts are checked always); problems fail the record" });
   return withCommonOptions(withPositionals(o), ["strict", "quiet", "verbose"]);
 }
@@ -107,14 +107,17 @@ function overridesFrom(args: RenderCliArgs): Overrides {
   };
 }
 
-const positiveWhole = (v: number | undefined) => v === undefined || (Number.isInteger(v) && v > 0);
+/** A positive whole number option (read as text, so a bad value is quoted as the user wrote it). */
+function positiveWhole(flag: string, value: string | number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(String(value)) || Number(value) < 1) throw new UsageError(`--${flag}: expected a positive whole number, got ${JSON.stringify(String(value))}`);
+  return Number(value);
+}
 
 /** The options of a render from the parsed command line; bad values are usage errors. */
 export function optionsFromArgs(args: RenderCliArgs): RenderCliOptions {
-  const arrayLimit = lastOf(args["array-limit"]);
-  const maxArraySize = lastOf(args["max-array-size"]);
-  if (!positiveWhole(arrayLimit)) throw new UsageError(`--array-limit: expected a positive whole number, got ${JSON.stringify(arrayLimit)}`);
-  if (!positiveWhole(maxArraySize)) throw new UsageError(`--max-array-size: expected a positive whole number, got ${JSON.stringify(maxArraySize)}`);
+  const arrayLimit = positiveWhole("array-limit", lastOf(args["array-limit"]));
+  const maxArraySize = positiveWhole("max-array-size", lastOf(args["max-array-size"]));
   const array = Boolean(lastOf(args.array));
   if (arrayLimit !== undefined && !array) throw new UsageError("--array-limit needs --array");
   return {

@@ -25,7 +25,7 @@ const defaults: RenderCliArgs = {
 
 describe("slurm-render optionsFromArgs", () => {
   it("maps the command line to the render options", () => {
-    const o = optionsFromArgs({ ...defaults, _: ["a.ndjson", "-"], account: "p1", nodes: "2", mem: "32G", array: true, "array-limit": 20, quiet: true, env: "A=b=c" });
+    const o = optionsFromArgs({ ...defaults, _: ["a.ndjson", "-"], account: "p1", nodes: "2", mem: "32G", array: true, "array-limit": "20", quiet: true, env: "A=b=c" });
     expect(o).toMatchObject({ inputs: ["a.ndjson", "-"], profile: "generic", out: "runs", array: true, arrayLimit: 20, quiet: true, verbose: false, strict: false });
     expect(o.overrides.resources).toEqual({ account: "p1", nodes: 2, mem: "32G" });
     expect(o.overrides.env).toEqual({ A: "b=c" });
@@ -33,9 +33,10 @@ describe("slurm-render optionsFromArgs", () => {
   });
 
   it("refuses bad array numbers", () => {
-    expect(() => optionsFromArgs({ ...defaults, array: true, "array-limit": 0 })).toThrow(/--array-limit: expected a positive whole number/);
-    expect(() => optionsFromArgs({ ...defaults, "max-array-size": 2.5 })).toThrow(/--max-array-size: expected a positive whole number/);
-    expect(() => optionsFromArgs({ ...defaults, "array-limit": 5 })).toThrow(/--array-limit needs --array/);
+    expect(() => optionsFromArgs({ ...defaults, array: true, "array-limit": "0" })).toThrow(/--array-limit: expected a positive whole number, got "0"/);
+    expect(() => optionsFromArgs({ ...defaults, array: true, "array-limit": "abc" })).toThrow(/--array-limit: expected a positive whole number, got "abc"/);
+    expect(() => optionsFromArgs({ ...defaults, "max-array-size": "2.5" })).toThrow(/--max-array-size: expected a positive whole number, got "2.5"/);
+    expect(() => optionsFromArgs({ ...defaults, "array-limit": "5" })).toThrow(/--array-limit needs --array/);
   });
 
   it("a repeated flag: the last one wins, for every resource flag and every single-valued option", () => {
@@ -48,7 +49,7 @@ describe("slurm-render optionsFromArgs", () => {
       profile: ["lumi", "local"],
       out: ["a", "b"],
       venv: ["/v1", "/v2"],
-      "array-limit": [3, 5],
+      "array-limit": ["3", "5"],
       array: true,
     });
     expect(o.overrides.resources).toEqual({ mem: "38G", nodes: 2, gpus_per_task: 3, mem_per_gpu: "2G" });
