@@ -1,5 +1,6 @@
 import { type Argv, UsageError, withCommonOptions, withPositionals } from "@slurmpipe/core/cli";
-// Types only: the library is loaded inside `run`, so `--help` and usage errors start fast.
+// Types only, and resource-keys.ts (which imports nothing): the library is loaded inside `run`,
+// so `--help` and usage errors start fast.
 import type { RenderOptions } from "./render.ts";
 import type { Overrides } from "./resolve.ts";
 import { INTEGER_KEYS, RESOURCE_KEYS, type ResourceKey, flagHelp, flagName } from "./resource-keys.ts";
