@@ -1,6 +1,6 @@
 /** `--check`: what sbatch and bash would reject, found before anything is submitted. */
 import { execa } from "execa";
-import { RESOURCE_KEYS, SBATCH_OPTIONS, directiveOptionName, validateValue } from "./directives.ts";
+import { SBATCH_OPTIONS, directiveOptionName } from "./directives.ts";
 import type { JobPlan } from "./resolve.ts";
 
 export interface CheckProblem {
@@ -8,14 +8,12 @@ export interface CheckProblem {
   message: string;
 }
 
-/** Directive values: time and memory formats, whole numbers, known option names in extra directives. */
+/**
+ * Known option names in extra directives. (Time and memory formats and whole numbers are checked
+ * for every render, with or without --check: planJob.)
+ */
 export function checkDirectives(plan: JobPlan): CheckProblem[] {
   const problems: CheckProblem[] = [];
-  for (const key of RESOURCE_KEYS) {
-    const value = plan.resources[key];
-    if (value === undefined) continue;
-    for (const message of validateValue(key, value)) problems.push({ field: `resources.${key}`, message });
-  }
   plan.extra.forEach((d, i) => {
     const name = directiveOptionName(d);
     if (!name || !SBATCH_OPTIONS.has(name)) problems.push({ field: `resources.extra[${i}]`, message: `unknown sbatch option in directive ${JSON.stringify(d)}` });

@@ -1,28 +1,22 @@
 import { type Argv, UsageError, withCommonOptions, withPositionals } from "@slurmpipe/core/cli";
-// Types only: the library is loaded inside `run`, so `--help` and usage errors start fast.
-import type { ResourceKey } from "./directives.ts";
+// Types only, and resource-keys.ts (which imports nothing): the library is loaded inside `run`,
+// so `--help` and usage errors start fast.
 import type { RenderOptions } from "./render.ts";
 import type { Overrides } from "./resolve.ts";
+import { INTEGER_KEYS, RESOURCE_KEYS, type ResourceKey, flagHelp, flagName } from "./resource-keys.ts";
 
-/** The resource flags and the resource each one sets (the order of --help). */
-const RESOURCE_FLAGS = {
-  account: "account",
-  partition: "partition",
-  qos: "qos",
-  reservation: "reservation",
-  nodes: "nodes",
-  "ntasks-per-node": "ntasks_per_node",
-  "gpus-per-node": "gpus_per_node",
-  "cpus-per-task": "cpus_per_task",
-  mem: "mem",
-  time: "time",
-  constraint: "constraint",
-  exclude: "exclude",
-} as const satisfies Record<string, ResourceKey>;
+const RESOURCES = "Resources (override profile and run spec; a repeated flag: the last one wins):";
 
-const RESOURCES = "Resources (override profile and run spec):";
-const text = (describe: string) => ({ type: "string", describe, group: RESOURCES }) as const;
-const whole = (describe: string) => ({ type: "number", describe, group: RESOURCES }) as const;
+/**
+ * One flag per resource key (`--gpus-per-node` sets `gpus_per_node`), all read as text: values are
+ * checked by the library, which names the flag and the accepted forms (`--nodes abc`, `--time 2h`).
+ */
+const RESOURCE_FLAG_OPTIONS = Object.fromEntries(RESOURCE_KEYS.map((key) => [flagName(key), { type: "string", describe: flagHelp(key), group: RESOURCES } as const]));
+
+/** `gpus_per_node` -> `gpus-per-node`, as a type. */
+type Dashed<S extends string> = S extends `${infer A}_${infer B}` ? `${A}-${Dashed<B>}` : S;
+/** What yargs gives for the resource flags: a string, or every value of a repeated flag. */
+export type ResourceFlagArgs = { [K in ResourceKey as Dashed<K>]?: string | string[] };
 
 /** slurm-render's options (the common ones from core's group). */
 export function renderOptions(y: Argv) {
@@ -34,37 +28,27 @@ export function renderOptions(y: Argv) {
     .strictOptions(true)
     .option("profile", { alias: "P", type: "string", default: "generic", describe: "cluster profile: generic, local, lumi, olivia or a YAML file" })
     .option("out", { alias: "o", type: "string", default: "runs", describe: "directory for the run directories" })
-    .options({
-      account: text("#SBATCH --account"),
-      partition: text("#SBATCH --partition"),
-      qos: text("#SBATCH --qos"),
-      reservation: text("#SBATCH --reservation"),
-      nodes: whole("#SBATCH --nodes"),
-      "ntasks-per-node": whole("#SBATCH --ntasks-per-node"),
-      "gpus-per-node": whole("#SBATCH --gpus-per-node"),
-      "cpus-per-task": whole("#SBATCH --cpus-per-task"),
-      mem: text("#SBATCH --mem, e.g. 32G"),
-      time: text("#SBATCH --time, e.g. 02:00:00 or 1-00:00:00"),
-      constraint: text("#SBATCH --constraint"),
-      exclude: text("#SBATCH --exclude (nodes)"),
-    })
-    .option("directive", { type: "string", array: true, describe: "extra #SBATCH directive, e.g. --directive=--exclusive (repeatable)", group: RESOURCES })
-    .option("env", { type: "string", array: true, describe: "NAME=VALUE exported in the job, value taken literally (repeatable)", group: "Environment:" })
-    .option("setup", { type: "string", array: true, describe: "shell line run before the command (repeatable)", group: "Environment:" })
+    // Typed apart (ResourceFlagArgs): a computed record would give the parse result an index signature.
+    .options(RESOURCE_FLAG_OPTIONS as Record<never, never>)
+    .option("directive", { type: "string", describe: "extra #SBATCH directive, e.g. --directive=--exclusive (repeatable)", group: RESOURCES })
+    .option("env", { type: "string", describe: "NAME=VALUE exported in the job, value taken literally (repeatable)", group: "Environment:" })
+    .option("setup", { type: "string", describe: "shell line run before the command (repeatable)", group: "Environment:" })
     .option("venv", { type: "string", describe: "virtualenv to activate (inside the container for apptainer)", group: "Environment:" })
     .option("container", { type: "string", describe: "Apptainer image (.sif): run the command with apptainer exec", group: "Environment:" })
     .option("sample", { type: "boolean", default: false, describe: "sample run: job sample-<name>, 00:15:00, one node, scope-reducing overrides appended, in DIR/sample-<name>/", group: "Modes:" })
-    .option("sample-override", { type: "string", array: true, describe: "argument appended for --sample, e.g. max_steps=100 (replaces the profile's and the run's list); scope keys (steps, epochs, checkpointing, validation, logging frequency, dataset size) only, even if swept; model/optimizer/data keys and other swept params are refused", group: "Modes:" })
+    .option("sample-override", { type: "string", describe: "argument appended for --sample, e.g. max_steps=100 (replaces the profile's and the run's list); scope keys (steps, epochs, checkpointing, validation, logging frequency, dataset size) only, even if swept; model/optimizer/data keys and other swept params are refused", group: "Modes:" })
     .option("requeue-on-signal", { type: "string", describe: "[SECONDS] --signal=B:SIGTERM@SECONDS + --requeue, forwarding the signal to the training process (default 360; 'off' disables a profile's)", group: "Modes:" })
     .option("array", { type: "boolean", default: false, describe: "one array script per group of runs with identical resources, plus a params table", group: "Modes:" })
-    .option("array-limit", { type: "number", describe: "at most K array tasks at once (--array=0-N%K)", group: "Modes:" })
-    .option("max-array-size", { type: "number", describe: "split arrays above this many tasks (default: scontrol show config MaxArraySize, the profile's, else 1001)", group: "Modes:" })
-    .option("check", { type: "boolean", default: false, describe: "bash -n every script and validate directives (time, memory, option names); problems fail the record" });
+    .option("array-limit", { type: "string", describe: "at most K array tasks at once (--array=0-N%K)", group: "Modes:" })
+    .option("max-array-size", { type: "string", describe: "split arrays above this many tasks (default: scontrol show config MaxArraySize, the profile's, else 1001)", group: "Modes:" })
+    .option("check", { type: "boolean", default: false, describe: "bash -n every script and check option names in extra directives (time, memory and counts are checked always); problems fail the record" });
   return withCommonOptions(withPositionals(o), ["strict", "quiet", "verbose"]);
 }
 
 /** What yargs hands `run` (see renderOptions). */
-export type RenderCliArgs = ReturnType<typeof renderOptions> extends Argv<infer T> ? T : never;
+export type RenderCliArgs = Repeatable<ReturnType<typeof renderOptions> extends Argv<infer T> ? T : never> & ResourceFlagArgs;
+/** yargs gives a repeated option as an array of its values, whatever the option's type says. */
+type Repeatable<T> = { [K in keyof T]: K extends "_" | "$0" ? T[K] : T[K] | NonNullable<T[K]>[] };
 
 /** The library's options that come from the command line, and the logger's. */
 export type RenderCliOptions = Required<Pick<RenderOptions, "inputs" | "profile" | "out" | "overrides" | "sample" | "array" | "check" | "strict">> &
@@ -90,45 +74,65 @@ export function parseRequeue(value: string | undefined): Overrides["requeueOnSig
   return n;
 }
 
+/**
+ * A repeated option: yargs gives every value in an array; the last one wins, so that a printed
+ * command (`slurm-render <rendered_with.args> --mem 38G`) can append a flag to change one value.
+ */
+export function lastOf<T>(value: T | T[] | undefined): T | undefined {
+  return Array.isArray(value) ? value[value.length - 1] : value;
+}
+
+/** A repeatable option (`--env A=1 --env B=2`): every value, in order. */
+export function listOf(value: string | string[] | undefined): string[] | undefined {
+  return value === undefined ? undefined : (Array.isArray(value) ? value : [value]).map(String);
+}
+
 function overridesFrom(args: RenderCliArgs): Overrides {
   const resources: Overrides["resources"] = {};
-  for (const [flag, key] of Object.entries(RESOURCE_FLAGS) as [keyof typeof RESOURCE_FLAGS, ResourceKey][]) {
-    const v = args[flag];
+  const given = args as unknown as Record<string, string | string[] | undefined>;
+  for (const key of RESOURCE_KEYS) {
+    const v = lastOf(given[flagName(key)]);
     if (v === undefined) continue;
-    if (typeof v === "number" && !(Number.isInteger(v) && v >= 0)) throw new UsageError(`--${flag}: expected a whole number`);
-    resources[key] = typeof v === "number" ? v : String(v);
+    // Checked by the library (render), which names the flag and the accepted forms.
+    resources[key] = INTEGER_KEYS.has(key) && /^\d+$/.test(String(v)) ? Number(v) : String(v);
   }
   return {
     resources,
-    extra: args.directive,
-    env: parseEnv(args.env),
-    setup: args.setup,
-    venv: args.venv,
-    container: args.container,
-    sampleOverrides: args["sample-override"],
-    requeueOnSignal: parseRequeue(args["requeue-on-signal"]),
+    extra: listOf(args.directive),
+    env: parseEnv(listOf(args.env)),
+    setup: listOf(args.setup),
+    venv: lastOf(args.venv),
+    container: lastOf(args.container),
+    sampleOverrides: listOf(args["sample-override"]),
+    requeueOnSignal: parseRequeue(lastOf(args["requeue-on-signal"])),
   };
 }
 
-const positiveWhole = (v: number | undefined) => v === undefined || (Number.isInteger(v) && v > 0);
+/** A positive whole number option (read as text, so a bad value is quoted as the user wrote it). */
+function positiveWhole(flag: string, value: string | number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(String(value)) || Number(value) < 1) throw new UsageError(`--${flag}: expected a positive whole number, got ${JSON.stringify(String(value))}`);
+  return Number(value);
+}
 
 /** The options of a render from the parsed command line; bad values are usage errors. */
 export function optionsFromArgs(args: RenderCliArgs): RenderCliOptions {
-  if (!positiveWhole(args["array-limit"])) throw new UsageError("--array-limit must be a positive whole number");
-  if (!positiveWhole(args["max-array-size"])) throw new UsageError("--max-array-size must be a positive whole number");
-  if (args["array-limit"] !== undefined && !args.array) throw new UsageError("--array-limit needs --array");
+  const arrayLimit = positiveWhole("array-limit", lastOf(args["array-limit"]));
+  const maxArraySize = positiveWhole("max-array-size", lastOf(args["max-array-size"]));
+  const array = Boolean(lastOf(args.array));
+  if (arrayLimit !== undefined && !array) throw new UsageError("--array-limit needs --array");
   return {
     inputs: args._.map(String),
-    profile: args.profile,
-    out: args.out,
+    profile: lastOf(args.profile) ?? "generic",
+    out: lastOf(args.out) ?? "runs",
     overrides: overridesFrom(args),
-    sample: args.sample,
-    array: args.array,
-    arrayLimit: args["array-limit"],
-    maxArraySize: args["max-array-size"],
-    check: args.check,
-    strict: args.strict,
-    quiet: args.quiet,
-    verbose: args.verbose,
+    sample: Boolean(lastOf(args.sample)),
+    array,
+    arrayLimit,
+    maxArraySize,
+    check: Boolean(lastOf(args.check)),
+    strict: Boolean(lastOf(args.strict)),
+    quiet: Boolean(lastOf(args.quiet)),
+    verbose: Boolean(lastOf(args.verbose)),
   };
 }

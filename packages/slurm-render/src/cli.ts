@@ -16,7 +16,10 @@ await runCommand({
     "  profile < the run spec's `resources` < command-line flags.",
     "Built-in profiles: generic, local, lumi, olivia; or a YAML file (`extends: lumi` to override one).",
     "Every value reaches the program's argv byte for byte (all values are shell-quoted).",
-    "Re-rendering an unchanged run leaves its file untouched.",
+    "A repeated flag: the last one wins; a flag that replaces a different value of a record's",
+    "`resources` is said on stderr. Re-rendering an unchanged run leaves its file untouched; a",
+    "changed script never replaces the old one (a queued job may run it): it is written beside it",
+    "as job.<sha256 prefix>.sbatch. Each record's script.rendered_with.args renders it again.",
   ].join("\n"),
   options: renderOptions,
   examples: [
@@ -25,7 +28,8 @@ await runCommand({
     ["sweep-gen grid.yaml | slurm-render --profile generic --array --array-limit 20 | slurm-submit", "one array job, at most 20 tasks at once"],
     ["slurm-render runs.ndjson --profile ./mycluster.yaml --requeue-on-signal 600 --check", "checkpoint-and-requeue 10 minutes before the limit; validate scripts"],
   ],
-  epilogue: "Records that cannot be rendered get an `error` field ({stage: \"slurm-render\", message, code}) and the exit code is 1.",
+  epilogue:
+    "Time, memory and count values are checked on every render: a bad flag value is a usage error (exit 2), a bad record value fails that record. Records that cannot be rendered get an `error` field ({stage: \"slurm-render\", message, code}) and the exit code is 1.",
   run: async (args, ctx) => {
     const { quiet, verbose, ...options } = optionsFromArgs(args);
     const log = createLogger("slurm-render", { quiet, verbose });

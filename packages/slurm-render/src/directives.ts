@@ -3,36 +3,12 @@
  * snake_case names of core's `Resources` (a profile may also spell them with dashes).
  */
 import { parseDuration, parseMemory } from "@slurmpipe/core";
+import { INTEGER_KEYS, MEMORY_KEYS, type ResourceKey } from "./resource-keys.ts";
 
-export const RESOURCE_OPTIONS = {
-  account: "--account",
-  partition: "--partition",
-  qos: "--qos",
-  reservation: "--reservation",
-  nodes: "--nodes",
-  ntasks: "--ntasks",
-  ntasks_per_node: "--ntasks-per-node",
-  gpus: "--gpus",
-  gpus_per_node: "--gpus-per-node",
-  gpus_per_task: "--gpus-per-task",
-  gres: "--gres",
-  cpus_per_task: "--cpus-per-task",
-  cpus_per_gpu: "--cpus-per-gpu",
-  mem: "--mem",
-  mem_per_cpu: "--mem-per-cpu",
-  mem_per_gpu: "--mem-per-gpu",
-  time: "--time",
-  constraint: "--constraint",
-  exclude: "--exclude",
-  nodelist: "--nodelist",
-} as const;
+export { RESOURCE_OPTIONS, RESOURCE_KEYS, INTEGER_KEYS, MEMORY_KEYS, flagName, type ResourceKey } from "./resource-keys.ts";
 
-export type ResourceKey = keyof typeof RESOURCE_OPTIONS;
-export const RESOURCE_KEYS = Object.keys(RESOURCE_OPTIONS) as ResourceKey[];
 /** Keys of `resources` that are not directives but are merged the same way. */
 export const NON_DIRECTIVE_KEYS = ["extra", "env", "setup"] as const;
-
-const INTEGER_KEYS = new Set<ResourceKey>(["nodes", "ntasks", "ntasks_per_node", "gpus_per_node", "gpus_per_task", "cpus_per_task", "cpus_per_gpu"]);
 
 export function isIntegerKey(key: ResourceKey): boolean {
   return INTEGER_KEYS.has(key);
@@ -81,16 +57,46 @@ export function directiveOptionName(directive: string): string | undefined {
   return undefined;
 }
 
-/** Problems with one resolved directive value, as messages; empty when fine. */
+/** The forms sbatch accepts, as told in messages. */
+export const ACCEPTED_FORMS = {
+  time: "[D-]HH:MM:SS, MM:SS, D-HH[:MM], whole minutes or UNLIMITED",
+  memory: "a whole number with an optional unit K, M, G or T (e.g. 32G or 4000M; bare = megabytes)",
+  integer: "a whole number",
+} as const;
+
+/** Keys whose value must be at least 1 (sbatch refuses 0 nodes, tasks or CPUs). */
+const POSITIVE_KEYS = new Set<ResourceKey>(["nodes", "ntasks", "ntasks_per_node", "cpus_per_task", "cpus_per_gpu"]);
+
+/**
+ * Problems with one resolved directive value, as messages; empty when fine. As strict as sbatch
+ * 22.05-25.x itself: `--mem=1.5G` and `--time=2h` are refused there ("Invalid --mem
+ * specification"), so they are refused here before anything is submitted.
+ */
 export function validateValue(key: ResourceKey, value: string | number): string[] {
   const text = String(value);
-  const problems: string[] = [];
-  if (key === "time" && parseDuration(text) === undefined && !/^(UNLIMITED|INFINITE)$/i.test(text)) {
-    problems.push(`invalid time ${JSON.stringify(text)}: use [D-]HH:MM:SS, MM:SS, D-HH or minutes`);
+  if (key === "time" && (text !== text.trim() || typeof parseDuration(text) !== "number") && !/^(UNLIMITED|INFINITE)$/i.test(text)) {
+    return [`invalid time ${JSON.stringify(text)}: use ${ACCEPTED_FORMS.time}`];
   }
-  if ((key === "mem" || key === "mem_per_cpu" || key === "mem_per_gpu") && parseMemory(text) === undefined) {
-    problems.push(`invalid memory ${JSON.stringify(text)}: use a number with K, M, G or T (e.g. 32G)`);
+  if (MEMORY_KEYS.has(key) && (!/^\d+[KMGT]?$/i.test(text) || parseMemory(text) === undefined)) {
+    return [`invalid memory ${JSON.stringify(text)}: use ${ACCEPTED_FORMS.memory}`];
   }
-  if (isIntegerKey(key) && !/^\d+$/.test(text)) problems.push(`expected a whole number, got ${JSON.stringify(text)}`);
-  return problems;
+  if (INTEGER_KEYS.has(key) && (!/^\d+$/.test(text) || (POSITIVE_KEYS.has(key) && Number(text) < 1))) {
+    return [`expected ${POSITIVE_KEYS.has(key) ? "a whole number of at least 1" : ACCEPTED_FORMS.integer}, got ${JSON.stringify(text)}`];
+  }
+  return [];
+}
+
+/** Whether two values of a key ask for the same thing ("38G" and "38912M", "120" and "02:00:00"). */
+export function sameValue(key: ResourceKey, a: string | number, b: string | number): boolean {
+  if (String(a) === String(b)) return true;
+  if (key === "time") {
+    const [x, y] = [parseDuration(String(a)), parseDuration(String(b))];
+    return typeof x === "number" && x === y;
+  }
+  if (MEMORY_KEYS.has(key)) {
+    const [x, y] = [parseMemory(String(a)), parseMemory(String(b))];
+    return x !== undefined && x === y;
+  }
+  if (INTEGER_KEYS.has(key)) return String(a).trim() !== "" && Number(a) === Number(b);
+  return false;
 }

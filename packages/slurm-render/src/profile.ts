@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { UsageError } from "@slurmpipe/core";
 import { type Document, LineCounter, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { z } from "zod";
-import { RESOURCE_KEYS, normalizeKey } from "./directives.ts";
+import { RESOURCE_KEYS, type ResourceKey, normalizeKey, validateValue } from "./directives.ts";
 
 export const BUILTIN_PROFILE_NAMES = ["generic", "local", "lumi", "olivia"] as const;
 
@@ -117,11 +117,27 @@ export async function loadProfile(spec: string, sources: ProfileSources = {}, se
   }
   if (seen.includes(source)) throw new ProfileError(`${source}: extends cycle: ${[...seen, source].join(" -> ")}`);
   const own = parseProfileText(text, source);
+  checkProfileValues(own, source);
   const name = isBuiltin ? spec : source;
   if (!own.extends) return { ...own, name, source };
   const parentSpec = BUILTIN_PROFILE_NAMES.includes(own.extends as never) ? own.extends : resolve(isBuiltin ? builtinProfileDir : dirname(source), own.extends);
   const parent = await loadProfile(parentSpec, sources, [...seen, source]);
   return { ...mergeProfiles(parent, own), name, source };
+}
+
+/** Time, memory and count formats of a profile's resources, clamp limits and sample time: a bad one is a bad profile (exit 2). */
+function checkProfileValues(profile: z.infer<typeof ProfileSchema>, source: string): void {
+  const check = (where: string, key: ResourceKey, value: string | number | undefined) => {
+    const problem = value === undefined ? undefined : validateValue(key, value)[0];
+    if (problem) throw new ProfileError(`${source}: key "${where}": ${problem}`);
+  };
+  const resources = (profile.resources ?? {}) as Record<string, string | number | undefined>;
+  for (const key of RESOURCE_KEYS) {
+    check(`resources.${key}`, key, resources[key]);
+    // A clamp of 0 drops the directive (a cluster without GPUs): allowed for every key.
+    if (profile.clamp?.[key] !== 0) check(`clamp.${key}`, key, profile.clamp?.[key]);
+  }
+  check("sample.time", "time", profile.sample?.time);
 }
 
 /** Parses and validates one profile document; errors name the file, the key and the line. */

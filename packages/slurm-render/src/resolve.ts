@@ -4,7 +4,7 @@
  */
 import { dirname, resolve as resolvePath } from "node:path";
 import { type RunRecord, contentId, parseDuration, parseMemory, shellQuote } from "@slurmpipe/core";
-import { RESOURCE_KEYS, RESOURCE_OPTIONS, type ResourceKey, directiveOptionName, normalizeKey } from "./directives.ts";
+import { RESOURCE_KEYS, RESOURCE_OPTIONS, type ResourceKey, directiveOptionName, normalizeKey, sameValue, validateValue } from "./directives.ts";
 import type { Launcher, Profile } from "./profile.ts";
 import { overrideKey, sampleOverrideProblem } from "./sample-scope.ts";
 
@@ -62,6 +62,15 @@ export interface JobPlan {
   literalEnv: Record<string, string>;
   runSetup: string[];
   warnings: string[];
+  /** Values of the run's own `resources` that a command-line flag replaced with a different one. */
+  overridden: OverriddenValue[];
+}
+
+/** A run's own resource value and the flag value that replaced it. */
+export interface OverriddenValue {
+  key: ResourceKey;
+  flag: string | number;
+  record: string | number;
 }
 
 /** A problem with one run: the record gets `error` and the stream goes on. */
@@ -119,14 +128,28 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     if (typeof value !== "string" && typeof value !== "number") throw new RunError(`expected a string or number, got ${JSON.stringify(value)}`, `resources.${rawKey}`);
     resources[key] = value;
   }
-  // Layer 3: CLI flags.
-  for (const [key, value] of Object.entries(overrides.resources ?? {})) if (value !== undefined) resources[key] = value;
+  // Layer 3: CLI flags. The record's own different value is reported (a suggested fix applied
+  // with jq and a --mem in the render flags must not cancel each other silently).
+  const overridden: OverriddenValue[] = [];
+  for (const [key, value] of Object.entries(overrides.resources ?? {}) as [ResourceKey, string | number | undefined][]) {
+    if (value === undefined) continue;
+    const own = runOwnValue(runResources, key);
+    if (own !== undefined && !sameValue(key, value, own)) overridden.push({ key, flag: value, record: own });
+    resources[key] = value;
+  }
 
   applyClamp(resources, profile, warnings);
 
   if (options.sample) {
     resources.time = overrides.resources?.time ?? profile.sample?.time ?? "00:15:00";
     resources.nodes = 1;
+  }
+
+  // Always, not only with --check: sbatch would refuse the script (or worse, read it otherwise).
+  const problems = RESOURCE_KEYS.flatMap((key) => (resources[key] === undefined ? [] : validateValue(key, resources[key]).map((message) => ({ key, message }))));
+  if (problems.length > 0) {
+    const message = problems.map((p, i) => (i === 0 ? p.message : `resources.${p.key}: ${p.message}`)).join("; ");
+    throw new RunError(message, `resources.${problems[0]!.key}`, "invalid_directive");
   }
 
   const extra = mergeExtra([...(profile.resources?.extra ?? []), ...runExtra, ...(overrides.extra ?? [])]);
@@ -183,9 +206,18 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     literalEnv: { ...runEnv, ...(overrides.env ?? {}) },
     runSetup: [...runSetup, ...(overrides.setup ?? [])],
     warnings,
+    overridden,
   };
   checkRequired(plan, profile);
   return plan;
+}
+
+/** The run spec's own value of a key (written with `_` or `-`), if it has one. */
+function runOwnValue(runResources: Record<string, unknown>, key: ResourceKey): string | number | undefined {
+  for (const [rawKey, value] of Object.entries(runResources)) {
+    if (normalizeKey(rawKey) === key && (typeof value === "string" || typeof value === "number")) return value;
+  }
+  return undefined;
 }
 
 function commandOf(run: RunRecord): JobPlan["command"] {

@@ -6,18 +6,6 @@ const defaults: RenderCliArgs = {
   _: [],
   profile: "generic",
   out: "runs",
-  account: undefined,
-  partition: undefined,
-  qos: undefined,
-  reservation: undefined,
-  nodes: undefined,
-  "ntasks-per-node": undefined,
-  "gpus-per-node": undefined,
-  "cpus-per-task": undefined,
-  mem: undefined,
-  time: undefined,
-  constraint: undefined,
-  exclude: undefined,
   directive: undefined,
   env: undefined,
   setup: undefined,
@@ -37,19 +25,41 @@ const defaults: RenderCliArgs = {
 
 describe("slurm-render optionsFromArgs", () => {
   it("maps the command line to the render options", () => {
-    const o = optionsFromArgs({ ...defaults, _: ["a.ndjson", "-"], account: "p1", nodes: 2, mem: "32G", array: true, "array-limit": 20, quiet: true, env: ["A=b=c"] });
+    const o = optionsFromArgs({ ...defaults, _: ["a.ndjson", "-"], account: "p1", nodes: "2", mem: "32G", array: true, "array-limit": "20", quiet: true, env: "A=b=c" });
     expect(o).toMatchObject({ inputs: ["a.ndjson", "-"], profile: "generic", out: "runs", array: true, arrayLimit: 20, quiet: true, verbose: false, strict: false });
     expect(o.overrides.resources).toEqual({ account: "p1", nodes: 2, mem: "32G" });
     expect(o.overrides.env).toEqual({ A: "b=c" });
     expect(optionsFromArgs(defaults).overrides).toMatchObject({ resources: {}, env: undefined, requeueOnSignal: undefined });
   });
 
-  it("refuses bad numbers", () => {
-    expect(() => optionsFromArgs({ ...defaults, nodes: 1.5 })).toThrow(new UsageError("--nodes: expected a whole number"));
-    expect(() => optionsFromArgs({ ...defaults, "gpus-per-node": -1 })).toThrow(UsageError);
-    expect(() => optionsFromArgs({ ...defaults, array: true, "array-limit": 0 })).toThrow(/--array-limit must be a positive whole number/);
-    expect(() => optionsFromArgs({ ...defaults, "max-array-size": 2.5 })).toThrow(/--max-array-size must be a positive whole number/);
-    expect(() => optionsFromArgs({ ...defaults, "array-limit": 5 })).toThrow(/--array-limit needs --array/);
+  it("refuses bad array numbers", () => {
+    expect(() => optionsFromArgs({ ...defaults, array: true, "array-limit": "0" })).toThrow(/--array-limit: expected a positive whole number, got "0"/);
+    expect(() => optionsFromArgs({ ...defaults, array: true, "array-limit": "abc" })).toThrow(/--array-limit: expected a positive whole number, got "abc"/);
+    expect(() => optionsFromArgs({ ...defaults, "max-array-size": "2.5" })).toThrow(/--max-array-size: expected a positive whole number, got "2.5"/);
+    expect(() => optionsFromArgs({ ...defaults, "array-limit": "5" })).toThrow(/--array-limit needs --array/);
+  });
+
+  it("a repeated flag: the last one wins, for every resource flag and every single-valued option", () => {
+    const o = optionsFromArgs({
+      ...defaults,
+      mem: ["512M", "38G"],
+      nodes: ["1", "2"],
+      "gpus-per-task": ["1", "3"],
+      "mem-per-gpu": ["1G", "2G"],
+      profile: ["lumi", "local"],
+      out: ["a", "b"],
+      venv: ["/v1", "/v2"],
+      "array-limit": ["3", "5"],
+      array: true,
+    });
+    expect(o.overrides.resources).toEqual({ mem: "38G", nodes: 2, gpus_per_task: 3, mem_per_gpu: "2G" });
+    expect(o).toMatchObject({ profile: "local", out: "b", arrayLimit: 5 });
+    expect(o.overrides.venv).toBe("/v2");
+  });
+
+  it("repeatable options keep every value in order, one per flag", () => {
+    const o = optionsFromArgs({ ...defaults, env: ["A=1", "B=2"], setup: "ulimit -c 0", directive: ["--exclusive", "--comment=x"], "sample-override": ["max_steps=1"] });
+    expect(o.overrides).toMatchObject({ env: { A: "1", B: "2" }, setup: ["ulimit -c 0"], extra: ["--exclusive", "--comment=x"], sampleOverrides: ["max_steps=1"] });
   });
 
   it("parses --env and --requeue-on-signal", () => {

@@ -192,15 +192,21 @@ describe("bad profiles and bad runs", () => {
     expect(errors[4]).toMatch(/duplicate run name/);
   });
 
-  it("--check flags bad time, memory and unknown directives", async () => {
+  it("--check flags unknown directives; bad time and memory fail the record with or without --check", async () => {
     const cwd = tempDir();
-    const r = await renderRecords([run("c", TRAIN, { resources: { time: "2 hours", mem: "lots", extra: ["--gpus-per-nod=2"] } })], { cwd, check: true });
+    const r = await renderRecords([run("c", TRAIN, { resources: { extra: ["--gpus-per-nod=2"] } })], { cwd, check: true });
     expect(r.code).toBe(1);
-    const msg = (r.records[0]!.error as { message: string }).message;
-    expect(msg).toMatch(/invalid time/);
-    expect(msg).toMatch(/invalid memory/);
-    expect(msg).toMatch(/unknown sbatch option/);
+    expect((r.records[0]!.error as { message: string }).message).toMatch(/unknown sbatch option/);
     expect(existsSync(join(cwd, "runs/c/job.sbatch"))).toBe(false);
+    for (const check of [true, false]) {
+      const bad = await renderRecords([run("t", TRAIN, { resources: { time: "2 hours", mem: "lots" } })], { cwd, check });
+      expect(bad.code).toBe(1);
+      expect(bad.records[0]!.error).toMatchObject({ code: "invalid_directive" });
+      const msg = (bad.records[0]!.error as { message: string }).message;
+      expect(msg).toMatch(/^field "resources.mem": invalid memory "lots": use a whole number/);
+      expect(msg).toMatch(/resources.time: invalid time "2 hours": use \[D-\]HH:MM:SS/);
+      expect(existsSync(join(cwd, "runs/t/job.sbatch"))).toBe(false);
+    }
   });
 
   it("--check runs bash -n: a setup line with a syntax error fails the record", async () => {
@@ -237,8 +243,10 @@ describe("output records and files", () => {
     const third = await renderRecords(first.records, { cwd });
     expect((third.records[0]!.script as { sha256: string }).sha256).toBe((first.records[0]!.script as { sha256: string }).sha256);
     expect(statSync(path).mtimeMs).toBe(1_000_000_000_000);
-    await renderRecords([run("d", [...TRAIN, "extra=1"])], { cwd });
-    expect(statSync(path).mtimeMs).not.toBe(1_000_000_000_000);
+    // A change never rewrites the file (a submitted job may run it): it gets a file of its own.
+    const changed = await renderRecords([run("d", [...TRAIN, "extra=1"])], { cwd });
+    expect(statSync(path).mtimeMs).toBe(1_000_000_000_000);
+    expect((changed.records[0]!.script as { path: string }).path).not.toBe(path);
   });
 
   it("a percent sign in the out dir is escaped for sbatch's filename patterns", async () => {
