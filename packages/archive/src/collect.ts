@@ -3,6 +3,7 @@ import { userInfo } from "node:os";
 import { basename, isAbsolute, resolve } from "node:path";
 import type { RunRecord } from "@slurmpipe/core";
 import fg from "fast-glob";
+import type { Attempt } from "./attempts.ts";
 import { inside, safeComponent } from "./layout.ts";
 import { expandLogPattern } from "./logs.ts";
 import { type Role, classify } from "./roles.ts";
@@ -15,6 +16,8 @@ export interface RunInput {
   prefix: string;
   /** Loose files given as paths (no run directory). */
   files?: string[];
+  /** Every attempt known (oldest first), when the run went through slurm-submit: each one's logs are archived. */
+  attempts?: Attempt[];
 }
 
 /** One source file and where it goes. */
@@ -31,6 +34,9 @@ export interface Candidate {
   mode: number;
   /** Matched by one of the run's declared `outputs`. */
   declared: boolean;
+  /** A log: the attempt (and its job) that wrote it. */
+  attempt?: number;
+  job_id?: string;
 }
 
 export interface CollectOptions {
@@ -51,6 +57,8 @@ export interface Problem {
   message: string;
   pattern?: string;
   path?: string;
+  attempt?: number;
+  job_id?: string;
 }
 
 /** Gives each run a unique `runs/<name>` prefix (names are sanitised; a clash gets the id appended). */
@@ -71,6 +79,7 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
   const problems: Problem[] = [];
   const claimed = new Map<string, string>(); // archive path -> source
   const seenSources = new Set<string>();
+  const added = new Map<string, Candidate>(); // run prefix + source -> its candidate
   const user = options.user ?? safeUser();
 
   for (const run of runs) {
@@ -79,10 +88,12 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
     const dir = r.dir ? resolve(r.dir) : undefined;
     const realDir = dir ? await realpath(dir).catch(() => undefined) : undefined;
     /** `named`: the record or the user asked for this path (see inspectSource). */
-    const add = async (source: string, path: string, declared: boolean, named: boolean, role?: Role) => {
+    /** The file's candidate (also when an earlier call added it), or undefined when it is not archived. */
+    const add = async (source: string, path: string, declared: boolean, named: boolean, role?: Role): Promise<Candidate | undefined> => {
       const abs = resolve(source);
-      if (seenSources.has(`${run.prefix}\0${abs}`)) return;
-      seenSources.add(`${run.prefix}\0${abs}`);
+      const key = `${run.prefix}\0${abs}`;
+      if (seenSources.has(key)) return added.get(key);
+      seenSources.add(key);
       const found = await inspectSource(abs, realDir, { named: named || declared, inRun: dir !== undefined && inside(dir, abs) !== undefined });
       if (found.kind === "skip") return;
       if (found.kind === "problem") {
@@ -96,7 +107,7 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
         return;
       }
       claimed.set(path, abs);
-      files.push({
+      const candidate: Candidate = {
         source: abs,
         readFrom: found.readFrom,
         path,
@@ -106,7 +117,10 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
         mtimeMs: Math.floor(st.mtimeMs),
         mode: st.mode,
         declared,
-      });
+      };
+      files.push(candidate);
+      added.set(key, candidate);
+      return candidate;
     };
 
     if (run.files) {
@@ -143,21 +157,36 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
       problems.push({ ...who, problem: "no_dir", severity: "warning", message: `${r.name}: record has no "dir"; only its logs and script are archived` });
     }
 
-    // Slurm logs may live outside the run directory (logs/%x-%j.out next to the sweep).
-    const logCtx = { user, nodeList: r.state?.node_list };
-    for (const stream of ["stdout", "stderr"] as const) {
-      const pattern = r.logs?.[stream];
-      if (!pattern) continue;
-      const abs = isAbsolute(pattern) ? pattern : resolve(options.logBase, pattern);
-      const { glob } = expandLogPattern(abs, r.job ?? {}, logCtx);
-      // Links and FIFOs are matched too, and then refused by name (inspectSource), not silently missed.
-      const matches = (await fg(glob, { onlyFiles: false, markDirectories: true, dot: true, absolute: true })).filter((m) => !m.endsWith("/")).sort();
-      if (matches.length === 0) {
-        problems.push({ ...who, problem: "missing_log", severity: "warning", pattern, message: `${r.name}: no ${stream} log matches ${pattern}` });
-      }
-      for (const m of matches) {
-        const rel = dir ? inside(dir, m) : undefined;
-        await add(m, rel !== undefined ? `${run.prefix}/${rel}` : `${run.prefix}/_logs/${safeComponent(basename(m))}`, false, true, "log");
+    // Slurm logs may live outside the run directory (logs/%x-%j.out next to the sweep). Every
+    // attempt's logs, the latest first: a file two attempts share is the latest's.
+    const attempts: (Attempt | { attempt?: undefined; record: RunRecord })[] = run.attempts ? [...run.attempts].reverse() : [{ record: r }];
+    for (const a of attempts) {
+      const ar = a.record;
+      const job: NonNullable<RunRecord["job"]> | Record<string, never> = ar.job ?? {};
+      const tag = a.attempt === undefined ? {} : { attempt: a.attempt, ...(job.id ? { job_id: job.id } : {}) };
+      const label = a.attempt === undefined ? "" : ` of attempt ${a.attempt}${job.id ? ` (job ${job.id})` : ""}`;
+      const logCtx = { user, nodeList: ar.state?.node_list };
+      for (const stream of ["stdout", "stderr"] as const) {
+        const pattern = ar.logs?.[stream] ?? r.logs?.[stream];
+        if (!pattern) continue;
+        const abs = isAbsolute(pattern) ? pattern : resolve(options.logBase, pattern);
+        const { glob } = expandLogPattern(abs, job, logCtx);
+        // Links and FIFOs are matched too, and then refused by name (inspectSource), not silently missed.
+        const matches = (await fg(glob, { onlyFiles: false, markDirectories: true, dot: true, absolute: true })).filter((m) => !m.endsWith("/")).sort();
+        if (matches.length === 0) {
+          problems.push({ ...who, ...tag, problem: "missing_log", severity: "warning", pattern, message: `${r.name}: no ${stream} log${label} matches ${pattern}` });
+        }
+        for (const m of matches) {
+          const rel = dir ? inside(dir, m) : undefined;
+          const into = a.attempt === undefined ? "_logs" : `_logs/attempt-${a.attempt}`;
+          const c = await add(m, rel !== undefined ? `${run.prefix}/${rel}` : `${run.prefix}/${into}/${safeComponent(basename(m))}`, false, true, "log");
+          if (!c || a.attempt === undefined) continue;
+          if (c.attempt !== undefined && c.attempt !== a.attempt) {
+            problems.push({ ...who, ...tag, problem: "shared_log", severity: "warning", path: m, message: `${r.name}: the ${stream} log${label} is ${m}, which attempt ${c.attempt} wrote too: archived once, as attempt ${c.attempt}'s` });
+            continue;
+          }
+          Object.assign(c, tag);
+        }
       }
     }
     const script = r.script?.path;
