@@ -128,6 +128,37 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
       continue;
     }
 
+    // Slurm logs, in the run directory or outside it (logs/%x-%j.out next to the sweep). Every
+    // attempt's logs, the latest first (a file two attempts share is the latest's), before the
+    // run directory's walk, so a log in the run directory is stored by attempt, not twice.
+    const attempts: (Attempt | { attempt?: undefined; record: RunRecord })[] = run.attempts ? [...run.attempts].reverse() : [{ record: r }];
+    for (const a of attempts) {
+      const ar = a.record;
+      const job: NonNullable<RunRecord["job"]> | Record<string, never> = ar.job ?? {};
+      const tag = a.attempt === undefined ? {} : { attempt: a.attempt, ...(job.id ? { job_id: job.id } : {}) };
+      const label = a.attempt === undefined ? "" : ` of attempt ${a.attempt}${job.id ? ` (job ${job.id})` : ""}`;
+      const logCtx = { user, nodeList: ar.state?.node_list };
+      for (const stream of ["stdout", "stderr"] as const) {
+        const pattern = ar.logs?.[stream] ?? r.logs?.[stream];
+        if (!pattern) continue;
+        const abs = isAbsolute(pattern) ? pattern : resolve(options.logBase, pattern);
+        const { glob } = expandLogPattern(abs, job, logCtx);
+        // Links and FIFOs are matched too, and then refused by name (inspectSource), not silently missed.
+        const matches = (await fg(glob, { onlyFiles: false, markDirectories: true, dot: true, absolute: true })).filter((m) => !m.endsWith("/")).sort();
+        if (matches.length === 0) {
+          problems.push({ ...who, ...tag, problem: "missing_log", severity: "warning", pattern, message: `${r.name}: no ${stream} log${label} matches ${pattern}` });
+        }
+        for (const m of matches) {
+          const c = await add(m, logPath(run.prefix, dir, m, a.attempt), false, true, "log");
+          if (!c || a.attempt === undefined) continue;
+          if (c.attempt !== undefined && c.attempt !== a.attempt) {
+            problems.push({ ...who, ...tag, problem: "shared_log", severity: "warning", path: m, message: `${r.name}: the ${stream} log${label} is ${m}, which attempt ${c.attempt} wrote too: archived once, as attempt ${c.attempt}'s` });
+            continue;
+          }
+          Object.assign(c, tag);
+        }
+      }
+    }
     const declared = new Set<string>();
     if (dir) {
       const dirOk = await stat(dir).then((s) => s.isDirectory(), () => false);
@@ -157,49 +188,33 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
       problems.push({ ...who, problem: "no_dir", severity: "warning", message: `${r.name}: record has no "dir"; only its logs and script are archived` });
     }
 
-    // Slurm logs may live outside the run directory (logs/%x-%j.out next to the sweep). Every
-    // attempt's logs, the latest first: a file two attempts share is the latest's.
-    const attempts: (Attempt | { attempt?: undefined; record: RunRecord })[] = run.attempts ? [...run.attempts].reverse() : [{ record: r }];
-    for (const a of attempts) {
-      const ar = a.record;
-      const job: NonNullable<RunRecord["job"]> | Record<string, never> = ar.job ?? {};
-      const tag = a.attempt === undefined ? {} : { attempt: a.attempt, ...(job.id ? { job_id: job.id } : {}) };
-      const label = a.attempt === undefined ? "" : ` of attempt ${a.attempt}${job.id ? ` (job ${job.id})` : ""}`;
-      const logCtx = { user, nodeList: ar.state?.node_list };
-      for (const stream of ["stdout", "stderr"] as const) {
-        const pattern = ar.logs?.[stream] ?? r.logs?.[stream];
-        if (!pattern) continue;
-        const abs = isAbsolute(pattern) ? pattern : resolve(options.logBase, pattern);
-        const { glob } = expandLogPattern(abs, job, logCtx);
-        // Links and FIFOs are matched too, and then refused by name (inspectSource), not silently missed.
-        const matches = (await fg(glob, { onlyFiles: false, markDirectories: true, dot: true, absolute: true })).filter((m) => !m.endsWith("/")).sort();
-        if (matches.length === 0) {
-          problems.push({ ...who, ...tag, problem: "missing_log", severity: "warning", pattern, message: `${r.name}: no ${stream} log${label} matches ${pattern}` });
-        }
-        for (const m of matches) {
-          const rel = dir ? inside(dir, m) : undefined;
-          const into = a.attempt === undefined ? "_logs" : `_logs/attempt-${a.attempt}`;
-          const c = await add(m, rel !== undefined ? `${run.prefix}/${rel}` : `${run.prefix}/${into}/${safeComponent(basename(m))}`, false, true, "log");
-          if (!c || a.attempt === undefined) continue;
-          if (c.attempt !== undefined && c.attempt !== a.attempt) {
-            problems.push({ ...who, ...tag, problem: "shared_log", severity: "warning", path: m, message: `${r.name}: the ${stream} log${label} is ${m}, which attempt ${c.attempt} wrote too: archived once, as attempt ${c.attempt}'s` });
-            continue;
-          }
-          Object.assign(c, tag);
-        }
-      }
-    }
-    const script = r.script?.path;
-    if (script) {
+    // The run's script, and an earlier attempt's when it was another file (each attempt rendered anew).
+    const scripts = [{ path: r.script?.path, attempt: undefined as number | undefined }];
+    for (const a of run.attempts ?? []) if (a.record.script?.path && resolve(a.record.script.path) !== resolve(r.script?.path ?? "")) scripts.push({ path: a.record.script.path, attempt: a.attempt });
+    for (const { path: script, attempt } of scripts) {
+      if (!script) continue;
       const abs = resolve(script);
       const rel = dir ? inside(dir, abs) : undefined;
+      const into = attempt === undefined ? "_slurm" : `_slurm/attempt-${attempt}`;
       // A script that no longer exists is not an error (it was rendered elsewhere); anything else there is checked.
       if (await lstat(abs).then(() => true, () => false)) {
-        await add(abs, rel !== undefined ? `${run.prefix}/${rel}` : `${run.prefix}/_slurm/${safeComponent(basename(abs))}`, false, true, "script");
+        const c = await add(abs, rel !== undefined ? `${run.prefix}/${rel}` : `${run.prefix}/${into}/${safeComponent(basename(abs))}`, false, true, "script");
+        if (c && attempt !== undefined) c.attempt ??= attempt;
       }
     }
   }
   return { files, problems };
+}
+
+/**
+ * Where a log goes in the archive: at its place in the run directory, or under `_logs/` when it
+ * is outside; a log of a known attempt in an `attempt-N/` directory there
+ * (`runs/x/logs/attempt-2/201.out`, `runs/x/_logs/attempt-2/x-201.out`).
+ */
+export function logPath(prefix: string, dir: string | undefined, file: string, attempt: number | undefined): string {
+  const rel = dir ? inside(dir, file) : undefined;
+  const [parent, name] = rel !== undefined ? [`${prefix}/${rel}`.replace(/\/[^/]*$/, ""), rel.split("/").pop()!] : [`${prefix}/_logs`, safeComponent(basename(file))];
+  return attempt === undefined ? `${parent}/${name}` : `${parent}/attempt-${attempt}/${name}`;
 }
 
 function safeUser(): string | undefined {

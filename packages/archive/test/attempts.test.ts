@@ -22,15 +22,17 @@ interface Sweep {
  * attempt 2 (job 201, lr changed to 0.1) succeeded. Logs outside the run directory; slurm-submit's
  * ledger in <root>/.slurmpipe has both attempts.
  */
-function makeRetriedRun(options: { logs?: { stdout: string; stderr?: string }; ledger?: boolean } = {}): Sweep {
+function makeRetriedRun(options: { logs?: (dir: string) => { stdout: string; stderr?: string }; ledger?: boolean; scripts?: boolean } = {}): Sweep {
   const root = tempDir("sp-archive-attempts-");
   const dir = join(root, "runs", "lr0.2");
-  const logs = options.logs ?? { stdout: join(root, "logs", "%x-%j.out"), stderr: join(root, "logs", "%x-%j.err") };
+  const logs = options.logs?.(dir) ?? { stdout: join(root, "logs", "%x-%j.out"), stderr: join(root, "logs", "%x-%j.err") };
   const base = { kind: "run", id: "run-b", name: "lr0.2", group: "lr-sweep", sweep_params: { lr: 0.2, seed: 1 }, dir, outputs: ["metrics.csv"], logs };
   const job1 = { id: "200", name: "lr0.2.sprun-b", attempt: 1, submitted_at: T1 };
   const job2 = { id: "201", name: "lr0.2.sprun-br2", attempt: 2, submitted_at: T2 };
-  const submitted1 = { ...base, params: { lr: 0.2, seed: 1 }, job: job1 };
-  const submitted2 = { ...base, params: { lr: 0.1, seed: 1 }, job: job2 };
+  const script = (n: number) => (options.scripts ? { script: { path: join(root, "scripts", `lr0.2.a${n}.sbatch`), sha256: "0".repeat(64) } } : {});
+  const submitted1 = { ...base, params: { lr: 0.2, seed: 1 }, job: job1, ...script(1) };
+  const submitted2 = { ...base, params: { lr: 0.1, seed: 1 }, job: job2, ...script(2) };
+  if (options.scripts) for (const n of [1, 2]) write(join(root, "scripts", `lr0.2.a${n}.sbatch`), `#!/bin/bash\n#SBATCH --mem=${n}G\n`);
   if (options.ledger !== false) {
     const entry = (attempt: number, record: Record<string, unknown>, job: { id: string; name: string }, when: string) =>
       JSON.stringify({ t: "submitted", run_id: "run-b", attempt, job_id: job.id, job_name: job.name, at: when, via: "sbatch", record });
@@ -101,7 +103,7 @@ describe("every attempt's logs, by attempt", () => {
   });
 
   test("a log file two attempts share (a pattern without %j) is archived once, as the latest attempt's, with a warning", async () => {
-    const s = makeRetriedRun({ logs: { stdout: "logs/train.out" } });
+    const s = makeRetriedRun({ logs: () => ({ stdout: "logs/train.out" }) });
     write(join(s.root, "logs", "train.out"), "attempt 2 overwrote this\n");
     const r = await archive({ now: NOW, state: ".slurmpipe", stateGiven: false, logBase: s.root }, { cwd: s.root, input: s.input(s.final) });
     expect(r.code).toBe(0);
@@ -109,6 +111,31 @@ describe("every attempt's logs, by attempt", () => {
     expect(logs.map((e) => [e.path, e.attempt])).toEqual([["runs/lr0.2/_logs/attempt-2/train.out", 2]]);
     const shared = r.records.filter((x) => x.kind === "archive-check" && x.problem === "shared_log");
     expect(shared).toEqual([expect.objectContaining({ severity: "warning", attempt: 1 })]);
+  });
+
+  test("logs in the run directory are stored by attempt beside their place there, and only once", async () => {
+    const s = makeRetriedRun({ logs: (dir) => ({ stdout: join(dir, "logs", "%j.out") }) });
+    const runDir = join(s.root, "runs", "lr0.2");
+    write(join(runDir, "logs", "200.out"), "iter 0: loss 2.5\n");
+    write(join(runDir, "logs", "201.out"), "iter 0: loss 2.4\n");
+    const r = await archive({ now: NOW, state: ".slurmpipe", stateGiven: false }, { cwd: s.root, input: s.input(s.final) });
+    expect(r.code).toBe(0);
+    const manifest = manifestOf(archiveDir(s.root));
+    expect(manifest.filter((e) => String(e.source).includes("/logs/")).map((e) => [e.path, e.attempt, e.role]).sort()).toEqual([
+      ["runs/lr0.2/logs/attempt-1/200.out", 1, "log"],
+      ["runs/lr0.2/logs/attempt-2/201.out", 2, "log"],
+    ]);
+  });
+
+  test("an earlier attempt's own script (rendered anew for the retry) is archived too, by attempt", async () => {
+    const s = makeRetriedRun({ scripts: true });
+    const r = await archive({ now: NOW, state: ".slurmpipe", stateGiven: false }, { cwd: s.root, input: s.input(s.final) });
+    expect(r.code).toBe(0);
+    const scripts = manifestOf(archiveDir(s.root)).filter((e) => e.role === "script");
+    expect(scripts.map((e) => [e.path, e.attempt]).sort()).toEqual([
+      ["runs/lr0.2/_slurm/attempt-1/lr0.2.a1.sbatch", 1],
+      ["runs/lr0.2/_slurm/lr0.2.a2.sbatch", undefined],
+    ]);
   });
 
   test("a --state that does not exist is a usage error naming the flag", async () => {
