@@ -22,18 +22,22 @@ export interface Attempt {
 export type LedgerAttempts = Map<string, Map<number, RunRecord>>;
 
 /**
- * The ledger's job attempts (`submitted` and `reconciled` entries; the later line of one attempt
- * wins). An entry without a record (written by older versions) is a record with just the job.
- * A missing ledger is an empty one; a torn last line (a crash mid-append) is ignored.
+ * The ledger's job attempts of the runs `runIds` (`submitted` and `reconciled` entries; the later
+ * line of one attempt wins). Only what archiving an attempt needs is kept of each record (its job,
+ * log patterns, script, params), so a 100,000-run ledger of which a few runs are archived costs
+ * little. An entry without a record (older versions) is a record with just the job. A missing
+ * ledger is an empty one; a torn last line (a crash mid-append) is ignored.
  */
-export async function readLedgerAttempts(stateDir: string, warn: (message: string) => void): Promise<LedgerAttempts> {
+export async function readLedgerAttempts(stateDir: string, runIds: ReadonlySet<string>, warn: (message: string) => void): Promise<LedgerAttempts> {
   const out: LedgerAttempts = new Map();
   const path = join(stateDir, LEDGER_FILE);
   const take = (e: LedgerEntry) => {
-    if (e.t !== "submitted" && e.t !== "reconciled") return;
+    if ((e.t !== "submitted" && e.t !== "reconciled") || !runIds.has(e.run_id)) return;
     const raw = e.record ?? {};
     const job: Record<string, unknown> = { submitted_at: e.at, ...((raw.job as Record<string, unknown> | undefined) ?? {}), id: e.job_id, name: e.job_name, attempt: e.attempt };
-    const parsed = RunRecord.safeParse({ name: e.run_id, ...raw, id: e.run_id, job });
+    const kept: Record<string, unknown> = { id: e.run_id, name: typeof raw.name === "string" ? raw.name : e.run_id, job };
+    for (const k of ["logs", "script", "params", "sweep_params"]) if (raw[k] !== undefined) kept[k] = raw[k];
+    const parsed = RunRecord.safeParse(kept);
     if (!parsed.success) {
       warn(`${path}: the record of ${e.run_id} attempt ${e.attempt} is not a run record; its attempt is skipped`);
       return;
@@ -76,8 +80,10 @@ const attemptOf = (r: RunRecord): number | undefined => r.job?.attempt;
  */
 export function runAttempts(records: RunRecord[], ledger: Map<number, RunRecord> | undefined): Attempt[] | undefined {
   const byAttempt = new Map<number, RunRecord>(ledger ?? []);
+  const byJob = new Map([...byAttempt].map(([n, r]) => [r.job?.id, n]));
   for (const r of records) {
-    const n = attemptOf(r);
+    // A record without an attempt number (made by hand) whose job the ledger knows is that attempt.
+    const n = attemptOf(r) ?? (r.job?.id !== undefined ? byJob.get(r.job.id) : undefined);
     if (n !== undefined) byAttempt.set(n, r);
   }
   if (byAttempt.size === 0) return undefined;

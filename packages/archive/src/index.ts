@@ -1,7 +1,7 @@
 // @slurmpipe/archive: collect, checksum and pack a sweep's results; verify and restore archives.
 import { resolve } from "node:path";
 import { type Logger, NdjsonWriter, PipeClosedError, UsageError, parseMemory, resolveNow } from "@slurmpipe/core";
-import { type LedgerAttempts, readLedgerAttempts, stateDirectory } from "./attempts.ts";
+import { readLedgerAttempts, stateDirectory } from "./attempts.ts";
 import { readRuns } from "./inputs.ts";
 import { type PackOptions, pack } from "./pack.ts";
 import { restoreArchive } from "./restore.ts";
@@ -140,8 +140,8 @@ export async function runArchive(args: ArchiveArgs, ctx: ArchiveContext): Promis
   if (args.inputs.length === 0 && ctx.stdin.isTTY) throw new UsageError("no input: pipe run records in, or give record files or directories");
 
   const stateDir = args.state === undefined ? undefined : await stateDirectory(resolve(ctx.cwd, args.state), args.stateGiven ?? true, args.state);
-  const ledger: LedgerAttempts = stateDir ? await readLedgerAttempts(stateDir, (m) => ctx.log.warn(m)) : new Map();
-  const { runs, badLines } = await readRuns(args.inputs, { stdin: ctx.stdin, stderr: ctx.stderr, strict: args.strict, cwd: ctx.cwd, ledger });
+  const ledger = stateDir ? (ids: ReadonlySet<string>) => readLedgerAttempts(stateDir, ids, (m) => ctx.log.warn(m)) : undefined;
+  const { runs, badLines } = await readRuns(args.inputs, { stdin: ctx.stdin, stderr: ctx.stderr, strict: args.strict, cwd: ctx.cwd, ...(ledger ? { ledger } : {}) });
   if (runs.length === 0) {
     ctx.log.error("no runs to archive");
     return 1;

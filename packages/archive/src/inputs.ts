@@ -9,8 +9,8 @@ export interface InputOptions {
   stderr: NodeJS.WritableStream;
   strict: boolean;
   cwd: string;
-  /** The ledger's attempts of each run (see attempts.ts); none without a state directory. */
-  ledger?: LedgerAttempts;
+  /** Reads the ledger's attempts of these runs (see attempts.ts); none without a state directory. */
+  ledger?: (runIds: ReadonlySet<string>) => Promise<LedgerAttempts>;
 }
 
 const RECORD_FILE = /\.(ndjson|jsonl|json)$/i;
@@ -65,8 +65,9 @@ export async function readRuns(args: string[], options: InputOptions): Promise<{
   const latest = [...byId.values()].map((list) => list.reduce((best, r) => ((r.job?.attempt ?? 0) >= (best.job?.attempt ?? 0) ? r : best)));
   for (const d of dirs) latest.push({ id: contentId(d), name: basename(d) || "root", dir: d });
   const runs = assignPrefixes(latest);
+  const ledger = options.ledger ? await options.ledger(new Set(byId.keys())) : undefined;
   for (const run of runs) {
-    const attempts = runAttempts(byId.get(run.record.id) ?? [], options.ledger?.get(run.record.id));
+    const attempts = runAttempts(byId.get(run.record.id) ?? [], ledger?.get(run.record.id));
     if (attempts) run.attempts = attempts;
   }
   if (loose.length > 0) {

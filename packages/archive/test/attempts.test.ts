@@ -1,6 +1,7 @@
-import { readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
+import { readLedgerAttempts } from "../src/attempts.ts";
 import { archive, cleanup, fileSha, sha, tempDir, write } from "./helpers.ts";
 
 afterAll(cleanup);
@@ -170,6 +171,19 @@ describe("the dataset carries the params each attempt ran with", () => {
     expect(nd[3]).toMatchObject({ attempt: 2, job_id: "201", params: { lr: 0.1, seed: 1 }, params_changed: true, param_changes: [{ key: "lr", sweep: 0.2, ran: 0.1 }] });
   });
 
+  test("a record without an attempt number whose job the ledger knows is that attempt", async () => {
+    const s = makeRetriedRun();
+    const { attempt: _n, ...job } = s.final.job as Record<string, unknown>;
+    // Its series (no metrics.csv here) are attempt 2's.
+    rmSync(join(s.root, "runs", "lr0.2", "metrics.csv"));
+    const parsed = { ...s.final, job, outputs: [], report: { series: { train_loss: [{ step: 5, value: 1.5 }] } } };
+    const r = await archive({ now: NOW, state: ".slurmpipe", stateGiven: false }, { cwd: s.root, input: s.input(parsed) });
+    expect(r.code).toBe(0);
+    expect(csvOf(s.root).slice(1)).toEqual(["run-b,lr0.2,,2,0.1,1,true,lr=0.1 (sweep: 0.2),5,1.5"]);
+    const logs = manifestOf(archiveDir(s.root)).filter((e) => e.role === "log");
+    expect(logs.map((e) => e.attempt).sort()).toEqual([1, 2, 2]);
+  });
+
   test("each metrics.csv goes to the attempt running when it was last written", async () => {
     const s = makeRetriedRun();
     const dir = join(s.root, "runs", "lr0.2");
@@ -189,5 +203,22 @@ describe("the dataset carries the params each attempt ran with", () => {
     const r = await archive({ now: NOW }, { cwd: s.root, input: s.input(plain) });
     expect(r.code).toBe(0);
     expect(csvOf(s.root)[0]).toBe("run_id,name,variant,lr,seed,step,train_loss");
+  });
+});
+
+describe("readLedgerAttempts", () => {
+  test("keeps the wanted runs' attempts only, with what archiving needs; a torn last line is a warning", async () => {
+    const dir = tempDir("sp-archive-ledger-");
+    const line = (run: string, attempt: number, id: string) =>
+      JSON.stringify({ t: "submitted", run_id: run, attempt, job_id: id, job_name: `${run}.sp`, at: T1, record: { id: run, name: run, command: ["x"], params: { lr: attempt }, logs: { stdout: "%j.out" }, job: { id, attempt } } });
+    write(join(dir, "ledger.ndjson"), `${line("a", 1, "10")}\n${line("b", 1, "11")}\n${line("a", 2, "12")}\n{"t":"subm`);
+    const warnings: string[] = [];
+    const got = await readLedgerAttempts(dir, new Set(["a"]), (m) => warnings.push(m));
+    expect([...got.keys()]).toEqual(["a"]);
+    expect([...got.get("a")!.entries()].map(([n, r]) => [n, r.job?.id, r.params, r.logs, r.command])).toEqual([
+      [1, "10", { lr: 1 }, { stdout: "%j.out" }, undefined],
+      [2, "12", { lr: 2 }, { stdout: "%j.out" }, undefined],
+    ]);
+    expect(warnings).toEqual([expect.stringMatching(/ledger\.ndjson:4: a line torn by a crash is ignored/)]);
   });
 });
