@@ -1,4 +1,4 @@
-import { type Argv, withCommonOptions, withPositionals } from "@slurmpipe/core/cli";
+import { type Argv, DEFAULT_STATE_DIR, withCommonOptions, withPositionals } from "@slurmpipe/core/cli";
 // Types only: the library is loaded inside `run`, so `--help` and usage errors start fast.
 import type { ArchiveArgs } from "./index.ts";
 
@@ -31,7 +31,7 @@ export function archiveOptions(y: Argv) {
     .option("to", { group: "Verify and restore:", type: "string", describe: "--restore: destination directory" })
     .option("only", { group: "Verify and restore:", type: "string", array: true, default: [] as string[], describe: "--restore: only archive paths matching this glob (repeatable)" })
     .option("force", { group: "Verify and restore:", type: "boolean", default: false, describe: "--restore: replace existing regular files (never links or directories)" });
-  return withCommonOptions(withPositionals(o), ["strict"]);
+  return withCommonOptions(withPositionals(o), ["strict", "state"]);
 }
 
 /** What yargs hands `run` (see archiveOptions). */
@@ -65,5 +65,8 @@ export function optionsFromArgs(args: ArchiveCliArgs): ArchiveArgs {
     only: args.only,
     force: args.force,
     strict: args.strict,
+    // The default state directory is read when it exists: earlier attempts' logs come from its ledger.
+    state: args.state ?? DEFAULT_STATE_DIR,
+    stateGiven: args.state !== undefined,
   };
 }

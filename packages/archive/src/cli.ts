@@ -33,6 +33,8 @@ await runCommand({
     "Records on stdout: archive-check (problems found before packing), archive-entry (one per archived file,\n" +
     "as in MANIFEST.ndjson), archive-summary; --verify: archive-verify per file + archive-verify-summary;\n" +
     "--restore: archive-restore per file, all or nothing (a failed restore leaves --to as it was).\n" +
+    "Every attempt's logs are archived, in attempt-N/ (earlier attempts from slurm-submit's ledger in\n" +
+    "--state, default .slurmpipe when it exists); metrics rows carry the attempt and its params.\n" +
     "Exit 1: a missing/empty declared output (unless --allow-missing), an unreadable file, a link out of\n" +
     "a run directory, a failed verification or restore.",
   run: async (args, ctx) => {

@@ -3,6 +3,7 @@ import { userInfo } from "node:os";
 import { basename, isAbsolute, resolve } from "node:path";
 import type { RunRecord } from "@slurmpipe/core";
 import fg from "fast-glob";
+import type { Attempt } from "./attempts.ts";
 import { inside, safeComponent } from "./layout.ts";
 import { expandLogPattern } from "./logs.ts";
 import { type Role, classify } from "./roles.ts";
@@ -15,6 +16,8 @@ export interface RunInput {
   prefix: string;
   /** Loose files given as paths (no run directory). */
   files?: string[];
+  /** Every attempt known (oldest first), when the run went through slurm-submit: each one's logs are archived. */
+  attempts?: Attempt[];
 }
 
 /** One source file and where it goes. */
@@ -31,6 +34,9 @@ export interface Candidate {
   mode: number;
   /** Matched by one of the run's declared `outputs`. */
   declared: boolean;
+  /** A log: the attempt (and its job) that wrote it. */
+  attempt?: number;
+  job_id?: string;
 }
 
 export interface CollectOptions {
@@ -51,6 +57,8 @@ export interface Problem {
   message: string;
   pattern?: string;
   path?: string;
+  attempt?: number;
+  job_id?: string;
 }
 
 /** Gives each run a unique `runs/<name>` prefix (names are sanitised; a clash gets the id appended). */
@@ -71,6 +79,7 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
   const problems: Problem[] = [];
   const claimed = new Map<string, string>(); // archive path -> source
   const seenSources = new Set<string>();
+  const added = new Map<string, Candidate>(); // run prefix + source -> its candidate
   const user = options.user ?? safeUser();
 
   for (const run of runs) {
@@ -79,10 +88,12 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
     const dir = r.dir ? resolve(r.dir) : undefined;
     const realDir = dir ? await realpath(dir).catch(() => undefined) : undefined;
     /** `named`: the record or the user asked for this path (see inspectSource). */
-    const add = async (source: string, path: string, declared: boolean, named: boolean, role?: Role) => {
+    /** The file's candidate (also when an earlier call added it), or undefined when it is not archived. */
+    const add = async (source: string, path: string, declared: boolean, named: boolean, role?: Role): Promise<Candidate | undefined> => {
       const abs = resolve(source);
-      if (seenSources.has(`${run.prefix}\0${abs}`)) return;
-      seenSources.add(`${run.prefix}\0${abs}`);
+      const key = `${run.prefix}\0${abs}`;
+      if (seenSources.has(key)) return added.get(key);
+      seenSources.add(key);
       const found = await inspectSource(abs, realDir, { named: named || declared, inRun: dir !== undefined && inside(dir, abs) !== undefined });
       if (found.kind === "skip") return;
       if (found.kind === "problem") {
@@ -96,7 +107,7 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
         return;
       }
       claimed.set(path, abs);
-      files.push({
+      const candidate: Candidate = {
         source: abs,
         readFrom: found.readFrom,
         path,
@@ -106,7 +117,10 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
         mtimeMs: Math.floor(st.mtimeMs),
         mode: st.mode,
         declared,
-      });
+      };
+      files.push(candidate);
+      added.set(key, candidate);
+      return candidate;
     };
 
     if (run.files) {
@@ -114,6 +128,37 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
       continue;
     }
 
+    // Slurm logs, in the run directory or outside it (logs/%x-%j.out next to the sweep). Every
+    // attempt's logs, the latest first (a file two attempts share is the latest's), before the
+    // run directory's walk, so a log in the run directory is stored by attempt, not twice.
+    const attempts: (Attempt | { attempt?: undefined; record: RunRecord })[] = run.attempts ? [...run.attempts].reverse() : [{ record: r }];
+    for (const a of attempts) {
+      const ar = a.record;
+      const job: NonNullable<RunRecord["job"]> | Record<string, never> = ar.job ?? {};
+      const tag = a.attempt === undefined ? {} : { attempt: a.attempt, ...(job.id ? { job_id: job.id } : {}) };
+      const label = a.attempt === undefined ? "" : ` of attempt ${a.attempt}${job.id ? ` (job ${job.id})` : ""}`;
+      const logCtx = { user, nodeList: ar.state?.node_list };
+      for (const stream of ["stdout", "stderr"] as const) {
+        const pattern = ar.logs?.[stream] ?? r.logs?.[stream];
+        if (!pattern) continue;
+        const abs = isAbsolute(pattern) ? pattern : resolve(options.logBase, pattern);
+        const { glob } = expandLogPattern(abs, job, logCtx);
+        // Links and FIFOs are matched too, and then refused by name (inspectSource), not silently missed.
+        const matches = (await fg(glob, { onlyFiles: false, markDirectories: true, dot: true, absolute: true })).filter((m) => !m.endsWith("/")).sort();
+        if (matches.length === 0) {
+          problems.push({ ...who, ...tag, problem: "missing_log", severity: "warning", pattern, message: `${r.name}: no ${stream} log${label} matches ${pattern}` });
+        }
+        for (const m of matches) {
+          const c = await add(m, logPath(run.prefix, dir, m, a.attempt), false, true, "log");
+          if (!c || a.attempt === undefined) continue;
+          if (c.attempt !== undefined && c.attempt !== a.attempt) {
+            problems.push({ ...who, ...tag, problem: "shared_log", severity: "warning", path: m, message: `${r.name}: the ${stream} log${label} is ${m}, which attempt ${c.attempt} wrote too: archived once, as attempt ${c.attempt}'s` });
+            continue;
+          }
+          Object.assign(c, tag);
+        }
+      }
+    }
     const declared = new Set<string>();
     if (dir) {
       const dirOk = await stat(dir).then((s) => s.isDirectory(), () => false);
@@ -143,34 +188,33 @@ export async function collectFiles(runs: RunInput[], options: CollectOptions): P
       problems.push({ ...who, problem: "no_dir", severity: "warning", message: `${r.name}: record has no "dir"; only its logs and script are archived` });
     }
 
-    // Slurm logs may live outside the run directory (logs/%x-%j.out next to the sweep).
-    const logCtx = { user, nodeList: r.state?.node_list };
-    for (const stream of ["stdout", "stderr"] as const) {
-      const pattern = r.logs?.[stream];
-      if (!pattern) continue;
-      const abs = isAbsolute(pattern) ? pattern : resolve(options.logBase, pattern);
-      const { glob } = expandLogPattern(abs, r.job ?? {}, logCtx);
-      // Links and FIFOs are matched too, and then refused by name (inspectSource), not silently missed.
-      const matches = (await fg(glob, { onlyFiles: false, markDirectories: true, dot: true, absolute: true })).filter((m) => !m.endsWith("/")).sort();
-      if (matches.length === 0) {
-        problems.push({ ...who, problem: "missing_log", severity: "warning", pattern, message: `${r.name}: no ${stream} log matches ${pattern}` });
-      }
-      for (const m of matches) {
-        const rel = dir ? inside(dir, m) : undefined;
-        await add(m, rel !== undefined ? `${run.prefix}/${rel}` : `${run.prefix}/_logs/${safeComponent(basename(m))}`, false, true, "log");
-      }
-    }
-    const script = r.script?.path;
-    if (script) {
+    // The run's script, and an earlier attempt's when it was another file (each attempt rendered anew).
+    const scripts = [{ path: r.script?.path, attempt: undefined as number | undefined }];
+    for (const a of run.attempts ?? []) if (a.record.script?.path && resolve(a.record.script.path) !== resolve(r.script?.path ?? "")) scripts.push({ path: a.record.script.path, attempt: a.attempt });
+    for (const { path: script, attempt } of scripts) {
+      if (!script) continue;
       const abs = resolve(script);
       const rel = dir ? inside(dir, abs) : undefined;
+      const into = attempt === undefined ? "_slurm" : `_slurm/attempt-${attempt}`;
       // A script that no longer exists is not an error (it was rendered elsewhere); anything else there is checked.
       if (await lstat(abs).then(() => true, () => false)) {
-        await add(abs, rel !== undefined ? `${run.prefix}/${rel}` : `${run.prefix}/_slurm/${safeComponent(basename(abs))}`, false, true, "script");
+        const c = await add(abs, rel !== undefined ? `${run.prefix}/${rel}` : `${run.prefix}/${into}/${safeComponent(basename(abs))}`, false, true, "script");
+        if (c && attempt !== undefined) c.attempt ??= attempt;
       }
     }
   }
   return { files, problems };
+}
+
+/**
+ * Where a log goes in the archive: at its place in the run directory, or under `_logs/` when it
+ * is outside; a log of a known attempt in an `attempt-N/` directory there
+ * (`runs/x/logs/attempt-2/201.out`, `runs/x/_logs/attempt-2/x-201.out`).
+ */
+export function logPath(prefix: string, dir: string | undefined, file: string, attempt: number | undefined): string {
+  const rel = dir ? inside(dir, file) : undefined;
+  const [parent, name] = rel !== undefined ? [`${prefix}/${rel}`.replace(/\/[^/]*$/, ""), rel.split("/").pop()!] : [`${prefix}/_logs`, safeComponent(basename(file))];
+  return attempt === undefined ? `${parent}/${name}` : `${parent}/attempt-${attempt}/${name}`;
 }
 
 function safeUser(): string | undefined {

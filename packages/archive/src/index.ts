@@ -1,6 +1,7 @@
 // @slurmpipe/archive: collect, checksum and pack a sweep's results; verify and restore archives.
 import { resolve } from "node:path";
 import { type Logger, NdjsonWriter, PipeClosedError, UsageError, parseMemory, resolveNow } from "@slurmpipe/core";
+import { readLedgerAttempts, stateDirectory } from "./attempts.ts";
 import { readRuns } from "./inputs.ts";
 import { type PackOptions, pack } from "./pack.ts";
 import { restoreArchive } from "./restore.ts";
@@ -8,6 +9,7 @@ import type { ArchiveFormat } from "./sinks.ts";
 import { verifyArchive } from "./verify.ts";
 import { zstdAvailable } from "./zstd.ts";
 
+export { attemptAt, readLedgerAttempts, runAttempts, type Attempt } from "./attempts.ts";
 export { checkFiles, median } from "./checks.ts";
 export { assignPrefixes, collectFiles, type Candidate, type Problem, type RunInput } from "./collect.ts";
 export { csvField, csvLine } from "./csv.ts";
@@ -51,6 +53,10 @@ export interface ArchiveArgs {
   only: string[];
   force: boolean;
   strict: boolean;
+  /** slurm-submit's state directory, whose ledger has every attempt of each run. */
+  state?: string;
+  /** `state` was given (it must then exist); the default one is read only when it exists. */
+  stateGiven?: boolean;
 }
 
 export interface ArchiveContext {
@@ -133,7 +139,9 @@ export async function runArchive(args: ArchiveArgs, ctx: ArchiveContext): Promis
   if (!Number.isInteger(level) || level < 0 || level > (format === "tar.zst" ? 19 : 9)) throw new UsageError(`--level: out of range for ${format}`);
   if (args.inputs.length === 0 && ctx.stdin.isTTY) throw new UsageError("no input: pipe run records in, or give record files or directories");
 
-  const { runs, badLines } = await readRuns(args.inputs, { stdin: ctx.stdin, stderr: ctx.stderr, strict: args.strict, cwd: ctx.cwd });
+  const stateDir = args.state === undefined ? undefined : await stateDirectory(resolve(ctx.cwd, args.state), args.stateGiven ?? true, args.state);
+  const ledger = stateDir ? (ids: ReadonlySet<string>) => readLedgerAttempts(stateDir, ids, (m) => ctx.log.warn(m)) : undefined;
+  const { runs, badLines } = await readRuns(args.inputs, { stdin: ctx.stdin, stderr: ctx.stderr, strict: args.strict, cwd: ctx.cwd, ...(ledger ? { ledger } : {}) });
   if (runs.length === 0) {
     ctx.log.error("no runs to archive");
     return 1;

@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { ErrorCounter, InputError, RunRecord, UsageError, contentId, readNdjsonInputs, zodField } from "@slurmpipe/core";
+import { type LedgerAttempts, runAttempts } from "./attempts.ts";
 import { type RunInput, assignPrefixes } from "./collect.ts";
 
 export interface InputOptions {
@@ -8,6 +9,8 @@ export interface InputOptions {
   stderr: NodeJS.WritableStream;
   strict: boolean;
   cwd: string;
+  /** Reads the ledger's attempts of these runs (see attempts.ts); none without a state directory. */
+  ledger?: (runIds: ReadonlySet<string>) => Promise<LedgerAttempts>;
 }
 
 const RECORD_FILE = /\.(ndjson|jsonl|json)$/i;
@@ -15,7 +18,9 @@ const RECORD_FILE = /\.(ndjson|jsonl|json)$/i;
 /**
  * Positional arguments: `-` or *.ndjson/*.jsonl/*.json are run-record files (stdin when there are
  * none); a directory is archived as one run named after it; any other file is archived as-is
- * under `files/`. Bad record lines are reported (file:line: field) and skipped.
+ * under `files/`. Bad record lines are reported (file:line: field) and skipped. Records of one run
+ * id are one run (its attempts, see attempts.ts): the last record of the highest attempt is the
+ * run's record, the others are its earlier attempts.
  */
 export async function readRuns(args: string[], options: InputOptions): Promise<{ runs: RunInput[]; badLines: number }> {
   const recordFiles: string[] = [];
@@ -51,8 +56,20 @@ export async function readRuns(args: string[], options: InputOptions): Promise<{
       records.push(parsed.data);
     }
   }
-  for (const d of dirs) records.push({ id: contentId(d), name: basename(d) || "root", dir: d });
-  const runs = assignPrefixes(records);
+  const byId = new Map<string, RunRecord[]>();
+  for (const r of records) {
+    const list = byId.get(r.id);
+    if (list) list.push(r);
+    else byId.set(r.id, [r]);
+  }
+  const latest = [...byId.values()].map((list) => list.reduce((best, r) => ((r.job?.attempt ?? 0) >= (best.job?.attempt ?? 0) ? r : best)));
+  for (const d of dirs) latest.push({ id: contentId(d), name: basename(d) || "root", dir: d });
+  const runs = assignPrefixes(latest);
+  const ledger = options.ledger ? await options.ledger(new Set(byId.keys())) : undefined;
+  for (const run of runs) {
+    const attempts = runAttempts(byId.get(run.record.id) ?? [], ledger?.get(run.record.id));
+    if (attempts) run.attempts = attempts;
+  }
   if (loose.length > 0) {
     runs.push({ record: { id: contentId(loose), name: "files" }, prefix: "files", files: loose });
   }

@@ -15,6 +15,9 @@ export const ManifestEntry = CoreArchiveEntry.extend({
   /** Not stored here: unchanged since this earlier archive (a sibling of this one), which holds the bytes. */
   unchanged_from: z.string().optional(),
   run_name: z.string().optional(),
+  /** A log: the attempt of the run that wrote it (1 = the first submission), and that attempt's job. */
+  attempt: z.number().int().positive().optional(),
+  job_id: z.string().optional(),
   archive: z.string().optional(),
 });
 export type ManifestEntry = z.infer<typeof ManifestEntry>;

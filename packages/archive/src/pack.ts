@@ -9,7 +9,8 @@ import { type Candidate, type Problem, type RunInput, collectFiles } from "./col
 import { loadPrevious, newestArchive, type PreviousFile } from "./incremental.ts";
 import { formatStamp, safeComponent } from "./layout.ts";
 import { MANIFEST, type ManifestEntry, SUMS } from "./manifest.ts";
-import { type MetricsSource, writeDataset } from "./metrics.ts";
+import { attemptAt } from "./attempts.ts";
+import { type MetricsSource, hasMetrics, writeDataset } from "./metrics.ts";
 import { shouldCompress } from "./roles.ts";
 import { type ArchiveFormat, openSink } from "./sinks.ts";
 import { baseEntry, storeFile, unchanged } from "./store.ts";
@@ -171,7 +172,7 @@ export async function pack(runs: RunInput[], options: PackOptions, ctx: PackCont
 
     if (options.dataset) {
       const sources = datasetSources(runs, candidates);
-      if (sources.some((s) => s.csvFiles.length > 0 || Object.keys(s.record.report?.series ?? {}).length > 0)) {
+      if (sources.some(hasMetrics)) {
         const nd = join(tmp, "metrics.ndjson");
         const csv = join(tmp, "metrics.csv");
         const result = await writeDataset(sources, nd, csv);
@@ -225,15 +226,34 @@ export async function pack(runs: RunInput[], options: PackOptions, ctx: PackCont
 }
 
 
+/**
+ * The dataset's sources: each run's metrics.csv files, or its series. With attempts known, one
+ * source per attempt: a metrics.csv goes to the attempt that was running when it was last written
+ * (attemptAt: by its mtime and the attempts' submission times); an attempt without one uses its
+ * record's `report.series` (an earlier attempt's record in the input, parsed by log-parse).
+ */
 function datasetSources(runs: RunInput[], files: Candidate[]): MetricsSource[] {
-  const byRun = new Map<string, string[]>();
+  const byRun = new Map<string, Candidate[]>();
   for (const f of files) {
     if (f.run_id === undefined || !/(^|\/)metrics\.csv$/.test(f.path)) continue;
     const list = byRun.get(f.run_id) ?? [];
-    list.push(f.readFrom);
+    list.push(f);
     byRun.set(f.run_id, list);
   }
-  return runs.filter((r) => !r.files).map((r) => ({ record: r.record, csvFiles: (byRun.get(r.record.id) ?? []).sort() }));
+  const sources: MetricsSource[] = [];
+  for (const run of runs) {
+    if (run.files) continue;
+    const csv = (byRun.get(run.record.id) ?? []).sort((a, b) => a.readFrom.localeCompare(b.readFrom));
+    if (!run.attempts) {
+      sources.push({ record: run.record, csvFiles: csv.map((f) => f.readFrom) });
+      continue;
+    }
+    for (const a of run.attempts) {
+      const mine = csv.filter((f) => attemptAt(run.attempts!, f.mtimeMs) === a).map((f) => f.readFrom);
+      sources.push({ record: run.record, csvFiles: mine, attempt: { attempt: a.attempt, record: a.record } });
+    }
+  }
+  return sources;
 }
 
 /** Deletes archived sources that are still exactly what was archived. Directories are kept. */

@@ -12,6 +12,8 @@ export function baseEntry(f: Candidate): ManifestEntry {
   const e: ManifestEntry = { kind: "archive-entry", v: SCHEMA_VERSION, path: f.path, size: f.size, sha256: "0".repeat(64), role: f.role, mtime_ms: f.mtimeMs, mode: f.mode & 0o777, source: f.source };
   if (f.run_id !== undefined) e.run_id = f.run_id;
   if (f.run_name !== undefined) e.run_name = f.run_name;
+  if (f.attempt !== undefined) e.attempt = f.attempt;
+  if (f.job_id !== undefined) e.job_id = f.job_id;
   return e;
 }
 

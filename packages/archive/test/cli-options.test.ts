@@ -27,6 +27,7 @@ const defaults: ArchiveCliArgs = {
   verify: undefined,
   restore: undefined,
   to: undefined,
+  state: undefined,
 };
 
 describe("archive optionsFromArgs", () => {
@@ -77,5 +78,10 @@ describe("archive optionsFromArgs", () => {
     expect(o.verify).toBeUndefined();
     expect(o.restore).toBeUndefined();
     expect(o.to).toBeUndefined();
+  });
+
+  it("reads the default state directory when it exists; a --state given must exist", () => {
+    expect(optionsFromArgs(defaults)).toMatchObject({ state: ".slurmpipe", stateGiven: false });
+    expect(optionsFromArgs({ ...defaults, state: "st" })).toMatchObject({ state: "st", stateGiven: true });
   });
 });
