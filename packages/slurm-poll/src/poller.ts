@@ -6,6 +6,7 @@ import { Intake } from "./intake.ts";
 import { DEFAULT_LOST_AFTER_MS, isLost } from "./lost.ts";
 import { Registry } from "./registry.ts";
 import { Reporter, exitCode } from "./report.ts";
+import { isBlocked } from "./track.ts";
 import { Progress } from "./progress.ts";
 import { POLL_DIR, PollStore } from "./store.ts";
 
@@ -154,8 +155,8 @@ class Poller {
     }
     await reading;
     this.intake.rethrow();
-    // Lost jobs end the watch with their current record (a job lost in an earlier poll, too).
-    for (const tr of this.registry.runs()) if (timedOut || isLost(tr.track, this.lostAfterMs)) await this.reporter.emitRecord(tr);
+    // Lost and blocked jobs end the watch with their current record (one lost or blocked in an earlier poll, too).
+    for (const tr of this.registry.runs()) if (timedOut || isLost(tr.track, this.lostAfterMs) || isBlocked(tr.track)) await this.reporter.emitRecord(tr);
     return this.finish(timedOut);
   }
 

@@ -124,3 +124,21 @@ describe("events carry the category and Slurm's own start and end (issue #14 ite
     expect((runs(res.out)[0]!.state as { started_at?: string }).started_at).toBeUndefined();
   });
 });
+
+describe("a job blocked in an earlier poll", () => {
+  it("a later watch ends on it at once and writes its record", async () => {
+    const fake = new FakeSlurm();
+    const state = tmp();
+    fake.squeue([upstreamFailed(), dependentBlocked()]);
+    fake.sacct(ac("187", 0, "FAILED", "1:0"));
+    const input = ndjson([record(0, "187"), record(1, "188")]);
+    expect((await runPoll(fake, state, input)).code).toBe(1);
+    const again = await runPoll(fake, state, input);
+    expect(again.code).toBe(1);
+    expect(events(again.out)).toEqual([]);
+    expect(runs(again.out).map((r) => [r.name, (r.state as { category: string }).category])).toEqual([
+      ["run0", "failure"],
+      ["run1", "blocked"],
+    ]);
+  });
+});
