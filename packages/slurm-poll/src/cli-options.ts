@@ -29,7 +29,7 @@ export function pollOptions(y: Argv) {
       type: "string",
       describe: "off a terminal: a summary line (jobs by state, time to the next check) on stderr at most this often, e.g. 10m; off (default). A terminal always gets a live line",
     })
-    .option("log", { type: "string", describe: "append a human-readable run log (SUBMIT_JOB, STATUS_CHECK, STATE_CHANGE, JOB_LOST, ALL_COMPLETE) to FILE" });
+    .option("log", { type: "string", describe: "append a human-readable run log (DISCOVER_EXPERIMENT, IDENTIFY_RUNS, SUBMIT_JOB, SUBMIT_FAILED, ALL_SUBMITTED, STATUS_CHECK, STATE_CHANGE, JOB_LOST, ALL_COMPLETE, ...) to FILE" });
   return withCommonOptions(o, ["strict", "backend", "slurm-bin"]).option("query-timeout", {
     type: "string",
     default: "60s",

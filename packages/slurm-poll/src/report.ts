@@ -212,7 +212,9 @@ export class Reporter {
       const first = earliestTime(tracks, Number.POSITIVE_INFINITY);
       const blocked = all.filter((tr) => isBlocked(tr.track));
       const notSubmitted = [...this.submissions.failedRuns.values()];
-      const problems = failed.length + notSubmitted.length;
+      // Failed jobs are counted in the summary (the seed's format); a blocked job or a run never
+      // submitted is not visible there, so the subject says it.
+      const problems = blocked.length + notSubmitted.length;
       this.human.entry(now, "ALL_COMPLETE", problems ? "Monitoring finished, NOT all runs succeeded" : "Monitoring finished", [
         ["Summary", `${all.length} jobs completed - ${ok} COMPLETED, ${failed.length} FAILED${detail}`],
         ["Blocked", blocked.length ? `${blocked.map((tr) => `${tr.name} (job ${tr.track.key}${blockedByText(tr.track.state)})`).join(", ")}: PENDING for good (cancel: slurm-poll --cancel-unsatisfiable, or scancel ${blocked.map((tr) => tr.track.key).join(" ")})` : undefined],
