@@ -34,10 +34,10 @@ const fake = {
   squeue: [
     'ids=; while [ $# -gt 0 ]; do [ "$1" = -j ] && { ids="$2"; shift; }; shift; done\n' +
     `exec awk -F'|' -v ids="$ids" 'BEGIN { n = split(ids, a, ","); for (i = 1; i <= n; i++) want[a[i]] = 1 }`,
-    "want[$1] { if ($2 == \"\") { printf \"%s|%s|%s|N/A|PENDING|JobHeldUser|0:00|10:00||N/A|N/A|%s|4G|%s\\n\", $1, $1, $1, $4, $3; next }",
+    "want[$1] { if ($2 == \"\") { printf \"%s|%s|%s|N/A|PENDING|JobHeldUser|0:00|10:00||N/A|N/A|%s|4G|(null)|%s\\n\", $1, $1, $1, $4, $3; next }",
     '  split($2, r, "%"); m = split(r[1], parts, ",");',
     '  for (p = 1; p <= m; p++) { lo = parts[p]; hi = parts[p]; if (index(parts[p], "-")) { split(parts[p], b, "-"); lo = b[1]; hi = b[2] }',
-    "    for (t = lo + 0; t <= hi + 0; t++) printf \"%s_%d|%s|%s|%d|PENDING|JobHeldUser|0:00|10:00||N/A|N/A|%s|4G|%s\\n\", $1, t, $1, $1, t, $4, $3 } }'",
+    "    for (t = lo + 0; t <= hi + 0; t++) printf \"%s_%d|%s|%s|%d|PENDING|JobHeldUser|0:00|10:00||N/A|N/A|%s|4G|(null)|%s\\n\", $1, t, $1, $1, t, $4, $3 } }'",
     ` '${map}'`,
   ].join(" "),
   sacct: "exit 0",

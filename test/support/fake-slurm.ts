@@ -11,7 +11,7 @@ export function writeCompletedSlurm(bin: string): void {
   const tag = 'f"run{i}.sp{int(i):010x}"';
   const script = (lines: string) =>
     `#!/usr/bin/env python3\nimport sys\na = sys.argv\nfor i in dict.fromkeys(a[a.index("-j") + 1].split(",")):\n${lines}`;
-  writeFileSync(join(bin, "squeue"), script(`    print(f"{i}|{i}|||COMPLETED|None|0:05|10:00|node1|2026-01-01T00:00:00|2026-01-01T00:00:05|2026-01-01T00:00:00|1G|" + ${tag})\n`));
+  writeFileSync(join(bin, "squeue"), script(`    print(f"{i}|{i}|||COMPLETED|None|0:05|10:00|node1|2026-01-01T00:00:00|2026-01-01T00:00:05|2026-01-01T00:00:00|1G|(null)|" + ${tag})\n`));
   writeFileSync(
     join(bin, "sacct"),
     script(

@@ -96,9 +96,15 @@ export function applyDecision(t: Track, d: Decision, now: Date, rules: ApplyRule
   if (prev && sameState(prev, state)) {
     if (state.confirmed_at !== undefined) prev.confirmed_at = state.confirmed_at;
   } else t.state = state;
-  if (prev?.state !== state.state) effects.push({ kind: "changed", from: prev, to: state });
+  // A change of category alone is an event too: PENDING -> PENDING (blocked) when the upstream job failed.
+  if (prev?.state !== state.state || prev?.category !== state.category) effects.push({ kind: "changed", from: prev, to: state });
   if (lost) effects.push({ kind: "lost", state, newly: !wasLost }, { kind: "record-due" });
   else if (wasLost && d.presence === "present") effects.push({ kind: "found-again", state });
+  if (state.category === "blocked") {
+    if (t.cancelRequestedAt !== undefined && now.getTime() > Date.parse(t.cancelRequestedAt)) t.cancelIneffective = true;
+    // Its record goes downstream once, when it becomes blocked (a watch may end on it).
+    if (prev?.category !== "blocked") effects.push({ kind: "record-due" });
+  }
   if (state.terminal) effects.push({ kind: "record-due" });
   return effects;
 }
@@ -128,7 +134,11 @@ export function sameState(a: JobState, b: JobState): boolean {
   if (ka.length !== kb.length) return false;
   for (let i = 0; i < ka.length; i++) {
     const k = ka[i] as keyof JobState;
-    if (k !== kb[i] || (k !== "confirmed_at" && a[k] !== b[k])) return false;
+    if (k !== kb[i]) return false;
+    if (k === "confirmed_at") continue;
+    const x = a[k];
+    const y = b[k];
+    if (x !== y && !(Array.isArray(x) && Array.isArray(y) && x.join(",") === y.join(","))) return false;
   }
   return true;
 }

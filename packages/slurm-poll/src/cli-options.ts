@@ -20,7 +20,16 @@ export function pollOptions(y: Argv) {
     })
     .option("early", { type: "string", describe: "jobs failing within this run time (e.g. 3m) are reported with the tail of their stderr" })
     .option("early-lines", { type: "number", default: 20, describe: "stderr lines kept for --early" })
-    .option("log", { type: "string", describe: "append a human-readable run log (SUBMIT_JOB, STATUS_CHECK, STATE_CHANGE, JOB_LOST, ALL_COMPLETE) to FILE" });
+    .option("cancel-unsatisfiable", {
+      type: "boolean",
+      default: false,
+      describe: "scancel jobs whose dependency can never be satisfied (PENDING, reason DependencyNeverSatisfied: an afterok upstream failed); one scancel a cycle for all of them",
+    })
+    .option("progress", {
+      type: "string",
+      describe: "off a terminal: a summary line (jobs by state, time to the next check) on stderr at most this often, e.g. 10m; off (default). A terminal always gets a live line",
+    })
+    .option("log", { type: "string", describe: "append a human-readable run log (DISCOVER_EXPERIMENT, IDENTIFY_RUNS, SUBMIT_JOB, SUBMIT_FAILED, ALL_SUBMITTED, STATUS_CHECK, STATE_CHANGE, JOB_LOST, ALL_COMPLETE, ...) to FILE" });
   return withCommonOptions(o, ["strict", "backend", "slurm-bin"]).option("query-timeout", {
     type: "string",
     default: "60s",
@@ -32,7 +41,7 @@ export function pollOptions(y: Argv) {
 export type PollCliArgs = ReturnType<typeof pollOptions> extends Argv<infer T> ? T : never;
 
 /** The poll's options from the command line (all but the streams, the logger, cwd and the test hooks). */
-export type PollCliOptions = Omit<PollOptions, "stdin" | "stdout" | "stderr" | "log" | "cwd" | "slowMs" | "now" | "onCycle">;
+export type PollCliOptions = Omit<PollOptions, "stdin" | "stdout" | "stderr" | "log" | "cwd" | "slowMs" | "now" | "onCycle" | "liveProgress">;
 
 /** The poll's options from the parsed command line; `stdinIsTTY`: stdin is a terminal (not read). Bad values are usage errors. */
 export function optionsFromArgs(args: PollCliArgs, ctx: { stdinIsTTY: boolean }): PollCliOptions {
@@ -49,6 +58,9 @@ export function optionsFromArgs(args: PollCliArgs, ctx: { stdinIsTTY: boolean })
   const lostAfter = String(args["lost-after"]).trim();
   if (lostAfter.toLowerCase() !== "off" && !/^\d/.test(lostAfter)) throw new UsageError(`--lost-after: expected a duration like 30m or 2h, or off, got ${JSON.stringify(lostAfter)}`);
   const lostAfterMs = lostAfter.toLowerCase() === "off" ? 0 : parseHumanDuration(lostAfter, "lost-after");
+  const progressMs = progressOption(args.progress);
+  const queryTimeoutMs = parseHumanDuration(args["query-timeout"], "query-timeout");
+  if (queryTimeoutMs <= 0) throw new UsageError("--query-timeout must be more than 0 (a duration like 30s or 2m)");
   return {
     state: args.state ?? DEFAULT_STATE_DIR,
     ledger,
@@ -62,7 +74,19 @@ export function optionsFromArgs(args: PollCliArgs, ctx: { stdinIsTTY: boolean })
     earlyLines,
     ...(args.log ? { logFile: args.log } : {}),
     strict: args.strict,
-    queryTimeoutMs: parseHumanDuration(args["query-timeout"], "query-timeout"),
+    queryTimeoutMs,
+    cancelUnsatisfiable: args["cancel-unsatisfiable"],
+    ...(progressMs !== undefined ? { progressMs } : {}),
     slurm: { backend: args.backend, ...(args["slurm-bin"] ? { binDir: args["slurm-bin"] } : {}) },
   };
+}
+
+/** --progress: a duration > 0 (5s, 10m, 1h), or off / 0 / unset: no summary lines off a terminal. */
+export function progressOption(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const t = String(text).trim();
+  if (t.toLowerCase() === "off") return undefined;
+  if (!/^\d/.test(t)) throw new UsageError(`--progress: expected a duration like 30s, 10m or 1h, or off, got ${JSON.stringify(t)}`);
+  const ms = parseHumanDuration(t, "progress");
+  return ms > 0 ? ms : undefined;
 }

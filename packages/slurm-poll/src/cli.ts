@@ -19,14 +19,17 @@ await runCommand({
     ["sweep-gen grid.yaml | slurm-render --profile generic | slurm-submit | slurm-poll --log run.log | summary-md > STATUS.md", "submit and watch a sweep"],
     ["slurm-poll --once --state .slurmpipe | summary-md > STATUS.md", "cron: one cycle, a status table of every run"],
     ["slurm-poll --state .slurmpipe | jq -c 'select(.kind == \"event\")'", "only the state changes"],
+    ["slurm-poll --state .slurmpipe --cancel-unsatisfiable --progress 10m 2>> poll.err", "cancel jobs whose afterok upstream failed; a summary line every 10 minutes"],
   ],
   epilogue:
-    "Exit codes (slurm-poll): 0 every job COMPLETED; 1 a job ended otherwise (FAILED, CANCELLED, TIMEOUT, ...) or bad input; " +
+    "Exit codes (slurm-poll): 0 every job COMPLETED; 1 a job ended otherwise (FAILED, CANCELLED, TIMEOUT, ...), a job is blocked " +
+    "(PENDING for good: its dependency can never be satisfied), or bad input; " +
     "3 jobs still running or UNKNOWN after --once or --timeout, or lost (--lost-after) (also when some already failed); 2 usage error.",
   run: async (args, ctx) => {
     const tty = Boolean((ctx.stdin as { isTTY?: boolean }).isTTY);
     const options = optionsFromArgs(args, { stdinIsTTY: tty });
     const { poll } = await import("./poller.ts");
-    return poll({ ...options, stdin: tty ? null : ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr, log: ctx.log, cwd: ctx.cwd });
+    const liveProgress = Boolean((ctx.stderr as { isTTY?: boolean }).isTTY) && !options.once;
+    return poll({ ...options, liveProgress, stdin: tty ? null : ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr, log: ctx.log, cwd: ctx.cwd });
   },
 });

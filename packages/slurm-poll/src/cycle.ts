@@ -7,7 +7,7 @@ import type { Registry } from "./registry.ts";
 import { type Reporter, describe } from "./report.ts";
 import { type SacctJob, parseSacct, sacctArgs } from "./sacct.ts";
 import { SqueueIndex, type SqueueRow, squeueArgs } from "./squeue.ts";
-import { type TrackedRun, earliestTime } from "./track.ts";
+import { type TrackedRun, earliestTime, isBlocked, isoTime } from "./track.ts";
 
 /** How a cycle went: nothing to watch, answered, answered slowly, or a query failed (the last two back off). */
 export type CycleOutcome = "idle" | "ok" | "slow" | "failed";
@@ -19,6 +19,8 @@ export interface CycleOptions extends ApplyRules {
   slowMs?: number;
   cwd: string;
   earlyLines?: number;
+  /** --cancel-unsatisfiable: scancel the blocked jobs (one call a cycle for all of them). */
+  cancelUnsatisfiable?: boolean;
 }
 
 /** The sacct window opens a day before the earliest submit: clock skew and jobs held long. */
@@ -116,6 +118,7 @@ export class PollCycle {
       for (const effect of applyDecision(tr.track, d, now, this.o, this.registry.pool, early)) await this.reporter.effect(tr, effect, now);
     }
     this.reporter.statusCheck(now, sqArgs, acctFailure);
+    if (this.o.cancelUnsatisfiable) await this.cancelBlocked(pending, now, slurm, calls);
     await this.registry.save();
     await this.reporter.flush();
     if (acct && !acct.ok) return "failed";
@@ -132,6 +135,26 @@ export class PollCycle {
     this.reporter.queryFailed(this.now(), command, args, why);
     await this.reporter.flush();
     return "failed";
+  }
+
+  /**
+   * --cancel-unsatisfiable: one scancel for every job found blocked (and not asked to cancel yet).
+   * Slurm then reports them CANCELLED, which the next cycle sees; a failed scancel is reported and
+   * not repeated (the job then stays blocked, as Slurm keeps it).
+   */
+  private async cancelBlocked(pending: TrackedRun[], now: Date, slurm: SlurmClientOptions, calls: string[]): Promise<void> {
+    const targets = pending.filter((tr) => isBlocked(tr.track) && tr.track.cancelRequestedAt === undefined);
+    if (targets.length === 0) return;
+    const ids = targets.map((tr) => tr.track.key);
+    calls.push("scancel");
+    let failure: string | undefined;
+    try {
+      await runSlurm("scancel", ids, slurm);
+    } catch (e) {
+      failure = describe(e);
+    }
+    for (const tr of targets) tr.track.cancelRequestedAt = isoTime(now);
+    this.reporter.cancelledBlocked(now, targets, ids, failure);
   }
 
   /** The last lines of an early failure's stderr file, or why it could not be read. */

@@ -5,7 +5,8 @@ import { appendFile } from "node:fs/promises";
  *   [YYYY-MM-DD HH:MM:SS] ACTION: subject
  *   Key: value
  *   (blank line)
- * Actions: SUBMIT_JOB (a job enters the watch), STATUS_CHECK (every cycle), STATE_CHANGE,
+ * Actions: DISCOVER_EXPERIMENT, IDENTIFY_RUNS, SUBMIT_JOB (a job enters the watch), SUBMIT_FAILED,
+ * ALL_SUBMITTED (see submit-log.ts), STATUS_CHECK (every cycle), STATE_CHANGE, CANCEL_BLOCKED,
  * EARLY_FAILURE, REQUEUE_LIMIT, JOB_LOST, ALL_COMPLETE, MONITOR_STOPPED.
  */
 export function logStamp(d: Date): string {

@@ -42,6 +42,21 @@ export async function ledgerRecords(stateDir: string): Promise<{ records: Record
   return tornLine === undefined ? { records } : { records, tornLine };
 }
 
+/** A submission that failed before a job existed: a ledger `failed` entry, with its intent's name and argv. */
+export interface FailedSubmission {
+  runId: string;
+  attempt: number;
+  at: string;
+  message: string;
+  code?: string;
+  name?: string;
+  argv?: string[];
+  /** Its ledger line. */
+  line: number;
+  /** A later attempt of the run was submitted. */
+  superseded: boolean;
+}
+
 /** Where a run's latest submitted/reconciled entry is, and when the run first had one. */
 interface Latest {
   attempt: number;
@@ -62,9 +77,18 @@ interface Latest {
 export class LedgerFollower {
   private readonly tail: LedgerTail;
   private readonly runs = new Map<string, { attempt: number; seq: number }>();
+  /** Submissions that failed (ledger `failed` entries) found by the last pass; taken by takeFailures. */
+  private failures: FailedSubmission[] = [];
 
   constructor(readonly path: string) {
     this.tail = new LedgerTail(path);
+  }
+
+  /** The failed submissions the passes so far found (each once), with the name and argv of their intent. */
+  takeFailures(): FailedSubmission[] {
+    const f = this.failures;
+    this.failures = [];
+    return f;
   }
 
   /** The records of runs that got a (later) submitted attempt since the last call, in ledger order, with their line numbers. */
@@ -74,7 +98,17 @@ export class LedgerFollower {
     try {
       if (pass.replaced) this.runs.clear();
       const latest = new Map<string, Latest>();
+      // Intents not followed (yet) by their outcome: few at a time, as slurm-submit writes them in turn.
+      const intents = new Map<string, { start: number; end: number }>();
+      const failed: { entry: Extract<LedgerEntry, { t: "failed" }>; line: number; intent?: { start: number; end: number } }[] = [];
       for await (const { entry, line, start, end } of pass.entries()) {
+        const attemptKey = `${entry.run_id}|${entry.attempt}`;
+        if (entry.t === "intent") intents.set(attemptKey, { start, end });
+        else if (entry.t === "failed") {
+          const intent = intents.get(attemptKey);
+          failed.push({ entry, line, ...(intent ? { intent } : {}) });
+        }
+        if (entry.t !== "intent") intents.delete(attemptKey);
         if ((entry.t !== "submitted" && entry.t !== "reconciled") || !entry.record) continue;
         const known = latest.get(entry.run_id) ?? this.runs.get(entry.run_id);
         if (known && !(entry.attempt >= known.attempt)) continue;
@@ -82,6 +116,17 @@ export class LedgerFollower {
         latest.set(entry.run_id, { attempt: entry.attempt, seq, start, end, line });
       }
       for (const [run, l] of latest) this.runs.set(run, { attempt: l.attempt, seq: l.seq });
+      for (const { entry, line, intent } of failed) {
+        let name: string | undefined;
+        let argv: string[] | undefined;
+        if (intent) {
+          const e = JSON.parse(await pass.text(intent.start, intent.end)) as { name?: unknown; argv?: unknown };
+          if (typeof e.name === "string") name = e.name;
+          if (Array.isArray(e.argv)) argv = e.argv.map(String);
+        }
+        const superseded = (this.runs.get(entry.run_id)?.attempt ?? 0) > entry.attempt;
+        this.failures.push({ runId: entry.run_id, attempt: entry.attempt, at: entry.at, message: entry.message, line, superseded, ...(entry.code ? { code: entry.code } : {}), ...(name ? { name } : {}), ...(argv ? { argv } : {}) });
+      }
       for (const l of [...latest.values()].sort((x, y) => x.seq - y.seq)) {
         const entry = JSON.parse(await pass.text(l.start, l.end)) as { record: Record<string, unknown> };
         yield { record: entry.record, line: l.line };

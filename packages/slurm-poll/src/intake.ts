@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { type ErrorCounter, type RunRecord, readNdjson } from "@slurmpipe/core";
 import type { TrackedId } from "./ids.ts";
-import { LedgerFollower, classify } from "./inputs.ts";
+import { type FailedSubmission, LedgerFollower, classify } from "./inputs.ts";
 import type { Registry } from "./registry.ts";
 import type { Reporter } from "./report.ts";
 import { isFinal } from "./track.ts";
@@ -82,6 +82,7 @@ export class Intake {
   private async readLedger(): Promise<void> {
     this.ledger ??= new LedgerFollower(this.ledgerPath);
     for await (const { record, line } of this.ledger.records()) await this.accept(record, this.ledger.path, line);
+    for (const f of this.ledger.takeFailures()) this.reporter.submitFailed(f, this.ledger.path);
     if (this.o.once) this.ledger = undefined; // read once: its index of runs is not needed again
   }
 
@@ -89,6 +90,8 @@ export class Intake {
     const c = classify(value);
     if (c.kind === "pass") {
       if (c.warning) this.reporter.log.warn(`${source}:${line}: ${c.warning}`);
+      const failure = submitFailure(c.value, line);
+      if (failure) this.reporter.submissions.failed(failure);
       await this.reporter.passThrough(c.value);
       return;
     }
@@ -106,11 +109,28 @@ export class Intake {
     for (const other of otherRuns) this.reporter.log.warn(`job ${id.key} is claimed by runs ${other} and ${record.id}; the job name decides which one it is`);
     const t = run.track;
     if (!t.loggedSubmit) {
-      this.reporter.submitted(this.now(), record, t);
+      this.reporter.submitted(this.now(), record, run);
       t.loggedSubmit = true;
     }
     // Final in an earlier run of poll: its record goes on downstream now, its events are not repeated.
     if (isFinal(t) && !this.o.once) await this.reporter.emitRecord(run);
     this.nudge.arrived();
   }
+}
+
+/** A run record slurm-submit could not submit (`error.stage` "slurm-submit"), as a failed submission. */
+function submitFailure(value: Record<string, unknown>, line: number): FailedSubmission | undefined {
+  const error = value.error as { stage?: unknown; message?: unknown; code?: unknown } | undefined;
+  if (value.kind === "event" || !error || error.stage !== "slurm-submit" || typeof value.id !== "string") return undefined;
+  const job = value.job as { attempt?: unknown } | undefined;
+  return {
+    runId: value.id,
+    attempt: typeof job?.attempt === "number" ? job.attempt : 1,
+    at: new Date().toISOString(),
+    message: typeof error.message === "string" ? error.message : "submission failed",
+    ...(typeof error.code === "string" ? { code: error.code } : {}),
+    ...(typeof value.name === "string" ? { name: value.name } : {}),
+    line,
+    superseded: false,
+  };
 }

@@ -1,4 +1,4 @@
-import type { JobState, ParsedState } from "@slurmpipe/core";
+import { type JobState, type ParsedState, dependencyJobIds, isNeverSatisfiedReason } from "@slurmpipe/core";
 import { identify } from "./identity.ts";
 import type { Presence } from "./lost.ts";
 import { type SacctJob, type SacctRun, newestRun, peakRss } from "./sacct.ts";
@@ -166,6 +166,13 @@ export function stateFromRow(
   };
   const reason = [row.reason, override.note].filter(Boolean).join("; ");
   if (reason) state.reason = reason;
+  // PENDING on a dependency that can never be met (an afterok upstream failed): Slurm keeps it so
+  // for good, so it is "blocked", named with the upstream jobs %E marks (failed).
+  if (s.category === "pending" && !override.category && isNeverSatisfiedReason(row.reason)) {
+    state.category = "blocked";
+    const upstream = dependencyJobIds(row.dependency, true);
+    if (upstream.length) state.blocked_by = upstream;
+  }
   const ran = s.category !== "pending" && !(s.state === "CANCELLED" && !row.nodeList);
   if (ran) {
     put(state, "started_at", row.startedAt);

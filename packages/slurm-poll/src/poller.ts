@@ -6,6 +6,8 @@ import { Intake } from "./intake.ts";
 import { DEFAULT_LOST_AFTER_MS, isLost } from "./lost.ts";
 import { Registry } from "./registry.ts";
 import { Reporter, exitCode } from "./report.ts";
+import { isBlocked } from "./track.ts";
+import { Progress } from "./progress.ts";
 import { POLL_DIR, PollStore } from "./store.ts";
 
 export { EXIT_RUNNING } from "./report.ts";
@@ -47,6 +49,12 @@ export interface PollOptions {
   now?: () => Date;
   /** Called after each cycle (tests). */
   onCycle?: (info: CycleInfo) => void;
+  /** --cancel-unsatisfiable: scancel jobs whose dependency can never be satisfied (blocked). */
+  cancelUnsatisfiable?: boolean;
+  /** --progress: off a terminal, a summary line on stderr at most this often (ms). */
+  progressMs?: number;
+  /** stderr is a terminal: a live summary line, redrawn in place (core's logger progress line). */
+  liveProgress?: boolean;
 }
 
 export interface CycleInfo {
@@ -82,6 +90,7 @@ class Poller {
   private readonly cycle: PollCycle;
   private readonly now: () => Date;
   private readonly lostAfterMs: number;
+  private readonly progress: Progress;
   /** Ends the current sleep early (a job arrived, or the input ended). */
   private wake: (() => void) | undefined;
   /** The last cycle had nothing to watch: a job that arrives starts the next one at once. */
@@ -104,6 +113,12 @@ class Poller {
       ended: () => this.wake?.(),
     });
     this.cycle = new PollCycle({ ...o, lostAfterMs: this.lostAfterMs }, registry, this.reporter, this.now);
+    this.progress = new Progress(o, registry, this.now);
+  }
+
+  /** Nothing left to wait for (blocked jobs count, see blockedSettled). */
+  private settled(): boolean {
+    return this.registry.settled(this.lostAfterMs, this.o.cancelUnsatisfiable ?? false);
   }
 
   async run(): Promise<number> {
@@ -125,7 +140,7 @@ class Poller {
       this.intake.rethrow();
       if (outcome === "failed" || outcome === "slow") failures += 1;
       else if (outcome === "ok") failures = 0;
-      if (this.intake.done && this.registry.settled(this.lostAfterMs)) break;
+      if (this.intake.done && this.settled()) break;
       const elapsed = this.now().getTime() - this.startedAt.getTime();
       if (this.o.timeoutMs !== undefined && elapsed >= this.o.timeoutMs) {
         timedOut = true;
@@ -135,18 +150,20 @@ class Poller {
       if (failures > 0) this.o.log.warn(`next query in ${humanElapsed(delay / 1000)} (backing off: the controller is ${outcome === "slow" ? "slow" : "failing"})`);
       if (this.o.timeoutMs !== undefined) delay = Math.max(0, Math.min(delay, this.o.timeoutMs - elapsed));
       this.idle = outcome === "idle";
+      if (outcome !== "idle") this.progress.cycleEnded(delay);
       await this.sleep(delay);
     }
     await reading;
     this.intake.rethrow();
-    // Lost jobs end the watch with their current record (a job lost in an earlier poll, too).
-    for (const tr of this.registry.runs()) if (timedOut || isLost(tr.track, this.lostAfterMs)) await this.reporter.emitRecord(tr);
+    // Lost and blocked jobs end the watch with their current record (one lost or blocked in an earlier poll, too).
+    for (const tr of this.registry.runs()) if (timedOut || isLost(tr.track, this.lostAfterMs) || isBlocked(tr.track)) await this.reporter.emitRecord(tr);
     return this.finish(timedOut);
   }
 
   /** A watch reads what the ledger gained first; cycles that queried Slurm are counted. */
   private async runCycle(): Promise<{ calls: string[]; outcome: CycleOutcome }> {
     await this.intake.catchUp();
+    await this.reporter.closeBatch(this.now(), this.intake.done);
     const calls: string[] = [];
     const outcome = await this.cycle.run(calls);
     if (outcome !== "idle") this.cycles += 1;
@@ -154,6 +171,8 @@ class Poller {
   }
 
   private async finish(timedOut: boolean): Promise<number> {
+    this.progress.stop();
+    await this.reporter.closeBatch(this.now(), true);
     const noJobs = this.intake.useLedger ? `no submitted jobs to poll (stdin empty, nothing in ${this.intake.ledgerPath})` : "no submitted jobs to poll";
     this.reporter.finish(this.now(), { timedOut, noJobs });
     await this.reporter.flush();
@@ -172,7 +191,7 @@ class Poller {
       };
       timer = setTimeout(done, ms);
       this.wake = done;
-      if (this.intake.done && this.registry.settled(this.lostAfterMs)) done();
+      if (this.intake.done && this.settled()) done();
     });
   }
 }

@@ -2,7 +2,7 @@ import { type RunRecord, ScratchTexts, StringPool } from "@slurmpipe/core";
 import type { TrackedId } from "./ids.ts";
 import { isLost } from "./lost.ts";
 import type { PollStore } from "./store.ts";
-import { type Track, type TrackedRun, isFinal, newTrack, storeKey } from "./track.ts";
+import { type Track, type TrackedRun, blockedSettled, isFinal, newTrack, storeKey } from "./track.ts";
 
 /**
  * Every job poll knows about: the tracks of the poll store (earlier runs of poll included), and
@@ -93,9 +93,9 @@ export class Registry {
     return pending;
   }
 
-  /** Nothing left to wait for: every job is terminal or lost. */
-  settled(lostAfterMs: number): boolean {
-    for (const run of this.active.values()) if (!isFinal(run.track) && !isLost(run.track, lostAfterMs)) return false;
+  /** Nothing left to wait for: every job is terminal, lost or blocked (see blockedSettled). */
+  settled(lostAfterMs: number, cancelUnsatisfiable = false): boolean {
+    for (const { track } of this.active.values()) if (!isFinal(track) && !isLost(track, lostAfterMs) && !blockedSettled(track, cancelUnsatisfiable)) return false;
     return true;
   }
 

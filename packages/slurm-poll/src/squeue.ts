@@ -8,7 +8,7 @@ import { keysOf } from "./ids.ts";
  *   -t all        finished jobs too (without it they vanish at once, even with -j)
  *   -j a,b        a LIST: `squeue -j <one unknown id>` fails with rc 1, a list never does,
  *                 so a single id is passed twice
- *   -o ...        core's SQUEUE_BY_ID_FIELDS (its query module holds the formats, the null
+ *   -o ...        core's SQUEUE_BY_ID_FIELDS (%E: the upstream job of a DependencyNeverSatisfied) (its query module holds the formats, the null
  *                 spellings and the malformed-output policy: see core/src/slurm/query.ts)
  */
 export const SQUEUE_FIELDS = SQUEUE_BY_ID_FIELDS;
@@ -36,6 +36,8 @@ export interface SqueueRow {
   endedAt?: string;
   submittedAt?: string;
   reqMemBytes?: number;
+  /** %E, e.g. `afterok:167(failed)`; unset when `(null)`. */
+  dependency?: string;
   name: string;
 }
 
@@ -154,7 +156,7 @@ class FieldMemo {
 
 /** One line, or undefined when its job id cannot be used; throws on a wrong field count. */
 function parseLine(line: string, memo: FieldMemo): SqueueRow | undefined {
-  const [printed, raw, arrayJob, task, stateText, reason, used, limit, nodes, start, end, submit, mem, name] = slurmFields(line, SQUEUE_FIELDS.length, "squeue");
+  const [printed, raw, arrayJob, task, stateText, reason, used, limit, nodes, start, end, submit, mem, dependency, name] = slurmFields(line, SQUEUE_FIELDS.length, "squeue");
   let keys: string[] | undefined;
   try {
     keys = keysOf(printed!);
@@ -178,5 +180,6 @@ function parseLine(line: string, memo: FieldMemo): SqueueRow | undefined {
   if (v) row.submittedAt = v;
   const m = memo.memory.get(mem!);
   if (m) row.reqMemBytes = m;
+  if (dependency && !nullish(dependency)) row.dependency = dependency;
   return row;
 }

@@ -50,6 +50,10 @@ export interface Track {
   flagged?: boolean;
   loggedSubmit?: boolean;
   earlyChecked?: boolean;
+  /** --cancel-unsatisfiable: when scancel was asked to cancel this blocked job. */
+  cancelRequestedAt?: string;
+  /** Still blocked in a cycle after its scancel: no longer waited for. */
+  cancelIneffective?: boolean;
 }
 
 /** A job tracked in this session: its track, and where its run record waits (core's ScratchTexts). */
@@ -107,6 +111,20 @@ const STATE_SHARED = ["state", "category", "source", "reason", "confirmed_at", "
 
 export function isFinal(t: Track): boolean {
   return t.state?.terminal === true;
+}
+
+/** PENDING on a dependency that can never be satisfied (state category "blocked"). */
+export function isBlocked(t: Track): boolean {
+  return t.state?.category === "blocked";
+}
+
+/**
+ * A blocked job ends a watch as a failure does: nothing will change unless someone acts. With
+ * --cancel-unsatisfiable the watch waits for the CANCELLED its scancel brings (unless the job is
+ * still blocked in a cycle after the scancel).
+ */
+export function blockedSettled(t: Track, cancelUnsatisfiable: boolean): boolean {
+  return isBlocked(t) && (!cancelUnsatisfiable || t.cancelIneffective === true);
 }
 
 /** The earliest submit (or tracking) time, in ms; a loop, as Math.min(...times) overflows the stack past ~120,000 jobs. */

@@ -18,6 +18,8 @@ const defaults: PollCliArgs = {
   backend: "slurm",
   "slurm-bin": undefined,
   "query-timeout": "60s",
+  "cancel-unsatisfiable": false,
+  progress: undefined,
 };
 
 const parse = (over: Partial<PollCliArgs> = {}, stdinIsTTY = false) => optionsFromArgs({ ...defaults, ...over }, { stdinIsTTY });
@@ -34,8 +36,21 @@ describe("slurm-poll optionsFromArgs", () => {
       earlyLines: 20,
       strict: false,
       queryTimeoutMs: 60_000,
+      cancelUnsatisfiable: false,
       slurm: { backend: "slurm" },
     });
+  });
+
+  it("--progress: a duration, or off; anything else is a usage error naming the flag and the accepted forms", () => {
+    expect(parse({ progress: "10m" }).progressMs).toBe(600_000);
+    expect(parse({ progress: "30s", "cancel-unsatisfiable": true })).toMatchObject({ progressMs: 30_000, cancelUnsatisfiable: true });
+    expect(parse({ progress: "off" }).progressMs).toBeUndefined();
+    expect(parse({ progress: "0" }).progressMs).toBeUndefined();
+    for (const bad of ["10 minutes", "soon", "-5s", "", "5x"]) {
+      expect(() => parse({ progress: bad })).toThrow(UsageError);
+      expect(() => parse({ progress: bad })).toThrow(/--progress: expected a duration like/);
+    }
+    expect(() => parse({ "query-timeout": "0" })).toThrow(/--query-timeout must be more than 0/);
   });
 
   it("tracks the ledger when --state is given or stdin is a terminal, unless --ledger says otherwise", () => {
@@ -62,6 +77,7 @@ describe("slurm-poll optionsFromArgs", () => {
       logFile: "run.log",
       strict: true,
       queryTimeoutMs: 5000,
+      cancelUnsatisfiable: false,
       slurm: { backend: "local", binDir: "/b" },
     });
     expect(parse({ "lost-after": "0" }).lostAfterMs).toBe(0);

@@ -13,11 +13,16 @@ import { SACCT_FIELDS } from "../src/sacct.ts";
 export class FakeSlurm {
   readonly dir = mkdtempSync(join(tmpdir(), "sp-poll-bin-"));
   constructor() {
-    for (const cmd of ["squeue", "sacct"]) {
+    for (const cmd of ["squeue", "sacct", "scancel"]) {
       const wrapper = join(this.dir, cmd);
       writeFileSync(wrapper, `#!/bin/sh\nprintf '%s\\n' "${cmd} $*" >> "$(dirname "$0")/calls.log"\nexec "$(dirname "$0")/fake-${cmd}" "$@"\n`);
       const fake = join(this.dir, `fake-${cmd}`);
-      const msg = cmd === "squeue" ? "slurm_load_jobs error: Unable to contact slurm controller (connect failure)" : "sacct: error: Problem talking to the database: Connection refused";
+      const msg =
+        cmd === "squeue"
+          ? "slurm_load_jobs error: Unable to contact slurm controller (connect failure)"
+          : cmd === "scancel"
+            ? "scancel: error: Kill job error on job id 188: Unable to contact slurm controller (connect failure)"
+            : "sacct: error: Problem talking to the database: Connection refused";
       writeFileSync(fake, `#!/bin/sh\nd="$(dirname "$0")"\nif [ -f "$d/${cmd}.fail" ]; then echo "${msg}" >&2; exit 1; fi\ncat "$d/${cmd}.out" 2>/dev/null\nexit 0\n`);
       chmodSync(wrapper, 0o755);
       chmodSync(fake, 0o755);
@@ -31,7 +36,7 @@ export class FakeSlurm {
   sacct(lines: string[]): void {
     writeFileSync(join(this.dir, "sacct.out"), lines.map((l) => `${l}\n`).join(""));
   }
-  fail(cmd: "squeue" | "sacct", on: boolean): void {
+  fail(cmd: "squeue" | "sacct" | "scancel", on: boolean): void {
     const p = join(this.dir, `${cmd}.fail`);
     if (on) writeFileSync(p, "");
     else rmSync(p, { force: true });
@@ -62,7 +67,7 @@ export function record(i: number, jobId: string, extra: Record<string, unknown> 
 }
 
 /** A squeue line in slurm-poll's field order. */
-export function sq(jobId: string, i: number, state: string, over: { reason?: string; submit?: string; name?: string; raw?: string } = {}): string {
+export function sq(jobId: string, i: number, state: string, over: { reason?: string; submit?: string; name?: string; raw?: string; dependency?: string } = {}): string {
   const [base, task] = jobId.split("_");
   const running = state !== "PENDING";
   return [
@@ -79,6 +84,7 @@ export function sq(jobId: string, i: number, state: string, over: { reason?: str
     running ? "NONE" : "N/A",
     slurmTime(over.submit ?? SUBMITTED),
     "4000M",
+    over.dependency ?? "(null)",
     over.name ?? taggedJobName(`run${i}`, runId(i)),
   ].join("|");
 }

@@ -8,13 +8,15 @@ import { jobKey, keysOf, trackedId } from "../src/ids.ts";
 // Lines in the field order slurm-poll asks for, with values copied from slurm-facts.md §3-4 and
 // from this machine's Slurm 22.05.8.
 const SQ = {
-  pendingArray: "137_[4-10%2]|137|137|4-10%2|PENDING|Resources|0:00|UNLIMITED||N/A|N/A|2026-11-22T23:53:31|0|arr",
-  cutArray: "175_[1-3,10,20-22%|175|175|1-3,10,20-22%1|PENDING|JobArrayTaskLimit|0:00|UNLIMITED||N/A|N/A|2026-11-22T23:53:31|0|arr",
-  running: "135|135|135|N/A|RUNNING|None|0:04|1:00|localhost|2026-11-22T23:53:32|2026-11-22T23:54:32|2026-11-22T23:53:31|0|sigtest",
-  task: "2_0|4|2|0|RUNNING|None|0:02|UNLIMITED|localhost|2026-11-23T15:09:16|NONE|2026-11-23T15:09:16|8000M|sp-poll-arr",
-  completing: "147|147|147|N/A|COMPLETING|None|0:03|UNLIMITED|localhost|2026-11-22T23:56:05|NONE|2026-11-22T23:56:05|0|rq",
-  failed: "167|167|167|N/A|FAILED|NonZeroExitCode|0:00|UNLIMITED|localhost|2026-11-22T23:53:40|2026-11-22T23:53:40|2026-11-22T23:53:39|0|bad",
-  pipeName: "133|133|133|N/A|PENDING|Priority|0:00|UNLIMITED||N/A|N/A|2026-11-22T23:53:31|0|name with spaces,comma|pipe",
+  pendingArray: "137_[4-10%2]|137|137|4-10%2|PENDING|Resources|0:00|UNLIMITED||N/A|N/A|2026-11-22T23:53:31|0|(null)|arr",
+  cutArray: "175_[1-3,10,20-22%|175|175|1-3,10,20-22%1|PENDING|JobArrayTaskLimit|0:00|UNLIMITED||N/A|N/A|2026-11-22T23:53:31|0|(null)|arr",
+  running: "135|135|135|N/A|RUNNING|None|0:04|1:00|localhost|2026-11-22T23:53:32|2026-11-22T23:54:32|2026-11-22T23:53:31|0|(null)|sigtest",
+  task: "2_0|4|2|0|RUNNING|None|0:02|UNLIMITED|localhost|2026-11-23T15:09:16|NONE|2026-11-23T15:09:16|8000M|(null)|sp-poll-arr",
+  completing: "147|147|147|N/A|COMPLETING|None|0:03|UNLIMITED|localhost|2026-11-22T23:56:05|NONE|2026-11-22T23:56:05|0|(null)|rq",
+  failed: "167|167|167|N/A|FAILED|NonZeroExitCode|0:00|UNLIMITED|localhost|2026-11-22T23:53:40|2026-11-22T23:53:40|2026-11-22T23:53:39|0|(null)|bad",
+  // A dependent job whose afterok upstream failed (this machine, Slurm 22.05.8).
+  blocked: "188|188|188|N/A|PENDING|DependencyNeverSatisfied|0:00|UNLIMITED||N/A|N/A|2026-12-03T07:24:20|0|afterok:187(failed)|wrap",
+  pipeName: "133|133|133|N/A|PENDING|Priority|0:00|UNLIMITED||N/A|N/A|2026-11-22T23:53:31|0|(null)|name with spaces,comma|pipe",
 };
 
 describe("squeue output", () => {
@@ -73,8 +75,14 @@ describe("squeue output", () => {
     expect(index.rows("999")).toBeUndefined();
   });
 
+  it("reads %E, the dependency (the upstream job of a DependencyNeverSatisfied); (null) is no dependency", () => {
+    const { rows } = parseSqueue(`${SQ.blocked}\n${SQ.running}\n`);
+    expect(rows[0]).toMatchObject({ reason: "DependencyNeverSatisfied", dependency: "afterok:187(failed)", name: "wrap" });
+    expect(rows[1]!.dependency).toBeUndefined();
+  });
+
   it("shares the values an array's tasks repeat, and still fails at once on a malformed line", () => {
-    const lines = Array.from({ length: 3 }, (_, i) => `90_${i}|90|90|${i}|PENDING|JobHeldUser|0:00|10:00||N/A|N/A|2026-11-23T18:07:45|4G|arr`);
+    const lines = Array.from({ length: 3 }, (_, i) => `90_${i}|90|90|${i}|PENDING|JobHeldUser|0:00|10:00||N/A|N/A|2026-11-23T18:07:45|4G|(null)|arr`);
     const index = new SqueueIndex(`${lines.join("\n")}\n`);
     const [a, b] = [index.rows("90_0")![0]!, index.rows("90_2")![0]!];
     expect(a.state).toBe(b.state);

@@ -239,7 +239,9 @@ describe("inputs and outputs", () => {
     expect(res.err).toMatch(/requeued 2 times, more than --max-requeues 1/);
     expect(events(res.out).map((e) => e.restarts)).toEqual([0, 1, 1, 2, 2, 2]);
     const text = readFileSync(log, "utf8");
-    expect(text).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] SUBMIT_JOB: run0\nResult: Job ID 300 submitted at /);
+    expect(text).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] IDENTIFY_RUNS: Scanning for runs to submit\nDetails: Found 1 submitted runs\nResult: 1 runs submitted, 0 failed to submit \(0 already running, 0 completed\)\n\n/);
+    expect(text).toMatch(/\n\n\[[^\]]+\] SUBMIT_JOB: run0\nResult: Job ID 300 submitted at /);
+    expect(text).toMatch(/\] ALL_SUBMITTED: Job submission complete\nSummary: 1 jobs submitted successfully \(0 failures\)\nJob IDs: 300\n\n/);
     expect(text).toMatch(/\] STATUS_CHECK: Polling SLURM\nCommand: squeue -h -r -t all -j 300,300 .*\nResult: 1 jobs found - 0 PENDING, 1 RUNNING, 0 COMPLETED\n\n/);
     expect(text).toMatch(/\] STATE_CHANGE: run0\nJob ID: 300\nPrevious: RUNNING\nCurrent: PENDING\n/);
     expect(text).toMatch(/\] ALL_COMPLETE: Monitoring finished\nSummary: 1 jobs completed - 1 COMPLETED, 0 FAILED\nTotal time: /);

@@ -327,8 +327,12 @@ for (;;) {
     }
     const deps = dependencyStatus(job);
     if (deps === "never") {
+      // As Slurm 22.05 without kill_invalid_depend (slurm-facts.md §7.4): the job stays PENDING for
+      // good, reason DependencyNeverSatisfied, until someone cancels it (scancel needs no runner for a
+      // pending job). It can never start, so it no longer keeps this runner alive.
       dequeue(id);
-      update(id, { state: "CANCELLED", reason: "DependencyNeverSatisfied", end_time: now() });
+      if (job.reason !== "DependencyNeverSatisfied") update(id, { reason: "DependencyNeverSatisfied" });
+      open--;
       continue;
     }
     if (deps === "wait") {

@@ -16,6 +16,8 @@ interface Row {
   job: LocalJob;
   /** For a collapsed pending array record: the task spec, e.g. "[3-9%2]". */
   spec?: string;
+  /** %E, as dependencyText made it. */
+  dependency?: string;
 }
 
 const DEFAULT_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R";
@@ -55,7 +57,7 @@ function field(c: string, row: Row): string {
     case "D": case "C": return "1";
     case "m": return memText(job.mem_per_cpu_mb ?? job.mem_mb); // per CPU when asked that way, as squeue shows it
     case "Q": return "1";
-    case "E": return job.dependency.length && !TERMINAL_LOCAL.has(job.state) ? job.dependency.map((d) => `${d.type}:${d.id}(unfulfilled)`).join(",") : "(null)";
+    case "E": return row.dependency ?? "(null)";
     case "y": return "0";
     case "a": return job.user;
     case "q": return "normal";
@@ -129,7 +131,8 @@ export function localSqueue(argv: readonly string[], dir: string, now = Date.now
     return true;
   });
   jobs = jobs.sort((a, b) => (a.state === b.state ? a.raw_id - b.raw_id : a.state === "RUNNING" ? -1 : b.state === "RUNNING" ? 1 : 0));
-  const rows = args.flags.has("array") ? jobs.map((job) => ({ job })) : collapseArrays(jobs);
+  const rows: Row[] = args.flags.has("array") ? jobs.map((job) => ({ job })) : collapseArrays(jobs);
+  for (const row of rows) if (row.job.dependency.length) row.dependency = dependencyText(row.job, all);
   const longFormat = last(args, "Format");
   const lines: string[] = [];
   const errors: string[] = [];
@@ -144,6 +147,29 @@ export function localSqueue(argv: readonly string[], dir: string, now = Date.now
   if (!args.flags.has("noheader")) lines.push(header);
   for (const row of rows) lines.push(line(row));
   return { stdout: lines.length ? `${lines.join("\n")}\n` : "", stderr: errors.length ? `${errors.join("\n")}\n` : "", exitCode: 0 };
+}
+
+/**
+ * %E as Slurm 22.05 prints it (slurm-facts.md §3.1, §7.4): the parts not satisfied yet,
+ * `afterok:12(unfulfilled)` while the upstream job has not ended, `afterok:12(failed)` once it can
+ * never be satisfied; satisfied parts (and ids no job has) are dropped; `(null)` when none is left.
+ */
+function dependencyText(job: LocalJob, all: readonly LocalJob[]): string {
+  const parts: string[] = [];
+  for (const dep of job.dependency) {
+    const m = /^(\d+)(?:_(\d+))?$/.exec(dep.id);
+    if (!m) continue;
+    const upstream = all.filter((j) => (m[2] !== undefined ? j.array_job_id === Number(m[1]) && j.array_task === Number(m[2]) : j.raw_id === Number(m[1]) || j.array_job_id === Number(m[1])));
+    if (upstream.length === 0) continue; // unknown to the controller: Slurm lifts it
+    if (upstream.some((u) => !TERMINAL_LOCAL.has(u.state))) {
+      parts.push(`${dep.type}:${dep.id}(unfulfilled)`);
+      continue;
+    }
+    const completed = upstream.map((u) => u.state === "COMPLETED");
+    const failed = dep.type === "afterok" ? completed.some((ok) => !ok) : dep.type === "afternotok" ? completed.some((ok) => ok) : false;
+    if (failed) parts.push(`${dep.type}:${dep.id}(failed)`);
+  }
+  return parts.length ? parts.join(",") : "(null)";
 }
 
 function matchesId(job: LocalJob, id: string): boolean {

@@ -22,9 +22,10 @@ export const SQUEUE_BY_NAME_FIELDS = ["%i", "%T", "%V", "%j"] as const;
 export const SACCT_BY_NAME_FIELDS = ["JobID", "State", "Submit", "JobName"] as const;
 /**
  * `squeue -r` fields for the states of tracked jobs (slurm-poll): printed and raw id, array job
- * and task, state, reason, elapsed, limit, nodes, start, end, submit, memory, name.
+ * and task, state, reason, elapsed, limit, nodes, start, end, submit, memory, dependency (%E:
+ * `afterok:167(failed)` names the upstream job of a DependencyNeverSatisfied), name.
  */
-export const SQUEUE_BY_ID_FIELDS = ["%i", "%A", "%F", "%K", "%T", "%r", "%M", "%l", "%N", "%S", "%e", "%V", "%m", "%j"] as const;
+export const SQUEUE_BY_ID_FIELDS = ["%i", "%A", "%F", "%K", "%T", "%r", "%M", "%l", "%N", "%S", "%e", "%V", "%m", "%E", "%j"] as const;
 /** `sacct -D` fields for the states of tracked jobs (slurm-poll); no -X: steps carry MaxRSS. */
 export const SACCT_BY_ID_FIELDS = ["JobID", "JobIDRaw", "State", "ExitCode", "Elapsed", "Start", "End", "Submit", "MaxRSS", "ReqMem", "Timelimit", "NodeList", "Reason", "JobName"] as const;
 
