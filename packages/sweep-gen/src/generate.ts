@@ -190,6 +190,9 @@ export class RunBuilder {
     if (group !== undefined) rec.group = group;
     if (variant !== undefined) rec.variant = variant;
     rec.params = params;
+    // What the sweep generated, kept when `params` is changed downstream (a suggested fix
+    // applied with jq): core's paramChanges compares the two. Not part of the id.
+    rec.sweep_params = { ...params };
     if (command) rec.command = command;
     if (resources) rec.resources = resources;
     if (priority !== undefined) rec.priority = priority;
