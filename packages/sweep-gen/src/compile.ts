@@ -1,6 +1,7 @@
 import { UsageError } from "@slurmpipe/core";
 import { type Draft, type ListAxis, emptyDraft } from "./draft.ts";
 import { type FlagOverrides, applyFlags } from "./flags.ts";
+import { firstDuplicate } from "./axis-values.ts";
 import { Issues, formatIssue } from "./issues.ts";
 import type { Factor, Located, Plan, Variant } from "./plan.ts";
 import { type SweepFile, readFile } from "./read-file.ts";
@@ -96,22 +97,19 @@ function buildFactors(d: Draft, issues: Issues): Factor[] {
     const zipped = z?.value.map((k) => d.axes.get(k)).filter((a): a is ListAxis => a?.kind === "list");
     const members = zipped && zipped.length === z!.value.length ? zipped : [axis];
     for (const m of members) done.add(m.key);
-    const n = Math.min(...members.map((m) => m.values.length));
-    factors.push({ keys: members.map((m) => m.key), rows: Array.from({ length: n }, (_, i) => members.map((m) => m.values[i]!)), at: z ? z.at : axis.at });
+    const length = members.reduce((n, m) => Math.min(n, m.values.length), Number.POSITIVE_INFINITY);
+    factors.push({ keys: members.map((m) => m.key), columns: members.map((m) => m.values), length, at: z ? z.at : axis.at });
     for (const m of members) checkDistinct(m, issues);
   }
   return factors;
 }
 
-/** The same value twice in one axis would make two identical runs. */
+/** The same value twice in one axis would make two identical runs (ranges checked by arithmetic). */
 function checkDistinct(axis: ListAxis, issues: Issues): void {
-  const seen = new Map<string, Val>();
-  for (const v of axis.values) {
-    const k = JSON.stringify(v.value);
-    const first = seen.get(k);
-    if (first) issues.add(v.at, `duplicate value ${v.text} in axis "${axis.key}"${first.at.line ? ` (first on line ${first.at.line})` : ""}`);
-    else seen.set(k, v);
-  }
+  const dup = firstDuplicate(axis.values);
+  if (!dup) return;
+  const { value: v, first } = dup;
+  issues.add(v.at, `duplicate value ${v.text} in axis "${axis.key}"${first?.at.line ? ` (first on line ${first.at.line})` : ""}`);
 }
 
 function defaultName(d: Draft, named: boolean, source: string): Located<Template> {
@@ -127,13 +125,13 @@ function defaultName(d: Draft, named: boolean, source: string): Located<Template
   return { value: parseTemplate(text), at: { source, path: `name (default "${text}")` } };
 }
 
-/** Which values a key can take in a variant: for checking that templates only use what exists. */
+/**
+ * Values a key can take in a variant that may lack a label: for checking that templates only use
+ * what exists. A range's values are numbers, which always have one, so only listed values count.
+ */
 function valuesOf(plan: Plan, v: Variant, key: string): Val[] | "sampled" | undefined {
   const f = plan.factors.find((x) => x.keys.includes(key));
-  if (f) {
-    const k = f.keys.indexOf(key);
-    return f.rows.map((r) => r[k]!);
-  }
+  if (f) return f.columns[f.keys.indexOf(key)]!.listed;
   const s = plan.sampled.find((x) => x.key === key);
   if (s) return s.dist.kind === "choice" ? s.dist.values : "sampled";
   const fixed = v.params.get(key) ?? plan.base.get(key);

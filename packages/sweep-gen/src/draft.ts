@@ -1,3 +1,4 @@
+import type { AxisValues } from "./axis-values.ts";
 import { type Filter, FilterSyntaxError, parseFilter } from "./filter.ts";
 import type { Issues } from "./issues.ts";
 import { DEFAULT_MAX_NAME_LENGTH, type Located, type SampledAxis, type SweepSettings } from "./plan.ts";
@@ -9,7 +10,7 @@ import type { Val, Where } from "./values.ts";
 
 export const PARAM_KEY = /^(\+\+|\+|~)?[A-Za-z_][A-Za-z0-9_.-]*$/;
 
-export type ListAxis = { kind: "list"; key: string; values: Val[]; at: Where; fromFlag: boolean };
+export type ListAxis = { kind: "list"; key: string; values: AxisValues; at: Where; fromFlag: boolean };
 
 export type Axis = ListAxis | { kind: "sampled"; axis: SampledAxis; fromFlag: boolean };
 

@@ -19,7 +19,7 @@ export const ID_LENGTH = 16;
 /** Number of points before filters: variants x samples x grid. */
 export function totalCombos(plan: Plan): number {
   const samples = plan.sample ? plan.sample.n : 1;
-  return plan.factors.reduce((n, f) => n * f.rows.length, plan.variants.length * samples);
+  return plan.factors.reduce((n, f) => n * f.length, plan.variants.length * samples);
 }
 
 /**
@@ -46,19 +46,27 @@ export function* combos(plan: Plan): Generator<Combo> {
           point[axis.key] = axis.dist.kind === "choice" ? axis.dist.values[drawn.choice!]! : makeVal(drawn.value, axis.at);
         });
       }
-      if (factors.some((f) => f.rows.length === 0)) continue;
+      if (factors.some((f) => f.length === 0)) continue;
       const counters = new Array<number>(factors.length).fill(0);
+      // Each factor's current values, fetched again only when its counter moves: a range makes
+      // its value on demand, and the slow axes stay put for most combos.
+      const current = factors.map((f) => f.columns.map((c) => c.at(0)));
       while (true) {
         const vals: Record<string, Val> = { ...point };
         for (let f = 0; f < factors.length; f++) {
-          const factor = factors[f]!;
-          const row = factor.rows[counters[f]!]!;
-          for (let k = 0; k < factor.keys.length; k++) vals[factor.keys[k]!] = row[k]!;
+          const keys = factors[f]!.keys;
+          const row = current[f]!;
+          for (let k = 0; k < keys.length; k++) vals[keys[k]!] = row[k]!;
         }
         yield { index: index++, variant, vals };
         let f = factors.length - 1;
-        while (f >= 0 && ++counters[f]! === factors[f]!.rows.length) counters[f--] = 0;
+        while (f >= 0 && ++counters[f]! === factors[f]!.length) {
+          counters[f] = 0;
+          current[f] = factors[f]!.columns.map((c) => c.at(0));
+          f--;
+        }
         if (f < 0) break;
+        current[f] = factors[f]!.columns.map((c) => c.at(counters[f]!));
       }
     }
   }

@@ -1,4 +1,5 @@
 import type { Resources } from "@slurmpipe/core";
+import type { AxisValues } from "./axis-values.ts";
 import type { Filter } from "./filter.ts";
 import type { SampleMethod } from "./sample.ts";
 import type { Template } from "./template.ts";
@@ -7,8 +8,10 @@ import type { Val, Where } from "./values.ts";
 /** A grid dimension: one axis, or several zipped axes that advance together (`zip: [[lr, warmup]]`). */
 export interface Factor {
   keys: string[];
-  /** rows[i][k] is the value of keys[k] at position i. */
-  rows: Val[][];
+  /** columns[k].at(i) is the value of keys[k] at position i (zipped axes share positions). */
+  columns: AxisValues[];
+  /** Number of positions (a zip group: its axes' common length). */
+  length: number;
   at: Where;
 }
 

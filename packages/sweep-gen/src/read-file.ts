@@ -5,7 +5,8 @@ import { MAX_YAML_DEPTH, checkDocument } from "./yaml-checks.ts";
 
 /** Aliases one value may expand (yaml's default is 100); a bomb nests them to billions. */
 const MAX_ALIAS_COUNT = 100;
-import { type AxisSyntaxError, DISTRIBUTIONS, checkBounds, expandRange, isRange } from "./axes.ts";
+import { type AxisSyntaxError, DISTRIBUTIONS, checkBounds, isRange, parseRange } from "./axes.ts";
+import { AxisValues } from "./axis-values.ts";
 import { type Axis, type Draft, PARAM_KEY, filterAt, template } from "./draft.ts";
 import type { Issues } from "./issues.ts";
 import type { Distribution, Variant } from "./plan.ts";
@@ -293,12 +294,18 @@ function readAxis(r: Reader, key: string, node: Node | null, path: string): Axis
       r.fail(node, path, "empty axis: give at least one value");
       return undefined;
     }
-    const values = node.items.map((item, i) => r.val(item as Node, `${path}[${i}]`)).filter((v): v is Val => v !== undefined);
+    const values = new AxisValues();
+    node.items.forEach((item, i) => {
+      const v = r.val(item as Node, `${path}[${i}]`);
+      if (v) values.push(v);
+    });
     return { kind: "list", key, values, at, fromFlag: false };
   }
   if (isScalar(node) && typeof node.value === "string" && isRange(node.value)) {
     try {
-      return { kind: "list", key, values: expandRange(node.value).map((x) => makeVal(x, at)), at, fromFlag: false };
+      const values = new AxisValues();
+      values.pushRange(parseRange(node.value), at);
+      return { kind: "list", key, values, at, fromFlag: false };
     } catch (e) {
       r.fail(node, path, (e as AxisSyntaxError).message);
       return undefined;
@@ -333,7 +340,10 @@ function readAxis(r: Reader, key: string, node: Node | null, path: string): Axis
   }
   // A single value: an axis of one (same as a fixed parameter, but it may be zipped or overridden).
   const v = r.val(node, path);
-  return v ? { kind: "list", key, values: [v], at, fromFlag: false } : undefined;
+  if (!v) return undefined;
+  const values = new AxisValues();
+  values.push(v);
+  return { kind: "list", key, values, at, fromFlag: false };
 }
 
 function readVariants(r: Reader, value: Node | null, draft: Draft): void {
