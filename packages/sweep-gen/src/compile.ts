@@ -4,6 +4,7 @@ import { type FlagOverrides, applyFlags } from "./flags.ts";
 import { firstDuplicate } from "./axis-values.ts";
 import { Issues, formatIssue } from "./issues.ts";
 import type { Factor, Located, Plan, Variant } from "./plan.ts";
+import { type StagePlan, compileStages } from "./stages.ts";
 import { type SweepFile, readFile } from "./read-file.ts";
 import { type Template, parseTemplate } from "./template.ts";
 import type { Val } from "./values.ts";
@@ -12,6 +13,8 @@ export type { FlagOverrides } from "./flags.ts";
 export { type SweepFile, TOP_LEVEL_KEYS } from "./read-file.ts";
 
 export interface CompiledSweep extends Plan {
+  /** The stages, in dependency order (empty without `stages:`). */
+  stages: StagePlan[];
   warnings: string[];
 }
 
@@ -24,10 +27,11 @@ export function compileSweep(file: SweepFile | undefined, flags: FlagOverrides =
   issues.throwIfAny();
   applyFlags(flags, draft);
   const plan = finish(draft, source, issues);
+  const stages = compileStages(plan, draft, issues);
   // Problems that only concern command-line flags are usage errors (exit 2).
   if (issues.list.length > 0 && issues.list.every((i) => i.source.startsWith("-"))) throw new UsageError(issues.list.map(formatIssue).join("\n"));
   issues.throwIfAny();
-  return { ...plan, warnings: issues.warnings };
+  return { ...plan, stages, warnings: issues.warnings };
 }
 
 function finish(d: Draft, source: string, issues: Issues): Plan {
@@ -71,7 +75,7 @@ function finish(d: Draft, source: string, issues: Issues): Plan {
     excludes: d.excludes,
     maxNameLength: d.maxNameLength,
   };
-  checkPlaceholders(plan, named, issues);
+  checkPlaceholders(plan, named, issues, d.stages.length > 0);
   return plan;
 }
 
@@ -138,11 +142,12 @@ function valuesOf(plan: Plan, v: Variant, key: string): Val[] | "sampled" | unde
   return fixed ? [fixed] : undefined;
 }
 
-function checkPlaceholders(plan: Plan, named: boolean, issues: Issues): void {
+/** Every placeholder and filter key of a plan names something that exists (`staged`: `{stage}` may be used). */
+export function checkPlaceholders(plan: Plan, named: boolean, issues: Issues, staged = plan.stage !== undefined): void {
   const check = (t: Located<Template> | undefined, what: string, extra: string[], needLabel: boolean) => {
     if (!t) return;
     for (const key of t.value.keys) {
-      if (key === "index" || extra.includes(key)) continue;
+      if (key === "index" || extra.includes(key) || (key === "stage" && staged)) continue;
       if (key === "variant") {
         if (!named) issues.add(t.at, `{variant} is used in ${what} but the sweep has no variants`);
         continue;
@@ -165,7 +170,7 @@ function checkPlaceholders(plan: Plan, named: boolean, issues: Issues): void {
   check(plan.group, "the group", [], true);
   check(plan.dir, "dir", ["name"], false);
   for (const w of plan.command.words ?? []) check({ value: w, at: plan.command.at }, "the command", ["name"], false);
-  const known = new Set<string>(["variant", "index", "name", "group"]);
+  const known = new Set<string>(["variant", "index", "name", "group", ...(staged ? ["stage"] : [])]);
   for (const v of plan.variants) for (const k of v.params.keys()) known.add(k);
   for (const k of plan.base.keys()) known.add(k);
   for (const f of plan.factors) for (const k of f.keys) known.add(k);

@@ -12,6 +12,8 @@ export interface Combo {
   index: number;
   variant: Variant;
   vals: Record<string, Val>;
+  /** The run of a `for_each: group` stage stands for this group (`{group}`); a `sweep` one for all. */
+  aggregate?: { scope: "group" | "sweep"; group?: string };
 }
 
 export const ID_LENGTH = 16;
@@ -116,6 +118,8 @@ export class RunBuilder {
   private lookup(c: Combo, key: string, how: "label" | "text", name?: string): string {
     if (key === "variant") return c.variant.name ?? "";
     if (key === "index") return String(c.index);
+    if (key === "stage" && this.plan.stage && !(key in c.vals)) return this.plan.stage.name;
+    if (key === "group" && c.aggregate && !(key in c.vals)) return c.aggregate.group ?? "";
     if (key === "name" && name !== undefined && !(key in c.vals)) return name;
     const v = c.vals[key]!;
     return how === "label" ? v.label! : v.text;
@@ -126,6 +130,7 @@ export class RunBuilder {
   }
 
   group(c: Combo): string | undefined {
+    if (c.aggregate) return c.aggregate.group;
     if (this.plan.group) return renderTemplate(this.plan.group.value, (k) => this.lookup(c, k, "label"));
     return c.variant.name;
   }
@@ -138,6 +143,7 @@ export class RunBuilder {
     const get = (key: string): FilterValue | undefined => {
       if (key === "variant") return c.variant.name === undefined ? undefined : { value: c.variant.name };
       if (key === "index") return { value: c.index };
+      if (key === "stage" && !(key in c.vals)) return this.plan.stage ? { value: this.plan.stage.name } : undefined;
       if (key === "name" && !(key in c.vals)) return { value: name ?? this.name(c) };
       if (key === "group" && !(key in c.vals)) {
         const g = this.group(c);
@@ -170,7 +176,7 @@ export class RunBuilder {
   /** A placeholder of the dir template whose value has no label (`..`, `/`, `日本`), if any. */
   unlabelledDirKey(c: Combo): string | undefined {
     for (const key of this.plan.dir?.value.keys ?? []) {
-      if (key === "variant" || key === "index" || (key === "name" && !(key in c.vals))) continue;
+      if (key === "variant" || key === "index" || (key === "name" && !(key in c.vals)) || (key === "stage" && this.plan.stage)) continue;
       if (c.vals[key]?.label === undefined) return key;
     }
     return undefined;
@@ -190,10 +196,16 @@ export class RunBuilder {
     const command = this.command(c, name);
     const dir = this.dir(name, c);
     const variant = c.variant.name;
-    const id = contentId({ params, command: command ?? null, variant: variant ?? null, dir: dir ?? null }, ID_LENGTH);
-    const resources = c.variant.resources ? { ...this.plan.resources, ...c.variant.resources } : this.plan.resources;
-    const priority = c.variant.priority ?? this.plan.priority;
+    const stage = this.plan.stage;
+    // A stage's runs differ from the other stages' runs of the same parameters by the stage alone
+    // when they share command and dir (an eval run reading the train run's directory).
+    const content = { params, command: command ?? null, variant: variant ?? null, dir: dir ?? null, ...(stage ? { stage: stage.name } : {}), ...(c.aggregate ? { group: c.aggregate.group ?? null } : {}) };
+    const id = contentId(content, ID_LENGTH);
+    let resources = c.variant.resources ? { ...this.plan.resources, ...c.variant.resources } : this.plan.resources;
+    if (stage?.resources) resources = { ...resources, ...stage.resources };
+    const priority = stage?.priority ?? c.variant.priority ?? this.plan.priority;
     const rec: RunRecord = { kind: "run", v: SCHEMA_VERSION, id, name };
+    if (stage) rec.stage = stage.name;
     const group = this.group(c);
     if (group !== undefined) rec.group = group;
     if (variant !== undefined) rec.variant = variant;

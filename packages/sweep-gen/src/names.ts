@@ -20,6 +20,10 @@ type Labels = { kind: "finite"; facts: (sep: string | undefined) => LabelFacts; 
 
 function labelsOf(plan: Plan, key: string): Labels {
   if (key === "index") return { kind: "index" };
+  if (key === "stage" && plan.stage && !plan.base.has(key)) {
+    const labels = [plan.stage.name];
+    return { kind: "finite", facts: (sep) => labelFacts(labels, sep), injective: false };
+  }
   if (key === "variant") {
     const labels = plan.variants.map((v) => v.name ?? "");
     return { kind: "finite", facts: (sep) => labelFacts(labels, sep), factor: "variant", injective: true };

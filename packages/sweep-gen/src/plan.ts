@@ -69,7 +69,17 @@ export interface SweepSettings {
   maxNameLength: number;
 }
 
+/** What a stage changes in the runs of a sweep with `stages:` (see stages.ts). */
+export interface StageInfo {
+  name: string;
+  /** Merged over the top level's and the variant's: the stage knows its jobs best. */
+  resources?: Resources;
+  priority?: number;
+}
+
 export interface Plan extends SweepSettings {
+  /** Set on the plan of one stage of a sweep with stages: `{stage}` and records' `stage`. */
+  stage?: StageInfo;
   source: string;
   base: Map<string, Val>;
   factors: Factor[];

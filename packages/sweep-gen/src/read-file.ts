@@ -9,7 +9,8 @@ import { type AxisSyntaxError, DISTRIBUTIONS, checkBounds, isRange, parseRange }
 import { AxisValues } from "./axis-values.ts";
 import { type Axis, type Draft, PARAM_KEY, filterAt, template } from "./draft.ts";
 import type { Issues } from "./issues.ts";
-import type { Distribution, Variant } from "./plan.ts";
+import type { CommandPlan, Distribution, Variant } from "./plan.ts";
+import { readStages } from "./read-stages.ts";
 import { SAMPLE_METHODS, type SampleMethod } from "./sample.ts";
 import { type Json, NAME_CHARS, type Val, type Where, isJson, makeVal } from "./values.ts";
 
@@ -37,6 +38,7 @@ export const TOP_LEVEL_KEYS = [
   "priority",
   "outputs",
   "max_name_length",
+  "stages",
 ] as const;
 
 const VARIANT_KEYS = ["description", "params", "priority", "resources"];
@@ -46,7 +48,7 @@ const SAMPLE_KEYS = ["n", "seed", "method"];
 const RESOURCE_KEYS = new Set(Object.keys(Resources.shape));
 
 /** Reads a sweep file (YAML or JSON; JSON is YAML) keeping the line of every key and value. */
-class Reader {
+export class Reader {
   readonly lc = new LineCounter();
   doc!: Document;
   constructor(
@@ -125,7 +127,7 @@ class Reader {
   }
 }
 
-function describe(node: Node | null | undefined): string {
+export function describe(node: Node | null | undefined): string {
   if (node === null || node === undefined) return "nothing";
   if (isMap(node)) return "a mapping";
   if (isSeq(node)) return "a list";
@@ -133,7 +135,7 @@ function describe(node: Node | null | undefined): string {
   return "an alias";
 }
 
-function closest(word: string, known: readonly string[]): string {
+export function closest(word: string, known: readonly string[]): string {
   const near = known.find((k) => k.startsWith(word.slice(0, 3)) || word.startsWith(k.slice(0, 3)));
   return near ? ` (did you mean "${near}"?)` : "";
 }
@@ -167,10 +169,13 @@ export function readFile(file: SweepFile, issues: Issues, draft: Draft): void {
         break;
       }
       case "command":
-        readCommand(r, value, draft);
+        readCommand(r, value, draft.command, "command");
         break;
       case "args":
-        readArgs(r, value, draft);
+        readArgs(r, value, draft.command, "args");
+        break;
+      case "stages":
+        readStages(r, value, draft);
         break;
       case "params":
         for (const e of r.entries(value, key)) {
@@ -241,49 +246,49 @@ export function readFile(file: SweepFile, issues: Issues, draft: Draft): void {
   }
 }
 
-function readCommand(r: Reader, value: Node | null, draft: Draft): void {
-  const at = r.at(value, "command");
-  draft.command.at = at;
+export function readCommand(r: Reader, value: Node | null, target: CommandPlan, key: string): void {
+  const at = r.at(value, key);
+  target.at = at;
   let words: { text: string; at: Where }[] = [];
   if (isScalar(value) && typeof value.value === "string") {
     try {
       words = shellSplit(value.value).map((text) => ({ text, at }));
     } catch (e) {
-      r.fail(value, "command", `cannot split into words: ${(e as Error).message}`);
+      r.fail(value, key, `cannot split into words: ${(e as Error).message}`);
       return;
     }
   } else if (isSeq(value)) {
     value.items.forEach((item, i) => {
       const node = item as Node;
-      const path = `command[${i}]`;
+      const path = `${key}[${i}]`;
       if (isScalar(node) && (typeof node.value === "string" || typeof node.value === "number")) {
         words.push({ text: typeof node.value === "number" ? (node.source ?? String(node.value)) : node.value, at: r.at(node, path) });
       } else r.fail(node, path, `command words must be strings, got ${describe(node)}`);
     });
   } else {
-    r.fail(value, "command", `expected an argv list (["python", "train.py"]) or a string, got ${describe(value)}`);
+    r.fail(value, key, `expected an argv list (["python", "train.py"]) or a string, got ${describe(value)}`);
     return;
   }
-  if (words.length === 0) r.fail(value, "command", "the command is empty");
+  if (words.length === 0) r.fail(value, key, "the command is empty");
   const tpls = words.map((w) => template(w.text, w.at, r.issues));
-  if (tpls.every((t) => t !== undefined)) draft.command.words = tpls.map((t) => t!.value);
+  if (tpls.every((t) => t !== undefined)) target.words = tpls.map((t) => t!.value);
 }
 
-function readArgs(r: Reader, value: Node | null, draft: Draft): void {
+export function readArgs(r: Reader, value: Node | null, target: CommandPlan, key: string): void {
   const styleOf = (node: Node | null, path: string) => {
     const s = r.str(node, path);
     if (s === undefined) return;
     if (s !== "none" && s !== "hydra" && s !== "argparse") r.fail(node, path, `unknown args style "${s}" (hydra, argparse, none)`);
-    else draft.command.style = s;
+    else target.style = s;
   };
   if (isScalar(value)) {
-    styleOf(value, "args");
+    styleOf(value, key);
     return;
   }
-  for (const e of r.entries(value, "args")) {
-    if (e.key === "style") styleOf(e.value, "args.style");
-    else if (e.key === "skip") for (const s of r.strings(e.value, "args.skip")) draft.command.skip.add(s.text);
-    else r.fail(e.keyNode, `args.${e.key}`, `unknown key "${e.key}" (known: style, skip)`);
+  for (const e of r.entries(value, key)) {
+    if (e.key === "style") styleOf(e.value, `${key}.style`);
+    else if (e.key === "skip") for (const s of r.strings(e.value, `${key}.skip`)) target.skip.add(s.text);
+    else r.fail(e.keyNode, `${key}.${e.key}`, `unknown key "${e.key}" (known: style, skip)`);
   }
 }
 
@@ -371,7 +376,7 @@ function readVariants(r: Reader, value: Node | null, draft: Draft): void {
   }
 }
 
-function readResources(r: Reader, node: Node | null, path: string): Resources | undefined {
+export function readResources(r: Reader, node: Node | null, path: string): Resources | undefined {
   const value = r.json(node, path);
   if (value === undefined) return undefined;
   const parsed = Resources.safeParse(value);
