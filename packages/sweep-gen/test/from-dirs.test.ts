@@ -1,5 +1,6 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { RunRecord, sha256 } from "@slurmpipe/core";
 import { describe, expect, it } from "vitest";
 import { logPatterns, parseSummaryMarkdown, parseSummaryYaml, readDirectives } from "../src/index.ts";
@@ -10,8 +11,8 @@ const exp = join(fixtures, "cap_4L_lora_lr_sweep_2025-10-22");
 describe("--from-dirs", () => {
   it("emits one record per job script, sorted, with absolute paths, sha256 and log patterns", async () => {
     const r = await run({ fromDirs: ["*/*/finetune.slurm"] }, {}, fixtures);
-    expect(r.code).toBe(1); // rank16_lr5e-5 has no finetune.slurm (below)
-    const ok = r.records.filter((x) => !x.error);
+    expect(r.code).toBe(0);
+    const ok = r.records;
     expect(ok.map((x) => x.name)).toEqual(["rank16_lr1e-5", "rank8_lr1e-5", "rank8_lr5e-5"]);
     for (const rec of ok) {
       expect(RunRecord.safeParse(rec).success).toBe(true);
@@ -35,11 +36,17 @@ describe("--from-dirs", () => {
   });
 
   it("a run directory marked for fine-tuning without finetune.slurm is a warning and an error record, exit 1", async () => {
-    const r = await run({ fromDirs: ["*/*/finetune.slurm"] }, {}, fixtures);
+    // The fixture with rank16_lr5e-5 scaffolded (its directory exists) but without its job script.
+    const root = mkdtempSync(join(tmpdir(), "sweep-gen-missing-"));
+    const copy = join(root, basename(exp));
+    cpSync(exp, copy, { recursive: true });
+    mkdirSync(join(copy, "rank16_lr5e-5"));
+    writeFileSync(join(copy, "rank16_lr5e-5", "setup_finetune.yaml"), "model: llama\n");
+    const r = await run({ fromDirs: ["*/*/finetune.slurm"] }, {}, root);
     expect(r.code).toBe(1);
-    const dir = join(exp, "rank16_lr5e-5");
+    const dir = join(copy, "rank16_lr5e-5");
     const message = `${dir}: marked for fine-tuning in experiment_summary.md but has no finetune.slurm`;
-    expect(r.stderr).toContain(`warning: ${message} (${join(exp, "experiment_summary.md")}:26)`);
+    expect(r.stderr).toContain(`warning: ${message} (${join(copy, "experiment_summary.md")}:26)`);
     expect(r.stderr).not.toContain("skipping run without a job script");
     // The other runs come out as before, the errored one after them.
     expect(r.records.map((x) => x.name)).toEqual(["rank16_lr1e-5", "rank8_lr1e-5", "rank8_lr5e-5", "rank16_lr5e-5"]);
@@ -56,15 +63,21 @@ describe("--from-dirs", () => {
     });
     expect(String(bad.id)).toMatch(/^[0-9a-f]{16}$/);
     // Also with --controls include: it is not a control.
-    const inc = await run({ fromDirs: ["*/*/finetune.slurm"], controls: "include" }, {}, fixtures);
+    const inc = await run({ fromDirs: ["*/*/finetune.slurm"], controls: "include" }, {}, root);
     expect(inc.code).toBe(1);
     expect(inc.records.find((x) => x.name === "rank16_lr5e-5")).toMatchObject({ error: { code: "missing_script" } });
+    // --count counts it with the others, and exits 1 too.
+    const count = await run({ fromDirs: ["*/*/finetune.slurm"], count: true }, {}, root);
+    expect([count.stdout, count.code]).toEqual(["4\n", 1]);
+  });
+
+  it("a fine-tuning run listed without a directory (not scaffolded) is a warning, not a record", async () => {
+    const r = await run({ fromDirs: ["*/*/finetune.slurm"] }, {}, fixtures);
+    expect(r.stderr).toMatch(/warning: .*experiment_summary\.md:26: run rank16_lr5e-5 has no directory/);
   });
 
   it("a run of another type, or with no directory at all, is not an error", async () => {
     const md = (type: string) => `## All Runs\n| Run Name | Type |\n|---|---|\n| a | Fine-tuned |\n| b | ${type} |\n| c | Fine-tuned |\n`;
-    const { mkdtempSync, mkdirSync, writeFileSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
     const root = mkdtempSync(join(tmpdir(), "sweep-gen-fromdirs-"));
     mkdirSync(join(root, "e/a"), { recursive: true });
     mkdirSync(join(root, "e/b"), { recursive: true });
@@ -108,9 +121,7 @@ describe("--from-dirs", () => {
 
   it("--count counts the runs it would emit", async () => {
     const r = await run({ fromDirs: ["*/*/finetune.slurm"], count: true }, {}, fixtures);
-    // The three scripts and the errored run without one.
-    expect(r.stdout).toBe("4\n");
-    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("3\n");
   });
 });
 
