@@ -72,6 +72,8 @@ export class StagedSweep {
     const waitedFor = new Map<string, Set<string>>(); // `${aggregate}\0${run stage}` -> scope keys with a run
     let count = 0;
     const filtered = this.filtered();
+    // Names with {stage} differ between the stages of one point; a stage's own name may not.
+    const sameNames = this.runStages.length > 1 && this.runStages.some((s) => !s.sp.plan.name.value.keys.includes("stage"));
     for (const c of combos(this.plan)) {
       const kept = new Map<Stage, Combo>();
       for (const s of this.runStages) {
@@ -80,6 +82,15 @@ export class StagedSweep {
       }
       if (kept.size === 0) continue;
       count += kept.size;
+      if (sameNames && issues.length < maxIssues) {
+        const seen = new Map<string, Stage>();
+        for (const [s, sc] of kept) {
+          const name = s.builder.name(sc);
+          const other = seen.get(name);
+          if (other) issues.push({ ...s.sp.plan.name.at, message: `stages ${other.sp.name} and ${s.sp.name} both name a run ${JSON.stringify(name)}: put {stage} in the name` });
+          seen.set(name, s);
+        }
+      }
       const group = this.groupOf.group(c);
       groups.set(group ?? "", true);
       for (const [s, sc] of kept) {

@@ -82,6 +82,8 @@ describe("stages", () => {
     expect(none.stderr).toContain('field "stages.rep.depends_on": the run of stage rep depends on every train run, but the filters leave none');
     const badKey = await sweep(`${head}  train:\n    needs: x\n`);
     expect(badKey.stderr).toContain('sweep.yaml:5: field "stages.train.needs": unknown key "needs"');
+    const same = await sweep(`${head}  train: {}\n  eval:\n    name: "lr{lr}_train"\n    depends_on: train\n`);
+    expect(same.stderr).toContain('sweep.yaml:6: field "stages.eval.name": stages train and eval both name a run "lr1_train": put {stage} in the name');
     const scope = await sweep(`${head}  train:\n    for_each: each\n`);
     expect(scope.stderr).toContain('unknown for_each "each"');
   });
