@@ -10,7 +10,7 @@ import { cancelOwn, records, scratch } from "./support/recipe.ts";
 // of each train run) is generated, rendered with the local profile and submitted on the real local
 // Slurm: every eval job is submitted with --dependency=afterok:<its train job>, waits for it, and
 // starts only after it ended (the eval reads what its train run wrote).
-const SWEEP = `command: [sh, -c, "sleep 4; echo lr={lr} > model.txt"]
+const SWEEP = `command: [sh, -c, "sleep 12; echo lr={lr} > model.txt"]
 dir: runs
 grid:
   lr: [1, 2]
@@ -68,11 +68,11 @@ describeSlurm("sweep stages on the real Slurm", () => {
       const evalJob = job(`lr${lr}_eval`);
       const argv = (submitted.find((r) => r.name === `lr${lr}_eval`)!.job as { argv: string[] }).argv;
       expect(argv).toContain(`--dependency=afterok:${job(`lr${lr}_train`)}`);
-      // While its train job runs (it sleeps 4 s), Slurm holds the eval job on the dependency.
-      const sq = await execa("squeue", ["-h", "-j", evalJob, "-o", "%E|%T|%r"], { reject: false });
-      const sc = await execa("scontrol", ["show", "job", evalJob], { reject: false });
-      const shown = `${sq.stdout}\n${sc.stdout}`;
-      expect(shown, shown).toMatch(new RegExp(`afterok:${job(`lr${lr}_train`)}`));
+      // While its train job runs (it sleeps 12 s), Slurm holds the eval job on the dependency.
+      const sq = await execa("squeue", ["-h", "-j", evalJob, "-o", "%E|%T|%r"]);
+      expect(sq.stdout.trim()).toBe(`afterok:${job(`lr${lr}_train`)}(unfulfilled)|PENDING|Dependency`);
+      const sc = await execa("scontrol", ["show", "job", evalJob]);
+      expect(sc.stdout).toContain(`Dependency=afterok:${job(`lr${lr}_train`)}(unfulfilled)`);
     }
   }, 60_000);
 
