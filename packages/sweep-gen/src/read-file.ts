@@ -1,5 +1,4 @@
 import { Resources, parseDuration, parseMemory } from "@slurmpipe/core";
-import { split as shellSplit } from "shlex";
 import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { MAX_YAML_DEPTH, checkDocument } from "./yaml-checks.ts";
 
@@ -9,7 +8,8 @@ import { type AxisSyntaxError, DISTRIBUTIONS, checkBounds, isRange, parseRange }
 import { AxisValues } from "./axis-values.ts";
 import { type Axis, type Draft, PARAM_KEY, filterAt, template } from "./draft.ts";
 import type { Issues } from "./issues.ts";
-import type { CommandPlan, Distribution, Variant } from "./plan.ts";
+import type { Distribution, Variant } from "./plan.ts";
+import { readArgs, readCommand } from "./read-command.ts";
 import { readStages } from "./read-stages.ts";
 import { SAMPLE_METHODS, type SampleMethod } from "./sample.ts";
 import { type Json, NAME_CHARS, type Val, type Where, isJson, makeVal } from "./values.ts";
@@ -243,52 +243,6 @@ export function readFile(file: SweepFile, issues: Issues, draft: Draft): void {
       default:
         r.fail(keyNode, key, `unknown key "${key}"${closest(key, TOP_LEVEL_KEYS)} (known: ${TOP_LEVEL_KEYS.join(", ")})`);
     }
-  }
-}
-
-export function readCommand(r: Reader, value: Node | null, target: CommandPlan, key: string): void {
-  const at = r.at(value, key);
-  target.at = at;
-  let words: { text: string; at: Where }[] = [];
-  if (isScalar(value) && typeof value.value === "string") {
-    try {
-      words = shellSplit(value.value).map((text) => ({ text, at }));
-    } catch (e) {
-      r.fail(value, key, `cannot split into words: ${(e as Error).message}`);
-      return;
-    }
-  } else if (isSeq(value)) {
-    value.items.forEach((item, i) => {
-      const node = item as Node;
-      const path = `${key}[${i}]`;
-      if (isScalar(node) && (typeof node.value === "string" || typeof node.value === "number")) {
-        words.push({ text: typeof node.value === "number" ? (node.source ?? String(node.value)) : node.value, at: r.at(node, path) });
-      } else r.fail(node, path, `command words must be strings, got ${describe(node)}`);
-    });
-  } else {
-    r.fail(value, key, `expected an argv list (["python", "train.py"]) or a string, got ${describe(value)}`);
-    return;
-  }
-  if (words.length === 0) r.fail(value, key, "the command is empty");
-  const tpls = words.map((w) => template(w.text, w.at, r.issues));
-  if (tpls.every((t) => t !== undefined)) target.words = tpls.map((t) => t!.value);
-}
-
-export function readArgs(r: Reader, value: Node | null, target: CommandPlan, key: string): void {
-  const styleOf = (node: Node | null, path: string) => {
-    const s = r.str(node, path);
-    if (s === undefined) return;
-    if (s !== "none" && s !== "hydra" && s !== "argparse") r.fail(node, path, `unknown args style "${s}" (hydra, argparse, none)`);
-    else target.style = s;
-  };
-  if (isScalar(value)) {
-    styleOf(value, key);
-    return;
-  }
-  for (const e of r.entries(value, key)) {
-    if (e.key === "style") styleOf(e.value, `${key}.style`);
-    else if (e.key === "skip") for (const s of r.strings(e.value, `${key}.skip`)) target.skip.add(s.text);
-    else r.fail(e.keyNode, `${key}.${e.key}`, `unknown key "${e.key}" (known: style, skip)`);
   }
 }
 

@@ -1,6 +1,7 @@
 import { type Node, isMap, isScalar, isSeq } from "yaml";
 import { type Draft, PARAM_KEY, type StageDraft, type StageScope, filterAt, template } from "./draft.ts";
-import { type Reader, closest, readArgs, readCommand, readResources } from "./read-file.ts";
+import { readArgs, readCommand } from "./read-command.ts";
+import { type Reader, closest, readResources } from "./read-file.ts";
 import { NAME_CHARS } from "./values.ts";
 
 const STAGE_KEYS = ["description", "for_each", "depends_on", "command", "args", "params", "resources", "priority", "name", "dir", "outputs", "filter", "exclude"];
