@@ -1,8 +1,9 @@
+import { type RangeSpec, rangeValue } from "./axis-values.ts";
 import type { Distribution } from "./plan.ts";
 
 const NUM = String.raw`[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?`;
 const RANGE = new RegExp(String.raw`^\s*(${NUM})\s*\.\.\s*(${NUM})\s*(?::\s*(${NUM}))?\s*$`);
-/** Enumerated axes are held in memory (the product of them is not): keep one axis sane. */
+/** expandRange materialises its values: keep that array sane (the sweep itself never expands a range). */
 export const MAX_AXIS_VALUES = 1_000_000;
 
 export class AxisSyntaxError extends Error {}
@@ -12,10 +13,10 @@ export function isRange(text: string): boolean {
 }
 
 /**
- * `a..b` (integers, both ends included), `a..b:step` (any numbers). Values are computed as
- * a + i*step and rounded to 12 significant digits, so `0..1:0.1` gives 0.3, not 0.30000000000000004.
+ * `a..b` (integers, both ends included), `a..b:step` (any numbers), as arithmetic: values
+ * a + i*step rounded to 12 significant digits (`0..1:0.1` gives 0.3, not 0.30000000000000004).
  */
-export function expandRange(text: string): number[] {
+export function parseRange(text: string): RangeSpec {
   const m = RANGE.exec(text);
   if (!m) throw new AxisSyntaxError(`not a range: ${JSON.stringify(text)} (expected a..b or a..b:step)`);
   const a = Number(m[1]);
@@ -26,9 +27,15 @@ export function expandRange(text: string): number[] {
   }
   if (!(step > 0)) throw new AxisSyntaxError(`range ${JSON.stringify(text)}: the step must be greater than 0`);
   if (a > b) throw new AxisSyntaxError(`range ${JSON.stringify(text)}: the start is greater than the end`);
-  const count = Math.floor((b - a) / step + 1e-9) + 1;
-  if (count > MAX_AXIS_VALUES) throw new AxisSyntaxError(`range ${JSON.stringify(text)} has ${count} values, more than ${MAX_AXIS_VALUES}`);
-  return Array.from({ length: count }, (_, i) => Number((a + i * step).toPrecision(12)));
+  if (!Number.isFinite(a) || !Number.isFinite(b)) throw new AxisSyntaxError(`range ${JSON.stringify(text)}: the ends must be finite numbers`);
+  return { a, step, count: Math.floor((b - a) / step + 1e-9) + 1 };
+}
+
+/** The values of a range as an array (for library callers; at most MAX_AXIS_VALUES of them). */
+export function expandRange(text: string): number[] {
+  const r = parseRange(text);
+  if (r.count > MAX_AXIS_VALUES) throw new AxisSyntaxError(`range ${JSON.stringify(text)} has ${r.count} values, more than ${MAX_AXIS_VALUES} to hold in an array`);
+  return Array.from({ length: r.count }, (_, i) => rangeValue(r, i));
 }
 
 export const DISTRIBUTIONS = ["uniform", "log_uniform", "int_uniform", "choice"] as const;

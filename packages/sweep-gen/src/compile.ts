@@ -1,8 +1,10 @@
 import { UsageError } from "@slurmpipe/core";
 import { type Draft, type ListAxis, emptyDraft } from "./draft.ts";
 import { type FlagOverrides, applyFlags } from "./flags.ts";
+import { firstDuplicate } from "./axis-values.ts";
 import { Issues, formatIssue } from "./issues.ts";
 import type { Factor, Located, Plan, Variant } from "./plan.ts";
+import { type StagePlan, compileStages } from "./stages.ts";
 import { type SweepFile, readFile } from "./read-file.ts";
 import { type Template, parseTemplate } from "./template.ts";
 import type { Val } from "./values.ts";
@@ -11,6 +13,8 @@ export type { FlagOverrides } from "./flags.ts";
 export { type SweepFile, TOP_LEVEL_KEYS } from "./read-file.ts";
 
 export interface CompiledSweep extends Plan {
+  /** The stages, in dependency order (empty without `stages:`). */
+  stages: StagePlan[];
   warnings: string[];
 }
 
@@ -23,10 +27,11 @@ export function compileSweep(file: SweepFile | undefined, flags: FlagOverrides =
   issues.throwIfAny();
   applyFlags(flags, draft);
   const plan = finish(draft, source, issues);
+  const stages = compileStages(plan, draft, issues);
   // Problems that only concern command-line flags are usage errors (exit 2).
   if (issues.list.length > 0 && issues.list.every((i) => i.source.startsWith("-"))) throw new UsageError(issues.list.map(formatIssue).join("\n"));
   issues.throwIfAny();
-  return { ...plan, warnings: issues.warnings };
+  return { ...plan, stages, warnings: issues.warnings };
 }
 
 function finish(d: Draft, source: string, issues: Issues): Plan {
@@ -70,7 +75,7 @@ function finish(d: Draft, source: string, issues: Issues): Plan {
     excludes: d.excludes,
     maxNameLength: d.maxNameLength,
   };
-  checkPlaceholders(plan, named, issues);
+  checkPlaceholders(plan, named, issues, d.stages.length > 0);
   return plan;
 }
 
@@ -96,22 +101,19 @@ function buildFactors(d: Draft, issues: Issues): Factor[] {
     const zipped = z?.value.map((k) => d.axes.get(k)).filter((a): a is ListAxis => a?.kind === "list");
     const members = zipped && zipped.length === z!.value.length ? zipped : [axis];
     for (const m of members) done.add(m.key);
-    const n = Math.min(...members.map((m) => m.values.length));
-    factors.push({ keys: members.map((m) => m.key), rows: Array.from({ length: n }, (_, i) => members.map((m) => m.values[i]!)), at: z ? z.at : axis.at });
+    const length = members.reduce((n, m) => Math.min(n, m.values.length), Number.POSITIVE_INFINITY);
+    factors.push({ keys: members.map((m) => m.key), columns: members.map((m) => m.values), length, at: z ? z.at : axis.at });
     for (const m of members) checkDistinct(m, issues);
   }
   return factors;
 }
 
-/** The same value twice in one axis would make two identical runs. */
+/** The same value twice in one axis would make two identical runs (ranges checked by arithmetic). */
 function checkDistinct(axis: ListAxis, issues: Issues): void {
-  const seen = new Map<string, Val>();
-  for (const v of axis.values) {
-    const k = JSON.stringify(v.value);
-    const first = seen.get(k);
-    if (first) issues.add(v.at, `duplicate value ${v.text} in axis "${axis.key}"${first.at.line ? ` (first on line ${first.at.line})` : ""}`);
-    else seen.set(k, v);
-  }
+  const dup = firstDuplicate(axis.values);
+  if (!dup) return;
+  const { value: v, first } = dup;
+  issues.add(v.at, `duplicate value ${v.text} in axis "${axis.key}"${first?.at.line ? ` (first on line ${first.at.line})` : ""}`);
 }
 
 function defaultName(d: Draft, named: boolean, source: string): Located<Template> {
@@ -127,24 +129,25 @@ function defaultName(d: Draft, named: boolean, source: string): Located<Template
   return { value: parseTemplate(text), at: { source, path: `name (default "${text}")` } };
 }
 
-/** Which values a key can take in a variant: for checking that templates only use what exists. */
+/**
+ * Values a key can take in a variant that may lack a label: for checking that templates only use
+ * what exists. A range's values are numbers, which always have one, so only listed values count.
+ */
 function valuesOf(plan: Plan, v: Variant, key: string): Val[] | "sampled" | undefined {
   const f = plan.factors.find((x) => x.keys.includes(key));
-  if (f) {
-    const k = f.keys.indexOf(key);
-    return f.rows.map((r) => r[k]!);
-  }
+  if (f) return f.columns[f.keys.indexOf(key)]!.listed;
   const s = plan.sampled.find((x) => x.key === key);
   if (s) return s.dist.kind === "choice" ? s.dist.values : "sampled";
   const fixed = v.params.get(key) ?? plan.base.get(key);
   return fixed ? [fixed] : undefined;
 }
 
-function checkPlaceholders(plan: Plan, named: boolean, issues: Issues): void {
+/** Every placeholder and filter key of a plan names something that exists (`staged`: `{stage}` may be used). */
+export function checkPlaceholders(plan: Plan, named: boolean, issues: Issues, staged = plan.stage !== undefined): void {
   const check = (t: Located<Template> | undefined, what: string, extra: string[], needLabel: boolean) => {
     if (!t) return;
     for (const key of t.value.keys) {
-      if (key === "index" || extra.includes(key)) continue;
+      if (key === "index" || extra.includes(key) || (key === "stage" && staged)) continue;
       if (key === "variant") {
         if (!named) issues.add(t.at, `{variant} is used in ${what} but the sweep has no variants`);
         continue;
@@ -167,7 +170,7 @@ function checkPlaceholders(plan: Plan, named: boolean, issues: Issues): void {
   check(plan.group, "the group", [], true);
   check(plan.dir, "dir", ["name"], false);
   for (const w of plan.command.words ?? []) check({ value: w, at: plan.command.at }, "the command", ["name"], false);
-  const known = new Set<string>(["variant", "index", "name", "group"]);
+  const known = new Set<string>(["variant", "index", "name", "group", ...(staged ? ["stage"] : [])]);
   for (const v of plan.variants) for (const k of v.params.keys()) known.add(k);
   for (const k of plan.base.keys()) known.add(k);
   for (const f of plan.factors) for (const k of f.keys) known.add(k);

@@ -1,12 +1,13 @@
 import { UsageError } from "@slurmpipe/core";
 import { split as shellSplit } from "shlex";
-import { checkBounds, expandRange, isRange } from "./axes.ts";
+import { checkBounds, isRange, parseRange } from "./axes.ts";
+import { AxisValues } from "./axis-values.ts";
 import { type Draft, PARAM_KEY } from "./draft.ts";
 import { parseFilter } from "./filter.ts";
 import type { ArgsStyle } from "./plan.ts";
 import type { SampleMethod } from "./sample.ts";
 import { parseTemplate } from "./template.ts";
-import { type Val, type Where, makeVal, parseFlagValue } from "./values.ts";
+import { type Where, makeVal, parseFlagValue } from "./values.ts";
 
 /** Options given on the command line; they override or extend the sweep file. */
 export interface FlagOverrides {
@@ -44,13 +45,13 @@ function applyParamFlag(text: string, draft: Draft): void {
     if (problem) throw new UsageError(`-p ${key}: ${problem}`);
     draft.axes.set(key, { kind: "sampled", axis: { key, dist: { kind, lo, hi }, digits: 4, at }, fromFlag: true });
   } else {
-    const values: Val[] = [];
+    const values = new AxisValues();
     for (const item of spec.split(",")) {
       const word = item.trim();
       if (word === "") throw new UsageError(`-p ${key}=${spec}: empty item in the list`);
       if (isRange(word)) {
         try {
-          for (const x of expandRange(word)) values.push(makeVal(x, at));
+          values.pushRange(parseRange(word), at);
         } catch (e) {
           throw new UsageError(`-p ${key}: ${(e as Error).message}`);
         }

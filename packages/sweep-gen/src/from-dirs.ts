@@ -5,7 +5,7 @@ import fg from "fast-glob";
 import { split as shellSplit } from "shlex";
 import { ID_LENGTH } from "./generate.ts";
 import { nameProblem } from "./names.ts";
-import { type Summary, type SummaryRow, parseSummaryMarkdown, parseSummaryYaml } from "./summary.ts";
+import { type Summary, type SummaryRow, markedForFineTuning, parseSummaryMarkdown, parseSummaryYaml } from "./summary.ts";
 
 export type ControlsMode = "skip" | "include";
 
@@ -163,7 +163,17 @@ export async function fromDirs(opts: FromDirsOptions, emit: (r: RunRecord) => Pr
       const hasDir = existsSync(dir);
       if ([...scriptNames].some((n) => existsSync(join(dir, n)))) continue; // left out by the glob on purpose
       if (!row.control && !hasDir) {
-        log.info(`${where(row)}: run ${row.name} has no directory ${dir} (not scaffolded?); skipped`);
+        log.warn(`${where(row)}: run ${row.name} has no directory ${dir} (not scaffolded?); skipped`);
+        continue;
+      }
+      if (hasDir && markedForFineTuning(row)) {
+        // Not a quiet note: the run would silently never be trained. A record with an error
+        // keeps it visible downstream (slurm-submit passes it through, summary-md shows it).
+        const message = `${dir}: marked for fine-tuning in ${basename(summary!.file)} but has no ${[...scriptNames].join(" or ")}`;
+        log.warn(`${message} (${where(row)})`);
+        const name = nameProblem(row.name, opts.maxNameLength) ? basename(dir) : row.name;
+        await emit({ ...baseRecord(experiment, name), dir, error: { stage: "sweep-gen", code: "missing_script", message } });
+        failed++;
         continue;
       }
       if (opts.controls === "skip") {
@@ -181,8 +191,12 @@ export async function fromDirs(opts: FromDirsOptions, emit: (r: RunRecord) => Pr
   return failed > 0 ? 1 : 0;
 }
 
+function baseRecord(experiment: string, name: string): RunRecord {
+  return { kind: "run", v: SCHEMA_VERSION, id: contentId({ experiment, run: name }, ID_LENGTH), name, group: experiment };
+}
+
 function controlRecord(experiment: string, name: string, dir: string | undefined): RunRecord {
-  const rec: RunRecord = { kind: "run", v: SCHEMA_VERSION, id: contentId({ experiment, run: name }, ID_LENGTH), name, group: experiment, control: true };
+  const rec: RunRecord = { ...baseRecord(experiment, name), control: true };
   if (dir) rec.dir = dir;
   return rec;
 }

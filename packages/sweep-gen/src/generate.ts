@@ -12,6 +12,8 @@ export interface Combo {
   index: number;
   variant: Variant;
   vals: Record<string, Val>;
+  /** The run of a `for_each: group` stage stands for this group (`{group}`); a `sweep` one for all. */
+  aggregate?: { scope: "group" | "sweep"; group?: string };
 }
 
 export const ID_LENGTH = 16;
@@ -19,7 +21,7 @@ export const ID_LENGTH = 16;
 /** Number of points before filters: variants x samples x grid. */
 export function totalCombos(plan: Plan): number {
   const samples = plan.sample ? plan.sample.n : 1;
-  return plan.factors.reduce((n, f) => n * f.rows.length, plan.variants.length * samples);
+  return plan.factors.reduce((n, f) => n * f.length, plan.variants.length * samples);
 }
 
 /**
@@ -46,19 +48,27 @@ export function* combos(plan: Plan): Generator<Combo> {
           point[axis.key] = axis.dist.kind === "choice" ? axis.dist.values[drawn.choice!]! : makeVal(drawn.value, axis.at);
         });
       }
-      if (factors.some((f) => f.rows.length === 0)) continue;
+      if (factors.some((f) => f.length === 0)) continue;
       const counters = new Array<number>(factors.length).fill(0);
+      // Each factor's current values, fetched again only when its counter moves: a range makes
+      // its value on demand, and the slow axes stay put for most combos.
+      const current = factors.map((f) => f.columns.map((c) => c.at(0)));
       while (true) {
         const vals: Record<string, Val> = { ...point };
         for (let f = 0; f < factors.length; f++) {
-          const factor = factors[f]!;
-          const row = factor.rows[counters[f]!]!;
-          for (let k = 0; k < factor.keys.length; k++) vals[factor.keys[k]!] = row[k]!;
+          const keys = factors[f]!.keys;
+          const row = current[f]!;
+          for (let k = 0; k < keys.length; k++) vals[keys[k]!] = row[k]!;
         }
         yield { index: index++, variant, vals };
         let f = factors.length - 1;
-        while (f >= 0 && ++counters[f]! === factors[f]!.rows.length) counters[f--] = 0;
+        while (f >= 0 && ++counters[f]! === factors[f]!.length) {
+          counters[f] = 0;
+          current[f] = factors[f]!.columns.map((c) => c.at(0));
+          f--;
+        }
         if (f < 0) break;
+        current[f] = factors[f]!.columns.map((c) => c.at(counters[f]!));
       }
     }
   }
@@ -108,6 +118,8 @@ export class RunBuilder {
   private lookup(c: Combo, key: string, how: "label" | "text", name?: string): string {
     if (key === "variant") return c.variant.name ?? "";
     if (key === "index") return String(c.index);
+    if (key === "stage" && this.plan.stage && !(key in c.vals)) return this.plan.stage.name;
+    if (key === "group" && c.aggregate && !(key in c.vals)) return c.aggregate.group ?? "";
     if (key === "name" && name !== undefined && !(key in c.vals)) return name;
     const v = c.vals[key]!;
     return how === "label" ? v.label! : v.text;
@@ -118,6 +130,7 @@ export class RunBuilder {
   }
 
   group(c: Combo): string | undefined {
+    if (c.aggregate) return c.aggregate.group;
     if (this.plan.group) return renderTemplate(this.plan.group.value, (k) => this.lookup(c, k, "label"));
     return c.variant.name;
   }
@@ -130,6 +143,7 @@ export class RunBuilder {
     const get = (key: string): FilterValue | undefined => {
       if (key === "variant") return c.variant.name === undefined ? undefined : { value: c.variant.name };
       if (key === "index") return { value: c.index };
+      if (key === "stage" && !(key in c.vals)) return this.plan.stage ? { value: this.plan.stage.name } : undefined;
       if (key === "name" && !(key in c.vals)) return { value: name ?? this.name(c) };
       if (key === "group" && !(key in c.vals)) {
         const g = this.group(c);
@@ -162,7 +176,7 @@ export class RunBuilder {
   /** A placeholder of the dir template whose value has no label (`..`, `/`, `日本`), if any. */
   unlabelledDirKey(c: Combo): string | undefined {
     for (const key of this.plan.dir?.value.keys ?? []) {
-      if (key === "variant" || key === "index" || (key === "name" && !(key in c.vals))) continue;
+      if (key === "variant" || key === "index" || (key === "name" && !(key in c.vals)) || (key === "stage" && this.plan.stage)) continue;
       if (c.vals[key]?.label === undefined) return key;
     }
     return undefined;
@@ -182,14 +196,23 @@ export class RunBuilder {
     const command = this.command(c, name);
     const dir = this.dir(name, c);
     const variant = c.variant.name;
-    const id = contentId({ params, command: command ?? null, variant: variant ?? null, dir: dir ?? null }, ID_LENGTH);
-    const resources = c.variant.resources ? { ...this.plan.resources, ...c.variant.resources } : this.plan.resources;
-    const priority = c.variant.priority ?? this.plan.priority;
+    const stage = this.plan.stage;
+    // A stage's runs differ from the other stages' runs of the same parameters by the stage alone
+    // when they share command and dir (an eval run reading the train run's directory).
+    const content = { params, command: command ?? null, variant: variant ?? null, dir: dir ?? null, ...(stage ? { stage: stage.name } : {}), ...(c.aggregate ? { group: c.aggregate.group ?? null } : {}) };
+    const id = contentId(content, ID_LENGTH);
+    let resources = c.variant.resources ? { ...this.plan.resources, ...c.variant.resources } : this.plan.resources;
+    if (stage?.resources) resources = { ...resources, ...stage.resources };
+    const priority = stage?.priority ?? c.variant.priority ?? this.plan.priority;
     const rec: RunRecord = { kind: "run", v: SCHEMA_VERSION, id, name };
+    if (stage) rec.stage = stage.name;
     const group = this.group(c);
     if (group !== undefined) rec.group = group;
     if (variant !== undefined) rec.variant = variant;
     rec.params = params;
+    // What the sweep generated, kept when `params` is changed downstream (a suggested fix
+    // applied with jq): core's paramChanges compares the two. Not part of the id.
+    rec.sweep_params = { ...params };
     if (command) rec.command = command;
     if (resources) rec.resources = resources;
     if (priority !== undefined) rec.priority = priority;

@@ -5,6 +5,7 @@ import { RunBuilder, combos, totalCombos } from "./generate.ts";
 import { SweepError, formatIssue } from "./issues.ts";
 import { checkNames } from "./names.ts";
 import { DEFAULT_MAX_NAME_LENGTH } from "./plan.ts";
+import { StagedSweep } from "./staged-run.ts";
 import { readSweepText } from "./sweep-file.ts";
 
 export { compileSweep, TOP_LEVEL_KEYS, type FlagOverrides, type SweepFile, type CompiledSweep } from "./compile.ts";
@@ -99,6 +100,7 @@ export async function sweepGen(opts: SweepGenOptions, io: SweepGenIo): Promise<n
     for (const issue of e.issues) log.error(formatIssue(issue));
     return 1;
   }
+  if (plan.stages.length > 0) return stagedSweep(plan, opts, out, log);
   const total = totalCombos(plan);
   const filtered = plan.filters.length > 0 || plan.excludes.length > 0;
   const maxRuns = opts.maxRuns ?? DEFAULT_MAX_RUNS;
@@ -146,6 +148,39 @@ export async function sweepGen(opts: SweepGenOptions, io: SweepGenIo): Promise<n
       chunk = "";
     }
   }
+  if (chunk) await out.writeLine(chunk);
+  return 0;
+}
+
+/** A sweep with `stages:`: every stage's names checked, then the dependencies, then the runs. */
+async function stagedSweep(plan: CompiledSweep, opts: SweepGenOptions, out: NdjsonWriter, log: Logger): Promise<number> {
+  const staged = new StagedSweep(plan, plan.stages);
+  const total = totalCombos(plan) * staged.runStageCount;
+  const maxRuns = opts.maxRuns ?? DEFAULT_MAX_RUNS;
+  if (total > maxRuns) {
+    log.error(`${opts.file ?? "the sweep"}: its stages make ${formatCount(total)} runs, over the limit of ${formatCount(maxRuns)}: raise the limit with --max-runs`);
+    return 1;
+  }
+  const issues = staged.builders().flatMap(({ plan: p, builder }) => checkNames(p, builder).issues);
+  const checked = issues.length === 0 ? staged.check() : undefined;
+  for (const issue of [...issues, ...(checked?.issues ?? [])]) log.error(formatIssue(issue));
+  if (!checked || checked.issues.length > 0) return 1;
+  if (opts.count) {
+    await out.writeLine(String(checked.count));
+    return 0;
+  }
+  let chunk = "";
+  let first = true;
+  await staged.generate(async (line) => {
+    // The first record is checked against core's schema; the others of a stage share its shape.
+    if (first) RunRecord.parse(JSON.parse(line));
+    first = false;
+    chunk += `${line}\n`;
+    if (chunk.length >= CHUNK_CHARS) {
+      await out.writeLine(chunk);
+      chunk = "";
+    }
+  });
   if (chunk) await out.writeLine(chunk);
   return 0;
 }

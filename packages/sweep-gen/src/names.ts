@@ -1,3 +1,4 @@
+import { type LabelFacts, labelFacts } from "./axis-values.ts";
 import { type Combo, type RunBuilder, combos, totalCombos } from "./generate.ts";
 import type { Issue } from "./issues.ts";
 import type { Plan } from "./plan.ts";
@@ -15,24 +16,30 @@ export function nameProblem(name: string, max: number): string | undefined {
   return undefined;
 }
 
-type Labels = { kind: "finite"; labels: string[]; factor?: string; injective: boolean } | { kind: "index" } | { kind: "open" };
+type Labels = { kind: "finite"; facts: (sep: string | undefined) => LabelFacts; factor?: string; injective: boolean } | { kind: "index" } | { kind: "open" };
 
 function labelsOf(plan: Plan, key: string): Labels {
   if (key === "index") return { kind: "index" };
+  if (key === "stage" && plan.stage && !plan.base.has(key)) {
+    const labels = [plan.stage.name];
+    return { kind: "finite", facts: (sep) => labelFacts(labels, sep), injective: false };
+  }
   if (key === "variant") {
     const labels = plan.variants.map((v) => v.name ?? "");
-    return { kind: "finite", labels, factor: "variant", injective: true };
+    return { kind: "finite", facts: (sep) => labelFacts(labels, sep), factor: "variant", injective: true };
   }
   const fi = plan.factors.findIndex((f) => f.keys.includes(key));
   if (fi >= 0) {
     const f = plan.factors[fi]!;
-    const k = f.keys.indexOf(key);
-    const labels = f.rows.map((r) => r[k]!.label ?? "");
-    return { kind: "finite", labels, factor: `f${fi}`, injective: new Set(labels).size === labels.length };
+    const column = f.columns[f.keys.indexOf(key)]!;
+    // An axis's values are distinct (checked when compiled); numbers have distinct labels, so a
+    // numeric axis (a range of any length) needs no set of its labels.
+    const injective = column.numeric || new Set(column.labels()).size === column.length;
+    return { kind: "finite", facts: (sep) => column.labelFacts(sep), factor: `f${fi}`, injective };
   }
   if (plan.sampled.some((s) => s.key === key)) return { kind: "open" };
   const labels = plan.variants.map((v) => (v.params.get(key) ?? plan.base.get(key))?.label ?? "");
-  return { kind: "finite", labels, injective: false };
+  return { kind: "finite", facts: (sep) => labelFacts(labels, sep), injective: false };
 }
 
 /**
@@ -57,7 +64,7 @@ export function proveDirs(plan: Plan): string | undefined {
   for (const key of t.keys) {
     if (key === "name" || key === "index") continue;
     const info = labelsOf(plan, key);
-    if (info.kind === "finite" && info.labels.some((l) => l === "")) return `{${key}} has a value with nothing left for a directory name`;
+    if (info.kind === "finite" && info.facts(undefined).empty) return `{${key}} has a value with nothing left for a directory name`;
   }
   return t.keys.includes("name") || t.keys.includes("index") ? undefined : proveDistinct(plan, t.parts, "dir");
 }
@@ -87,11 +94,12 @@ function proveDistinct(plan: Plan, parts: readonly TemplatePart[], what: "name" 
       if (sep !== undefined && /\d/.test(sep)) return "{index} is followed by a digit";
       continue;
     }
-    if (info.labels.some((l) => l === "" || !NAME_CHARS.test(l))) return `{${part.key}} has a value that is not safe`;
-    if (isName && i === 0 && info.labels.some((l) => !FIRST_CHAR.test(l))) return `{${part.key}} starts the name and has a value starting with - . + or =`;
-    if (sep !== undefined && info.labels.some((l) => l.includes(sep))) return `a value of {${part.key}} contains "${sep}", the character after it in the template`;
+    const facts = info.facts(sep);
+    if (facts.unsafe) return `{${part.key}} has a value that is not safe`;
+    if (isName && i === 0 && facts.badFirst) return `{${part.key}} starts the name and has a value starting with - . + or =`;
+    if (facts.hasSep) return `a value of {${part.key}} contains "${sep}", the character after it in the template`;
     // A loop, not Math.max(...labels): an axis of a million values overflows the call stack.
-    maxLength += info.labels.reduce((m, l) => Math.max(m, l.length), 0);
+    maxLength += facts.maxLength;
     if (info.factor && info.injective) covered.add(info.factor);
   }
   if (isName && maxLength > plan.maxNameLength) return `names may reach ${maxLength} characters`;
@@ -100,7 +108,7 @@ function proveDistinct(plan: Plan, parts: readonly TemplatePart[], what: "name" 
   if (plan.variants.length > 1 && !covered.has("variant")) return `{variant} is not in the ${what}`;
   for (let fi = 0; fi < plan.factors.length; fi++) {
     const f = plan.factors[fi]!;
-    if (f.rows.length > 1 && !covered.has(`f${fi}`)) return `no placeholder of the ${what} tells the values of "${f.keys.join("/")}" apart`;
+    if (f.length > 1 && !covered.has(`f${fi}`)) return `no placeholder of the ${what} tells the values of "${f.keys.join("/")}" apart`;
   }
   return undefined;
 }

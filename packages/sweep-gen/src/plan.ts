@@ -1,4 +1,5 @@
 import type { Resources } from "@slurmpipe/core";
+import type { AxisValues } from "./axis-values.ts";
 import type { Filter } from "./filter.ts";
 import type { SampleMethod } from "./sample.ts";
 import type { Template } from "./template.ts";
@@ -7,8 +8,10 @@ import type { Val, Where } from "./values.ts";
 /** A grid dimension: one axis, or several zipped axes that advance together (`zip: [[lr, warmup]]`). */
 export interface Factor {
   keys: string[];
-  /** rows[i][k] is the value of keys[k] at position i. */
-  rows: Val[][];
+  /** columns[k].at(i) is the value of keys[k] at position i (zipped axes share positions). */
+  columns: AxisValues[];
+  /** Number of positions (a zip group: its axes' common length). */
+  length: number;
   at: Where;
 }
 
@@ -66,7 +69,17 @@ export interface SweepSettings {
   maxNameLength: number;
 }
 
+/** What a stage changes in the runs of a sweep with `stages:` (see stages.ts). */
+export interface StageInfo {
+  name: string;
+  /** Merged over the top level's and the variant's: the stage knows its jobs best. */
+  resources?: Resources;
+  priority?: number;
+}
+
 export interface Plan extends SweepSettings {
+  /** Set on the plan of one stage of a sweep with stages: `{stage}` and records' `stage`. */
+  stage?: StageInfo;
   source: string;
   base: Map<string, Val>;
   factors: Factor[];

@@ -1,14 +1,16 @@
 import { Resources, parseDuration, parseMemory } from "@slurmpipe/core";
-import { split as shellSplit } from "shlex";
 import { type Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { MAX_YAML_DEPTH, checkDocument } from "./yaml-checks.ts";
 
 /** Aliases one value may expand (yaml's default is 100); a bomb nests them to billions. */
 const MAX_ALIAS_COUNT = 100;
-import { type AxisSyntaxError, DISTRIBUTIONS, checkBounds, expandRange, isRange } from "./axes.ts";
+import { type AxisSyntaxError, DISTRIBUTIONS, checkBounds, isRange, parseRange } from "./axes.ts";
+import { AxisValues } from "./axis-values.ts";
 import { type Axis, type Draft, PARAM_KEY, filterAt, template } from "./draft.ts";
 import type { Issues } from "./issues.ts";
 import type { Distribution, Variant } from "./plan.ts";
+import { readArgs, readCommand } from "./read-command.ts";
+import { readStages } from "./read-stages.ts";
 import { SAMPLE_METHODS, type SampleMethod } from "./sample.ts";
 import { type Json, NAME_CHARS, type Val, type Where, isJson, makeVal } from "./values.ts";
 
@@ -36,6 +38,7 @@ export const TOP_LEVEL_KEYS = [
   "priority",
   "outputs",
   "max_name_length",
+  "stages",
 ] as const;
 
 const VARIANT_KEYS = ["description", "params", "priority", "resources"];
@@ -45,7 +48,7 @@ const SAMPLE_KEYS = ["n", "seed", "method"];
 const RESOURCE_KEYS = new Set(Object.keys(Resources.shape));
 
 /** Reads a sweep file (YAML or JSON; JSON is YAML) keeping the line of every key and value. */
-class Reader {
+export class Reader {
   readonly lc = new LineCounter();
   doc!: Document;
   constructor(
@@ -124,7 +127,7 @@ class Reader {
   }
 }
 
-function describe(node: Node | null | undefined): string {
+export function describe(node: Node | null | undefined): string {
   if (node === null || node === undefined) return "nothing";
   if (isMap(node)) return "a mapping";
   if (isSeq(node)) return "a list";
@@ -132,7 +135,7 @@ function describe(node: Node | null | undefined): string {
   return "an alias";
 }
 
-function closest(word: string, known: readonly string[]): string {
+export function closest(word: string, known: readonly string[]): string {
   const near = known.find((k) => k.startsWith(word.slice(0, 3)) || word.startsWith(k.slice(0, 3)));
   return near ? ` (did you mean "${near}"?)` : "";
 }
@@ -166,10 +169,13 @@ export function readFile(file: SweepFile, issues: Issues, draft: Draft): void {
         break;
       }
       case "command":
-        readCommand(r, value, draft);
+        readCommand(r, value, draft.command, "command");
         break;
       case "args":
-        readArgs(r, value, draft);
+        readArgs(r, value, draft.command, "args");
+        break;
+      case "stages":
+        readStages(r, value, draft);
         break;
       case "params":
         for (const e of r.entries(value, key)) {
@@ -240,52 +246,6 @@ export function readFile(file: SweepFile, issues: Issues, draft: Draft): void {
   }
 }
 
-function readCommand(r: Reader, value: Node | null, draft: Draft): void {
-  const at = r.at(value, "command");
-  draft.command.at = at;
-  let words: { text: string; at: Where }[] = [];
-  if (isScalar(value) && typeof value.value === "string") {
-    try {
-      words = shellSplit(value.value).map((text) => ({ text, at }));
-    } catch (e) {
-      r.fail(value, "command", `cannot split into words: ${(e as Error).message}`);
-      return;
-    }
-  } else if (isSeq(value)) {
-    value.items.forEach((item, i) => {
-      const node = item as Node;
-      const path = `command[${i}]`;
-      if (isScalar(node) && (typeof node.value === "string" || typeof node.value === "number")) {
-        words.push({ text: typeof node.value === "number" ? (node.source ?? String(node.value)) : node.value, at: r.at(node, path) });
-      } else r.fail(node, path, `command words must be strings, got ${describe(node)}`);
-    });
-  } else {
-    r.fail(value, "command", `expected an argv list (["python", "train.py"]) or a string, got ${describe(value)}`);
-    return;
-  }
-  if (words.length === 0) r.fail(value, "command", "the command is empty");
-  const tpls = words.map((w) => template(w.text, w.at, r.issues));
-  if (tpls.every((t) => t !== undefined)) draft.command.words = tpls.map((t) => t!.value);
-}
-
-function readArgs(r: Reader, value: Node | null, draft: Draft): void {
-  const styleOf = (node: Node | null, path: string) => {
-    const s = r.str(node, path);
-    if (s === undefined) return;
-    if (s !== "none" && s !== "hydra" && s !== "argparse") r.fail(node, path, `unknown args style "${s}" (hydra, argparse, none)`);
-    else draft.command.style = s;
-  };
-  if (isScalar(value)) {
-    styleOf(value, "args");
-    return;
-  }
-  for (const e of r.entries(value, "args")) {
-    if (e.key === "style") styleOf(e.value, "args.style");
-    else if (e.key === "skip") for (const s of r.strings(e.value, "args.skip")) draft.command.skip.add(s.text);
-    else r.fail(e.keyNode, `args.${e.key}`, `unknown key "${e.key}" (known: style, skip)`);
-  }
-}
-
 function readAxis(r: Reader, key: string, node: Node | null, path: string): Axis | undefined {
   const at = r.at(node, path);
   if (isSeq(node)) {
@@ -293,12 +253,18 @@ function readAxis(r: Reader, key: string, node: Node | null, path: string): Axis
       r.fail(node, path, "empty axis: give at least one value");
       return undefined;
     }
-    const values = node.items.map((item, i) => r.val(item as Node, `${path}[${i}]`)).filter((v): v is Val => v !== undefined);
+    const values = new AxisValues();
+    node.items.forEach((item, i) => {
+      const v = r.val(item as Node, `${path}[${i}]`);
+      if (v) values.push(v);
+    });
     return { kind: "list", key, values, at, fromFlag: false };
   }
   if (isScalar(node) && typeof node.value === "string" && isRange(node.value)) {
     try {
-      return { kind: "list", key, values: expandRange(node.value).map((x) => makeVal(x, at)), at, fromFlag: false };
+      const values = new AxisValues();
+      values.pushRange(parseRange(node.value), at);
+      return { kind: "list", key, values, at, fromFlag: false };
     } catch (e) {
       r.fail(node, path, (e as AxisSyntaxError).message);
       return undefined;
@@ -333,7 +299,10 @@ function readAxis(r: Reader, key: string, node: Node | null, path: string): Axis
   }
   // A single value: an axis of one (same as a fixed parameter, but it may be zipped or overridden).
   const v = r.val(node, path);
-  return v ? { kind: "list", key, values: [v], at, fromFlag: false } : undefined;
+  if (!v) return undefined;
+  const values = new AxisValues();
+  values.push(v);
+  return { kind: "list", key, values, at, fromFlag: false };
 }
 
 function readVariants(r: Reader, value: Node | null, draft: Draft): void {
@@ -361,7 +330,7 @@ function readVariants(r: Reader, value: Node | null, draft: Draft): void {
   }
 }
 
-function readResources(r: Reader, node: Node | null, path: string): Resources | undefined {
+export function readResources(r: Reader, node: Node | null, path: string): Resources | undefined {
   const value = r.json(node, path);
   if (value === undefined) return undefined;
   const parsed = Resources.safeParse(value);

@@ -6,6 +6,8 @@ export interface SummaryRow {
   /** Directory name when the summary gives one apart from the run name. */
   dir?: string;
   control: boolean;
+  /** The type column's (or `type:` field's) text, when the summary has one: "Fine-tuned", "Control". */
+  type?: string;
   /** 1-based line in the summary file. */
   line: number;
 }
@@ -84,9 +86,18 @@ export function parseSummaryMarkdown(text: string, file: string): Summary {
     if (name === "" || /^-+$/.test(name)) continue;
     const control = (typeCol >= 0 && /control/i.test(r.cells[typeCol] ?? "")) || (controlCol >= 0 && TRUTHY.test(r.cells[controlCol] ?? ""));
     const dir = dirCol >= 0 && r.cells[dirCol] ? r.cells[dirCol]!.replace(/\/+$/, "").split("/").pop() : undefined;
-    rows.push({ name, control, line: r.line, ...(dir ? { dir } : {}) });
+    const type = typeCol >= 0 && r.cells[typeCol] ? r.cells[typeCol] : undefined;
+    rows.push({ name, control, line: r.line, ...(type ? { type } : {}), ...(dir ? { dir } : {}) });
   }
   return { file, rows };
+}
+
+/**
+ * True when the summary marks the run for fine-tuning: its type says so ("Fine-tuned"), or it has
+ * no type and is not a control (a table without a type column lists the runs to train).
+ */
+export function markedForFineTuning(row: SummaryRow): boolean {
+  return !row.control && (row.type === undefined || /fine[\s_-]?tun/i.test(row.type));
 }
 
 /** Runs listed in experiment_summary.yaml: `runs: [{name, type: fine-tuned|control}, ...]`. */
@@ -103,7 +114,13 @@ export function parseSummaryYaml(text: string, file: string): Summary {
     const type = item.get("type");
     const dir = item.get("directory") ?? item.get("dir");
     const line = lc.linePos(item.range?.[0] ?? 0).line;
-    rows.push({ name: name.value, control: typeof type === "string" && /control/i.test(type), line, ...(typeof dir === "string" ? { dir: dir.replace(/\/+$/, "").split("/").pop()! } : {}) });
+    rows.push({
+      name: name.value,
+      control: typeof type === "string" && /control/i.test(type),
+      line,
+      ...(typeof type === "string" && type ? { type } : {}),
+      ...(typeof dir === "string" ? { dir: dir.replace(/\/+$/, "").split("/").pop()! } : {}),
+    });
   }
   return { file, rows };
 }
