@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../support/cli.ts";
 import { cancelOwn, ensureBin, loadRecipe, readRecords, runStep, scratch } from "./support/recipe.ts";
@@ -86,4 +87,51 @@ describe("sample-run recipe on the local backend, every built-in profile", () =>
       expect(report).toMatch(/NOT READY/);
     });
   }
+
+  it("a script rendered with --requeue-on-signal checkpoints on the warning, requeues itself and resumes (generic: the step under srun)", async () => {
+    const dir = join(s.dir, "requeue");
+    mkdirSync(dir, { recursive: true });
+    // Stops at the warning with a checkpoint (exit 0); started again, resumes from it and ends.
+    writeFileSync(
+      join(dir, "resumable.py"),
+      [
+        "import os, signal, sys, time",
+        'ck = "checkpoint.txt"',
+        "if os.path.exists(ck):",
+        '    print("resumed from", open(ck).read(), "restart", os.environ.get("SLURM_RESTART_COUNT"), "step", os.environ.get("SLURM_STEP_ID"), flush=True)',
+        "    sys.exit(0)",
+        "def term(*_):",
+        '    open(ck, "w").write("step-42")',
+        '    print("checkpoint written", flush=True)',
+        "    sys.exit(0)",
+        "signal.signal(signal.SIGTERM, term)",
+        'print("training", flush=True)',
+        "time.sleep(120)",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "sweep.yaml"), [`command: [python3, ${JSON.stringify(join(dir, "resumable.py"))}]`, 'name: "lp-requeue"', 'resources: { time: "00:01:00" }', ""].join("\n"));
+    const env = { ...s.env, HOME: dir, PATH: `${join(repoRoot, "examples/bin")}:${process.env.PATH}` };
+    const sh = (command: string) => execa("bash", ["-c", `set -euo pipefail; ${command}`], { cwd: dir, env, reject: false, timeout: 150_000 });
+    // The warning 55 s before the 1-minute limit: 5 s in.
+    const render = await sh("sweep-gen sweep.yaml | slurm-render --profile generic --requeue-on-signal 55 > rendered.ndjson");
+    expect(render.exitCode, render.stderr).toBe(0);
+    const [rendered] = readRecords(join(dir, "rendered.ndjson"));
+    const script = readFileSync((rendered!.script as { path: string }).path, "utf8");
+    expect(script).toMatch(/^#SBATCH --signal=B:SIGTERM@55$/m);
+    expect(script).toMatch(/^srun .*resumable\.py.* &$/m);
+    expect(script).toContain('scontrol requeue "$SLURM_JOB_ID"');
+    const run = await sh("slurm-submit --backend local --state st < rendered.ndjson | slurm-poll --backend local --state st --interval 1s > polled.ndjson");
+    expect(run.exitCode, run.stderr).toBe(0);
+    const [polled] = readRecords(join(dir, "polled.ndjson")).filter((r) => r.kind === "run");
+    expect(polled!.state).toMatchObject({ state: "COMPLETED", exit_code: "0:0" });
+    const jobId = (polled!.job as { id: string }).id;
+    const logs = polled!.logs as { stdout: string; stderr: string };
+    const stdout = readFileSync(logs.stdout.replace("%j", jobId), "utf8");
+    const stderr = readFileSync(logs.stderr.replace("%j", jobId), "utf8");
+    expect(stdout).toMatch(/training\ncheckpoint written\n[\s\S]*resumed from step-42 restart 1 step 0\n/);
+    expect(stderr).toMatch(/time-limit warning received; requeueing job \d+/);
+    expect(stderr).toMatch(/DUE TO JOB REQUEUE/);
+    expect(stderr).not.toMatch(/scontrol requeue failed|Invalid job id|DUE TO TIME LIMIT/);
+  });
 });
