@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the job scripts here are bash code, ${...} is bash's
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -102,6 +102,20 @@ describe("local backend: job steps (srun), requeue, modules", () => {
     const out = t.log("forward", id);
     expect(out).toContain("step got TERM\n");
     expect(out).toContain("srun rc=7\n");
+  });
+
+  it("the time limit and scancel reach the step under srun (SIGTERM, as slurmstepd signals every step)", async () => {
+    const t = setup();
+    const step = "srun bash -c 'trap \"echo step got TERM; exit 0\" TERM; echo started; sleep 60 & wait'";
+    const timed = await t.sbatch(["--time=0:02", t.script("limit", step)]);
+    const cancelled = await t.sbatch([t.script("cancel", step)]);
+    const started = () => existsSync(join(t.work, "logs", `cancel-${cancelled}.out`)) && t.log("cancel", cancelled).includes("started");
+    while (!started()) await new Promise((r) => setTimeout(r, 100));
+    await t.run("scancel", [cancelled]);
+    expect((await t.wait(timed)).state).toBe("TIMEOUT");
+    expect((await t.wait(cancelled)).state).toMatch(/^CANCELLED/);
+    expect(t.log("limit", timed)).toMatch(/started\n[\s\S]*step got TERM\n/);
+    expect(t.log("cancel", cancelled)).toMatch(/started\n[\s\S]*step got TERM\n/);
   });
 
   it("--signal=B:TERM@T warns the batch shell before the limit; scontrol requeue runs the script again, Restarts 1", async () => {
