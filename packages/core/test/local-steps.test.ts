@@ -156,6 +156,23 @@ describe("local backend: job steps (srun), requeue, modules", () => {
     expect(outside.stderr).toMatch(/inside a job submitted with --backend local/);
   });
 
+  it("sbatch refuses a malformed --signal, --ntasks or --cpus-per-task as sbatch does (exit 255)", async () => {
+    const t = setup();
+    const script = t.script("noop", "true");
+    for (const bad of ["--signal=B:BOGUS@10", "--signal=B:USR1@70000", "--signal=X:USR1@10", "--ntasks=0", "--cpus-per-task=two"]) {
+      const r = await t.run("sbatch", [bad, script]);
+      expect(r.exitCode, bad).toBe(255);
+      expect(r.stderr, bad).toMatch(/^sbatch: error: Invalid/);
+    }
+    const held: string[] = [];
+    for (const good of ["--signal=B:TERM@120", "--signal=B:SIGTERM@120", "--signal=B:15@120", "--signal=USR1"]) {
+      const r = await t.run("sbatch", ["--parsable", "--hold", good, script]);
+      expect(r.exitCode, `${good}: ${r.stderr}`).toBe(0);
+      held.push(r.stdout.trim());
+    }
+    await t.run("scancel", held);
+  });
+
   it("scontrol requeue is refused as by Slurm: an unknown id, a pending job, a --no-requeue job", async () => {
     const t = setup();
     const held = await t.sbatch(["--hold", t.script("held", "true")]);
