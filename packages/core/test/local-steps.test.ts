@@ -56,6 +56,7 @@ describe("local backend: job steps (srun), requeue, modules", () => {
       "srun bash -c 'echo step=$SLURM_STEP_ID stepid=$SLURM_STEPID procid=$SLURM_PROCID ntasks=$SLURM_NTASKS nodes=$SLURM_STEP_NUM_NODES node=$SLURM_STEP_NODELIST'",
       "srun --ntasks=2 --cpu-bind=cores bash -c 'echo task=$SLURM_PROCID of=$SLURM_STEP_NUM_TASKS step=$SLURM_STEP_ID' | sort",
       "srun -n1 -c 2 bash -c 'echo cpus=$SLURM_CPUS_PER_TASK step=$SLURM_STEP_ID'",
+      "mkdir -p sub && printf '#!/bin/bash\\necho in $PWD\\n' > sub/here.sh && chmod +x sub/here.sh && srun --chdir=sub ./here.sh",
     ].join("\n");
     const id = await t.sbatch([t.script("steps", body)]);
     expect(await t.wait(id)).toMatchObject({ state: "COMPLETED", exit: "0:0" });
@@ -64,6 +65,7 @@ describe("local backend: job steps (srun), requeue, modules", () => {
     expect(out).toContain(`step=0 stepid=0 procid=0 ntasks=1 nodes=1 node=${host}\n`);
     expect(out).toContain("task=0 of=2 step=1\ntask=1 of=2 step=1\n");
     expect(out).toContain("cpus=2 step=2\n");
+    expect(out).toContain(`in ${join(t.work, "sub")}\n`);
   });
 
   it("plain srun runs the job's --ntasks copies; -N 2 is refused as on a one-node allocation", async () => {

@@ -110,7 +110,8 @@ export SLURM_STEP_ID=$step SLURM_STEPID=$step SLURM_STEP_NUM_TASKS=$ntasks SLURM
   SLURM_STEP_TASKS_PER_NODE=$ntasks SLURM_NTASKS=$ntasks SLURM_NPROCS=$ntasks SLURM_TASKS_PER_NODE=$ntasks SLURM_NODEID=0 \
   SLURM_GTIDS=$gtids SLURM_DISTRIBUTION=block
 [ -z "$cpus" ] || export SLURM_CPUS_PER_TASK=$cpus
-if ! command -v -- "$1" >/dev/null 2>&1; then
+# Looked up where the task runs (--chdir): a relative command means the one there.
+if ! (cd "$\{chdir:-.}" 2>/dev/null && command -v -- "$1" >/dev/null 2>&1); then
   printf 'slurmstepd: error: execve(): %s: No such file or directory\n' "$1" >&2
   printf 'srun: error: %s: task%s %s: Exited with exit code 2\n' "$node" "$([ "$ntasks" -gt 1 ] && echo s)" "$([ "$ntasks" -gt 1 ] && echo "0-$((ntasks - 1))" || echo 0)" >&2
   exit 2
