@@ -48,12 +48,16 @@ export interface SelectParsers {
 export function optionsFromArgs(args: SubmitCliArgs, select: SelectParsers): SubmitCliOptions {
   const duration = (text: string, name: string) => parseHumanDuration(text, name);
   const maxInFlight = args["max-in-flight"];
-  if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight > 0)) throw new UsageError("--max-in-flight: expected a whole number > 0");
-  if (!(Number.isInteger(args.attempts) && args.attempts > 0)) throw new UsageError("--attempts: expected a whole number > 0");
+  if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight > 0)) throw new UsageError(`--max-in-flight: expected a whole number > 0, got ${String(maxInFlight)}`);
+  if (!(Number.isInteger(args.attempts) && args.attempts > 0)) throw new UsageError(`--attempts: expected a whole number > 0, got ${String(args.attempts)}`);
   const waitLock = args["wait-lock"];
   const lockStaleMs = duration(args["lock-stale"], "lock-stale");
   if (lockStaleMs < 5000) throw new UsageError("--lock-stale: at least 5s (the lock is refreshed every half of it)");
   const timeoutMs = duration(args["sbatch-timeout"], "sbatch-timeout");
+  if (timeoutMs <= 0) throw new UsageError(`--sbatch-timeout: expected a duration > 0 like 60s or 2m, got ${JSON.stringify(args["sbatch-timeout"])}`);
+  const sbatchArgs = args["sbatch-arg"] ?? [];
+  const notOption = sbatchArgs.find((a) => !a.startsWith("-"));
+  if (notOption !== undefined) throw new UsageError(`--sbatch-arg: expected an sbatch option like --sbatch-arg=--hold or --sbatch-arg=--qos=high, got ${JSON.stringify(notOption)}`);
   return {
     inputs: args._.map(String),
     stateDir: args.state ?? DEFAULT_STATE_DIR,
@@ -63,10 +67,10 @@ export function optionsFromArgs(args: SubmitCliArgs, select: SelectParsers): Sub
     resubmitWhere: (args["resubmit-where"] ?? []).map((s) => select.parseSelector(s, "resubmit-where")),
     only: (args.only ?? []).map((s) => select.parseSelector(s, "only")),
     staggerMs: duration(args.stagger, "stagger"),
-    ...(args.rate ? { rate: parseRate(args.rate) } : {}),
+    ...(args.rate !== undefined ? { rate: rateOption(args.rate) } : {}),
     ...(maxInFlight ? { maxInFlight } : {}),
     inFlightIntervalMs: Math.max(1000, duration(args["in-flight-interval"], "in-flight-interval")),
-    sbatchArgs: args["sbatch-arg"] ?? [],
+    sbatchArgs,
     submitAttempts: args.attempts,
     confirmDelayMs: duration(args["confirm-delay"], "confirm-delay"),
     waitLockMs: waitLock === undefined ? 0 : waitLock === "" ? FOREVER_MS : duration(waitLock, "wait-lock"),
@@ -79,4 +83,18 @@ export function optionsFromArgs(args: SubmitCliArgs, select: SelectParsers): Sub
     quiet: args.quiet,
     verbose: args.verbose,
   };
+}
+
+/** `--rate N/PERIOD`: the error names the value as given, and a period must be longer than 0. */
+function rateOption(text: string): { count: number; periodMs: number } {
+  const forms = "N/PERIOD with N >= 1 and a period like 1m, 30s or 1h (e.g. 20/1m, 5/s)";
+  let rate: { count: number; periodMs: number };
+  try {
+    rate = parseRate(text);
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(`--rate: expected ${forms}, got ${JSON.stringify(text)}`);
+    throw e;
+  }
+  if (!(rate.periodMs > 0)) throw new UsageError(`--rate: expected ${forms}, got ${JSON.stringify(text)} (the period is 0)`);
+  return rate;
 }

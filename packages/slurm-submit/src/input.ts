@@ -49,6 +49,7 @@ export async function readInput(inv: Invocation): Promise<void> {
       dependsOn: rec.depends_on?.length ? rec.depends_on : undefined,
       control: rec.control === true,
       scriptPath: rec.script?.path ? pool.get(rec.script.path) : undefined,
+      scriptSha256: typeof rec.script?.sha256 === "string" && rec.script.sha256 ? pool.get(rec.script.sha256) : undefined,
       inputJobId: rec.job?.id,
       error: rec.error ? { stage: rec.error.stage, message: rec.error.message } : undefined,
       script,

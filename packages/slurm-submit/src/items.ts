@@ -27,6 +27,8 @@ export interface Item {
   control: boolean;
   /** `script.path` as given (resolved into `script`). */
   scriptPath: string | undefined;
+  /** `script.sha256` as slurm-render recorded it: the script submitted must still be that one. */
+  scriptSha256: string | undefined;
   /** The record's `job.id`, when it carries a job. */
   inputJobId: string | undefined;
   /** The record's `error` (another stage's, or the one slurm-submit gave it). */

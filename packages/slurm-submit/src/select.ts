@@ -1,4 +1,4 @@
-import { UsageError } from "@slurmpipe/core";
+import { JOB_STATES, UsageError } from "@slurmpipe/core";
 
 /**
  * Field selectors for `--only` and `--resubmit-where`: `PATH=VALUE[,VALUE...]` where PATH is a dot
@@ -47,9 +47,23 @@ export function parseResubmit(text: string): ResubmitMode {
   const t = text.trim();
   if (t === "failed") return { kind: "failed" };
   if (t === "all") return { kind: "all" };
-  const states = t.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean);
-  if (states.length === 0 || states.some((s) => !/^[A-Z_]+$/.test(s))) {
-    throw new UsageError(`--resubmit: expected failed, all or Slurm states like TIMEOUT,OUT_OF_MEMORY, got ${JSON.stringify(text)}`);
+  const words = t.split(",").map((s) => s.trim());
+  const states = new Set<string>();
+  for (const word of words) {
+    const state = endedState(word);
+    if (state === undefined) throw new UsageError(`--resubmit: ${JSON.stringify(word)} is not one of the accepted values: ${RESUBMIT_FORMS}`);
+    states.add(state);
   }
-  return { kind: "states", states: new Set(states) };
+  return { kind: "states", states };
+}
+
+/** States a job can end in (only an ended job is resubmitted), as squeue/sacct print them. */
+const ENDED_STATES = Object.entries(JOB_STATES).filter(([, info]) => info.terminal);
+const RESUBMIT_FORMS = `failed, all, or a comma-separated list of the states a job ends in (${ENDED_STATES.map(([long]) => long).join(", ")}; compact forms like TO, OOM too), e.g. TIMEOUT,OUT_OF_MEMORY`;
+
+/** The long name of an end state given in long or compact form, any case; undefined for anything else. */
+function endedState(word: string): string | undefined {
+  const up = word.toUpperCase();
+  const hit = ENDED_STATES.find(([long, info]) => long === up || info.compact === up);
+  return hit?.[0];
 }

@@ -11,6 +11,7 @@ import { Pacer } from "./pacer.ts";
 import { lookAfterFailure, recordFound } from "./reconcile.ts";
 import { edit, setError, setOutputJob, withExtras } from "./records.ts";
 import { arrayOverride, runSbatch, sbatchArgs } from "./sbatch.ts";
+import { scriptChangedMessage } from "./script-integrity.ts";
 import type { Unit } from "./units.ts";
 
 /**
@@ -37,6 +38,8 @@ export class UnitSubmitter {
     } catch {
       return this.fail(unit, "script_missing", `${locate(first)}: script ${unit.script} does not exist`, false);
     }
+    const changed = await scriptChangedMessage(unit.script, unit.items);
+    if (changed) return this.fail(unit, "script_changed", changed, false);
     const directives = await readDirectives(unit.script);
     const jobName = taggedJobName(baseJobName(first, directives), unit.array ? unit.array.key : first.runId, unit.attempt);
     const array = unit.array ? arrayOverride(unit.items.map((i) => i.array!.index), unit.array.spec ?? directives?.array) : undefined;

@@ -89,7 +89,7 @@ describe("slurm-submit optionsFromArgs", () => {
   });
 
   it("refuses bad values with usage errors", () => {
-    expect(() => parse({ "max-in-flight": 0 })).toThrow(new UsageError("--max-in-flight: expected a whole number > 0"));
+    expect(() => parse({ "max-in-flight": 0 })).toThrow(new UsageError("--max-in-flight: expected a whole number > 0, got 0"));
     expect(() => parse({ attempts: 1.5 })).toThrow(/--attempts: expected a whole number > 0/);
     expect(() => parse({ "lock-stale": "2s" })).toThrow(/--lock-stale: at least 5s/);
     expect(() => parse({ stagger: "soon" })).toThrow(/--stagger: expected a duration/);

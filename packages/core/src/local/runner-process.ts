@@ -5,8 +5,11 @@
  * so it works the same from the standalone bundle and from tests, and outlives the submitting
  * shell (detached, own session). It plays slurmd + the scheduler for its jobs: waits for
  * dependencies and a free slot (at most <maxParallel> jobs of this machine run at once, array
- * throttle honoured), runs the script with Slurm's environment, enforces the time limit (SIGTERM,
- * then SIGKILL after KillWait = 5 s, state TIMEOUT), honours scancel, and records the outcome.
+ * throttle honoured), runs the script with Slurm's environment (runner-env.ts) and the job-side
+ * srun/scontrol/module first on PATH (step-shims.ts), enforces the time limit (SIGTERM, then
+ * SIGKILL after KillWait = 5 s, state TIMEOUT) and sends `--signal` warnings before it, honours
+ * scancel and `scontrol requeue` (the same id runs again, Restarts + 1), and records the outcome.
+ * The start queue and slots are runner-queue.ts.
  *
  * This module exports nothing: evaluating it IS the runner. Nothing imports it as a module.
  */
@@ -14,6 +17,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { jobEnvironment } from "./runner-env.ts";
+import { runnerQueue } from "./runner-queue.ts";
+import { rssKb, signalAllButShell } from "./runner-procs.ts";
+import { installShims, requeueMarker, stepsDir } from "./step-shims.ts";
 import type { LocalJob } from "./store.ts";
 
 // argv: node <dir> <ids, comma-separated> <maxParallel, may be empty> (`-e` leaves no script path)
@@ -24,87 +31,9 @@ const maxParallel = Math.max(1, Number(maxText) || os.cpus().length);
 const host = os.hostname().split(".")[0]!;
 const KILL_WAIT_MS = 5000;
 const jobFile = (id: number) => path.join(dir, "jobs", id + ".json");
-const slotDir = path.join(dir, "slots");
-fs.mkdirSync(slotDir, { recursive: true });
-// The FIFO of eligible waiting jobs of this machine, shared by every runner (see queue in store.ts):
-// queue/<raw id, zero-padded> holding the pid of the runner that waits for it. A runner starts a
-// job only while fewer live entries are ahead of it than slots are free, so jobs start in
-// submission order across sbatch calls, and no runner reads another runner's job files.
-const queueDir = path.join(dir, "queue");
-fs.mkdirSync(queueDir, { recursive: true });
-const QUEUE_PAD = 12;
-const entryName = (id: number) => String(id).padStart(QUEUE_PAD, "0");
-const queued = new Set<number>(); // our raw ids that have an entry
-const entryPids = new Map<string, number>(); // entry name -> runner pid (an entry's pid never changes)
-function enqueue(id: number): void {
-  if (queued.has(id)) return;
-  const p = path.join(queueDir, entryName(id));
-  if (!fs.existsSync(p)) {
-    const t = p + "." + process.pid + ".tmp";
-    fs.writeFileSync(t, String(process.pid));
-    fs.renameSync(t, p);
-  }
-  queued.add(id);
-}
-function dequeue(id: number): void {
-  try {
-    fs.unlinkSync(path.join(queueDir, entryName(id)));
-  } catch {}
-  queued.delete(id);
-}
-process.on("exit", () => {
-  for (const id of queued) {
-    try {
-      fs.unlinkSync(path.join(queueDir, entryName(id)));
-    } catch {}
-  }
-});
-/** Live queue entries in order (entries of dead runners are removed); read once per pass. */
-function liveQueue(): string[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(queueDir);
-  } catch {
-    return [];
-  }
-  const live: string[] = [];
-  for (const name of names.filter((n) => /^\d+$/.test(n)).sort()) {
-    let pid = entryPids.get(name);
-    if (pid === undefined) {
-      try {
-        pid = Number(fs.readFileSync(path.join(queueDir, name), "utf8").trim()) || 0;
-      } catch {
-        continue;
-      }
-      entryPids.set(name, pid);
-    }
-    if (pid && pid !== process.pid && !alive(pid)) {
-      try {
-        fs.unlinkSync(path.join(queueDir, name));
-      } catch {}
-      entryPids.delete(name);
-      continue;
-    }
-    live.push(name);
-  }
-  return live;
-}
-/** Slots not held by a live job. */
-function freeSlots(): number {
-  let free = 0;
-  for (let k = 0; k < maxParallel; k++) {
-    const p = path.join(slotDir, String(k));
-    let holder: number;
-    try {
-      holder = Number(fs.readFileSync(p, "utf8").trim() || 0);
-    } catch {
-      free++;
-      continue;
-    }
-    if (holder && !alive(holder)) free++;
-  }
-  return free;
-}
+const { enqueue, dequeue, liveQueue, freeSlots, tryAcquireSlot, entryName } = runnerQueue(dir, maxParallel);
+// srun, scontrol and module for the job's PATH (step-shims.ts), rewritten when this version differs.
+const shims = installShims(dir);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const now = () => new Date().toISOString();
 const read = (id: number): LocalJob | undefined => {
@@ -130,18 +59,12 @@ const update = (id: number, patch: Partial<LocalJob>): LocalJob | undefined => {
   write(j);
   return j;
 };
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
 const slurmTime = (d = new Date()) => {
   const p = (n: number) => String(n).padStart(2, "0");
   return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds());
 };
+
+const requeueLine = (id: number) => "slurmstepd: error: *** JOB " + id + " ON " + host + " CANCELLED AT " + slurmTime() + " DUE TO JOB REQUEUE ***\n";
 
 function findDep(depId: string): LocalJob[] {
   // "12" may name a plain job or every task of array 12; "12_3" one task.
@@ -171,40 +94,6 @@ function dependencyStatus(job: LocalJob): "ok" | "wait" | "never" {
   return "ok";
 }
 
-function tryAcquireSlot(): string | undefined {
-  for (let k = 0; k < maxParallel; k++) {
-    const p = path.join(slotDir, String(k));
-    try {
-      fs.writeFileSync(p, String(process.pid), { flag: "wx" });
-      return p;
-    } catch {
-      const holder = Number(fs.readFileSync(p, "utf8").trim() || 0);
-      if (holder && !alive(holder)) {
-        try {
-          fs.unlinkSync(p);
-        } catch {}
-        k--;
-      }
-    }
-  }
-  return undefined;
-}
-
-function rssKb(pgid: number): number {
-  let total = 0;
-  for (const pid of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = fs.readFileSync("/proc/" + pid + "/stat", "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) !== pgid) continue;
-      const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync("/proc/" + pid + "/status", "utf8"));
-      if (m) total += Number(m[1]);
-    } catch {}
-  }
-  return total;
-}
-
 interface Running {
   child: ChildProcess;
   slot: string;
@@ -212,6 +101,8 @@ interface Running {
   maxRssKb: number;
   killTimer: NodeJS.Timeout | undefined;
   cancelAt?: number;
+  /** When `scontrol requeue` asked for this run to end (the job then goes back to PENDING). */
+  requeueAt?: number;
 }
 const running = new Map<number, Running>(); // raw id -> { child, slot }
 
@@ -224,31 +115,10 @@ function start(job: LocalJob, slot: string): void {
     fs.unlinkSync(slot);
     return;
   }
-  const env: Record<string, string> = {
-    ...job.env,
-    SLURM_JOB_ID: String(job.raw_id),
-    SLURM_JOBID: String(job.raw_id),
-    SLURM_JOB_NAME: job.name,
-    SLURM_SUBMIT_DIR: job.cwd,
-    SLURM_SUBMIT_HOST: host,
-    SLURM_CLUSTER_NAME: "local",
-    SLURM_JOB_PARTITION: job.partition,
-    SLURMD_NODENAME: host,
-    SLURM_JOB_NODELIST: host,
-    SLURM_NODELIST: host,
-    SLURM_NNODES: "1",
-    SLURM_JOB_NUM_NODES: "1",
-    SLURM_CPUS_ON_NODE: "1",
-    SLURM_NODEID: "0",
-    SLURM_PROCID: "0",
-    SLURM_LOCALID: "0",
-    SLURM_JOB_USER: job.user,
-  };
-  if (job.array_job_id !== undefined) Object.assign(env, { SLURM_ARRAY_JOB_ID: String(job.array_job_id), SLURM_ARRAY_TASK_ID: String(job.array_task) });
-  if (job.restarts > 0) env.SLURM_RESTART_COUNT = String(job.restarts);
-  // As Slurm: only when asked for, in MB; --mem-per-cpu jobs get SLURM_MEM_PER_CPU instead.
-  if (job.mem_per_cpu_mb !== undefined) env.SLURM_MEM_PER_CPU = String(job.mem_per_cpu_mb);
-  else if (job.mem_mb !== undefined) env.SLURM_MEM_PER_NODE = String(job.mem_mb);
+  // A run starts with no steps and no requeue request of a run before it.
+  fs.rmSync(stepsDir(dir, job.raw_id), { recursive: true, force: true });
+  fs.rmSync(requeueMarker(dir, job.raw_id), { force: true });
+  const env = jobEnvironment(job, { dir, host, shims });
   const out = fs.openSync(job.stdout, "a");
   const err = job.stderr === job.stdout ? out : fs.openSync(job.stderr, "a");
   const child = spawn("/bin/bash", [job.script], { cwd: job.cwd, env, stdio: ["ignore", out, err], detached: true });
@@ -264,12 +134,24 @@ function start(job: LocalJob, slot: string): void {
   };
   if (job.time_limit_s) {
     setTimeout(() => {
-      if (!running.has(job.raw_id)) return;
+      if (running.get(job.raw_id) !== entry) return; // ended (or a requeued run of it started since)
       entry.timedOut = true;
       fs.appendFileSync(job.stderr, "slurmstepd: error: *** JOB " + job.raw_id + " ON " + host + " CANCELLED AT " + slurmTime() + " DUE TO TIME LIMIT ***\n");
       kill("SIGTERM");
       entry.killTimer = setTimeout(() => kill("SIGKILL"), KILL_WAIT_MS);
     }, job.time_limit_s * 1000).unref();
+    const warn = job.warn_signal;
+    if (warn) {
+      // --signal=[B:]SIG@T: T seconds before the limit, to the batch shell (B:) or to everything but it.
+      setTimeout(() => {
+        if (running.get(job.raw_id) !== entry) return; // ended (or a requeued run of it started since)
+        if (warn.batch) {
+          try {
+            process.kill(child.pid as number, warn.signal as NodeJS.Signals);
+          } catch {}
+        } else signalAllButShell(child.pid as number, warn.signal as NodeJS.Signals);
+      }, Math.max(0, job.time_limit_s - warn.seconds) * 1000).unref();
+    }
   }
   child.on("exit", (code, signal) => {
     clearTimeout(entry.killTimer);
@@ -280,7 +162,13 @@ function start(job: LocalJob, slot: string): void {
     const current = read(job.raw_id) || job;
     const patch: Partial<LocalJob> = { end_time: now(), pid: undefined, max_rss_kb: entry.maxRssKb || undefined };
     const sig = signal ? os.constants.signals[signal] || 0 : 0;
-    if (entry.timedOut) Object.assign(patch, { state: "TIMEOUT", reason: "TimeLimit", exit_code: 0, signal: 0 });
+    const requeued = !current.cancel_requested && fs.existsSync(requeueMarker(dir, job.raw_id));
+    if (requeued) {
+      // scontrol requeue: the same id back to PENDING, Restarts + 1, the script from the top (slurm-facts §5.3).
+      fs.rmSync(requeueMarker(dir, job.raw_id), { force: true });
+      if (!entry.requeueAt) fs.appendFileSync(job.stderr, requeueLine(job.raw_id));
+      Object.assign(patch, { state: "PENDING", reason: "None", restarts: (current.restarts || 0) + 1, start_time: undefined, end_time: undefined, exit_code: undefined, signal: undefined });
+    } else if (entry.timedOut) Object.assign(patch, { state: "TIMEOUT", reason: "TimeLimit", exit_code: 0, signal: 0 });
     else if (current.cancel_requested) Object.assign(patch, { state: "CANCELLED", reason: "None", exit_code: 0, signal: sig || 15 });
     else if (code === 0) Object.assign(patch, { state: "COMPLETED", reason: "None", exit_code: 0, signal: 0 });
     else Object.assign(patch, { state: "FAILED", reason: signal ? "JobLaunchFailure" : "NonZeroExitCode", exit_code: code ?? 0, signal: sig });
@@ -300,6 +188,18 @@ for (;;) {
     if (entry) {
       const pid = entry.child.pid as number;
       entry.maxRssKb = Math.max(entry.maxRssKb, rssKb(pid));
+      if (!entry.requeueAt && !job.cancel_requested && fs.existsSync(requeueMarker(dir, id))) {
+        // As slurmctld on `scontrol requeue`: the run is ended (KillWait applies), then queued again.
+        entry.requeueAt = Date.now();
+        fs.appendFileSync(job.stderr, requeueLine(id));
+        try {
+          process.kill(-pid, "SIGTERM");
+        } catch {}
+      } else if (entry.requeueAt && Date.now() - entry.requeueAt > KILL_WAIT_MS) {
+        try {
+          process.kill(-pid, "SIGKILL");
+        } catch {}
+      }
       if (job.cancel_requested && !entry.cancelAt) {
         entry.cancelAt = Date.now();
         try {

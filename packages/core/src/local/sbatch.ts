@@ -4,8 +4,9 @@ import { hostname, userInfo } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { NO_ARRAY_TASK, fillFilenamePattern } from "../slurm/filename-pattern.ts";
 import { expandTaskSpec } from "../slurm/jobid.ts";
-import { parseDuration, parseMemory } from "../slurm/units.ts";
+import { parseDuration } from "../slurm/units.ts";
 import { ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
+import { parseSignal, requestedMemory } from "./sbatch-options.ts";
 import { jobRunnerSource } from "./job-runner.ts";
 import { exportedEnvironment } from "./export.ts";
 import { type LocalJob, PRIVATE_FILE_MODE, allocateIds, enqueueJob, ensurePrivateDir, jobsDir, listJobs, writeJob } from "./store.ts";
@@ -166,6 +167,15 @@ export async function localSbatch(argv: readonly string[], opts: { dir: string; 
   } catch (e) {
     return fail(`sbatch: error: ${(e as Error).message}`, 255);
   }
+  const warnSignal = parseSignal(get("signal"));
+  if (warnSignal === null) return fail("sbatch: error: Invalid --signal specification", 255);
+  const counts: { ntasks?: number; cpus_per_task?: number } = {};
+  for (const [option, key] of [["ntasks", "ntasks"], ["cpus-per-task", "cpus_per_task"]] as const) {
+    const text = get(option);
+    if (text === undefined) continue;
+    if (!/^[1-9]\d*$/.test(text)) return fail(`sbatch: error: Invalid numeric value "${text}" for --${option}.`, 255);
+    counts[key] = Number(text);
+  }
   const name = (get("job-name") ?? (scriptArg ? scriptArg.split("/").pop()! : "wrap")).slice(0, 1024);
   const partition = get("partition") ?? "debug";
   const cwd = resolve(opts.cwd, get("chdir") ?? ".");
@@ -221,6 +231,9 @@ export async function localSbatch(argv: readonly string[], opts: { dir: string; 
       restarts: 0,
       env,
       ...(flag("hold") ? { hold: true } : {}),
+      ...counts,
+      ...(warnSignal ? { warn_signal: warnSignal } : {}),
+      ...(flag("no-requeue") && !cli.flags.has("requeue") ? { no_requeue: true } : {}),
       ...(memory ? { mem_mb: memory.mb, ...(memory.perCpuMb !== undefined ? { mem_per_cpu_mb: memory.perCpuMb } : {}) } : {}),
     };
     writeJob(opts.dir, job);
@@ -239,32 +252,6 @@ export async function localSbatch(argv: readonly string[], opts: { dir: string; 
     for (let i = 0; i < eligible; i++) enqueueJob(opts.dir, first + i, runner.pid);
   }
   return { stdout: cli.flags.has("parsable") ? `${first}\n` : `Submitted batch job ${first}\n`, stderr: "", exitCode: 0 };
-}
-
-const MB = 1024 * 1024;
-
-/**
- * The memory a job asks for, in MB: `--mem` (per node) or `--mem-per-cpu` times the CPUs
- * (`--cpus-per-task` x `--ntasks`). The command line wins over #SBATCH lines, as a whole: a
- * `--mem-per-cpu` given to sbatch replaces a script's `--mem`. Bare numbers are MB, as in sbatch.
- */
-export function requestedMemory(cli: ParsedArgs, script: ParsedArgs): { mb: number; perCpuMb?: number } | undefined {
-  const level = last(cli, "mem") !== undefined || last(cli, "mem-per-cpu") !== undefined ? cli : script;
-  const mem = last(level, "mem");
-  const perCpu = last(level, "mem-per-cpu");
-  if (mem !== undefined && perCpu !== undefined) throw new ArgError("--mem, --mem-per-cpu, and --mem-per-gpu are mutually exclusive.");
-  const text = mem ?? perCpu;
-  if (text === undefined) return undefined;
-  const bytes = parseMemory(text);
-  if (bytes === undefined) throw new ArgError(`invalid memory constraint ${text}`);
-  const mb = Math.ceil(bytes / MB);
-  if (mem !== undefined) return { mb };
-  const count = (o: string) => {
-    const v = last(cli, o) ?? last(script, o);
-    const n = v === undefined ? 1 : Number(v);
-    return Number.isInteger(n) && n > 0 ? n : 1;
-  };
-  return { mb: mb * count("cpus-per-task") * count("ntasks"), perCpuMb: mb };
 }
 
 function resolveIn(cwd: string, p: string): string {

@@ -41,6 +41,13 @@ export interface LocalJob {
   mem_mb?: number;
   /** `--mem-per-cpu` in MB, when that is how memory was asked for (SLURM_MEM_PER_CPU, squeue %m). */
   mem_per_cpu_mb?: number;
+  /** `--ntasks` / `--cpus-per-task` when asked for: SLURM_NTASKS (srun's default task count), SLURM_CPUS_PER_TASK. */
+  ntasks?: number;
+  cpus_per_task?: number;
+  /** `--signal=[B:]SIG@T`: SIG sent T seconds before the time limit, to the batch shell only when `batch`. */
+  warn_signal?: { signal: string; seconds: number; batch: boolean };
+  /** `--no-requeue`: `scontrol requeue` is refused. */
+  no_requeue?: boolean;
   /** The environment the job runs with; absent once the job has ended. */
   env?: Record<string, string>;
 }
