@@ -1,4 +1,4 @@
-import type { JobEvent, RunRecord, StringPool } from "@slurmpipe/core";
+import { type JobEvent, type ParamChange, type RunRecord, type StringPool, paramChanges } from "@slurmpipe/core";
 
 /**
  * What the status report and `--update` read of a run record; the README's "Fields read" lists
@@ -13,7 +13,7 @@ export interface FieldOptions {
   params: boolean;
 }
 
-const JOB = ["id", "cluster", "attempt"];
+const JOB = ["id", "cluster", "attempt", "backend"];
 const STATE = [
   "state",
   "category",
@@ -30,10 +30,28 @@ const STATE = [
   "node_list",
   "early_failure",
   "flag",
+  "confirmed_at",
+  "blocked_by",
 ];
 const REPORT = ["loss", "failures", "flags"];
 /** Values a sweep repeats from run to run; times and numbers are left alone. */
-const REPEATED = new Set(["cluster", "state", "category", "reason", "exit_code", "node_list", "flag"]);
+const REPEATED = new Set(["cluster", "backend", "state", "category", "reason", "exit_code", "node_list", "flag", "confirmed_at"]);
+
+/**
+ * The parameter changes of a picked record (see paramChanges), kept instead of its params and
+ * sweep_params: most runs ran as the sweep made them, and one shared empty list costs nothing.
+ */
+export const PARAM_CHANGES = "summary_md_param_changes";
+const NO_CHANGES: ParamChange[] = Object.freeze([]) as unknown as ParamChange[];
+
+/** The parameters a run ran with that differ from the sweep's, from a picked or a whole record. */
+export function paramChangesOf(record: RunRecord | undefined): ParamChange[] {
+  if (!record) return NO_CHANGES;
+  const kept = (record as Record<string, unknown>)[PARAM_CHANGES];
+  if (Array.isArray(kept)) return kept as ParamChange[];
+  const changes = paramChanges(record);
+  return changes.length ? changes : NO_CHANGES;
+}
 
 /**
  * The fields of `record` the report reads. Picking top-level fields and the keys of job, state and
@@ -47,7 +65,10 @@ export function pickReportFields(record: RunRecord, options: FieldOptions, strin
   if ("control" in r) out.control = r.control;
   if ("error" in r) out.error = r.error;
   if (options.params && "params" in r) out.params = r.params;
+  if (record.sweep_params) out[PARAM_CHANGES] = paramChangesOf(record);
   if (record.job) out.job = pick(record.job, JOB, strings);
+  const renderedWith = record.script?.rendered_with;
+  if (renderedWith) out.script = { rendered_with: renderedWithPool(strings, renderedWith) };
   if (record.state) out.state = pick(record.state, STATE, strings);
   if (record.report) {
     const report = pick(record.report, REPORT, strings);
@@ -58,12 +79,34 @@ export function pickReportFields(record: RunRecord, options: FieldOptions, strin
   return out as RunRecord;
 }
 
-/** The fields of a poll event that give a job its start and end time (see timesFromEvents). */
-export type EventTimes = Pick<JobEvent, "at" | "to" | "run_id">;
+/** The fields of a poll event that give a job its state and its start and end time (see live-state.ts). */
+export type EventState = Pick<JobEvent, "at" | "to" | "run_id" | "category" | "started_at" | "ended_at" | "reason" | "exit_code" | "blocked_by">;
 
-export function pickEventTimes(event: JobEvent, strings: StringPool): EventTimes {
-  // One literal with all three fields: V8 then stores them inside the object, no extra property array.
-  return { at: strings.value(event.at), to: strings.value(event.to), run_id: event.run_id };
+export function pickEventState(event: JobEvent, strings: StringPool): EventState {
+  // One literal with every field: V8 then stores them inside the object, no extra property array.
+  return {
+    at: strings.value(event.at),
+    to: strings.value(event.to),
+    run_id: event.run_id,
+    category: event.category,
+    started_at: event.started_at,
+    ended_at: event.ended_at,
+    reason: strings.value(event.reason),
+    exit_code: strings.value(event.exit_code),
+    blocked_by: event.blocked_by,
+  };
+}
+
+/** Every run rendered the same way shares one `rendered_with` object (a sweep has one or a few). */
+const renderedWithPools = new WeakMap<StringPool, Map<string, unknown>>();
+function renderedWithPool(strings: StringPool, value: object): unknown {
+  let pool = renderedWithPools.get(strings);
+  if (!pool) renderedWithPools.set(strings, (pool = new Map()));
+  const key = JSON.stringify(value);
+  const known = pool.get(key);
+  if (known) return known;
+  pool.set(key, value);
+  return value;
 }
 
 function pick(from: object, keys: readonly string[], strings: StringPool): Record<string, unknown> {

@@ -55,11 +55,16 @@ describe("report fields", () => {
     expect(Object.keys(run).sort()).toEqual(["group", "id", "job", "name", "report", "state"]);
     expect(run.job).toEqual({ id: "1001", cluster: "local", attempt: 1 });
     expect(Object.keys(run.report!).sort()).toEqual(["failures", "loss"]);
-    expect(picked.runs.get("id-adamw_lr0.003_s0")!.state).toEqual({ state: "PENDING", category: "pending", terminal: false, reason: "Resources", time_limit_s: 7200 });
-    expect(picked.events.get("1011")).toEqual([
-      { at: "2025-10-24T00:10:00.000Z", to: "RUNNING", run_id: "id-adamw_lr0.01_s0" },
-      { at: "2025-10-24T00:35:00.000Z", to: "COMPLETED", run_id: "id-adamw_lr0.01_s0" },
-    ]);
+    expect(picked.runs.get("id-adamw_lr0.003_s0")!.state).toEqual({ state: "PENDING", category: "pending", terminal: false, reason: "Resources", time_limit_s: 7200, confirmed_at: "x" });
+    // Of a job's events only the newest is kept, with what gives the state and Slurm's times.
+    expect(picked.events.get("1011")).toEqual({
+      at: "2025-10-24T00:35:00.000Z",
+      to: "COMPLETED",
+      run_id: "id-adamw_lr0.01_s0",
+      category: "success",
+      started_at: "2025-10-24T00:09:58.000Z",
+      ended_at: "2025-10-24T00:34:58.000Z",
+    });
     const withPlots = await collectInputs([records], { errors, fields: { plots: true, params: true } });
     const plotted = withPlots.runs.get("id-core_lr0.1_s0")!;
     expect(Object.keys(plotted.report!.series!)).toEqual(["loss"]);
