@@ -68,7 +68,7 @@ export function pickReportFields(record: RunRecord, options: FieldOptions, strin
   if (record.sweep_params) out[PARAM_CHANGES] = paramChangesOf(record);
   if (record.job) out.job = pick(record.job, JOB, strings);
   const renderedWith = record.script?.rendered_with;
-  if (renderedWith) out.script = { rendered_with: renderedWithPool(strings, renderedWith) };
+  if (renderedWith) out.script = renderedWithScript(strings, renderedWith);
   if (record.state) out.state = pick(record.state, STATE, strings);
   if (record.report) {
     const report = pick(record.report, REPORT, strings);
@@ -97,16 +97,15 @@ export function pickEventState(event: JobEvent, strings: StringPool): EventState
   };
 }
 
-/** Every run rendered the same way shares one `rendered_with` object (a sweep has one or a few). */
-const renderedWithPools = new WeakMap<StringPool, Map<string, unknown>>();
-function renderedWithPool(strings: StringPool, value: object): unknown {
+/** Every run rendered the same way shares one `script: {rendered_with}` object (a sweep has one or a few); nothing changes it. */
+const renderedWithPools = new WeakMap<StringPool, Map<string, { rendered_with: unknown }>>();
+function renderedWithScript(strings: StringPool, value: object): { rendered_with: unknown } {
   let pool = renderedWithPools.get(strings);
   if (!pool) renderedWithPools.set(strings, (pool = new Map()));
   const key = JSON.stringify(value);
-  const known = pool.get(key);
-  if (known) return known;
-  pool.set(key, value);
-  return value;
+  let known = pool.get(key);
+  if (!known) pool.set(key, (known = Object.freeze({ rendered_with: value })));
+  return known;
 }
 
 function pick(from: object, keys: readonly string[], strings: StringPool): Record<string, unknown> {

@@ -15,7 +15,8 @@ import type { EventState } from "./fields.ts";
 export function currentState(record: RunRecord, event: EventState | undefined): JobState | undefined {
   const state = record.state;
   if (!event || (event.run_id && event.run_id !== record.id)) return state;
-  if (state && !eventIsNewer(state, event)) return withSlurmTimes(state, event);
+  // The same state as the record's (slurm-poll writes both in the cycle that ends a job): the record has more (exit code, MaxRSS, ...).
+  if (state && (!eventIsNewer(state, event) || parseState(event.to).state === parseState(state.state).state)) return withSlurmTimes(state, event);
   return stateOfEvent(event, state);
 }
 

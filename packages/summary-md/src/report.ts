@@ -82,8 +82,6 @@ function summary(views: readonly RunView[]): string[] {
   if (unknown) parts.push(`${unknown} unknown (not counted as failed)`);
   const notStarted = (counts.get("MISSING") ?? 0) + (counts.get("NOT_SUBMITTED") ?? 0);
   if (notStarted) parts.push(`${notStarted} not submitted`);
-  const changed = views.filter((v) => v.paramChanges.length > 0).length;
-  if (changed) parts.push(`${changed} ran with parameters other than the sweep's`);
   out.push(parts.join(" · "), "");
   out.push("| Status | Runs | Share |", "|---|---:|---:|");
   for (const s of STATUSES) {

@@ -54,3 +54,11 @@ describe("the state comes from the newest record or event", () => {
     expect(await rowAfter([submitted], [blocked])).toBe("| r1 | BLOCKED | 501 | - | - | blocked by a failed dependency |");
   });
 });
+
+describe("an event of the same state as the record", () => {
+  it("keeps the record's richer state (exit code, elapsed) even when the event is a moment later", async () => {
+    const final = { ...submitted, state: { state: "FAILED", category: "failure", terminal: true, exit_code: "137:0", elapsed_s: 65, started_at: "2026-01-01T10:01:07Z", ended_at: "2026-01-01T10:02:12Z", confirmed_at: "2026-01-01T10:03:00Z" } };
+    const event = { ...running, from: "RUNNING", to: "FAILED", category: "failure", at: "2026-01-01T10:03:00.100Z", started_at: "2026-01-01T10:01:07Z" };
+    expect(await rowAfter([final], [event])).toBe("| r1 | FAILED | 501 | 2026-01-01 10:01:07 | 2026-01-01 10:02:12 | exit 137:0 |");
+  });
+});
