@@ -41,11 +41,11 @@ for (const backend of backends()) {
       const submitted = records(submit.stdout) as { job: { id: string } }[];
       upJob = submitted[0]!.job.id;
       downJob = submitted[1]!.job.id;
-      writeFileSync(join(s.dir, "submitted.ndjson"), submit.stdout);
+      writeFileSync(join(s.dir, "submitted.ndjson"), String(submit.stdout));
       const poll = await runCli("slurm-poll", [...common, "--interval", "1s"], { cwd: s.dir, env: env(), input: String(submit.stdout), timeout: 150_000 });
       expect(poll.timedOut, "the watch ends on a blocked job").toBeFalsy();
       polled = join(s.dir, "poll.ndjson");
-      writeFileSync(polled, poll.stdout);
+      writeFileSync(polled, String(poll.stdout));
     });
     afterAll(async () => {
       await cancelOwn(state, backend.name, s.env.SLURMPIPE_LOCAL_DIR);
