@@ -1,4 +1,4 @@
-import { type JobEvent, type ParamChange, type RunRecord, type StringPool, paramChanges } from "@slurmpipe/core";
+import { type JobEvent, type ParamChange, type RunRecord, type StringPool, canonicalJson, paramChanges } from "@slurmpipe/core";
 
 /**
  * What the status report and `--update` read of a run record; the README's "Fields read" lists
@@ -9,8 +9,6 @@ import { type JobEvent, type ParamChange, type RunRecord, type StringPool, param
 export interface FieldOptions {
   /** Keep `report.series.loss` for the SVG plots. */
   plots: boolean;
-  /** Keep `params` for `--color-by`. */
-  params: boolean;
 }
 
 const JOB = ["id", "cluster", "attempt", "backend"];
@@ -37,18 +35,11 @@ const REPORT = ["loss", "failures", "flags"];
 /** Values a sweep repeats from run to run; times and numbers are left alone. */
 const REPEATED = new Set(["cluster", "backend", "state", "category", "reason", "exit_code", "node_list", "flag", "confirmed_at"]);
 
-/**
- * The parameter changes of a picked record (see paramChanges), kept instead of its params and
- * sweep_params: most runs ran as the sweep made them, and one shared empty list costs nothing.
- */
-export const PARAM_CHANGES = "summary_md_param_changes";
 const NO_CHANGES: ParamChange[] = Object.freeze([]) as unknown as ParamChange[];
 
-/** The parameters a run ran with that differ from the sweep's, from a picked or a whole record. */
+/** The parameters a run ran with that differ from the sweep's (core's paramChanges); one shared empty list for the rest. */
 export function paramChangesOf(record: RunRecord | undefined): ParamChange[] {
-  if (!record) return NO_CHANGES;
-  const kept = (record as Record<string, unknown>)[PARAM_CHANGES];
-  if (Array.isArray(kept)) return kept as ParamChange[];
+  if (!record?.sweep_params) return NO_CHANGES;
   const changes = paramChanges(record);
   return changes.length ? changes : NO_CHANGES;
 }
@@ -64,8 +55,10 @@ export function pickReportFields(record: RunRecord, options: FieldOptions, strin
   for (const key of ["group", "variant"]) if (key in r) out[key] = strings.value(r[key]);
   if ("control" in r) out.control = r.control;
   if ("error" in r) out.error = r.error;
-  if (options.params && "params" in r) out.params = r.params;
-  if (record.sweep_params) out[PARAM_CHANGES] = paramChangesOf(record);
+  // params are kept for --color-by and, with sweep_params, to tell which runs ran with other values (whenever
+  // present, so picked records merge as whole ones do); a run that ran as generated holds one object for both.
+  if ("params" in r) out.params = r.params;
+  if (record.sweep_params) out.sweep_params = canonicalJson(record.sweep_params) === canonicalJson(record.params ?? {}) ? (record.params ?? record.sweep_params) : record.sweep_params;
   if (record.job) out.job = pick(record.job, JOB, strings);
   const renderedWith = record.script?.rendered_with;
   if (renderedWith) out.script = renderedWithScript(strings, renderedWith);

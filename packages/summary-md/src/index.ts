@@ -112,7 +112,7 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
     errors,
     ...(options.strict ? { strict: true } : {}),
     // The sample report shows everything about its one run; the status report needs a few fields of each.
-    ...(options.sample ? {} : { fields: { plots: plotsWanted, params: options.colorBy !== undefined } }),
+    ...(options.sample ? {} : { fields: { plots: plotsWanted } }),
   };
   const collected = await collectInputs(inputs, { ...read, ...(io.stdin ? { stdin: io.stdin } : {}) });
   const expected = options.expected ? await readExpected(at(options.expected), read) : undefined;

@@ -39,7 +39,7 @@ describe("views", () => {
       run("a", "1"),
       run("b", "2"),
     ]);
-    const collected = await collectInputs([file], { errors: { report: () => expect.unreachable() }, fields: { plots: false, params: false } });
+    const collected = await collectInputs([file], { errors: { report: () => expect.unreachable() }, fields: { plots: false } });
     expect(collected.events.get("2")?.to).toBe("COMPLETED");
     const [a, b] = buildViews(collected, undefined, 0);
     expect([a!.started, a!.ended]).toEqual([undefined, undefined]);
