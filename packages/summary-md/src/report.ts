@@ -94,9 +94,8 @@ function summary(views: readonly RunView[]): string[] {
 
 /** "1 BLOCKED by 1234 (FAILED)"; "3 BLOCKED by 1234 (FAILED), 1240 (TIMEOUT)": blocked runs wait for good, so they are named apart from pending ones. */
 function blockedHeadline(blocked: readonly RunView[]): string {
-  const upstream = new Map<string, string>();
-  for (const v of blocked) for (const part of describeBlockers(v).split(", ")) upstream.set(part, part);
-  return `${blocked.length} BLOCKED by ${mdText([...upstream.keys()].join(", "), 300)}`;
+  const upstream = new Set(blocked.map((v) => describeBlockers(v)));
+  return `${blocked.length} BLOCKED by ${mdText([...upstream].join(", "), 300)}`;
 }
 
 /**
