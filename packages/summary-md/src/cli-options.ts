@@ -18,7 +18,7 @@ export function summaryOptions(y: Argv) {
   const o = withFiles(y)
     .option("output", { alias: "o", type: "string", describe: "write the markdown to FILE (atomically) instead of stdout" })
     .option("expected", { type: "string", describe: "sweep-gen output (NDJSON): runs missing from the input are listed MISSING with the command to submit them" })
-    .option("update", { type: "string", describe: "rewrite the 'Run Name | Status | Job ID | Started | Completed | Notes' table(s) of this markdown file in place" })
+    .option("update", { type: "string", describe: "rewrite the 'Run Name | Status | Job ID | Started | Completed | Notes' table(s) of this markdown file in place, or the runs: list of a .yaml/.yml experiment summary" })
     .option("sample", { type: "boolean", default: false, describe: "sample-run report for the first run: verdict READY / NOT READY and a full-run recommendation" })
     .option("full-steps", { type: "number", describe: "--sample: steps of the full run (default: params.max_steps of the --expected run)" })
     .option("margin", { type: "number", describe: "--sample: safety factor on the extrapolated wall time (default 1.2)" })

@@ -20,7 +20,8 @@ await runCommand({
   epilogue:
     "summary-md is a sink: unlike the other slurmpipe commands its stdout is markdown, not NDJSON (use -o to write a file).\n" +
     "Input: run records (any stage: sweep-gen, slurm-submit, slurm-poll, log-parse) and slurm-poll event records; several\n" +
-    "records for one run id merge, the last one winning. Times are shown in UTC.",
+    "records for one run id merge, the last one winning; a job's state is the newest of its record and its poll events (by\n" +
+    "time). Started/Completed are Slurm's own times, shown in UTC.",
   run: async (args, ctx) => {
     const { options, quiet } = optionsFromArgs(args);
     const { summarize } = await import("./index.ts");

@@ -11,6 +11,7 @@ import { sampleReport } from "./sample.ts";
 import { type LogMode, runPlotSvg } from "./svg/plot.ts";
 import { type FileTarget, Resolver, TargetError, checkWritable } from "./target.ts";
 import { updateDocument } from "./update.ts";
+import { YamlLayoutError, parseExperimentYaml, updateYamlDocument } from "./update-yaml.ts";
 import { type RunView, buildViews, groupViews } from "./view.ts";
 
 export { buildViews, groupViews, type RunView } from "./view.ts";
@@ -19,6 +20,7 @@ export { mergeRun, collectInputs } from "./records.ts";
 export { statusReport } from "./report.ts";
 export { buildReruns, rerunAction } from "./rerun.ts";
 export { updateDocument, findTables, parseRow } from "./update.ts";
+export { updateYamlDocument } from "./update-yaml.ts";
 export { sampleReport, verdict, extrapolate, fullStepsOf } from "./sample.ts";
 export { runPlotSvg, overviewSvg, colorBySvg } from "./svg/plot.ts";
 export { buildPlots } from "./plots.ts";
@@ -92,10 +94,13 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
   // Check every file named on the command line before any work, so a typo, a read-only document or a
   // directory in its place fails before a plot is written; read the document from where it really is.
   let doc: string | undefined;
+  const updateKind = options.update ? documentKind(options.update) : undefined;
   if (updatePath) {
     const target = await checkTarget(resolver, updatePath, "--update");
     if (!target.stat) throw new UsageError(`--update: ${options.update} does not exist (to start a new report use -o)`);
     doc = await readFile(target.real, "utf8");
+    // A YAML summary that cannot be updated as YAML is refused before any input is read.
+    if (updateKind === "yaml") yamlLayout(() => parseExperimentYaml(doc!, options.update!));
   }
   if (outputPath) await checkTarget(resolver, outputPath, "-o");
   // Links in a --plots DIR the user typed are theirs to follow; below it (and for the default <dir>/plots) summary-md picks the names.
@@ -107,7 +112,7 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
     errors,
     ...(options.strict ? { strict: true } : {}),
     // The sample report shows everything about its one run; the status report needs a few fields of each.
-    ...(options.sample ? {} : { fields: { plots: plotsWanted, params: options.colorBy !== undefined } }),
+    ...(options.sample ? {} : { fields: { plots: plotsWanted } }),
   };
   const collected = await collectInputs(inputs, { ...read, ...(io.stdin ? { stdin: io.stdin } : {}) });
   const expected = options.expected ? await readExpected(at(options.expected), read) : undefined;
@@ -150,12 +155,14 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
       log.debug(`${plots.files.size} plots (${n} changed) in ${plotDir}`);
     }
     if (updatePath && doc !== undefined) {
-      const result = updateDocument(doc, views);
+      const result = updateKind === "yaml" ? yamlLayout(() => updateYamlDocument(doc!, views, options.update!)) : updateDocument(doc, views);
       if (result.text !== doc) await write(updatePath, result.text);
       log.info(
-        result.appendedSection
-          ? `${options.update}: no status table found; appended a Status section with ${result.addedRows} runs`
-          : `${options.update}: ${result.updatedRows} rows updated, ${result.addedRows} added in ${result.tables} table(s)`,
+        updateKind === "yaml"
+          ? `${options.update}: ${result.updatedRows} runs updated, ${result.addedRows} added to runs:`
+          : result.appendedSection
+            ? `${options.update}: no status table found; appended a Status section with ${result.addedRows} runs`
+            : `${options.update}: ${result.updatedRows} rows updated, ${result.addedRows} added in ${result.tables} table(s)`,
       );
       return errors.count > 0 ? 1 : 0;
     }
@@ -180,6 +187,28 @@ export async function summarize(options: SummaryOptions, io: SummaryIo = {}): Pr
   }
   if (errors.count > 0) log.warn(`${errors.count} bad input line(s) skipped; the report covers the rest`);
   return errors.count > 0 ? 1 : 0;
+}
+
+/**
+ * How `--update` edits the file, by its name: YAML for .yaml/.yml, markdown tables for anything else
+ * but data formats summary-md cannot edit, which are refused (a markdown table appended to a
+ * JSON file breaks it).
+ */
+function documentKind(path: string): "markdown" | "yaml" {
+  const ext = /\.([A-Za-z0-9]+)$/.exec(path)?.[1]?.toLowerCase();
+  if (ext === "yaml" || ext === "yml") return "yaml";
+  if (ext && ["json", "ndjson", "jsonl", "toml", "csv", "tsv", "xml", "html", "htm", "ini"].includes(ext))
+    throw new UsageError(`--update: ${path} is a .${ext} file; summary-md updates the status table of a markdown document or the runs: list of a YAML experiment summary`);
+  return "markdown";
+}
+
+function yamlLayout<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof YamlLayoutError) throw new UsageError(`--update: ${e.message}`);
+    throw e;
+  }
 }
 
 /** What the path names is wrong (missing, a directory, a FIFO): a usage error (exit 2); not writable: exit 1. */

@@ -1,16 +1,17 @@
 import type { ZodError } from "zod";
-import { type ErrorCounter, InputError, JobEvent, type LineError, RunRecord, StringPool, parseState, readNdjsonInputs, zodField } from "@slurmpipe/core";
-import { type EventTimes, type FieldOptions, pickEventTimes, pickReportFields } from "./fields.ts";
+import { type ErrorCounter, InputError, JobEvent, type LineError, RunRecord, StringPool, readNdjsonInputs, zodField } from "@slurmpipe/core";
+import { type EventState, type FieldOptions, pickEventState, pickReportFields } from "./fields.ts";
 
 /** Everything summary-md learned from its inputs, merged per run id. */
 export interface Collected {
   /** Last-wins merge per run id, in order of first appearance. */
   runs: Map<string, RunRecord>;
   /**
-   * State-change events per job id, in input order (only what gives the start and end times): the
-   * event itself while a job has one (most do, after one poll), a list from the second on.
+   * The newest state-change event per job id (by its time `at`, whatever order the inputs came in;
+   * of two at the same time the later one read): what slurm-poll last saw of the job, which is
+   * newer than a run record's state while the job runs (see live-state.ts).
    */
-  events: Map<string, EventTimes[]>;
+  events: Map<string, EventState>;
 }
 
 export interface ReadInputsOptions {
@@ -28,7 +29,7 @@ export interface ReadInputsOptions {
  */
 export async function collectInputs(paths: readonly string[], options: ReadInputsOptions): Promise<Collected> {
   const runs = new Map<string, RunRecord>();
-  const events = new Map<string, EventTimes[]>();
+  const events = new Map<string, EventState>();
   const report = options.errors.report;
   const strings = new StringPool();
   const fields = options.fields;
@@ -51,10 +52,8 @@ export async function collectInputs(paths: readonly string[], options: ReadInput
         bad(parsed.error);
         continue;
       }
-      const times = pickEventTimes(parsed.data, strings);
       const known = events.get(parsed.data.job_id);
-      if (known) known.push(times);
-      else events.set(parsed.data.job_id, [times]);
+      if (!known || !(Date.parse(parsed.data.at) < Date.parse(known.at))) events.set(parsed.data.job_id, pickEventState(parsed.data, strings));
       continue;
     }
     if (raw.kind !== undefined && raw.kind !== "run") continue;
@@ -110,21 +109,4 @@ export function mergeRun(earlier: RunRecord, later: RunRecord): RunRecord {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** Start and end times of a job from poll events, for records whose state lacks them. */
-export function timesFromEvents(events: readonly EventTimes[] | undefined, runId: string): { started?: string; ended?: string } {
-  if (!events) return {};
-  let started: string | undefined;
-  let ended: string | undefined;
-  // By time, not by arrival: inputs may be concatenated in any order.
-  const ordered = [...events].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
-  for (const e of ordered) {
-    if (e.run_id && e.run_id !== runId) continue;
-    const to = parseState(e.to);
-    if (!started && to.state === "RUNNING") started = e.at;
-    // A requeued job leaves its terminal state again: the old end time no longer applies.
-    ended = to.terminal ? e.at : undefined;
-  }
-  return { ...(started ? { started } : {}), ...(ended ? { ended } : {}) };
 }

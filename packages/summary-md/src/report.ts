@@ -1,9 +1,9 @@
-import type { Failure } from "@slurmpipe/core";
+import { type Failure, describeParamChanges } from "@slurmpipe/core";
 import { codeSpan, formatBytes, formatElapsed, formatTime, linkTarget, mdCell, mdText, percent } from "./format.ts";
 import type { PlotSet } from "./plots.ts";
 import { type RerunGroup, rerunMarkdown } from "./rerun.ts";
 import { ACTIVE_STATUSES, STATUSES, type Status, isFailed, isFinished } from "./status.ts";
-import type { Grouped, RunView } from "./view.ts";
+import { type Grouped, type RunView, describeBlockers } from "./view.ts";
 
 export interface ReportInput {
   title: string;
@@ -54,6 +54,8 @@ function* reportLines(input: ReportInput): Generator<string> {
   yield "";
   yield* summary(views);
   yield* runTables(input.groups, input.plots);
+  yield* completeness(views, input.expectedCount);
+  yield* blockedRuns(views);
   yield* failures(views);
   yield* efficiency(views);
   yield* rerunMarkdown(input.reruns, { ...(input.rerunSource ? { source: input.rerunSource } : {}), ...(input.profile ? { profile: input.profile } : {}) });
@@ -74,6 +76,8 @@ function summary(views: readonly RunView[]): string[] {
   const active = views.filter((v) => ACTIVE_STATUSES.has(v.status)).length;
   const out = ["## Summary", ""];
   const parts = [`**${completed} of ${total} completed (${percent(completed, total)})**`, `${finished} finished (${percent(finished, total)})`, `${failed} failed`, `${active} pending or running`];
+  const blocked = views.filter((v) => v.status === "BLOCKED");
+  if (blocked.length) parts.push(blockedHeadline(blocked));
   const unknown = counts.get("UNKNOWN") ?? 0;
   if (unknown) parts.push(`${unknown} unknown (not counted as failed)`);
   const notStarted = (counts.get("MISSING") ?? 0) + (counts.get("NOT_SUBMITTED") ?? 0);
@@ -86,6 +90,54 @@ function summary(views: readonly RunView[]): string[] {
   }
   out.push(`| **total** | **${total}** | |`, "");
   return out;
+}
+
+/** "1 BLOCKED by 1234 (FAILED)"; "3 BLOCKED by 1234 (FAILED), 1240 (TIMEOUT)": blocked runs wait for good, so they are named apart from pending ones. */
+function blockedHeadline(blocked: readonly RunView[]): string {
+  const upstream = new Set(blocked.map((v) => describeBlockers(v)));
+  return `${blocked.length} BLOCKED by ${mdText([...upstream].join(", "), 300)}`;
+}
+
+/**
+ * The completeness check: every expected run accounted for, and which runs ran with parameters
+ * other than the sweep's (a suggested fix applied to a retry: the run's name still says the old value).
+ */
+function* completeness(views: readonly RunView[], expectedCount: number | undefined): Generator<string> {
+  const changed = views.filter((v) => v.paramChanges.length > 0);
+  if (expectedCount === undefined && changed.length === 0) return;
+  yield "## Completeness";
+  yield "";
+  if (expectedCount !== undefined) {
+    const missing = views.filter((v) => v.status === "MISSING" || v.status === "NOT_SUBMITTED" || v.status === "SUBMIT_ERROR");
+    const completed = views.filter((v) => v.status === "COMPLETED").length;
+    yield `- ${expectedCount} runs expected, ${completed} completed${missing.length ? `, ${missing.length} never submitted: ${missing.map((v) => `${mdText(v.name)} (${v.status})`).join(", ")}` : ", every one submitted"}`;
+  }
+  if (changed.length > 0) {
+    yield `- Ran with parameters other than the sweep's (${changed.length}):`;
+    for (const v of changed) {
+      const attempt = v.record?.job?.attempt && v.record.job.attempt > 1 ? `attempt ${v.record.job.attempt}, ` : "";
+      yield `  - ${mdText(v.name)} (${attempt}${v.status}): ${mdText(describeParamChanges(v.paramChanges), 300)}`;
+    }
+  }
+  yield "";
+}
+
+/** Blocked runs never start as they are: their upstream must be rerun, then they are cancelled and resubmitted. */
+function* blockedRuns(views: readonly RunView[]): Generator<string> {
+  const blocked = views.filter((v) => v.status === "BLOCKED");
+  if (blocked.length === 0) return;
+  yield "## Blocked";
+  yield "";
+  yield "These jobs wait on a dependency that can never be satisfied (Slurm: PENDING, reason DependencyNeverSatisfied): they will not start unless the dependency changes.";
+  yield "";
+  for (const v of blocked) {
+    const ups = (v.blockedBy ?? []).map((b) => `${mdText(b.jobId)}${b.name ? ` (${mdText(b.name)}, ${b.status})` : b.status ? ` (${b.status})` : ""}`);
+    yield `- ${mdText(v.name)} (job ${v.jobId ? mdText(v.jobId) : "?"}): blocked by ${ups.length ? ups.join(", ") : "a failed dependency"}`;
+  }
+  const ids = blocked.map((v) => v.jobId).filter((id): id is string => id !== undefined);
+  yield "";
+  if (ids.length) yield `Rerun the upstream runs (see Rerun), then cancel the blocked jobs (${codeSpan(`scancel ${ids.join(" ")}`)}) and resubmit them with ${codeSpan("slurm-submit --resubmit failed")}.`;
+  yield "";
 }
 
 function* runTables(groups: readonly Grouped[], plots: PlotSet | undefined): Generator<string> {
@@ -122,7 +174,7 @@ function* runTables(groups: readonly Grouped[], plots: PlotSet | undefined): Gen
 }
 
 function* failures(views: readonly RunView[]): Generator<string> {
-  const broken = views.filter((v) => isFailed(v.status) || v.failures.length > 0 || v.status === "UNKNOWN");
+  const broken = views.filter((v) => isFailed(v.status) || v.failures.length > 0 || v.status === "UNKNOWN" || v.record?.error !== undefined);
   if (broken.length === 0) return;
   yield "## Failures";
   yield "";

@@ -1,5 +1,5 @@
-import { type Failure, type SuggestedAction, canonicalJson, formatMemory, shellQuoteForDisplay as shellQuote } from "@slurmpipe/core";
-import { mdText } from "./format.ts";
+import { type Failure, type RunScript, type SuggestedAction, canonicalJson, formatMemory, shellQuoteForDisplay as shellQuote } from "@slurmpipe/core";
+import { codeSpan, mdText, oneLine } from "./format.ts";
 import { isFailed } from "./status.ts";
 import type { RunView } from "./view.ts";
 
@@ -17,19 +17,25 @@ export interface RerunOptions {
   profile?: string;
 }
 
+type RenderedWith = NonNullable<RunScript["rendered_with"]>;
+
 export interface RerunGroup {
-  action: SuggestedAction["action"] | "submit";
+  action: Action | "submit" | "fix_then_submit";
   retry: boolean;
   changes: Record<string, unknown>;
   note?: string;
   runs: RunView[];
+  /** How the runs' scripts were rendered (slurm-render's `script.rendered_with`); "sweep": taken from the other runs of the report. */
+  rendered?: { with: RenderedWith; from: "record" | "sweep" };
+  backend?: string;
   command: string;
 }
 
 type Action = SuggestedAction["action"];
 
-const ACTION_ORDER: (Action | "submit")[] = [
+const ACTION_ORDER: RerunGroup["action"][] = [
   "submit",
+  "fix_then_submit",
   "increase_mem",
   "reduce_batch",
   "increase_time",
@@ -44,8 +50,9 @@ const ACTION_ORDER: (Action | "submit")[] = [
   "do_not_retry",
 ];
 
-const ACTION_TITLES: Record<Action | "submit", string> = {
+const ACTION_TITLES: Record<RerunGroup["action"], string> = {
   submit: "Submit runs that never ran",
+  fix_then_submit: "Not submitted because of an error: fix it, then submit",
   increase_mem: "Out of memory: rerun with more memory",
   reduce_batch: "Out of memory: rerun with a smaller batch",
   increase_time: "Time limit: rerun with a longer time limit",
@@ -117,16 +124,22 @@ export function slurmTime(seconds: number): string {
 
 export function buildReruns(views: readonly RunView[], options: RerunOptions): RerunGroup[] {
   const groups = new Map<string, RerunGroup>();
+  const sweepRender = onlyRenderedWith(views);
   for (const view of views) {
     const found = rerunAction(view);
     if (!found) continue;
     const fresh = view.status === "MISSING" || view.status === "NOT_SUBMITTED" || view.status === "SUBMIT_ERROR";
-    const action = fresh ? "submit" : found.suggested.action;
+    // An error before submission (sweep-gen, slurm-render) comes back unchanged until its cause is fixed.
+    const stageError = view.status === "NOT_SUBMITTED" && view.record?.error !== undefined;
+    const action = stageError ? "fix_then_submit" : fresh ? "submit" : found.suggested.action;
     const changes = fresh ? {} : (found.suggested.changes ?? {});
-    const key = `${action}\u0000${canonicalJson(changes)}\u0000${view.status === "COMPLETED" ? "c" : "f"}`;
+    const own = view.record?.script?.rendered_with;
+    const rendered = own ? { with: own, from: "record" as const } : sweepRender ? { with: sweepRender, from: "sweep" as const } : undefined;
+    const backend = view.record?.job?.backend === "local" ? "local" : undefined;
+    const key = [action, canonicalJson(changes), view.status === "COMPLETED" ? "c" : "f", rendered ? canonicalJson(rendered) : "", backend ?? ""].join("\u0000");
     let group = groups.get(key);
     if (!group) {
-      group = { action, retry: fresh || found.suggested.retry, changes, runs: [], command: "" };
+      group = { action, retry: fresh || found.suggested.retry, changes, runs: [], command: "", ...(rendered ? { rendered } : {}), ...(backend ? { backend } : {}) };
       if (!fresh && found.suggested.note) group.note = found.suggested.note;
       groups.set(key, group);
     }
@@ -137,7 +150,13 @@ export function buildReruns(views: readonly RunView[], options: RerunOptions): R
   return list.sort((a, b) => ACTION_ORDER.indexOf(a.action) - ACTION_ORDER.indexOf(b.action) || canonicalJson(a.changes).localeCompare(canonicalJson(b.changes), "en"));
 }
 
-/** Resource changes become slurm-render flags; anything else (params) a jq assignment. */
+/**
+ * The pipeline that reproduces the render and applies the fix. slurm-render is given the flags it
+ * was first run with (`script.rendered_with.args`) and then the suggested resource changes as
+ * flags of their own (`--mem 38G`): slurm-render takes the last of a repeated flag, so the fix
+ * wins over the old value. Parameter changes are made to the record by jq before the render,
+ * in `params` and in the command's `key=value` arguments.
+ */
 function pipeline(group: RerunGroup, options: RerunOptions): string {
   const ids = group.runs.map((r) => JSON.stringify(r.id)).join(",");
   let program = `select(.id | IN(${ids}))`;
@@ -146,14 +165,54 @@ function pipeline(group: RerunGroup, options: RerunOptions): string {
     if (key === "resources" && value && typeof value === "object") {
       for (const [res, v] of Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
         flags.push(`--${res.replace(/_/g, "-")}`, shellQuote(String(v)));
+    } else if (key === "params" && value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [param, v] of Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1))) program += paramAssignment(param, v);
     } else {
       program += assignments(`.${jqKey(key)}`, value);
     }
   }
   const source = options.source ?? "runs.ndjson";
-  const render = ["slurm-render", ...(options.profile ? ["--profile", shellQuote(options.profile)] : []), ...flags].join(" ");
-  const submit = group.action === "submit" ? "slurm-submit" : group.runs.some((r) => r.status === "COMPLETED") ? "slurm-submit --resubmit COMPLETED" : "slurm-submit --resubmit failed";
+  const render = ["slurm-render", ...renderArgs(group, options).map((a) => shellQuote(a)), ...flags].join(" ");
+  const resubmit =
+    group.action === "submit" || group.action === "fix_then_submit"
+      ? []
+      : group.runs.some((r) => r.status === "COMPLETED")
+        ? ["--resubmit", "COMPLETED"]
+        : ["--resubmit", "failed"];
+  const submit = ["slurm-submit", ...(group.backend ? ["--backend", group.backend] : []), ...resubmit].join(" ");
   return `jq -c ${shellQuote(program)} ${shellQuote(source)} | ${render} | ${submit}`;
+}
+
+/** slurm-render's arguments as recorded (with the profile, if the record names it apart), else the --profile given to summary-md. */
+function renderArgs(group: RerunGroup, options: RerunOptions): string[] {
+  const recorded = group.rendered?.with;
+  if (!recorded) return options.profile ? ["--profile", options.profile] : [];
+  const args = [...recorded.args];
+  const hasProfile = args.some((a) => a === "--profile" || a.startsWith("--profile="));
+  if (recorded.profile && !hasProfile) args.unshift("--profile", recorded.profile);
+  return args;
+}
+
+/** The only `rendered_with` of the report's runs, for runs that have none (never rendered, MISSING); undefined when they differ. */
+function onlyRenderedWith(views: readonly RunView[]): RenderedWith | undefined {
+  let found: RenderedWith | undefined;
+  let key: string | undefined;
+  for (const v of views) {
+    const r = v.record?.script?.rendered_with;
+    if (!r) continue;
+    const k = canonicalJson(r);
+    if (key !== undefined && k !== key) return undefined;
+    found = r;
+    key = k;
+  }
+  return found;
+}
+
+/** `.params.lr = 0.1`, and the command's `lr=...` argument (sweep-gen's `args: hydra`) rewritten to match. */
+function paramAssignment(param: string, value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  const arg = JSON.stringify(`${param}=${text}`);
+  return ` | .params.${jqKey(param)} = ${JSON.stringify(value)} | .command |= (if type == "array" then map(if startswith(${JSON.stringify(`${param}=`)}) then ${arg} else . end) else . end)`;
 }
 
 function assignments(path: string, value: unknown): string {
@@ -169,6 +228,9 @@ function jqKey(key: string): string {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? key : JSON.stringify(key);
 }
 
+const UNKNOWN_FLAGS =
+  "The render flags of these runs are unknown (their records do not say how slurm-render made their scripts: `script.rendered_with`, recorded by newer versions): add the flags you rendered with (`--account`, `--out`, `--venv`, ...) to `slurm-render`.";
+
 /** The "Rerun" section of the status report. */
 export function rerunMarkdown(groups: readonly RerunGroup[], options: RerunOptions): string[] {
   if (groups.length === 0) return [];
@@ -178,19 +240,32 @@ export function rerunMarkdown(groups: readonly RerunGroup[], options: RerunOptio
       "The pipelines read the run specs from `runs.ndjson`: point them at your sweep-gen output (or pass `--expected FILE` and they will).",
       "",
     );
-  if (!options.profile) out.push("Add `--profile <cluster>` to `slurm-render` if your pipeline uses one (or pass `--profile` to summary-md).", "");
+  if (groups.some((g) => g.rendered))
+    out.push(
+      "Run them in the directory the runs were rendered in: `slurm-render` gets the flags it was first run with (relative paths included), then the suggested changes, which win (the last of a repeated flag counts). `slurm-submit` uses `.slurmpipe` there: add `--state DIR` if you submitted with one.",
+      "",
+    );
+  const noneRendered = groups.every((g) => !g.rendered);
+  if (noneRendered) out.push(UNKNOWN_FLAGS, "");
+  if (!options.profile && groups.some((g) => !g.rendered)) out.push("Add `--profile <cluster>` to `slurm-render` if your pipeline uses one (or pass `--profile` to summary-md).", "");
   for (const g of groups) {
     out.push(`### ${ACTION_TITLES[g.action]} (${g.runs.length})`, "");
     const names = g.runs.map((r) => `${mdText(r.name)} (${r.status}${r.jobId ? `, job ${mdText(r.jobId)}` : ""})`);
     out.push(`Runs: ${names.join(", ")}`, "");
     if (g.note) out.push(`Why: ${mdText(g.note, 300)}`, "");
-    if (g.action !== "submit" && !g.retry) out.push("Do not resubmit unchanged: fix the cause first, then run:", "");
+    if (g.action === "fix_then_submit") {
+      for (const r of g.runs) if (r.record?.error) out.push(`- ${mdText(r.name)}: ${mdText(r.record.error.stage)}${r.record.error.code ? ` (${codeSpan(r.record.error.code)})` : ""}: ${mdText(oneLine(r.record.error.message, 300), 300)}`);
+      out.push("", "Fix what the errors say (then rerun the stage that failed, or:)", "");
+    }
+    if (g.action !== "submit" && g.action !== "fix_then_submit" && !g.retry) out.push("Do not resubmit unchanged: fix the cause first, then run:", "");
     const params = Object.keys(g.changes).filter((k) => k !== "resources");
     if (params.length)
       out.push(
-        `The jq step changes ${params.map((p) => `\`${p}\``).join(", ")} in the record; this only takes effect if the training command is built from them (otherwise change the sweep and rerun sweep-gen).`,
+        `The jq step changes ${params.map((p) => `\`${p}\``).join(", ")} in the record (and a \`key=value\` argument of the command with the same name); this only takes effect if the training command is built from them (otherwise change the sweep and rerun sweep-gen).`,
         "",
       );
+    if (!g.rendered && !noneRendered) out.push(UNKNOWN_FLAGS, "");
+    else if (g.rendered && g.rendered.from === "sweep") out.push("These runs have no script yet: the render flags are those every other run of this report was rendered with.", "");
     out.push("```sh", g.command, "```", "");
   }
   return out;

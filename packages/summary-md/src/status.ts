@@ -1,10 +1,11 @@
-import { type RunRecord, parseState } from "@slurmpipe/core";
+import { type RunRecord, isNeverSatisfiedReason, parseState } from "@slurmpipe/core";
 
 /** The statuses a report shows. UNKNOWN is never counted as failed: the job may well be alive. */
 export const STATUSES = [
   "COMPLETED",
   "RUNNING",
   "PENDING",
+  "BLOCKED",
   "FAILED",
   "TIMEOUT",
   "OUT_OF_MEMORY",
@@ -41,9 +42,12 @@ export interface DerivedStatus {
  */
 export function deriveStatus(record: RunRecord): DerivedStatus {
   const submitStage = record.error && /submit/i.test(record.error.stage);
-  if (record.error && (!record.job || submitStage)) return { status: "SUBMIT_ERROR" };
+  if (record.error && submitStage) return { status: "SUBMIT_ERROR" };
+  // An error before submission (sweep-gen: a run directory without its job script; slurm-render):
+  // the run was never submitted, and the error says why (in Notes).
   if (!record.job) return { status: "NOT_SUBMITTED" };
   if (!record.state) return { status: "UNKNOWN", slurmState: "not polled yet" };
+  if (isBlocked(record)) return record.state.state === "PENDING" ? { status: "BLOCKED" } : { status: "BLOCKED", slurmState: record.state.state };
   const parsed = parseState(record.state.state);
   const long = parsed.state;
   const shown = STATUS_OF[long] ?? (parsed.known ? undefined : "UNKNOWN");
@@ -80,10 +84,19 @@ const STATUS_OF: Record<string, Status> = {
   REVOKED: "UNKNOWN",
 };
 
+/** PENDING on a dependency that can never be satisfied (an upstream job failed): it will not run as it is. */
+export function isBlocked(record: RunRecord): boolean {
+  const state = record.state;
+  if (!state) return false;
+  return state.category === "blocked" || (parseState(state.state).state === "PENDING" && isNeverSatisfiedReason(state.reason));
+}
+
 function fromCategory(category: string): Status {
   switch (category) {
     case "pending":
       return "PENDING";
+    case "blocked":
+      return "BLOCKED";
     case "active":
       return "RUNNING";
     case "success":

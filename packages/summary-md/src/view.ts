@@ -1,6 +1,8 @@
-import type { Failure, RunRecord } from "@slurmpipe/core";
+import { type Failure, type ParamChange, type RunRecord, describeParamChanges } from "@slurmpipe/core";
+import { paramChangesOf } from "./fields.ts";
 import { naturalCompare, oneLine } from "./format.ts";
-import { type Collected, timesFromEvents } from "./records.ts";
+import { withCurrentState } from "./live-state.ts";
+import type { Collected } from "./records.ts";
 import { type Status, deriveStatus } from "./status.ts";
 
 /** One row of the report: what is known about one run, whatever stage it reached. */
@@ -9,7 +11,7 @@ export interface RunView {
   name: string;
   /** group, else variant, else "" (ungrouped). */
   group: string;
-  /** The merged record; absent for MISSING runs. */
+  /** The merged record, with the newest state of record and poll events (live-state.ts); absent for MISSING runs. */
   record?: RunRecord;
   /** The run spec from --expected, when given. */
   expected?: RunRecord;
@@ -23,6 +25,10 @@ export interface RunView {
   trend?: string;
   failures: Failure[];
   notes: string[];
+  /** BLOCKED: the upstream jobs whose failure blocks this one, with their status when the input has them. */
+  blockedBy?: { jobId: string; status?: Status; name?: string }[];
+  /** Parameters this attempt ran with that differ from the sweep's (core's paramChanges). */
+  paramChanges: ParamChange[];
 }
 
 export interface Grouped {
@@ -46,13 +52,32 @@ export function buildViews(collected: Collected, expected: Map<string, RunRecord
   const extra = [...collected.runs.values()].filter((r) => !seen.has(r.id));
   extra.sort((a, b) => naturalCompare(a.name, b.name) || naturalCompare(a.id, b.id));
   for (const record of extra) views.push(viewOf(record, undefined, collected, nowMs, share));
+  // A blocked run names its upstream jobs with their status: known once every view is made.
+  const blocked = views.filter((v) => v.status === "BLOCKED");
+  if (blocked.length) {
+    const byJob = new Map(views.filter((v) => v.jobId).map((v) => [v.jobId!, v]));
+    for (const v of blocked) {
+      v.blockedBy = (v.record?.state?.blocked_by ?? []).map((jobId) => {
+        const up = byJob.get(jobId);
+        return { jobId, ...(up ? { status: up.status, name: up.name } : {}) };
+      });
+      v.notes = share(notesFor(v, v.record!));
+    }
+  }
   return views;
+}
+
+/** "1234 (FAILED)", "1234 (FAILED), 1240": the upstream jobs of a blocked run. */
+export function describeBlockers(view: RunView): string {
+  const list = view.blockedBy ?? [];
+  return list.length ? list.map((b) => `${b.jobId}${b.status ? ` (${b.status})` : ""}`).join(", ") : "a failed dependency";
 }
 
 type Share = (notes: string[]) => string[];
 
 // Shared by every view without failures or notes; frozen, as views never change them.
 const NONE: Failure[] & string[] = Object.freeze([]) as unknown as Failure[] & string[];
+const NONE_CHANGES: ParamChange[] = Object.freeze([]) as unknown as ParamChange[];
 
 /**
  * Views with the same notes share one (frozen) array: in a large sweep most runs say the same
@@ -102,16 +127,19 @@ function missingView(spec: RunRecord, share: Share): RunView {
     status: "MISSING",
     failures: NONE,
     notes: share(["expected, no record"]),
+    paramChanges: NONE_CHANGES,
   };
 }
 
-function viewOf(record: RunRecord, spec: RunRecord | undefined, collected: Collected, nowMs: number, share: Share): RunView {
+function viewOf(merged: RunRecord, spec: RunRecord | undefined, collected: Collected, nowMs: number, share: Share): RunView {
+  const record = merged.job ? withCurrentState(merged, collected.events.get(merged.job.id)) : merged;
   const { status, slurmState } = deriveStatus(record);
   const state = record.state;
-  const fromEvents = record.job ? timesFromEvents(collected.events.get(record.job.id), record.id) : {};
-  const started = state?.started_at ?? fromEvents.started;
+  // Slurm's start and end times only: when they are not known the cell stays empty (the time a
+  // poll noticed the change is not when the job started).
+  const started = state?.started_at;
   // An end time only means something once the job is over.
-  const ended = state?.terminal === false ? undefined : (state?.ended_at ?? (state?.terminal ? fromEvents.ended : undefined));
+  const ended = state?.terminal ? state.ended_at : undefined;
   let elapsedS = state?.elapsed_s;
   if (elapsedS === undefined && started) {
     const end = ended ? Date.parse(ended) : status === "RUNNING" ? nowMs : Number.NaN;
@@ -127,6 +155,7 @@ function viewOf(record: RunRecord, spec: RunRecord | undefined, collected: Colle
     status,
     failures,
     notes: NONE,
+    paramChanges: paramChangesOf(record),
   };
   if (spec) view.expected = spec;
   if (slurmState) view.slurmState = slurmState;
@@ -146,10 +175,13 @@ function notesFor(view: RunView, record: RunRecord): string[] {
   const state = record.state;
   if (view.slurmState) notes.push(view.slurmState);
   if (record.error) notes.push(`${record.error.stage}: ${oneLine(record.error.message, 120)}`);
-  if (state?.reason && !/^none$/i.test(state.reason) && view.status !== "COMPLETED") notes.push(`reason ${state.reason}`);
+  if (state?.reason && !/^none$/i.test(state.reason) && view.status !== "COMPLETED" && view.status !== "BLOCKED") notes.push(`reason ${state.reason}`);
   if (state?.exit_code && state.exit_code !== "0:0") notes.push(`exit ${state.exit_code}`);
   if (state?.restarts) notes.push(`restarts ${state.restarts}`);
-  if (record.job?.attempt && record.job.attempt > 1) notes.push(`attempt ${record.job.attempt}`);
+  if (view.status === "BLOCKED") notes.push(`blocked by ${describeBlockers(view)}`);
+  const attempt = record.job?.attempt && record.job.attempt > 1 ? `attempt ${record.job.attempt}` : undefined;
+  const changed = view.paramChanges.length ? `ran with ${describeParamChanges(view.paramChanges)}` : undefined;
+  if (attempt || changed) notes.push([attempt, changed].filter(Boolean).join(", "));
   // A time limit or OOM is its own explanation; "early" only hints at the environment for plain failures.
   if (state?.early_failure && view.status === "FAILED")
     notes.push(`failed early${state.early_failure.elapsed_s !== undefined ? ` (${state.early_failure.elapsed_s} s)` : ""}${view.failures.length ? "" : ": environment or path?"}`);

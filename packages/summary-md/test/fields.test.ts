@@ -9,7 +9,7 @@ import { expectedRuns, sweepEvents, sweepRecords } from "./fixtures.ts";
 import { tempDir, writeNdjson } from "./helpers.ts";
 
 const errors = { report: (e: unknown) => expect.unreachable(JSON.stringify(e)) };
-const ALL: FieldOptions = { plots: true, params: true };
+const ALL: FieldOptions = { plots: true };
 
 /** The fixture sweep plus later partial records: a state update, a resubmission, stage fields the report never reads. */
 function inputs() {
@@ -18,6 +18,14 @@ function inputs() {
     { id: "id-adamw_lr0.003_s0", name: "adamw_lr0.003_s0", state: { state: "PENDING", category: "pending", terminal: false, reason: "Resources", confirmed_at: "x" } },
     { id: "id-adamw_lr0.001_s1", name: "adamw_lr0.001_s1", job: { id: "2009", attempt: 2, argv: ["sbatch", "x"] }, state: { state: "RUNNING", category: "active", terminal: false } },
     { id: "id-core_lr0.1_s0", name: "core_lr0.1_s0", dir: "/scratch/r", script: { path: "/s/job.sbatch" }, report: { steps_seen: 2000, benign_warnings: 3 } },
+    // A retry that ran with another lr than the sweep's, rendered with recorded flags.
+    {
+      id: "id-core_lr0.2_s1",
+      name: "core_lr0.2_s1",
+      params: { lr: 0.1 },
+      sweep_params: { lr: 0.2, seed: 1, max_steps: 2000 },
+      script: { path: "/s/r2.sbatch", rendered_with: { profile: "lumi", args: ["--profile", "lumi"] } },
+    },
   ];
   return {
     dir,
@@ -50,17 +58,22 @@ describe("report fields", () => {
 
   it("drops what the status report never reads", async () => {
     const { records } = inputs();
-    const picked = await collectInputs([records], { errors, fields: { plots: false, params: false } });
+    const picked = await collectInputs([records], { errors, fields: { plots: false } });
     const run = picked.runs.get("id-core_lr0.1_s0")!;
-    expect(Object.keys(run).sort()).toEqual(["group", "id", "job", "name", "report", "state"]);
+    expect(Object.keys(run).sort()).toEqual(["group", "id", "job", "name", "params", "report", "state"]);
     expect(run.job).toEqual({ id: "1001", cluster: "local", attempt: 1 });
     expect(Object.keys(run.report!).sort()).toEqual(["failures", "loss"]);
-    expect(picked.runs.get("id-adamw_lr0.003_s0")!.state).toEqual({ state: "PENDING", category: "pending", terminal: false, reason: "Resources", time_limit_s: 7200 });
-    expect(picked.events.get("1011")).toEqual([
-      { at: "2025-10-24T00:10:00.000Z", to: "RUNNING", run_id: "id-adamw_lr0.01_s0" },
-      { at: "2025-10-24T00:35:00.000Z", to: "COMPLETED", run_id: "id-adamw_lr0.01_s0" },
-    ]);
-    const withPlots = await collectInputs([records], { errors, fields: { plots: true, params: true } });
+    expect(picked.runs.get("id-adamw_lr0.003_s0")!.state).toEqual({ state: "PENDING", category: "pending", terminal: false, reason: "Resources", time_limit_s: 7200, confirmed_at: "x" });
+    // Of a job's events only the newest is kept, with what gives the state and Slurm's times.
+    expect(picked.events.get("1011")).toEqual({
+      at: "2025-10-24T00:35:00.000Z",
+      to: "COMPLETED",
+      run_id: "id-adamw_lr0.01_s0",
+      category: "success",
+      started_at: "2025-10-24T00:09:58.000Z",
+      ended_at: "2025-10-24T00:34:58.000Z",
+    });
+    const withPlots = await collectInputs([records], { errors, fields: { plots: true } });
     const plotted = withPlots.runs.get("id-core_lr0.1_s0")!;
     expect(Object.keys(plotted.report!.series!)).toEqual(["loss"]);
     expect(plotted.params).toEqual({ lr: 0.1, seed: 0, max_steps: 2000 });
@@ -74,5 +87,8 @@ describe("report fields", () => {
     expect(picked.update).toBe(whole.update);
     // The later records did reach the report.
     expect(whole.markdown).toContain("| adamw_lr0.001_s1 | RUNNING | 2009 | - | - | - | - | attempt 2 |");
+    // Only lr: the partial params of the later record merge with the earlier ones before they are compared.
+    expect(whole.markdown).toContain("| ran with lr=0.1 (sweep: 0.2); NAN_LOSS: ");
+    expect(whole.markdown).toContain("slurm-render --profile lumi | slurm-submit --resubmit COMPLETED");
   });
 });

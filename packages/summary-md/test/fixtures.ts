@@ -165,8 +165,19 @@ export function sweepRecords(): Record<string, unknown>[] {
 
 export function sweepEvents(): Record<string, unknown>[] {
   return [
-    { kind: "event", run_id: "id-adamw_lr0.01_s0", job_id: "1011", from: "PENDING", to: "RUNNING", at: "2025-10-24T00:10:00.000Z" },
-    { kind: "event", run_id: "id-adamw_lr0.01_s0", job_id: "1011", from: "RUNNING", to: "COMPLETED", at: "2025-10-24T00:35:00.000Z" },
+    // As slurm-poll writes them: the poll time (`at`) and Slurm's own start and end of the job.
+    { kind: "event", run_id: "id-adamw_lr0.01_s0", job_id: "1011", from: "PENDING", to: "RUNNING", category: "active", at: "2025-10-24T00:10:00.000Z", started_at: "2025-10-24T00:09:58.000Z" },
+    {
+      kind: "event",
+      run_id: "id-adamw_lr0.01_s0",
+      job_id: "1011",
+      from: "RUNNING",
+      to: "COMPLETED",
+      category: "success",
+      at: "2025-10-24T00:35:00.000Z",
+      started_at: "2025-10-24T00:09:58.000Z",
+      ended_at: "2025-10-24T00:34:58.000Z",
+    },
   ];
 }
 

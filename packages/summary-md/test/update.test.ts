@@ -126,7 +126,7 @@ describe("table detection", () => {
     const doc = "| STATUS | run name | job id | started | completed |\n| --- | --- | --- | --- | --- |\n| PENDING | rank8_lr5e-5 | 1 | - | - |\n";
     const lines = splitLines(doc);
     expect(findTables(lines)).toHaveLength(1);
-    const view = { id: "x", name: "rank8_lr5e-5", group: "", status: "RUNNING" as const, jobId: "7", failures: [], notes: [] };
+    const view = { id: "x", name: "rank8_lr5e-5", group: "", status: "RUNNING" as const, jobId: "7", failures: [], notes: [], paramChanges: [] };
     expect(updateDocument(doc, [view]).text).toBe("| STATUS | run name | job id | started | completed |\n| --- | --- | --- | --- | --- |\n| RUNNING | rank8_lr5e-5 | 7 | - | - |\n");
   });
 });

@@ -28,21 +28,21 @@ describe("views", () => {
     expect(Object.isFrozen(views[0]!.failures)).toBe(true);
   });
 
-  it("takes start and end times from one event or from several, by time", async () => {
+  it("keeps a job's newest event, by time, and takes only Slurm's start and end from it, never the poll time", async () => {
     const run = (id: string, job: string) => ({ id, name: id, job: { id: job }, state: { state: "COMPLETED", category: "success", terminal: true } });
-    const event = (job: string, to: string, at: string) => ({ kind: "event", job_id: job, run_id: job === "1" ? "a" : "b", from: null, to, at });
+    const event = (job: string, to: string, at: string, times: object = {}) => ({ kind: "event", job_id: job, run_id: job === "1" ? "a" : "b", from: null, to, at, ...times });
     const file = writeNdjson(`${tempDir()}/in.ndjson`, [
+      // An old event (no started_at/ended_at): only poll times, which are not the job's times.
       event("1", "COMPLETED", "2025-01-01T00:10:00Z"),
-      event("2", "COMPLETED", "2025-01-01T00:30:00Z"),
-      event("2", "RUNNING", "2025-01-01T00:20:00Z"),
+      event("2", "COMPLETED", "2025-01-01T00:30:00Z", { started_at: "2025-01-01T00:19:30Z", ended_at: "2025-01-01T00:29:40Z" }),
+      event("2", "RUNNING", "2025-01-01T00:20:00Z", { started_at: "2025-01-01T00:19:30Z" }),
       run("a", "1"),
       run("b", "2"),
     ]);
-    const collected = await collectInputs([file], { errors: { report: () => expect.unreachable() }, fields: { plots: false, params: false } });
-    expect(collected.events.get("1")).toHaveLength(1);
-    expect(collected.events.get("2")).toHaveLength(2);
+    const collected = await collectInputs([file], { errors: { report: () => expect.unreachable() }, fields: { plots: false } });
+    expect(collected.events.get("2")?.to).toBe("COMPLETED");
     const [a, b] = buildViews(collected, undefined, 0);
-    expect([a!.started, a!.ended]).toEqual([undefined, "2025-01-01T00:10:00Z"]);
-    expect([b!.started, b!.ended, b!.elapsedS]).toEqual(["2025-01-01T00:20:00Z", "2025-01-01T00:30:00Z", 600]);
+    expect([a!.started, a!.ended]).toEqual([undefined, undefined]);
+    expect([b!.started, b!.ended, b!.elapsedS]).toEqual(["2025-01-01T00:19:30Z", "2025-01-01T00:29:40Z", 610]);
   });
 });
