@@ -1,4 +1,5 @@
 import type { FailureClass } from "@slurmpipe/core";
+import { DEATH_HINT } from "./exits.ts";
 
 /**
  * Failure signatures (shared/reference/log-formats.md §2 and §4), each with a literal that must
@@ -47,7 +48,6 @@ export const ANCHORS: readonly Anchor[] = [
   a("HOST_OOM", "oom", /oom[-_]kill event/, "host memory exhausted: the cgroup OOM killer ended the job"),
   a("HOST_OOM", "Out Of Memory", /\btasks? [\d,-]+: Out Of Memory/, "host memory exhausted (srun: Out Of Memory)"),
   a("HOST_OOM", "exceeded memory limit", headThenTail(/exceeded memory limit /, / being killed/), "host memory exhausted: job exceeded its memory limit"),
-  a("HOST_OOM", "Killed", /(?:slurm_script|\.sh|bash): line \d+: +\d+ Killed\b/, "a process was killed (SIGKILL), typically by the OOM killer"),
   a("HOST_OOM", "MemoryError", /^(?:[\w.]+\.)?MemoryError\b/, "host memory exhausted (Python MemoryError)"),
   a("HOST_OOM", "Cannot allocate memory", /\[Errno 12\] Cannot allocate memory|std::bad_alloc/, "host memory exhausted"),
   a("TIME_LIMIT", "DUE TO TIME LIMIT", /CANCELLED AT \S+ DUE TO TIME LIMIT/, "time limit reached"),
@@ -85,8 +85,9 @@ export const ANCHORS: readonly Anchor[] = [
 ];
 
 /** Cheap test before the anchor loop: any of the anchors' literals. */
-export const FAILURE_HINT =
-  /out of memory|OutOfMemory|RESOURCE_EXHAUSTED|oom|Out Of Memory|exceeded memory|Killed|MemoryError|allocate memory|bad_alloc|DUE TO|CANCELLED AT|Watchdog|NCCL|nccl|DistBackend|ECC|Xid|fallen off|illegal memory|Memory access fault|misaligned|Segmentation|SIGSEGV|[Bb]us error|SIGBUS|ImportError|ModuleNotFound|not found|No such file|can't open|shared object|Lmod|module|No CUDA GPUs|NVIDIA driver|driver version|quota|No space|nan|NaN|finite|Nan\/Inf|loss scale/;
+export const FAILURE_HINT = new RegExp(
+  `${String.raw`out of memory|OutOfMemory|RESOURCE_EXHAUSTED|oom|Out Of Memory|exceeded memory|MemoryError|allocate memory|bad_alloc|DUE TO|CANCELLED AT|Watchdog|NCCL|nccl|DistBackend|ECC|Xid|fallen off|illegal memory|Memory access fault|misaligned|Segmentation|SIGSEGV|[Bb]us error|SIGBUS|ImportError|ModuleNotFound|not found|No such file|can't open|shared object|Lmod|module|No CUDA GPUs|NVIDIA driver|driver version|quota|No space|nan|NaN|finite|Nan\/Inf|loss scale`}|${DEATH_HINT.source}`,
+);
 
 const BENIGN_RE =
   /^\S.*?:\d+: \w*Warning: |^\s*warnings\.warn\(|Setting OMP_NUM_THREADS|MIOpen\(HIP\): Warning|cuDNN|cudnn|[Aa]utotun|OVERFLOW! Rank \d+ Skipping step|container_p_join|Exception ignored in: <function tqdm|\bWARNING\b|\bWarning\b|\bwarning\b|NCCL WARN Missing "iommu=pt"|^W\d{4} \d\d:/;

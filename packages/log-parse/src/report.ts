@@ -147,7 +147,7 @@ function buildReport(run: RunAnalysis, files: FileEntry[], record: Partial<RunRe
     report.loss = { first: null, last: null, min: null, trend: nanSeries ? "NAN" : "NO_DATA" };
   }
   report.series = series;
-  const failures: Failure[] = classify({ record, signals: run.signals, exceptions: run.exceptions });
+  const failures: Failure[] = classify({ record, signals: run.signals, exceptions: run.exceptions, deaths: run.deaths });
   report.failures = failures;
   report.benign_warnings = run.benignWarnings;
   report.flags = flags(run, record, files, steps, options);
