@@ -6,7 +6,7 @@ import { BarUpdate, readBar } from "./fastbar.ts";
 import { type Emit, ExtractorState, type MetricPattern, applyUserPatterns, extractMetrics } from "./metrics.ts";
 import type { SegmentSink } from "./scan.ts";
 import { Series } from "./series.ts";
-import { type PythonException, TracebackTracker, evidence } from "./traceback.ts";
+import { type PythonException, TracebackTracker, evidence, isChainMarker } from "./traceback.ts";
 
 export { evidence, type Frame, type PythonException } from "./traceback.ts";
 
@@ -125,7 +125,8 @@ export class RunAnalysis {
       return;
     }
     s.count += 1;
-    if (!s.exception && exception) s.exception = exception;
+    // A chained exception replaces the one it was raised while handling: it ended the process.
+    if (exception && (!s.exception || exception.cause === s.exception)) s.exception = exception;
     if (strength < s.strength) {
       s.what = what;
       s.strength = strength;
@@ -216,6 +217,10 @@ export class FileSink implements SegmentSink {
     this.line = line;
     this.text = text;
     if (this.tracebacks.active) this.tracebacks.line(text, rank, line);
+    if (isChainMarker(text)) {
+      this.tracebacks.chain(rank);
+      return;
+    }
     if (text.includes("Traceback (most recent call last)")) {
       this.tracebacks.start(rank, text);
       return;

@@ -1,5 +1,6 @@
 import { type Evidence, type Failure, type FailureClass, type JobState, type RunRecord, type SuggestedAction, formatDuration, formatMemory, parseDuration, parseMemory, parseState } from "@slurmpipe/core";
 import type { PythonException, Signal } from "./analyzer.ts";
+import { chainOf } from "./traceback.ts";
 import { CRASH_SIGNALS, type Death, deathFromExit, describeDeath, signalName } from "./exits.ts";
 
 /**
@@ -85,7 +86,8 @@ export function classify({ record, signals, exceptions, deaths = [] }: ClassifyI
   // with a real cause found, it is noise.
   if (found.size > 1) found.delete("CANCELLED");
 
-  const rootException = exceptions.find((e) => !/(?:ChildFailedError|CalledProcessError|ProcessRaisedException|SystemExit|KeyboardInterrupt)$/.test(e.type));
+  const first = exceptions.find((e) => !/(?:ChildFailedError|CalledProcessError|ProcessRaisedException|SystemExit|KeyboardInterrupt)$/.test(e.type));
+  const rootException = first ? endOfChain(first, exceptions) : undefined;
   return [...found.values()]
     .sort((a, b) => CLASS_ORDER.indexOf(a.cls) - CLASS_ORDER.indexOf(b.cls))
     .map((f) => {
@@ -99,10 +101,20 @@ export function classify({ record, signals, exceptions, deaths = [] }: ClassifyI
         suggested: f.note ? { ...suggested, note: f.note } : suggested,
       };
       if (f.slurm) failure.slurm = f.slurm;
-      if (exc) failure.exception = { type: exc.type, message: exc.message, ...(exc.frame ? { frame: exc.frame } : {}), ...(exc.rank ? { rank: exc.rank } : {}) };
+      if (exc) {
+        const chain = chainOf(exc);
+        failure.exception = { type: exc.type, message: exc.message, ...(exc.frame ? { frame: exc.frame } : {}), ...(exc.rank ? { rank: exc.rank } : {}), ...(chain.length > 0 ? { chain } : {}) };
+      }
       if (f.signal && f.signal.count > f.signal.evidence.length) failure.occurrences = f.signal.count;
       return failure;
     });
+}
+
+/** The exception that ended the process: the last one raised while handling `e` (and so on). */
+function endOfChain(e: PythonException, all: readonly PythonException[]): PythonException {
+  let cur = e;
+  for (let next = all.find((x) => x.cause === cur); next; next = all.find((x) => x.cause === cur)) cur = next;
+  return cur;
 }
 
 function mergeEvidence(a: readonly Evidence[] | undefined, b: readonly Evidence[] | undefined): Evidence[] {
@@ -213,7 +225,8 @@ function messageFor(s: Signal): string {
   if (e) {
     const where = e.frame ? ` (in ${e.frame.function} at ${e.frame.file}:${e.frame.line})` : "";
     const msg = e.message ? `${e.type}: ${e.message}` : e.type;
-    return `${msg.length > 300 ? `${msg.slice(0, 300)}…` : msg}${where}`;
+    const during = e.cause ? `; raised while handling ${e.cause.type}${e.cause.message ? `: ${e.cause.message.slice(0, 120)}` : ""}` : "";
+    return `${msg.length > 300 ? `${msg.slice(0, 300)}…` : msg}${where}${during}`;
   }
   if (s.cls === "CUDA_OOM") {
     const m = /(CUDA|HIP) out of memory\. Tried to allocate ([\d.]+ ?[KMGT]?i?B)/.exec(s.evidence[0]?.text ?? "");

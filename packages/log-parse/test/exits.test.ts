@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RunRecord } from "@slurmpipe/core";
 import { describe, expect, it } from "vitest";
@@ -134,6 +137,44 @@ describe("exit codes and signals explained (issue #14 item 6)", () => {
     const host = await parseLogFile(fileURLToPath(new URL("./fixtures/failures/host_oom.err", import.meta.url)));
     expect(host.failures?.map((f) => f.class)).toEqual(["HOST_OOM"]);
     expect(host.failures![0]!.evidence?.map((e) => e.line)).toEqual([2, 3]);
+  });
+
+  it("a torchrun worker dead of SIGSEGV with only the launcher's ChildFailedError is a SEGFAULT, not OK (issue #15)", async () => {
+    // The launcher's lines as torch.distributed.elastic prints them (shared/reference/log-formats.md
+    // §2.9 quotes the -9 form); no traceback of the worker itself.
+    const dir = mkdtempSync(join(tmpdir(), "lp-elastic-"));
+    const log = join(dir, "err");
+    writeFileSync(
+      log,
+      [
+        "E1119 08:26:02.715000 28705 site-packages/torch/distributed/elastic/multiprocessing/api.py:882] failed (exitcode: -11) local_rank: 0 (pid: 28773) of binary: /opt/venv/bin/python3.12",
+        "Traceback (most recent call last):",
+        '  File "/opt/venv/bin/torchrun", line 7, in <module>',
+        "    sys.exit(main())",
+        '  File "/opt/venv/lib/python3.12/site-packages/torch/distributed/launcher/api.py", line 293, in launch_agent',
+        "    raise ChildFailedError(",
+        "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ",
+        "============================================================",
+        "train.py FAILED",
+        "------------------------------------------------------------",
+        "Root Cause (first observed failure):",
+        "[0]:",
+        "  rank      : 0 (local_rank: 0)",
+        "  exitcode  : -11 (pid: 28773)",
+        "  error_file: <N/A>",
+        "  traceback : Signal 11 (SIGSEGV) received by PID 28773",
+        "============================================================",
+        "",
+      ].join("\n"),
+    );
+    const r = await parseLogFile(log);
+    expect(r.ok).toBe(false);
+    expect(r.failures?.map((f) => f.class)).toEqual(["SEGFAULT"]);
+    expect(r.failures![0]!.message).toMatch(/^killed by SIGSEGV \(signal 11\)/);
+    expect(r.failures![0]!.evidence?.map((e) => e.line)).toEqual([1, 14, 16]);
+    // Slurm saw torchrun exit 1: the worker's signal is the one explained.
+    const rec = await reportForRecord(failed("1:0", {}, { stderr: log }));
+    expect(rec.failures?.map((f) => f.class)).toEqual(["SEGFAULT"]);
   });
 
   it("reads the signal or exit code from shell, srun, DataLoader, torchrun and DeepSpeed lines", () => {
