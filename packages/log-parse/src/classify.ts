@@ -211,6 +211,11 @@ function explainDeath(death: Death, deaths: readonly Death[], found: Map<Failure
   }
   // Another cause explains the end (a CUDA OOM, an exception, NCCL): the signal is its consequence.
   if ([...found.keys()].some((c) => CAUSES.includes(c))) return;
+  // SIGINT is someone's Ctrl-C or `scancel --signal=INT`: stopped on purpose, as a cancel is.
+  if (sig === 2) {
+    add("CANCELLED", text, "interrupted on purpose (SIGINT); resubmit if that was not intended");
+    return;
+  }
   const check =
     sig === 9
       ? `check sacct -j <id> -o MaxRSS,ReqMem,Elapsed,Timelimit (and dmesg or seff for an oom-kill): raise --mem if MaxRSS was near the request${rss && req ? ` (it was ${formatMemory(rss)} of ${formatMemory(req)})` : ""}`

@@ -65,6 +65,12 @@ const FRAME_HEAD = /^\s*(?:│\s*)?File "([^"]+)", line (\d+), in /;
 const RICH_FRAME = /^\s*│\s*(\S+?):(\d+) in (\S+)/;
 const FAULT_FRAME = /^\s*File "([^"]+)", line (\d+) in (\S+)/;
 const EXCEPTION_LINE = /^([A-Za-z_][\w.]*?(?:Error|Exception|Interrupt|Exit|Warning|Failure|Fault|Timeout|Abort|StopIteration))(?::\s?(.*))?$/;
+/**
+ * An exception whose name has none of the usual endings (`concurrent.futures.process.BrokenProcessPool:
+ * A process in the process pool was terminated abruptly ...`): a module-qualified CamelCase name, or a
+ * CamelCase name with a message. Looked for only where a traceback's exception line is due.
+ */
+const OTHER_EXCEPTION_LINE = /^((?:[a-z_]\w{0,63}\.){1,16}[A-Z]\w{0,127})(?::\s?(.*))?$|^([A-Z]\w{0,127}): (.*)$/;
 export const BOX = /^\s*[╭│╰]/;
 const LINE_TERMINATOR = /[\n\r\u2028\u2029]/;
 
@@ -154,8 +160,11 @@ export class TracebackTracker {
       return;
     }
     if (/^\s/.test(text) || (tb.rich && BOX.test(text))) return;
-    const m = EXCEPTION_LINE.exec(text.trimEnd());
-    if (!m) return;
+    const line0 = text.trimEnd();
+    const e = EXCEPTION_LINE.exec(line0);
+    const o = e ? null : OTHER_EXCEPTION_LINE.exec(line0);
+    if (!e && !o) return;
+    const m = e ?? [line0, o![1] ?? o![3], o![2] ?? o![4]];
     this.open.delete(rank);
     const type = m[1]!;
     const exc: PythonException = {
