@@ -3,6 +3,7 @@ import { type Failure, type LogReport, type RunRecord, parseState } from "@slurm
 import { RunAnalysis, evidence } from "./analyzer.ts";
 import { classify } from "./classify.ts";
 import { findMetricsCsv, findNewestFile, readMetricsCsv } from "./csv.ts";
+import { findMlflowRun, readMlflowRun } from "./mlflow.ts";
 import { readTrainerState } from "./trainer-state.ts";
 import { gpuRequest } from "./gpus.ts";
 import type { MetricPattern } from "./metrics.ts";
@@ -109,6 +110,13 @@ export async function reportForRecord(record: Partial<RunRecord>, options: Repor
       const { entries, bytes, note } = await readTrainerState(state, fromState);
       files.push({ path: state, role: "trainer_state", exists: true, entries, bytes, ...(note ? { note } : {}) } as FileEntry);
       preferRicher(run, fromState);
+    }
+    const mlflow = await findMlflowRun(record.dir);
+    if (mlflow) {
+      const fromMlflow = new RunAnalysis();
+      const { path, points, bytes, note } = await readMlflowRun(mlflow, fromMlflow);
+      files.push({ path, role: "mlflow", exists: true, points, bytes, ...(note ? { note } : {}) } as FileEntry);
+      preferRicher(run, fromMlflow);
     }
   }
   return buildReport(run, files, record, options);
