@@ -46,7 +46,7 @@ export async function findMlflowRun(dir: string): Promise<string | undefined> {
 }
 
 /** Every metric file of the run (keys with `/` are nested directories), at most MAX_KEYS. */
-async function metricFiles(root: string): Promise<string[]> {
+export async function metricFiles(root: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string, depth: number): Promise<void> => {
     let entries: import("node:fs").Dirent[];
