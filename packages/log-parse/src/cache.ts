@@ -69,8 +69,13 @@ export class ReportCache {
   }
 
   async save(): Promise<void> {
-    await mkdir(join(this.file, ".."), { recursive: true });
-    await writeFileAtomic(this.file, JSON.stringify({ v: VERSION, entries: [...this.entries] }));
+    // Owner only: reports quote log lines (evidence), which can hold what only the owner may read.
+    await mkdir(join(this.file, ".."), { recursive: true, mode: 0o700 });
+    const text = JSON.stringify({ v: VERSION, entries: [...this.entries] });
+    await writeFileAtomic(this.file, async (fh) => {
+      await fh.chmod(0o600);
+      await fh.writeFile(text);
+    });
   }
 }
 

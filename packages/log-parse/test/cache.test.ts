@@ -30,6 +30,7 @@ describe("log-parse --state (reports reused while the inputs are unchanged)", ()
     expect(first.code).toBe(0);
     expect(report(first).loss).toMatchObject({ last: 3, points: 2 });
     expect(JSON.parse(readFileSync(join(dir, "state", "log-parse", "reports.json"), "utf8")).entries).toHaveLength(1);
+    expect(statSync(join(dir, "state", "log-parse", "reports.json")).mode & 0o777).toBe(0o600);
 
     // Unchanged: the same report, without parsing the logs again.
     const before = parses();
