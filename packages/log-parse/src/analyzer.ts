@@ -1,11 +1,12 @@
 import type { Evidence, FailureClass } from "@slurmpipe/core";
 import { ANCHORS, BENIGN, BENIGN_CONTINUATION, CPU_LINE, FAILURE_HINT, GPU_HINT, GPU_LINE } from "./anchors.ts";
 import { cleanSegment } from "./clean.ts";
+import { DEATH_HINT, type Death, deathInLine } from "./exits.ts";
 import { BarUpdate, readBar } from "./fastbar.ts";
 import { type Emit, ExtractorState, type MetricPattern, applyUserPatterns, extractMetrics } from "./metrics.ts";
 import type { SegmentSink } from "./scan.ts";
 import { Series } from "./series.ts";
-import { type PythonException, TracebackTracker, evidence } from "./traceback.ts";
+import { type PythonException, TracebackTracker, evidence, isChainMarker } from "./traceback.ts";
 
 export { evidence, type Frame, type PythonException } from "./traceback.ts";
 
@@ -22,6 +23,8 @@ export interface Signal {
 }
 
 const EVIDENCE_PER_CLASS = 3;
+/** Deaths kept per run: the first ones tell (a launcher prints one line per worker after the first). */
+const MAX_DEATHS = 16;
 const MAX_METRICS = 48;
 /** A metric line mentions a loss, or is a Keras epoch header or a DeepSpeed step line. */
 const METRIC_HINT = /[lL]oss|LOSS|^\s*Epoch \d+\/\d+\s*$|\] step=\d+, skipped=/;
@@ -33,7 +36,7 @@ const NAN_ITERATIONS = /number of nan iterations:\s*([1-9]\d*)/;
  * line, warning and GPU line.
  */
 const PREFILTER_SOURCE =
-  "oss|OSS|rror|RROR|xception|raceback|ANCEL|Killed|emory|oom|OOM|NCCL|nccl|Segment|SIG|Xid|ECC|fallen|quota|No space|No such|not found|can't open|shared object|Lmod|module|nan|NaN|Nan|finite|Epoch|step=|arn|ARN|OMP_NUM|MIOpen|GPU|gpu|cuda|CUDA|VISIBLE|evice|NVIDIA|Instinct|MI\\d|gfx|Tesla|available|File \"|Fatal|Current thread|Thread 0x|\\[Rank";
+  "oss|OSS|rror|RROR|xception|raceback|ANCEL|Killed|emory|oom|OOM|NCCL|nccl|Segment|SIG|Xid|ECC|fallen|quota|No space|No such|not found|can't open|shared object|Lmod|module|nan|NaN|Nan|finite|Epoch|step=|arn|ARN|OMP_NUM|MIOpen|GPU|gpu|cuda|CUDA|VISIBLE|evice|NVIDIA|Instinct|MI\\d|gfx|Tesla|available|File \"|Fatal|Current thread|Thread 0x|\\[Rank|erminated|borted|llegal instr|Floating point|Hangup|Interrupt|ignal|xitcode|xit code|eturn code";
 
 /**
  * What makes a Lightning update leave the fast path (FileSink.fastBar), as raw-byte literals: every
@@ -84,6 +87,8 @@ export class RunAnalysis {
   readonly series = new Map<string, Series>();
   readonly signals = new Map<FailureClass, Signal>();
   readonly exceptions: PythonException[] = [];
+  /** Processes the logs say died, of a signal or with an exit code (shell, srun, torchrun lines). */
+  readonly deaths: Death[] = [];
   benignWarnings = 0;
   gpuLine: Evidence | undefined;
   cpuLine: Evidence | undefined;
@@ -120,7 +125,8 @@ export class RunAnalysis {
       return;
     }
     s.count += 1;
-    if (!s.exception && exception) s.exception = exception;
+    // A chained exception replaces the one it was raised while handling: it ended the process.
+    if (exception && (!s.exception || exception.cause === s.exception)) s.exception = exception;
     if (strength < s.strength) {
       s.what = what;
       s.strength = strength;
@@ -211,6 +217,10 @@ export class FileSink implements SegmentSink {
     this.line = line;
     this.text = text;
     if (this.tracebacks.active) this.tracebacks.line(text, rank, line);
+    if (isChainMarker(text)) {
+      this.tracebacks.chain(rank);
+      return;
+    }
     if (text.includes("Traceback (most recent call last)")) {
       this.tracebacks.start(rank, text);
       return;
@@ -232,6 +242,13 @@ export class FileSink implements SegmentSink {
           this.run.signal(a.cls, a.what, evidence(this.file, line, text), undefined, i);
           failed = true;
           if (a.cls === "SEGFAULT" && /Fatal Python error/.test(text)) this.tracebacks.fault(rank);
+        }
+      }
+      if (DEATH_HINT.test(text)) {
+        const d = deathInLine(text);
+        if (d) {
+          if (this.run.deaths.length < MAX_DEATHS) this.run.deaths.push({ ...d, from: "log", evidence: evidence(this.file, line, text) });
+          failed = true;
         }
       }
     }

@@ -1,4 +1,5 @@
 import type { FailureClass } from "@slurmpipe/core";
+import { DEATH_HINT } from "./exits.ts";
 
 /**
  * Failure signatures (shared/reference/log-formats.md §2 and §4), each with a literal that must
@@ -47,8 +48,8 @@ export const ANCHORS: readonly Anchor[] = [
   a("HOST_OOM", "oom", /oom[-_]kill event/, "host memory exhausted: the cgroup OOM killer ended the job"),
   a("HOST_OOM", "Out Of Memory", /\btasks? [\d,-]+: Out Of Memory/, "host memory exhausted (srun: Out Of Memory)"),
   a("HOST_OOM", "exceeded memory limit", headThenTail(/exceeded memory limit /, / being killed/), "host memory exhausted: job exceeded its memory limit"),
-  a("HOST_OOM", "Killed", /(?:slurm_script|\.sh|bash): line \d+: +\d+ Killed\b/, "a process was killed (SIGKILL), typically by the OOM killer"),
-  a("HOST_OOM", "MemoryError", /^(?:[\w.]+\.)?MemoryError\b/, "host memory exhausted (Python MemoryError)"),
+  // numpy raises its own subclass: `numpy._core._exceptions._ArrayMemoryError: Unable to allocate 8.00 GiB ...`
+  a("HOST_OOM", "MemoryError", /^(?:[\w.]+\.)?(?:_Array)?MemoryError\b/, "host memory exhausted (Python MemoryError)"),
   a("HOST_OOM", "Cannot allocate memory", /\[Errno 12\] Cannot allocate memory|std::bad_alloc/, "host memory exhausted"),
   a("TIME_LIMIT", "DUE TO TIME LIMIT", /CANCELLED AT \S+ DUE TO TIME LIMIT/, "time limit reached"),
   a("PREEMPTED", "DUE TO PREEMPTION", /CANCELLED AT \S+ DUE TO PREEMPTION/, "preempted"),
@@ -71,6 +72,8 @@ export const ANCHORS: readonly Anchor[] = [
   a("IMPORT_ERROR", "ImportError", /^(?:[\w.]+\.)?ImportError\b/, "a Python import failed"),
   a("IMPORT_ERROR", "command not found", /: (?:line \d+: )?[\w./+-]+: command not found/, "a command is missing from the environment"),
   a("IMPORT_ERROR", "No such file or directory", /(?:: line \d+: |^|\s)(?:\S*\/)?(?:python[\d.]*|torchrun|deepspeed|accelerate|srun|conda|mamba|apptainer|singularity|[\w.-]*\/bin\/activate)['’]?: No such file or directory/, "the interpreter or environment is missing"),
+  // slurmstepd, when srun's command is not there: `slurmstepd-n1: error: execve(): nonexistent_tool: No such file or directory`
+  a("IMPORT_ERROR", "execve(): ", headThenTail(/execve\(\): /, /: No such file or directory/), "srun's command was not found on the node"),
   a("IMPORT_ERROR", "can't open file", headThenTail(/python[\d.]*: can't open file /, /No such file or directory/), "the training script path does not exist"),
   a("IMPORT_ERROR", "cannot open shared object file", /cannot open shared object file/, "a shared library is missing from the environment"),
   a("IMPORT_ERROR", "Lmod has detected", /Lmod has detected the following error|The following module\(s\) are unknown|Unable to locate a modulefile/, "a module could not be loaded"),
@@ -85,8 +88,9 @@ export const ANCHORS: readonly Anchor[] = [
 ];
 
 /** Cheap test before the anchor loop: any of the anchors' literals. */
-export const FAILURE_HINT =
-  /out of memory|OutOfMemory|RESOURCE_EXHAUSTED|oom|Out Of Memory|exceeded memory|Killed|MemoryError|allocate memory|bad_alloc|DUE TO|CANCELLED AT|Watchdog|NCCL|nccl|DistBackend|ECC|Xid|fallen off|illegal memory|Memory access fault|misaligned|Segmentation|SIGSEGV|[Bb]us error|SIGBUS|ImportError|ModuleNotFound|not found|No such file|can't open|shared object|Lmod|module|No CUDA GPUs|NVIDIA driver|driver version|quota|No space|nan|NaN|finite|Nan\/Inf|loss scale/;
+export const FAILURE_HINT = new RegExp(
+  `${String.raw`out of memory|OutOfMemory|RESOURCE_EXHAUSTED|oom|Out Of Memory|exceeded memory|MemoryError|allocate memory|bad_alloc|DUE TO|CANCELLED AT|Watchdog|NCCL|nccl|DistBackend|ECC|Xid|fallen off|illegal memory|Memory access fault|misaligned|Segmentation|SIGSEGV|[Bb]us error|SIGBUS|ImportError|ModuleNotFound|not found|No such file|can't open|shared object|Lmod|module|No CUDA GPUs|NVIDIA driver|driver version|quota|No space|nan|NaN|finite|Nan\/Inf|loss scale`}|${DEATH_HINT.source}`,
+);
 
 const BENIGN_RE =
   /^\S.*?:\d+: \w*Warning: |^\s*warnings\.warn\(|Setting OMP_NUM_THREADS|MIOpen\(HIP\): Warning|cuDNN|cudnn|[Aa]utotun|OVERFLOW! Rank \d+ Skipping step|container_p_join|Exception ignored in: <function tqdm|\bWARNING\b|\bWarning\b|\bwarning\b|NCCL WARN Missing "iommu=pt"|^W\d{4} \d\d:/;

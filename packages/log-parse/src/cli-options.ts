@@ -13,7 +13,8 @@ export function logParseOptions(y: Argv) {
     .option("max-points", { type: "number", describe: "points kept per metric in report.series (first/last/min and NaN points always kept)", default: 500 })
     .option("base-dir", { type: "string", describe: "directory relative log patterns are resolved against (the jobs' working directory)", default: "." })
     .option("user", { type: "string", describe: "user name for %u in log patterns (default: $USER)" })
-    .option("csv", { type: "boolean", describe: "also read a Lightning metrics.csv under the run's dir (--no-csv to skip)", default: true })
+    .option("csv", { type: "boolean", describe: "also read a Lightning metrics.csv, an HF trainer_state.json and MLflow mlruns/ under the run's dir (--no-csv to skip)", default: true })
+    .option("state", { type: "string", describe: "keep reports in DIR/log-parse/ and reuse a record's report while none of its inputs (record fields, options, log and metric files) changed" })
     .option("min-step-seconds", { type: "number", describe: "a finished run faster than this per step is flagged CPU_ONLY_SUSPECTED", default: 0.1 })
     .option("max-line-bytes", { type: "number", describe: "longer physical lines (e.g. \\r progress bars) are scanned in pieces of at most this many bytes (1024 to 268435456)", default: 1048576 });
   return withCommonOptions(withPositionals(o), ["strict"]);
@@ -37,5 +38,6 @@ export function optionsFromArgs(args: LogParseCliArgs): LogParseArgs {
     minStepSeconds: args["min-step-seconds"],
     maxLineBytes: args["max-line-bytes"],
     strict: args.strict,
+    ...(args.state !== undefined ? { state: args.state } : {}),
   };
 }

@@ -16,7 +16,12 @@ const MAX_DIRS = 500;
 const SKIP = new Set(["node_modules", ".git", "__pycache__", "wandb", ".cache", "checkpoints"]);
 
 /** The newest `metrics.csv` under `dir`, searched breadth-first, shallow and bounded. */
-export async function findMetricsCsv(dir: string): Promise<string | undefined> {
+export function findMetricsCsv(dir: string): Promise<string | undefined> {
+  return findNewestFile(dir, "metrics.csv");
+}
+
+/** The newest regular file called `name` under `dir` (breadth-first, at most 4 levels and 500 directories). */
+export async function findNewestFile(dir: string, name: string): Promise<string | undefined> {
   let level = [dir];
   let visited = 0;
   let best: { path: string; mtime: number } | undefined;
@@ -33,7 +38,7 @@ export async function findMetricsCsv(dir: string): Promise<string | undefined> {
       for (const e of entries) {
         const p = join(d, e.name);
         if (e.isDirectory() && !SKIP.has(e.name) && !e.name.startsWith(".")) next.push(p);
-        else if (e.isFile() && e.name === "metrics.csv") {
+        else if (e.isFile() && e.name === name) {
           const m = await stat(p).then((s) => s.mtimeMs, () => 0);
           if (!best || m > best.mtime) best = { path: p, mtime: m };
         }

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { ErrorCounter, type LogReport, type Logger, NdjsonWriter, RunRecord, UsageError, readNdjsonInputs, zodField } from "@slurmpipe/core";
+import { ReportCache } from "./cache.ts";
 import { type MetricPattern, parseMetricSpec } from "./metrics.ts";
 import { type FileEntry, type ReportOptions, parseLogFile, problems, reportForRecord } from "./report.ts";
 import { MAX_LINE_BYTES } from "./scan.ts";
@@ -29,6 +30,8 @@ export interface LogParseArgs {
   strict?: boolean;
   maxLineBytes?: number;
   minStepSeconds?: number;
+  /** Keep reports in DIR/log-parse/ and reuse those whose inputs did not change (cache.ts). */
+  state?: string;
 }
 
 export interface LogParseIo {
@@ -106,6 +109,21 @@ export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<numb
     rec.error = { stage: STAGE, message: bad.map((p) => p.message).join("; "), code: bad.some((p) => p.code === "log_not_read") ? "log_not_read" : "read_failed" };
   };
 
+  const cache = args.state ? await ReportCache.open(resolve(cwd, args.state)) : undefined;
+  if (cache?.problem) io.log.warn(cache.problem);
+  const report = async (record: RunRecord): Promise<LogReport> => {
+    if (!cache) return reportForRecord(record, options);
+    const found = await cache.lookup(record, options);
+    if (found.report) return found.report;
+    const fresh = await reportForRecord(record, options);
+    cache.store(found.key, found.inputs, JSON.parse(JSON.stringify(fresh)) as LogReport);
+    return fresh;
+  };
+  const code = await records(report);
+  await cache?.save();
+  return code;
+
+  async function records(report: (record: RunRecord) => Promise<LogReport>): Promise<number> {
   for await (const item of readNdjsonInputs<Record<string, unknown>>([], { stdin: io.stdin, onError: errors.report, ...(args.strict ? { strict: true } : {}) })) {
     const rec = item.value;
     const kind = rec.kind;
@@ -124,7 +142,7 @@ export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<numb
             return 1;
           }
         } else if (rec.logs || rec.job || rec.state) {
-          rec.report = await reportForRecord(parsed.data, options);
+          rec.report = await report(parsed.data);
           notRead(rec, item);
         }
       }
@@ -136,4 +154,5 @@ export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<numb
     io.log.progress(`${++n} records`);
   }
   return errors.count > 0 || failed > 0 ? 1 : 0;
+  }
 }

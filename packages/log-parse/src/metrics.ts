@@ -41,6 +41,17 @@ const FAIRSEQ_PIPE_PAIR = new RegExp(String.raw`\| ([a-z][\w]{0,63}) (${N}) (?=\
 const COLON_PAIR = new RegExp(String.raw`(?:^|[\s,|{(\[])([A-Za-z][\w./-]{0,63}(?: loss)?)\s*:\s+(${N})` + END, "g");
 const SPACED_LOSS = new RegExp(String.raw`\b([A-Za-z][\w./-]{0,40}[lL]oss) (${N})` + END, "g");
 const BRACKET_STEP = /\[(\d+)\]\s*\[\s*(\d+)\/(\d+)\]/;
+/**
+ * A bare `loss 6.3278` / `Loss 0.5844 (0.61)` (plain print loops, the imagenet example), with the
+ * one word before it when there is one: `Train loss 1.59` is train_loss, `Val loss 2.9` val_loss.
+ */
+const BARE_LOSS = new RegExp(String.raw`(?:^|[\s,;|:\]])(?:([A-Za-z]{1,20}) )?([lL]oss) (${N})` + END, "g");
+/** The classic PyTorch examples: `Epoch [1/5], Step [125/400], Loss: 0.1234` (1-based epoch). */
+const EPOCH_STEP = /\bEpoch \[(\d{1,9})\/\d{1,9}\],? Step \[(\d{1,12})\/(\d{1,12})\]/;
+/** `step 10 loss ...`, `Iter 7: ...`, `iteration 3 ...`: a step number given by a word. */
+const STEP_WORD = /\b(?:[Ss]tep|[Ii]ter(?:ation)?)[ :#]{0,3}(\d{1,12})\b/;
+/** mlx-lm: `Iter 25: Train loss 1.593, Learning Rate 1.000e-05, It/sec ...` and `Iter 1: Val loss 2.936, Val took 5.265s`. */
+const MLX_ITER = new RegExp(String.raw`^\s*Iter (\d{1,12}): (Train|Val) loss (${N})(?:, Learning Rate (${N}))?`);
 
 /** Keys that are axes or bookkeeping, not metrics. */
 export const NOT_METRICS = new Set(["v_num", "epoch", "step", "global_step", "iter", "iteration", "it", "num_updates", "updates", "rank", "local_rank", "seed", "pid", "gpu", "device", "batch", "skipped"]);
@@ -190,6 +201,14 @@ export function extractMetrics(text: string, state: ExtractorState, emit: Emit):
     }
     return;
   }
+  if (text.includes("Iter ") && (m = MLX_ITER.exec(text))) {
+    const step = Number(m[1]);
+    const v = parseNumber(m[3]!);
+    if (v !== undefined) emit(m[2] === "Train" ? "loss" : "val_loss", step, m[3]!, v);
+    const lr = m[4] !== undefined ? parseNumber(m[4]) : undefined;
+    if (lr !== undefined) emit("lr", step, m[4]!, lr);
+    return;
+  }
   if (text.includes("train loss") && (m = NANOGPT_EVAL.exec(text))) {
     const step = Number(m[1]);
     const t = parseNumber(m[2]!);
@@ -230,9 +249,12 @@ export function extractMetrics(text: string, state: ExtractorState, emit: Emit):
   pairs(COLON_PAIR, text, 0, list);
   if (text.includes(" | ")) pairs(FAIRSEQ_PIPE_PAIR, text, 0, list);
   if (list.length === 0 || !list.some(([k]) => /loss/i.test(k))) pairs(SPACED_LOSS, text, 0, list);
+  if (!list.some(([k]) => /loss/i.test(k))) bareLoss(text, list);
   if (list.length === 0) return;
   let step = stepFrom(list);
+  if (step === undefined && (m = EPOCH_STEP.exec(text))) step = (Number(m[1]) - 1) * Number(m[3]) + Number(m[2]);
   if (step === undefined && (m = BRACKET_STEP.exec(text))) step = Number(m[1]) * Number(m[3]) + Number(m[2]);
+  if (step === undefined && (m = STEP_WORD.exec(text))) step = Number(m[1]);
   const seen = new Set<string>();
   emitPairs(
     list.filter(([k]) => {
@@ -244,4 +266,13 @@ export function extractMetrics(text: string, state: ExtractorState, emit: Emit):
     step,
     emit,
   );
+}
+
+/** BARE_LOSS pairs: `loss`, or `<word>_loss` for `Train loss` / `Val loss` (not for a step word: `step 3 loss`). */
+function bareLoss(text: string, out: [string, string][]): void {
+  BARE_LOSS.lastIndex = 0;
+  for (let m = BARE_LOSS.exec(text); m; m = BARE_LOSS.exec(text)) {
+    const word = m[1]?.toLowerCase();
+    out.push([word && !NOT_METRICS.has(word) ? `${word}_loss` : "loss", m[3]!]);
+  }
 }

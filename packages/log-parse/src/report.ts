@@ -2,7 +2,9 @@ import { resolve } from "node:path";
 import { type Failure, type LogReport, type RunRecord, parseState } from "@slurmpipe/core";
 import { RunAnalysis, evidence } from "./analyzer.ts";
 import { classify } from "./classify.ts";
-import { findMetricsCsv, readMetricsCsv } from "./csv.ts";
+import { findMetricsCsv, findNewestFile, readMetricsCsv } from "./csv.ts";
+import { findMlflowRun, readMlflowRun } from "./mlflow.ts";
+import { readTrainerState } from "./trainer-state.ts";
 import { gpuRequest } from "./gpus.ts";
 import type { MetricPattern } from "./metrics.ts";
 import { type PatternContext, defaultPatterns, resolveLogPath } from "./paths.ts";
@@ -100,14 +102,32 @@ export async function reportForRecord(record: Partial<RunRecord>, options: Repor
       const fromCsv = new RunAnalysis();
       const { rows, bytes, error } = await readMetricsCsv(csv, fromCsv);
       files.push({ path: csv, role: "metrics", exists: true, lines: rows + 1, bytes, ...(error ? { read_error: error } : {}) });
-      // The CSV has every logged step; the console often only a few (or the last bar state).
-      for (const [name, s] of fromCsv.series) {
-        const mine = run.series.get(name);
-        if (!mine || s.count > mine.count) run.series.set(name, s);
-      }
+      preferRicher(run, fromCsv);
+    }
+    const state = await findNewestFile(record.dir, "trainer_state.json");
+    if (state) {
+      const fromState = new RunAnalysis();
+      const { entries, bytes, note } = await readTrainerState(state, fromState);
+      files.push({ path: state, role: "trainer_state", exists: true, entries, bytes, ...(note ? { note } : {}) } as FileEntry);
+      preferRicher(run, fromState);
+    }
+    const mlflow = await findMlflowRun(record.dir);
+    if (mlflow) {
+      const fromMlflow = new RunAnalysis();
+      const { path, points, bytes, note } = await readMlflowRun(mlflow, fromMlflow);
+      files.push({ path, role: "mlflow", exists: true, points, bytes, ...(note ? { note } : {}) } as FileEntry);
+      preferRicher(run, fromMlflow);
     }
   }
   return buildReport(run, files, record, options);
+}
+
+/** Per metric, a metrics file's series replaces the console's when it has more points (it has every logged step; the console often a few, or the last bar state). */
+function preferRicher(run: RunAnalysis, fromFile: RunAnalysis): void {
+  for (const [name, s] of fromFile.series) {
+    const mine = run.series.get(name);
+    if (!mine || s.count > mine.count) run.series.set(name, s);
+  }
 }
 
 function buildReport(run: RunAnalysis, files: FileEntry[], record: Partial<RunRecord>, options: ReportOptions): LogReport {
@@ -147,7 +167,7 @@ function buildReport(run: RunAnalysis, files: FileEntry[], record: Partial<RunRe
     report.loss = { first: null, last: null, min: null, trend: nanSeries ? "NAN" : "NO_DATA" };
   }
   report.series = series;
-  const failures: Failure[] = classify({ record, signals: run.signals, exceptions: run.exceptions });
+  const failures: Failure[] = classify({ record, signals: run.signals, exceptions: run.exceptions, deaths: run.deaths });
   report.failures = failures;
   report.benign_warnings = run.benignWarnings;
   report.flags = flags(run, record, files, steps, options);

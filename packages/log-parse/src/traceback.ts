@@ -14,6 +14,25 @@ export interface PythonException {
   frame?: Frame;
   rank?: string;
   evidence: Evidence;
+  /**
+   * The exception this one was raised while handling (`During handling of the above exception,
+   * another exception occurred:` / `The above exception was the direct cause of ...`).
+   */
+  cause?: PythonException;
+}
+
+/** Where a chain of tracebacks goes on: Python prints the exception that propagated last. */
+const CHAIN_MARKER = /^During handling of the above exception, another exception occurred:|^The above exception was the direct cause of the following exception:/;
+
+export function isChainMarker(text: string): boolean {
+  return text.includes("above exception") && CHAIN_MARKER.test(text.trim());
+}
+
+/** The exceptions before `e` in its chain, oldest first. */
+export function chainOf(e: PythonException): { type: string; message: string }[] {
+  const out: { type: string; message: string }[] = [];
+  for (let c = e.cause; c && out.length < 8; c = c.cause) out.unshift({ type: c.type, message: c.message });
+  return out;
 }
 
 /** What the tracker reports into (RunAnalysis). */
@@ -46,6 +65,12 @@ const FRAME_HEAD = /^\s*(?:│\s*)?File "([^"]+)", line (\d+), in /;
 const RICH_FRAME = /^\s*│\s*(\S+?):(\d+) in (\S+)/;
 const FAULT_FRAME = /^\s*File "([^"]+)", line (\d+) in (\S+)/;
 const EXCEPTION_LINE = /^([A-Za-z_][\w.]*?(?:Error|Exception|Interrupt|Exit|Warning|Failure|Fault|Timeout|Abort|StopIteration))(?::\s?(.*))?$/;
+/**
+ * An exception whose name has none of the usual endings (`concurrent.futures.process.BrokenProcessPool:
+ * A process in the process pool was terminated abruptly ...`): a module-qualified CamelCase name, or a
+ * CamelCase name with a message. Looked for only where a traceback's exception line is due.
+ */
+const OTHER_EXCEPTION_LINE = /^((?:[a-z_]\w{0,63}\.){1,16}[A-Z]\w{0,127})(?::\s?(.*))?$|^([A-Z]\w{0,127}): (.*)$/;
 export const BOX = /^\s*[╭│╰]/;
 const LINE_TERMINATOR = /[\n\r\u2028\u2029]/;
 
@@ -71,6 +96,8 @@ function frameOf(text: string): Frame | undefined {
 
 interface Open {
   frame?: Frame;
+  /** The exception whose chain marker came right before this traceback. */
+  cause?: PythonException;
   /** Value of `seen` when the traceback started. */
   start: number;
   rich: boolean;
@@ -85,6 +112,8 @@ interface Open {
 export class TracebackTracker {
   private readonly open = new Map<string, Open>();
   private readonly faultFrame = new Set<string>();
+  /** Per rank: the last exception closed, and whether a chain marker followed it. */
+  private readonly closed = new Map<string, { exc: PythonException; chained: boolean }>();
   /** Segments looked at while a traceback or faulthandler dump was open. */
   private seen = 0;
 
@@ -99,7 +128,15 @@ export class TracebackTracker {
 
   start(rank: string, text: string): void {
     this.open.delete(rank); // re-inserted at the end: the map stays in start order
-    this.open.set(rank, { start: this.seen, rich: BOX.test(text) });
+    const last = this.closed.get(rank);
+    this.closed.delete(rank);
+    this.open.set(rank, { start: this.seen, rich: BOX.test(text), ...(last?.chained ? { cause: last.exc } : {}) });
+  }
+
+  /** A chain marker line: the next traceback of this rank was raised while handling the last one. */
+  chain(rank: string): void {
+    const last = this.closed.get(rank);
+    if (last) last.chained = true;
   }
 
   /** A `Fatal Python error` line: faulthandler's innermost frame follows. */
@@ -123,8 +160,11 @@ export class TracebackTracker {
       return;
     }
     if (/^\s/.test(text) || (tb.rich && BOX.test(text))) return;
-    const m = EXCEPTION_LINE.exec(text.trimEnd());
-    if (!m) return;
+    const line0 = text.trimEnd();
+    const e = EXCEPTION_LINE.exec(line0);
+    const o = e ? null : OTHER_EXCEPTION_LINE.exec(line0);
+    if (!e && !o) return;
+    const m = e ?? [line0, o![1] ?? o![3], o![2] ?? o![4]];
     this.open.delete(rank);
     const type = m[1]!;
     const exc: PythonException = {
@@ -133,7 +173,10 @@ export class TracebackTracker {
       ...(tb.frame ? { frame: tb.frame } : {}),
       ...(rank ? { rank } : {}),
       evidence: evidence(this.file, line, text),
+      ...(tb.cause ? { cause: tb.cause } : {}),
     };
+    if (this.closed.size >= MAX_EXCEPTIONS) this.closed.clear();
+    this.closed.set(rank, { exc, chained: false });
     if (this.run.exceptions.length < MAX_EXCEPTIONS) this.run.exceptions.push(exc);
     if (!WRAPPER_EXCEPTIONS.test(type)) {
       // Attach the exception to the most specific class its line shows (CUDA OOM, import, ...);

@@ -73,4 +73,7 @@ export const LINEAR_CONTROLS: Family[] = [
   { name: "Lightning bar without its second bar", line: (n) => `Epoch 1:  50%|${"█".repeat(n / 3)} 5/10 [00:01, loss=2.5]`, values: [["loss", 2.5]] },
   { name: "long bracket step (BRACKET_STEP)", line: (n) => `[1]${spaces(n)}loss: 2.5`, values: [["loss", 2.5]] },
   { name: "a long line without newline", line: (n) => `loss=2.5 ${"x".repeat(n)}`, values: [["loss", 2.5]] },
+  { name: "shell job line spaces repeated (deathInLine)", line: (n) => repeat(`: line 1: ${spaces(64)}1 `, n) },
+  { name: "srun task repeated (deathInLine)", line: (n) => repeat("srun: error: n1: task 0,1,2,3: ", n) },
+  { name: "torchrun exitcode repeated (deathInLine)", line: (n) => repeat("failed (exitcode: x Signal 1 (SIG ", n) },
 ];

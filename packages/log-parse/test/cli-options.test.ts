@@ -9,6 +9,7 @@ const defaults: LogParseCliArgs = {
   "base-dir": ".",
   user: undefined,
   csv: true,
+  state: undefined,
   "min-step-seconds": 0.1,
   "max-line-bytes": 1048576,
   strict: false,
