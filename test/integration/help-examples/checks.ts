@@ -231,6 +231,30 @@ export const checks: Record<string, ExampleCheck> = {
     },
   },
 
+  "slurm-poll --state .slurmpipe --cancel-unsatisfiable --progress 10m 2>> poll.err": {
+    exitCode: 1,
+    // A job whose afterok upstream fails: "up" (lr0.2's script: raises) and "down" after it.
+    before: async (box) => {
+      await must(
+        box,
+        [
+          `jq -c 'select(.name == "lr0.2") | .id = "up0000000001" | .name = "up"' rendered.ndjson > pair.ndjson`,
+          `jq -c 'select(.name == "lr0.1") | .id = "dn0000000001" | .name = "down" | .depends_on = ["up0000000001"]' rendered.ndjson >> pair.ndjson`,
+          "slurm-submit < pair.ndjson > /dev/null",
+        ].join(" && "),
+      );
+    },
+    verify: (r, box) => {
+      // Reported blocked first, then cancelled: its last record says CANCELLED.
+      const down = runs(r.stdout).filter((x) => x.name === "down");
+      expect(down.map((x) => (x.state as { category?: string }).category)).toContain("blocked");
+      expect(state(down.at(-1)!)).toBe("CANCELLED");
+      const err = readFileSync(join(box.dir, "poll.err"), "utf8");
+      expect(err).toMatch(/down/);
+      expect(err).toMatch(/cancel/i);
+    },
+  },
+
   // log-parse
   "slurm-poll < submitted.ndjson | log-parse | summary-md > STATUS.md": {
     exitCode: 1, // slurm-poll: a job failed (lr0.2), as the sweep says
