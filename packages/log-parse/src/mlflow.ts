@@ -3,7 +3,7 @@ import { join, relative, sep } from "node:path";
 import type { RunAnalysis } from "./analyzer.ts";
 import { metricName } from "./metrics.ts";
 import { parseNumber } from "./numbers.ts";
-import { openLog } from "./open.ts";
+import { openLog, readOpenedText } from "./open.ts";
 
 /**
  * MLflow's file store (`mlflow.set_tracking_uri("file:./mlruns")`, the default without a server):
@@ -76,21 +76,9 @@ export async function readMlflowRun(runDir: string, run: RunAnalysis): Promise<M
     const key = relative(root, file).split(sep).join("/");
     const opened = await openLog(file);
     if (!opened.ok) continue;
-    let text: string;
-    try {
-      const size = Math.min(opened.size, MAX_FILE_BYTES);
-      const buf = Buffer.alloc(size);
-      let got = 0;
-      while (got < size) {
-        const { bytesRead } = await opened.handle.read(buf, got, size - got, got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      text = buf.toString("utf8", 0, got);
-      bytes += got;
-    } finally {
-      await opened.handle.close();
-    }
+    const read = await readOpenedText(opened.handle, opened.size, MAX_FILE_BYTES);
+    const text = read.text;
+    bytes += read.bytes;
     const lines = text.split("\n");
     // A last line without its newline is still being written: not read (the next run reads it whole).
     const partial = lines.pop() !== "";

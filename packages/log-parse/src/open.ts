@@ -80,3 +80,23 @@ export async function openLog(path: string, options: OpenOptions = {}): Promise<
   }
   return { ok: true, handle, size: fst.size };
 }
+
+/**
+ * The first `max` bytes of an opened file as text, read in a loop (one read may return less), and
+ * the handle closed. For the small metric files read whole (trainer_state.json, MLflow metrics).
+ */
+export async function readOpenedText(handle: FileHandle, fileSize: number, max: number): Promise<{ text: string; bytes: number }> {
+  try {
+    const size = Math.min(fileSize, max);
+    const buf = Buffer.alloc(size);
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await handle.read(buf, got, size - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return { text: buf.toString("utf8", 0, got), bytes: got };
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,7 +1,7 @@
 import type { RunAnalysis } from "./analyzer.ts";
 import { metricName } from "./metrics.ts";
 import { parseNumber } from "./numbers.ts";
-import { openLog } from "./open.ts";
+import { openLog, readOpenedText } from "./open.ts";
 
 /**
  * HF Trainer's `trainer_state.json` (in `output_dir/` and each `checkpoint-N/`): Python's
@@ -78,20 +78,7 @@ export function logHistoryObjects(text: string): { objects: { at: number; text: 
 export async function readTrainerState(path: string, run: RunAnalysis): Promise<TrainerStateRead> {
   const opened = await openLog(path);
   if (!opened.ok) return { entries: 0, bytes: 0, note: opened.exists ? opened.message : `${path}: no such file` };
-  let text: string;
-  try {
-    const size = Math.min(opened.size, MAX_BYTES);
-    const buf = Buffer.alloc(size);
-    let got = 0;
-    while (got < size) {
-      const { bytesRead } = await opened.handle.read(buf, got, size - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    text = buf.toString("utf8", 0, got);
-  } finally {
-    await opened.handle.close();
-  }
+  const { text } = await readOpenedText(opened.handle, opened.size, MAX_BYTES);
   const { objects, complete } = logHistoryObjects(text);
   let entries = 0;
   let line = 1;
