@@ -124,3 +124,9 @@ export function baseJobName(item: Item, directives: ScriptDirectives | undefined
 export function byPriority(a: { priority: number; order: number }, b: { priority: number; order: number }): number {
   return b.priority - a.priority || a.order - b.order;
 }
+
+/** The script an item is submitted with, as the ledger keeps it. */
+export function scriptOf(item: Item): { path?: string; sha256?: string } | undefined {
+  if (!item.scriptPath && !item.scriptSha256) return undefined;
+  return { ...(item.scriptPath ? { path: item.scriptPath } : {}), ...(item.scriptSha256 ? { sha256: item.scriptSha256 } : {}) };
+}

@@ -10,6 +10,8 @@ export class RecordText {
     readonly text: string,
     readonly job: Record<string, unknown>,
     readonly name: string,
+    /** `record.script`'s path and sha256: which script this job runs. */
+    readonly script?: SubmittedScript,
   ) {}
 
   /** Anything that serialises the entry the ordinary way still writes the record. */
@@ -27,7 +29,14 @@ export type JobEntry = Omit<Extract<LedgerEntry, { t: "submitted" | "reconciled"
   job?: Record<string, unknown>;
   /** `record.name`. */
   name?: string;
+  /** `record.script`'s path and sha256: the script this job was submitted with. */
+  script?: SubmittedScript;
 };
+
+export interface SubmittedScript {
+  path?: string;
+  sha256?: string;
+}
 export type IntentEntry = Extract<LedgerEntry, { t: "intent" }>;
 export type ViewEntry = Exclude<LedgerEntry, { t: "submitted" | "reconciled" }> | JobEntry;
 /** An entry as slurm-submit appends it: the record of a `submitted`/`reconciled` one may be its text. */
@@ -99,9 +108,11 @@ export function compact(entry: NewEntry, pool: StringPool | undefined): ViewEntr
     if (k !== "record") out[k] = pool && !UNIQUE.has(k) ? pooled(v, pool) : v;
   }
   if (entry.t === "submitted" || entry.t === "reconciled") {
-    const { job, name } = entry.record ?? {};
+    const { job, name, script } = entry.record ?? {};
     if (job && typeof job === "object") out.job = pool ? pooled(job, pool, UNIQUE_IN_JOB) : job;
     if (typeof name === "string") out.name = name;
+    const kept = submittedScript(script);
+    if (kept) out.script = pool ? pooled(kept, pool) : kept;
   }
   return out as unknown as ViewEntry;
 }
@@ -114,4 +125,14 @@ function pooled(v: unknown, pool: StringPool, unique: ReadonlySet<string> = UNIQ
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) out[k] = unique.has(k) ? x : pooled(x, pool);
   return out;
+}
+
+/** Only the path and hash of a record's script (the rest, e.g. rendered_with, is not needed here). */
+function submittedScript(script: unknown): SubmittedScript | undefined {
+  if (!script || typeof script !== "object") return undefined;
+  const { path, sha256 } = script as { path?: unknown; sha256?: unknown };
+  const out: SubmittedScript = {};
+  if (typeof path === "string") out.path = path;
+  if (typeof sha256 === "string") out.sha256 = sha256;
+  return out.path || out.sha256 ? out : undefined;
 }

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { backoffDelay } from "@slurmpipe/core";
-import type { Item } from "./items.ts";
+import { type Item, scriptOf } from "./items.ts";
 import type { Invocation } from "./invocation.ts";
 import { type IntentEntry, type NewEntry, RecordText } from "./ledger-view.ts";
 import { type TagRow, lookupByNames, rowForJob, windowStart } from "./lookup.ts";
@@ -112,7 +112,7 @@ export async function recordFound(inv: Invocation, items: Item[], intent: Intent
       reconciled_via: via,
     };
     setOutputJob(item, job);
-    const record = new RecordText(await inv.text(item), job, item.name);
+    const record = new RecordText(await inv.text(item), job, item.name, scriptOf(item));
     inv.appender.add(withExtras({ t: "reconciled", run_id: item.runId, attempt: intent.attempt, job_id: jobId, job_name: intent.job_name, at, via, record }, item));
     inv.setDone(item, job);
     item.fresh = true;

@@ -7,7 +7,7 @@
  */
 
 /** The top-level fields an edit may set or drop. */
-const EDITED = ["job", "state", "report", "error", "dry_run", "planned", "sbatch_argv"] as const;
+const EDITED = ["job", "state", "report", "error", "dry_run", "planned", "sbatch_argv", "script"] as const;
 export type EditedField = (typeof EDITED)[number];
 
 /** `{...record, ...set}` without the `drop` fields: the same result as the object spread it replaces. */

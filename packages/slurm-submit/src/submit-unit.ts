@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { LockLostError, backoffDelay, shellQuoteForDisplay, taggedJobName } from "@slurmpipe/core";
 import { dependencyFor } from "./dependencies.ts";
 import { InFlightLimit } from "./in-flight.ts";
-import { type Item, baseJobName, locate, readDirectives } from "./items.ts";
+import { type Item, baseJobName, locate, readDirectives, scriptOf } from "./items.ts";
 import type { Invocation } from "./invocation.ts";
 import { type IntentEntry, RecordText } from "./ledger-view.ts";
 import { clusterName } from "./lookup.ts";
@@ -139,7 +139,7 @@ export class UnitSubmitter {
       };
       setOutputJob(item, job);
       // The line is built at once: a 1,000-task array never holds its records' text at the same time.
-      const record = new RecordText(await inv.text(item), job, item.name);
+      const record = new RecordText(await inv.text(item), job, item.name, scriptOf(item));
       inv.appender.add(
         withExtras(
           { t: "submitted", run_id: item.runId, attempt: unit.attempt, job_id: id, job_name: jobName, at, ...(inv.cluster ? { cluster: inv.cluster } : {}), via: inv.client.backend === "local" ? "local" : "sbatch", record },

@@ -7,6 +7,7 @@ import { readLedgerView } from "./ledger-file.ts";
 import { lookupLiveStates } from "./live-states.ts";
 import type { SubmitOptions, SubmitSummary } from "./options.ts";
 import { planResubmits, planRuns, resubmitCandidates } from "./plan.ts";
+import { keepSubmittedScripts } from "./submitted-script.ts";
 import { reconcileIntents } from "./reconcile.ts";
 import { UnitSubmitter } from "./submit-unit.ts";
 import { buildUnits } from "./units.ts";
@@ -41,6 +42,7 @@ export async function submit(options: SubmitOptions): Promise<{ code: number; su
     await reconcileIntents(inv);
     const candidates = resubmitCandidates(inv);
     if (await lookupLiveStates(inv, candidates)) await planResubmits(inv, candidates);
+    keepSubmittedScripts(inv);
     await inv.emitWhere((i) => i.status !== "submit");
     await submitAll(inv);
   } finally {
