@@ -25,12 +25,12 @@ export function sweepGenOptions(y: Argv) {
     .option("args", { choices: ["none", "hydra", "argparse"] as const, describe: "append every param: hydra key=value or argparse --key value" })
     .option("filter", repeatable("keep runs matching EXPR (repeatable, all must match): lr>0.05, variant=S-core,S-adamw, a=1 && b!=2"))
     .option("exclude", repeatable("drop runs matching EXPR (repeatable)"))
-    .option("sample", { type: "number", describe: "draw N points over the distribution axes" })
-    .option("seed", { type: "number", describe: "sampling seed (default 0)" })
+    .option("sample", { type: "string", describe: "draw N points over the distribution axes" })
+    .option("seed", { type: "string", describe: "sampling seed (default 0)" })
     .option("method", { choices: SAMPLE_METHODS, describe: "sampling method (default random)" })
     .option("count", { type: "boolean", describe: "print only the number of runs" })
-    .option("max-name-length", { type: "number", describe: "longest allowed run name (default 100)" })
-    .option("max-runs", { type: "number", describe: "largest sweep generated, checked before any work (default 1000000)" })
+    .option("max-name-length", { type: "string", describe: "longest allowed run name (default 100)" })
+    .option("max-runs", { type: "string", describe: "largest sweep generated, checked before any work (default 1000000)" })
     .option("dir", { type: "string", describe: "base directory: each run's dir is DIR/<name> (or a template)" })
     .option("from-dirs", repeatable("glob of existing job scripts, e.g. 'exp/*/finetune.slurm'"))
     .option("controls", { choices: ["skip", "include"] as const, default: "skip" as const, describe: "with --from-dirs: skip control runs (noted on stderr) or emit them with control: true" });
@@ -39,10 +39,12 @@ export function sweepGenOptions(y: Argv) {
 /** What yargs hands `run` (see sweepGenOptions). */
 export type SweepGenCliArgs = ReturnType<typeof sweepGenOptions> extends Argv<infer T> ? T : never;
 
-const integer = (flag: string, min: number, max: number, v: number | undefined) => {
+// Read as text (not yargs' number type, which turns "abc" into NaN), so an error quotes what was typed.
+const integer = (flag: string, min: number, max: number, v: string | string[] | undefined) => {
   if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag}: expected an integer ${min}..${max}, got ${JSON.stringify(v)}`);
+  const text = Array.isArray(v) ? String(v.at(-1)) : String(v);
+  const n = /^\s*[+-]?\d+(e\d+)?\s*$/i.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag}: expected an integer ${min}..${max}, got ${JSON.stringify(text)}`);
   return n;
 };
 

@@ -36,11 +36,13 @@ describe("sweep-gen optionsFromArgs", () => {
   });
 
   it("checks the numbers", () => {
-    expect(optionsFromArgs({ ...defaults, sample: 32, seed: 7, "max-name-length": 8, "max-runs": 10 })).toMatchObject({ sample: 32, seed: 7, maxNameLength: 8, maxRuns: 10 });
-    expect(() => optionsFromArgs({ ...defaults, sample: 0 })).toThrow(new UsageError("--sample: expected an integer 1..100000000, got 0"));
-    expect(() => optionsFromArgs({ ...defaults, seed: 1.5 })).toThrow(/--seed: expected an integer/);
-    expect(() => optionsFromArgs({ ...defaults, "max-name-length": 201 })).toThrow(/--max-name-length/);
-    expect(() => optionsFromArgs({ ...defaults, "max-runs": 0 })).toThrow(/--max-runs/);
+    expect(optionsFromArgs({ ...defaults, sample: "32", seed: "7", "max-name-length": "8", "max-runs": "1e6" })).toMatchObject({ sample: 32, seed: 7, maxNameLength: 8, maxRuns: 1e6 });
+    expect(() => optionsFromArgs({ ...defaults, sample: "0" })).toThrow(new UsageError('--sample: expected an integer 1..100000000, got "0"'));
+    // Quoted as typed: yargs' number type made this NaN, and the message said "got null".
+    expect(() => optionsFromArgs({ ...defaults, sample: "abc" })).toThrow(new UsageError('--sample: expected an integer 1..100000000, got "abc"'));
+    expect(() => optionsFromArgs({ ...defaults, seed: "1.5" })).toThrow(/--seed: expected an integer/);
+    expect(() => optionsFromArgs({ ...defaults, "max-name-length": "201" })).toThrow(/--max-name-length/);
+    expect(() => optionsFromArgs({ ...defaults, "max-runs": "0" })).toThrow(/--max-runs/);
   });
 
   it("refuses two sweep files, and a command given twice", () => {
