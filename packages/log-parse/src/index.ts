@@ -7,7 +7,8 @@ import { MAX_LINE_BYTES } from "./scan.ts";
 
 export { parseLogFile, reportForRecord, primaryLoss, type ReportOptions } from "./report.ts";
 export { lossTrend, TREND, median } from "./trend.ts";
-export { classify, suggest, CLASS_ORDER } from "./classify.ts";
+export { classify, CLASS_ORDER } from "./classify.ts";
+export { suggest } from "./suggest.ts";
 export { resolveLogPath } from "./paths.ts";
 export { scanFile, scanHandle, scanStream, MAX_LINE_BYTES, type SegmentSink, type ScanStats } from "./scan.ts";
 export { openLog, type Opened, type Refusal } from "./open.ts";
