@@ -1,5 +1,6 @@
 import { type ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
-import { TERMINAL_LOCAL, dequeueJob, listJobs, readJob, writeJob } from "./store.ts";
+import { withJobLock } from "./job-lock.ts";
+import { TERMINAL_LOCAL, dequeueJob, jobPath, listJobs, readJob, writeJob } from "./store.ts";
 import type { LocalResult } from "./types.ts";
 
 /** scancel: like Slurm, silent success on unknown or finished ids (slurm-facts.md §5.1). */
@@ -18,15 +19,21 @@ export function localScancel(argv: readonly string[], dir: string): LocalResult 
     const byId = args.positional.some((id) => (id.includes("_") ? job.id === id : String(job.raw_id) === id || String(job.array_job_id) === id));
     const byName = names?.includes(job.name) ?? false;
     if (!(byId || byName) || TERMINAL_LOCAL.has(job.state)) continue;
-    const fresh = readJob(dir, job.raw_id) ?? job;
-    fresh.cancel_requested = true;
+    // Under the job's lock: its runner writes the same file (a reason update must not undo the cancel).
+    const fresh = withJobLock(jobPath(dir, job.raw_id), () => {
+      const current = readJob(dir, job.raw_id) ?? job;
+      if (TERMINAL_LOCAL.has(current.state)) return undefined; // ended meanwhile
+      current.cancel_requested = true;
+      if (current.state === "PENDING") {
+        current.state = "CANCELLED";
+        current.end_time = new Date().toISOString();
+      }
+      // Record the request BEFORE signalling, so the runner sees it when the job exits.
+      writeJob(dir, current);
+      return current;
+    });
+    if (!fresh) continue;
     const pid = fresh.state === "RUNNING" ? fresh.pid : undefined;
-    if (fresh.state === "PENDING") {
-      fresh.state = "CANCELLED";
-      fresh.end_time = new Date().toISOString();
-    }
-    // Record the request BEFORE signalling, so the runner sees it when the job exits.
-    writeJob(dir, fresh);
     if (fresh.state === "CANCELLED") dequeueJob(dir, fresh.raw_id); // no longer waits to start
     if (pid) {
       try {

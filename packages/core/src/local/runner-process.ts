@@ -18,6 +18,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { jobEnvironment } from "./runner-env.ts";
+import { withJobLock } from "./job-lock.ts";
 import { runnerQueue } from "./runner-queue.ts";
 import { rssKb, signalAllButShell } from "./runner-procs.ts";
 import { installShims, requeueMarker, stepsDir } from "./step-shims.ts";
@@ -52,13 +53,15 @@ const write = (job: LocalJob) => {
   fs.writeFileSync(t, JSON.stringify(job), { mode: 0o600 });
   fs.renameSync(t, p);
 };
-const update = (id: number, patch: Partial<LocalJob>): LocalJob | undefined => {
-  const j = read(id);
-  if (!j) return undefined;
-  Object.assign(j, patch);
-  write(j);
-  return j;
-};
+// Under the job's lock: scancel writes the same file (job-lock.ts).
+const update = (id: number, patch: Partial<LocalJob>): LocalJob | undefined =>
+  withJobLock(jobFile(id), () => {
+    const j = read(id);
+    if (!j) return undefined;
+    Object.assign(j, patch);
+    write(j);
+    return j;
+  });
 const slurmTime = (d = new Date()) => {
   const p = (n: number) => String(n).padStart(2, "0");
   return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds());
