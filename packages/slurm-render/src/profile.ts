@@ -9,6 +9,7 @@ import { UsageError } from "@slurmpipe/core";
 import { type Document, LineCounter, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { z } from "zod";
 import { RESOURCE_KEYS, type ResourceKey, normalizeKey, validateValue } from "./directives.ts";
+import { SiteLimits, mergeLimits } from "./limits.ts";
 
 export const BUILTIN_PROFILE_NAMES = ["generic", "local", "lumi", "olivia"] as const;
 
@@ -29,12 +30,18 @@ export const Launcher = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("none") }),
   /** `srun [args] <command>`: a job step (accounting per step, one task per node or as requested). */
   z.strictObject({ type: z.literal("srun"), args: z.array(z.string()).optional() }),
-  /** `apptainer exec [args] <container> bash -c "<venv activation> <command>"`. */
+  /** `[srun] apptainer exec [args] [--bind ...] <container> bash -c "<venv activation> <command>"`. */
   z.strictObject({
     type: z.literal("apptainer"),
     container: z.string().min(1).optional(),
+    /** The container runtime's command: LUMI ships SingularityCE (`singularity`), not Apptainer. */
+    runtime: z.enum(["apptainer", "singularity"]).optional(),
     args: z.array(z.string()).optional(),
-    /** Put `srun` in front of apptainer (one container per task). */
+    /** Host paths made visible in the container (`--bind P`); a container sees only $HOME, the working directory and /tmp by default. */
+    binds: z.array(z.string().min(1)).optional(),
+    /** Further binds only for multi-node jobs (the host's interconnect libraries). */
+    binds_multinode: z.array(z.string().min(1)).optional(),
+    /** Put `srun` in front of the container (one container per task). */
     srun: z.boolean().optional(),
   }),
 ]);
@@ -45,6 +52,8 @@ export const ProfileSchema = z.strictObject({
   extends: z.string().optional(),
   description: z.string().optional(),
   resources: ProfileResources.optional(),
+  /** `module use` lines (module directories), written before the module loads. */
+  module_use: z.array(z.string()).optional(),
   /** `module load` lines, one per entry, in order. */
   modules: z.array(z.string()).optional(),
   /** Exported in the job, in order; values are shell text. */
@@ -76,6 +85,20 @@ export const ProfileSchema = z.strictObject({
     })
     .optional(),
   max_array_size: z.number().int().positive().optional(),
+  /** The site's documented limits with their sources, enforced on every render (limits.ts). */
+  limits: SiteLimits.optional(),
+  /**
+   * Full-node jobs (`gpus_per_node` GPUs): one task per GPU unless the run sets ntasks_per_node, and
+   * with that many tasks per node, `srun_args` (the site's CPU binding) on the launch.
+   */
+  full_node: z
+    .strictObject({
+      gpus_per_node: z.number().int().positive(),
+      ntasks_per_node: z.number().int().positive(),
+      srun_args: z.array(z.string()),
+      source: z.string().optional(),
+    })
+    .optional(),
   /**
    * Upper limits of the site, applied after merging: a larger request is lowered (with a warning),
    * 0 drops the directive (a cluster without GPUs). E.g. the local test cluster has no GPUs.
@@ -83,6 +106,8 @@ export const ProfileSchema = z.strictObject({
   clamp: z.strictObject(Object.fromEntries(RESOURCE_KEYS.map((k) => [k, scalar.optional()])) as Record<string, z.ZodOptional<typeof scalar>>).optional(),
   /** Settings that must be set after merging (e.g. `account`, `launcher.container`). */
   require: z.array(z.string()).optional(),
+  /** What to tell the user when a required setting is missing, by setting (e.g. which container to use). */
+  require_hints: z.record(z.string(), z.string()).optional(),
 });
 export type Profile = z.infer<typeof ProfileSchema> & { name: string; source: string };
 
@@ -138,6 +163,10 @@ function checkProfileValues(profile: z.infer<typeof ProfileSchema>, source: stri
     if (profile.clamp?.[key] !== 0) check(`clamp.${key}`, key, profile.clamp?.[key]);
   }
   check("sample.time", "time", profile.sample?.time);
+  for (const [name, p] of Object.entries(profile.limits?.partitions ?? {})) {
+    check(`limits.partitions.${name}.max_time.value`, "time", p.max_time?.value);
+    check(`limits.partitions.${name}.mem_per_node.value`, "mem", p.mem_per_node?.value);
+  }
 }
 
 /** Parses and validates one profile document; errors name the file, the key and the line. */
@@ -191,6 +220,10 @@ export function mergeProfiles<T extends z.infer<typeof ProfileSchema>>(parent: T
   for (const [key, value] of Object.entries(child)) {
     if (key === "extends" || value === undefined) continue;
     const prev = out[key];
+    if (key === "limits") {
+      out[key] = mergeLimits(prev as SiteLimits | undefined, value as SiteLimits);
+      continue;
+    }
     out[key] = isPlainObject(prev) && isPlainObject(value) && key !== "launcher" ? { ...prev, ...value } : value;
   }
   delete out.extends;

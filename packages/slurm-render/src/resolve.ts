@@ -5,6 +5,7 @@
 import { dirname, resolve as resolvePath } from "node:path";
 import { type RunRecord, contentId, parseDuration, parseMemory, shellQuote } from "@slurmpipe/core";
 import { RESOURCE_KEYS, RESOURCE_OPTIONS, type ResourceKey, directiveOptionName, normalizeKey, sameValue, validateValue } from "./directives.ts";
+import { type RecordSiteLimits, limitProblems, recordSiteLimits } from "./limits.ts";
 import type { Launcher, Profile } from "./profile.ts";
 import { overrideKey, sampleOverrideProblem } from "./sample-scope.ts";
 
@@ -26,6 +27,10 @@ export interface Overrides {
   sampleOverrides?: string[];
   /** Seconds, or false to turn off a profile's requeue-on-signal. */
   requeueOnSignal?: number | false | true;
+  /** Host paths bound into the container (`--bind`), after the profile's. */
+  binds?: string[];
+  /** Render requests beyond the profile's site limits (a warning instead of an error). */
+  force?: boolean;
 }
 
 export interface PlanOptions {
@@ -48,6 +53,7 @@ export interface JobPlan {
   runDir: string;
   resources: Record<string, string | number>;
   extra: string[];
+  moduleUse: string[];
   modules: string[];
   env: EnvVar[];
   envMultinode: EnvVar[];
@@ -56,6 +62,12 @@ export interface JobPlan {
   venv?: string;
   venvComment?: string;
   launcher: Launcher;
+  /** Container binds (profile, multi-node, --bind), in order. */
+  binds: string[];
+  /** Arguments put after `srun` (the site's full-node CPU binding). */
+  srunArgs: string[];
+  /** The partition's submit and run limits, for slurm-submit (script.site_limits). */
+  siteLimits?: RecordSiteLimits;
   command: { argv: string[] } | { shell: string };
   requeue?: { seconds: number; selfRequeue: boolean; timeLimitS?: number };
   /** The layers' run-spec and CLI parts of env/setup, kept in the output record's resources. */
@@ -126,6 +138,7 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
       throw new RunError(`unknown resource "${rawKey}" (known: ${[...RESOURCE_KEYS, "extra", "env", "setup"].join(", ")})`, `resources.${rawKey}`);
     }
     if (typeof value !== "string" && typeof value !== "number") throw new RunError(`expected a string or number, got ${JSON.stringify(value)}`, `resources.${rawKey}`);
+    dropOtherMemoryKeys(resources, key);
     resources[key] = value;
   }
   // Layer 3: CLI flags. The record's own different value is reported (a suggested fix applied
@@ -135,6 +148,7 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     if (value === undefined) continue;
     const own = runOwnValue(runResources, key);
     if (own !== undefined && !sameValue(key, value, own)) overridden.push({ key, flag: value, record: own });
+    dropOtherMemoryKeys(resources, key);
     resources[key] = value;
   }
 
@@ -144,6 +158,7 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     resources.time = overrides.resources?.time ?? profile.sample?.time ?? "00:15:00";
     resources.nodes = 1;
   }
+  const srunArgs = fullNode(resources, profile);
 
   // Always, not only with --check: sbatch would refuse the script (or worse, read it otherwise).
   const problems = RESOURCE_KEYS.flatMap((key) => (resources[key] === undefined ? [] : validateValue(key, resources[key]).map((message) => ({ key, message }))));
@@ -151,6 +166,12 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     const message = problems.map((p, i) => (i === 0 ? p.message : `resources.${p.key}: ${p.message}`)).join("; ");
     throw new RunError(message, `resources.${problems[0]!.key}`, "invalid_directive");
   }
+  // Always, not only with --check: slurmctld would refuse the job, or leave it PENDING forever.
+  const overLimits = limitProblems(resources, profile.limits);
+  if (overLimits.length > 0 && !overrides.force) {
+    throw new RunError(overLimits.map((p) => `resources.${p.field}: ${p.message}`).join("; "), `resources.${overLimits[0]!.field}`, "over_site_limit");
+  }
+  for (const p of overLimits) warnings.push(`${run.name}: --force: resources.${p.field}: ${p.message}`);
 
   const extra = mergeExtra([...(profile.resources?.extra ?? []), ...runExtra, ...(overrides.extra ?? [])]);
 
@@ -169,6 +190,8 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     launcher = { ...launcher, container: overrides.container };
   }
   const venv = overrides.venv ?? profile.venv;
+  const binds = launcher.type === "apptainer" ? [...(launcher.binds ?? []), ...(nodes > 1 ? (launcher.binds_multinode ?? []) : []), ...(overrides.binds ?? [])] : [];
+  if (overrides.binds?.length && launcher.type !== "apptainer") throw new RunError("--bind needs a container (--container or a profile with a container launcher)", "binds", "missing_setting");
 
   const command = commandOf(run);
   if (sampleOverrides) {
@@ -193,6 +216,7 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     runDir,
     resources,
     extra,
+    moduleUse: profile.module_use ?? [],
     modules: profile.modules ?? [],
     env,
     envMultinode,
@@ -201,6 +225,9 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     venv,
     venvComment: profile.venv_comment,
     launcher,
+    binds,
+    srunArgs,
+    siteLimits: recordSiteLimits(profile.name, profile.limits, resources.partition),
     command,
     requeue,
     literalEnv: { ...runEnv, ...(overrides.env ?? {}) },
@@ -279,12 +306,29 @@ function checkRequired(plan: JobPlan, profile: Profile): void {
     const value = req === "launcher.container" ? (plan.launcher.type === "apptainer" ? plan.launcher.container : undefined) : req === "venv" ? plan.venv : plan.resources[normalizeKey(req)];
     if (value === undefined || value === "") {
       const flag = req === "launcher.container" ? "--container" : `--${req.replace(/_/g, "-")}`;
-      throw new RunError(`profile ${profile.name} needs ${req}: set ${flag}${req.includes(".") ? "" : ` or resources.${req} in the run spec`}`, req === "launcher.container" ? "launcher.container" : `resources.${req}`, "missing_setting");
+      const hint = profile.require_hints?.[req];
+      throw new RunError(`profile ${profile.name} needs ${req}: set ${flag}${req.includes(".") ? "" : ` or resources.${req} in the run spec`}${hint ? `. ${hint}` : ""}`, req === "launcher.container" ? "launcher.container" : `resources.${req}`, "missing_setting");
     }
   }
   if (plan.launcher.type === "apptainer" && !plan.launcher.container) {
     throw new RunError("the apptainer launcher needs a container image: set --container PATH.sif", "launcher.container", "missing_setting");
   }
+}
+
+const MEMORY = ["mem", "mem_per_cpu", "mem_per_gpu"];
+
+/** sbatch takes one of --mem, --mem-per-cpu, --mem-per-gpu: a layer that sets one replaces the lower layers' others. */
+function dropOtherMemoryKeys(resources: Record<string, string | number>, key: string): void {
+  if (!MEMORY.includes(key)) return;
+  for (const other of MEMORY) if (other !== key) delete resources[other];
+}
+
+/** A full-node job on a site with a documented full-node layout: one task per GPU, and the site's binding for it. */
+function fullNode(resources: Record<string, string | number>, profile: Profile): string[] {
+  const full = profile.full_node;
+  if (!full || Number(resources.gpus_per_node) !== full.gpus_per_node) return [];
+  if (resources.ntasks_per_node === undefined && resources.ntasks === undefined) resources.ntasks_per_node = full.ntasks_per_node;
+  return Number(resources.ntasks_per_node) === full.ntasks_per_node ? full.srun_args : [];
 }
 
 /** Lowers requests above the profile's `clamp` limits; a limit of 0 removes the directive. */

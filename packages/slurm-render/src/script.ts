@@ -62,7 +62,10 @@ function directiveLines(plan: JobPlan, jobName: string, logDir: string, array?: 
   if (array) lines.push(directive("--array", array.spec, "array"));
   const logs = logPatterns(logDir, Boolean(array));
   lines.push(directive("--output", logs.stdout, "logs.stdout"), directive("--error", logs.stderr, "logs.stderr"));
-  if (plan.requeue) lines.push(directive("--signal", `B:SIGTERM@${plan.requeue.seconds}`, "requeue_on_signal"), directive("--requeue", undefined, "requeue_on_signal"));
+  if (plan.requeue) {
+    // A requeued job reopens its log files: append, so the earlier segments' logs survive.
+    lines.push(directive("--signal", `B:SIGTERM@${plan.requeue.seconds}`, "requeue_on_signal"), directive("--requeue", undefined, "requeue_on_signal"), directive("--open-mode", "append", "requeue_on_signal"));
+  }
   plan.extra.forEach((d, i) => {
     lines.push(extraDirective(d, i));
   });
@@ -76,7 +79,8 @@ function exportLine(v: { name: string; value: string; raw: boolean }): string {
 /** Module loads, exports, setup and venv: the cluster-specific part, written in the profile's order. */
 function environmentBlock(plan: JobPlan, venvOutside: boolean): string[] {
   const blocks: string[][] = [];
-  if (plan.modules.length > 0) blocks.push(plan.modules.map((m) => `module load ${m}`));
+  const modules = [...plan.moduleUse.map((m) => `module use ${m}`), ...plan.modules.map((m) => `module load ${m}`)];
+  if (modules.length > 0) blocks.push(modules);
   if (plan.env.length > 0) blocks.push(plan.env.map(exportLine));
   if (plan.envMultinode.length > 0) blocks.push([...(plan.envMultinodeComment ? [`# ${plan.envMultinodeComment}`] : []), ...plan.envMultinode.map(exportLine)]);
   if (plan.setup.length > 0) blocks.push(plan.setup);
@@ -95,8 +99,19 @@ function launchLines(plan: JobPlan, cmd: string, background: boolean, argvFromAr
   const amp = background ? " &" : "";
   const l = plan.launcher;
   if (l.type === "none") return [`${cmd}${amp}`];
-  if (l.type === "srun") return [`${["srun", ...(l.args ?? []).map((a) => shellQuote(a))].join(" ")} ${cmd}${amp}`];
-  const head = [...(l.srun ? ["srun"] : []), "apptainer", "exec", ...(l.args ?? []).map((a) => shellQuote(a)), shellQuote(l.container ?? ""), "bash", "-c", '"'].join(" ");
+  const srun = ["srun", ...plan.srunArgs.map((a) => shellQuote(a))];
+  if (l.type === "srun") return [`${[...srun, ...(l.args ?? []).map((a) => shellQuote(a))].join(" ")} ${cmd}${amp}`];
+  const head = [
+    ...(l.srun ? srun : []),
+    l.runtime ?? "apptainer",
+    "exec",
+    ...(l.args ?? []).map((a) => shellQuote(a)),
+    ...plan.binds.flatMap((b) => ["--bind", shellQuote(b)]),
+    shellQuote(l.container ?? ""),
+    "bash",
+    "-c",
+    '"',
+  ].join(" ");
   const inner: string[] = [];
   if (plan.venv) inner.push(`    ${escapeForDoubleQuotes(`source ${shellQuote(plan.venv)}/bin/activate`)}`);
   if (argvFromArray) {

@@ -11,6 +11,8 @@ const defaults: RenderCliArgs = {
   setup: undefined,
   venv: undefined,
   container: undefined,
+  bind: undefined,
+  force: false,
   sample: false,
   "sample-override": undefined,
   "requeue-on-signal": undefined,
