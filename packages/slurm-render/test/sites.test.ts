@@ -1,0 +1,229 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the expected lines are bash code, ${...} is bash's
+/**
+ * The lumi and olivia profiles against the facts of the site check (profiles/sites-check.md): each
+ * assertion names the fact id (L…, O…) its expected line comes from. Goldens in test/golden/sites/.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import type { Overrides } from "../src/index.ts";
+import { renderRecords, run, tempDir } from "./helpers.ts";
+
+const TRAIN = ["python", "train.py", "lr=0.1", "seed=0"];
+const LUMI_SIF = "/appl/local/laifs/containers/lumi-multitorch/lumi-multitorch-full.sif";
+const OLIVIA_SIF = "/cluster/work/support/container/pytorch_nvidia_25.06_arm64.sif";
+const LUMI: Overrides = { resources: { account: "project_465000123" }, container: LUMI_SIF };
+const OLIVIA: Overrides = { resources: { account: "nn1234k" }, container: OLIVIA_SIF };
+
+function expectGolden(text: string, out: string, name: string): void {
+  const path = join(import.meta.dirname, "golden", "sites", name);
+  // An array's table holds the run directories (under the temporary out dir), so its sha256 varies.
+  const normalized = text.split(out).join("<OUT>").replace(/\b[0-9a-f]{64}\b/g, "<TABLE-SHA256>");
+  if (process.env.UPDATE_GOLDEN === "1") writeFileSync(path, normalized);
+  expect(normalized).toBe(readFileSync(path, "utf8"));
+}
+
+interface Rendered {
+  text: string;
+  lines: string[];
+  records: Record<string, unknown>[];
+  stderr: string;
+}
+
+async function renderSite(profile: string, overrides: Overrides, golden: string, options: { sample?: boolean; array?: boolean; runs?: number } = {}): Promise<Rendered> {
+  const cwd = tempDir();
+  const runs = Array.from({ length: options.runs ?? 1 }, (_, i) => run(`r${i}`, [...TRAIN.slice(0, -1), `seed=${i}`], { group: "g" }));
+  const r = await renderRecords(runs, { cwd, profile, overrides, sample: options.sample, array: options.array, check: true });
+  expect(r.code, r.stderr).toBe(0);
+  const text = readFileSync((r.records[0]!.script as { path: string }).path, "utf8");
+  // bash -n of every rendered script (also done by --check above)
+  expect((await execa("bash", ["-n"], { input: text, reject: false })).exitCode).toBe(0);
+  expectGolden(text, cwd, golden);
+  return { text, lines: text.split("\n"), records: r.records, stderr: r.stderr };
+}
+
+const launch = (lines: string[]) => lines.find((l) => /^srun |^(apptainer|singularity) /.test(l)) ?? "";
+
+describe("lumi renders what LUMI documents today", () => {
+  it("single-node GPU job (small-g)", async () => {
+    const { lines, text } = await renderSite("lumi", LUMI, "lumi-gpu1.sbatch");
+    // L1: small-g is the sub-node GPU partition
+    expect(lines).toContain("#SBATCH --partition=small-g");
+    // L16: 1 GCD, 7 cores, 60G per GCD
+    expect(lines).toContain("#SBATCH --gpus-per-node=1");
+    expect(lines).toContain("#SBATCH --cpus-per-task=7");
+    expect(lines).toContain("#SBATCH --mem-per-gpu=60G");
+    expect(text).not.toMatch(/^#SBATCH --mem=/m);
+    // L16: module use /appl/local/laifs/modules; module load lumi-aif-singularity-bindings
+    expect(lines).toContain("module use /appl/local/laifs/modules");
+    expect(lines).toContain("module load lumi-aif-singularity-bindings");
+    // L14/L15: no LUMI/24.03 stack, no ROCm-6.0 PyTorch container module
+    expect(text).not.toMatch(/LUMI\/24\.03|PyTorch\/2\.3\.1-rocm-6\.0/);
+    // L12 l.301, L17: srun singularity exec $SIF (SingularityCE, no apptainer, no --nv on AMD)
+    expect(launch(lines)).toMatch(new RegExp(`^srun singularity exec (--bind \\S+ )+${LUMI_SIF} bash -c "$`));
+    expect(text).not.toContain("apptainer");
+    expect(text).not.toContain("--nv");
+    // L10 l.65 / L13: the user directories bound by full path
+    for (const dir of ["/pfs", "/scratch", "/projappl", "/project", "/flash", "/appl"]) expect(launch(lines)).toContain(`--bind ${dir} `);
+    // L12: MIOpen cache per node in /tmp
+    expect(lines).toContain('export MIOPEN_USER_DB_PATH="/tmp/$(whoami)-miopen-cache-$SLURM_NODEID"');
+    // L12: RCCL settings only for multi-node jobs; no CPU mask on a sub-node job (L3: binding only applies to full nodes)
+    expect(text).not.toContain("NCCL_SOCKET_IFNAME");
+    expect(text).not.toContain("mask_cpu");
+    // L4 (srun --cpus-per-task=7): srun gets the job's CPUs per task
+    expect(lines).toContain('if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then export SRUN_CPUS_PER_TASK=$SLURM_CPUS_PER_TASK; fi');
+  });
+
+  it("multi-node full-node job (standard-g, 2 x 8 GCDs): one task per GCD, CPU-bound, 480G per node", async () => {
+    const { lines, text } = await renderSite("lumi", { ...LUMI, resources: { ...LUMI.resources, partition: "standard-g", nodes: 2, gpus_per_node: 8 } }, "lumi-multinode.sbatch");
+    expect(lines).toContain("#SBATCH --nodes=2");
+    // L3/L4: one task per GCD with the 8 documented masks (the 7 cores next to each GCD)
+    expect(lines).toContain("#SBATCH --ntasks-per-node=8");
+    expect(launch(lines)).toMatch(/^srun --cpu-bind=mask_cpu:0xfe000000000000,0xfe00000000000000,0xfe0000,0xfe000000,0xfe,0xfe00,0xfe00000000,0xfe0000000000 singularity exec /);
+    // L16 x 8 = L12's full-node 480G: 60G per GCD scales with the GPUs
+    expect(lines).toContain("#SBATCH --mem-per-gpu=60G");
+    // L12: NCCL over the four Slingshot interfaces, GDR level PHB (= 3)
+    expect(lines).toContain("export NCCL_SOCKET_IFNAME=hsn0,hsn1,hsn2,hsn3");
+    expect(lines).toContain("export NCCL_NET_GDR_LEVEL=PHB");
+    expect(text).not.toContain("--nv");
+  });
+
+  it("array of the runs: every task inside the container, the array split at the 210-job submit limit (L1, L2 l.104-109)", async () => {
+    const { lines, records } = await renderSite("lumi", LUMI, "lumi-array.sbatch", { array: true, runs: 216 });
+    expect(launch(lines)).toMatch(/^srun singularity exec /);
+    const specs = [...new Set(records.map((r) => (r.script as { array: { spec: string } }).array.spec))];
+    expect(specs.sort()).toEqual(["0-209", "0-5"]);
+    // the record tells slurm-submit the partition's submit limit (L1)
+    expect((records[0]!.script as { site_limits: unknown }).site_limits).toMatchObject({ profile: "lumi", partition: "small-g", max_submit_jobs: 210, max_running_jobs: 200, checked: "2026-12-02" });
+  });
+
+  it("sample run: inside the container too", async () => {
+    const { lines } = await renderSite("lumi", LUMI, "lumi-sample.sbatch", { sample: true });
+    expect(lines).toContain("#SBATCH --time=00:15:00");
+    expect(launch(lines)).toMatch(/^srun singularity exec /);
+  });
+
+  it("a requeue-capable job appends to its logs, so an earlier segment's log survives a requeue (L2 l.50-66)", async () => {
+    const r = await renderRecords([run("x", TRAIN)], { cwd: tempDir(), profile: "lumi", overrides: { ...LUMI, requeueOnSignal: 600 } });
+    const lines = readFileSync((r.records[0]!.script as { path: string }).path, "utf8").split("\n");
+    expect(lines).toContain("#SBATCH --requeue");
+    expect(lines).toContain("#SBATCH --open-mode=append");
+  });
+
+  it("a GPU job without --container is refused, saying which container is needed (L9: host python has no torch)", async () => {
+    const r = await renderRecords([run("x", TRAIN)], { cwd: tempDir(), profile: "lumi", overrides: { resources: { account: "project_465000123" } } });
+    expect(r.code).toBe(1);
+    const message = (r.records[0]!.error as { message: string }).message;
+    expect(message).toMatch(/needs launcher\.container: set --container/);
+    expect(message).toContain("/appl/local/laifs/containers/");
+    expect(message).toContain("OS Python 3.6");
+  });
+});
+
+describe("olivia renders what NRIS documents today", () => {
+  it("single-node GPU job (accel)", async () => {
+    const { lines } = await renderSite("olivia", OLIVIA, "olivia-gpu1.sbatch");
+    // O1: accel is the GPU partition; O3: module load NRIS/GPU
+    expect(lines).toContain("#SBATCH --partition=accel");
+    expect(lines).toContain("module load NRIS/GPU");
+    // O3/O4: srun apptainer exec --nv; O9: /cluster bound so code and venvs there are visible
+    expect(launch(lines)).toBe(`srun apptainer exec --nv --bind /cluster ${OLIVIA_SIF} bash -c "`);
+    // Sigma2 running_mpi_jobs.md l.170: srun does not inherit --cpus-per-task
+    expect(lines).toContain('if [ -n "${SLURM_CPUS_PER_TASK:-}" ]; then export SRUN_CPUS_PER_TASK=$SLURM_CPUS_PER_TASK; fi');
+  });
+
+  it("multi-node job: srun on every node, the NCCL/libfabric settings and the host libfabric bind (O4, O5, O6)", async () => {
+    const { lines } = await renderSite("olivia", { ...OLIVIA, resources: { ...OLIVIA.resources, nodes: 2, gpus_per_node: 4, ntasks_per_node: 4 }, binds: ["/users/me/code"] }, "olivia-multinode.sbatch");
+    expect(lines).toContain("#SBATCH --nodes=2");
+    // O5 PyTorchMultiNode: srun apptainer exec --nv; O4: --bind /opt/cray/libfabric/2.3.1/lib64:/usr/lib64 (O10: libfabric 2.3.1)
+    expect(launch(lines)).toBe(`srun apptainer exec --nv --bind /cluster --bind /opt/cray/libfabric/2.3.1/lib64:/usr/lib64 --bind /users/me/code ${OLIVIA_SIF} bash -c "`);
+    // O5: FI_PROVIDER=cxi, FI_CXI_RX_MATCH_MODE=hybrid, NCCL_PROTO=^LL128; O6: NCCL_SOCKET_IFNAME, NCCL_NET_GDR_LEVEL
+    for (const line of ["export FI_PROVIDER=cxi", "export FI_CXI_RX_MATCH_MODE=hybrid", "export NCCL_PROTO=^LL128", "export NCCL_SOCKET_IFNAME=hsn0,hsn1,hsn2,hsn3", "export NCCL_NET_GDR_LEVEL=PHB"]) {
+      expect(lines).toContain(line);
+    }
+  });
+
+  it("array: at most 1000 tasks per array (O8)", async () => {
+    const { records } = await renderSite("olivia", OLIVIA, "olivia-array.sbatch", { array: true, runs: 1001 });
+    const specs = [...new Set(records.map((r) => (r.script as { array: { spec: string } }).array.spec))];
+    expect(specs.sort()).toEqual(["0-0", "0-999"]);
+  });
+
+  it("sample run", async () => {
+    const { lines } = await renderSite("olivia", OLIVIA, "olivia-sample.sbatch", { sample: true });
+    expect(lines).toContain("#SBATCH --time=00:15:00");
+    expect(launch(lines)).toMatch(/^srun apptainer exec --nv --bind \/cluster /);
+  });
+});
+
+describe("site limits are enforced on every render, naming the limit and its source", () => {
+  const cases: [string, string, Overrides["resources"], RegExp][] = [
+    ["lumi", "L1 small-g max 4 nodes", { nodes: 5 }, /resources\.nodes: nodes 5 is beyond partition small-g's limit \(at most 4; source: https:\/\/docs\.lumi-supercomputer\.eu\/runjobs\/scheduled-jobs\/partitions\/ \(L1\), checked 2026-12-02\)/],
+    ["lumi", "L1 small-g max 3 days", { time: "4-00:00:00" }, /resources\.time: time 4-00:00:00 is beyond partition small-g's limit \(at most 3-00:00:00/],
+    ["lumi", "L1 dev-g max 3 hours", { partition: "dev-g", time: "04:00:00" }, /partition dev-g's limit \(at most 03:00:00/],
+    ["lumi", "L5 8 GCDs per node", { gpus_per_node: 9 }, /resources\.gpus_per_node: GPUs per node 9 is beyond partition small-g's limit \(at most 8; source: .*L5/],
+    ["lumi", "L3 56 usable cores", { gpus_per_node: 8, ntasks_per_node: 8, cpus_per_task: 8 }, /resources\.cpus_per_task: cores per node 64 is beyond partition small-g's limit \(at most 56; .*L3/],
+    ["lumi", "L5/L12 480G per node", { mem: "500G" }, /resources\.mem: memory per node 500G is beyond partition small-g's limit \(at most 480G/],
+    ["lumi", "L16 60G per GCD x 8 > 480G", { gpus_per_node: 8, mem_per_gpu: "64G" }, /resources\.mem_per_gpu: memory per node 64G x 8 GPUs is beyond/],
+    ["olivia", "O1 accel 7 days", { time: "8-00:00:00" }, /resources\.time: time 8-00:00:00 is beyond partition accel's limit \(at most 7-00:00:00; source: https:\/\/documentation\.sigma2\.no\/jobs\/job_types\/olivia_job_types\.html \(O1\)/],
+    ["olivia", "O1 4 GPUs per node", { gpus_per_node: 5 }, /GPUs per node 5 is beyond partition accel's limit \(at most 4;/],
+    ["olivia", "O1 at most 32 GPUs per job", { nodes: 9, gpus_per_node: 4 }, /resources\.gpus_per_node: GPUs per job 36 is beyond partition accel's limit \(at most 32;/],
+  ];
+  for (const [profile, fact, resources, message] of cases) {
+    it(`${profile}: ${fact}`, async () => {
+      const base = profile === "lumi" ? LUMI : OLIVIA;
+      const overrides = { ...base, resources: { ...base.resources, ...resources } };
+      const r = await renderRecords([run("x", TRAIN), run("y", TRAIN)], { cwd: tempDir(), profile, overrides });
+      expect(r.code).toBe(1);
+      for (const rec of r.records) {
+        const error = rec.error as { message: string; code: string };
+        expect(error.code).toBe("over_site_limit");
+        expect(error.message).toMatch(message);
+      }
+      expect(r.stderr).toMatch(message);
+      // --force renders anyway, with the same text as a warning
+      const forced = await renderRecords([run("x", TRAIN)], { cwd: tempDir(), profile, overrides: { ...overrides, force: true } });
+      expect(forced.code, forced.stderr).toBe(0);
+      expect(forced.stderr).toMatch(message);
+    });
+  }
+
+  it("a request inside every limit renders (a full LUMI standard-g node: 8 x 7 cores, 8 x 60G)", async () => {
+    const r = await renderRecords([run("x", TRAIN)], { cwd: tempDir(), profile: "lumi", overrides: { ...LUMI, resources: { ...LUMI.resources, partition: "standard-g", nodes: 16, gpus_per_node: 8 } } });
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it("a user profile extending a site profile overrides single limits and fields (documented in the README)", async () => {
+    const cwd = tempDir();
+    writeFileSync(
+      join(cwd, "mine.yaml"),
+      [
+        "extends: lumi",
+        "resources: {account: project_465000123, partition: dev-g}",
+        "launcher: {type: apptainer, runtime: singularity, srun: true, container: /project/project_465000123/my.sif, binds: [/scratch/project_465000123]}",
+        "limits:",
+        "  checked: '2026-12-03'",
+        "  partitions:",
+        "    dev-g:",
+        "      max_nodes: {value: 2, source: my project's reservation}",
+      ].join("\n"),
+    );
+    const ok = await renderRecords([run("x", TRAIN)], { cwd, profile: "mine.yaml" });
+    expect(ok.code, ok.stderr).toBe(0);
+    const text = readFileSync((ok.records[0]!.script as { path: string }).path, "utf8");
+    expect(text).toContain("srun singularity exec --bind /scratch/project_465000123 /project/project_465000123/my.sif bash -c");
+    const over = await renderRecords([run("x", TRAIN)], { cwd, profile: "mine.yaml", overrides: { resources: { nodes: 3 } } });
+    expect((over.records[0]!.error as { message: string }).message).toMatch(/nodes 3 is beyond partition dev-g's limit \(at most 2; source: my project's reservation, checked 2026-12-03\)/);
+    // the limits not overridden are still the site's (L1: dev-g 3 hours)
+    const time = await renderRecords([run("x", TRAIN)], { cwd, profile: "mine.yaml", overrides: { resources: { time: "05:00:00" } } });
+    expect((time.records[0]!.error as { message: string }).message).toMatch(/at most 03:00:00; source: .*\(L1\)/);
+  });
+
+  it("memory: a run's own --mem replaces the profile's --mem-per-gpu (sbatch takes one of them)", async () => {
+    const r = await renderRecords([run("x", TRAIN, { resources: { mem: "16G" } })], { cwd: tempDir(), profile: "lumi", overrides: LUMI });
+    const text = readFileSync((r.records[0]!.script as { path: string }).path, "utf8");
+    expect(text).toContain("#SBATCH --mem=16G\n");
+    expect(text).not.toContain("--mem-per-gpu");
+  });
+});
