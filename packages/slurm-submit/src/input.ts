@@ -72,12 +72,12 @@ export async function readInput(inv: Invocation): Promise<void> {
 
 /**
  * slurm-render's `script.site_limits`: the partition's per-user submit limit from the site profile,
- * which --max-in-flight defaults to (in-flight.ts). Malformed or absent: no default.
+ * which --max-in-flight defaults to (in-flight.ts); core's RunScript schema checks it is a whole number > 0.
  */
 function siteSubmitLimit(rec: RunRecord, pool: StringPool): Pick<Item, "siteSubmitLimit" | "siteLimitNote"> {
-  const limits = rec.script?.site_limits as Record<string, unknown> | undefined;
+  const limits = rec.script?.site_limits;
   const max = limits?.max_submit_jobs;
-  if (typeof max !== "number" || !Number.isInteger(max) || max < 1) return { siteSubmitLimit: undefined, siteLimitNote: undefined };
+  if (max === undefined) return { siteSubmitLimit: undefined, siteLimitNote: undefined };
   const where = [limits?.profile && `profile ${String(limits.profile)}`, limits?.partition && `partition ${String(limits.partition)}`].filter(Boolean).join(", ");
   const source = typeof limits?.source === "string" ? `; ${limits.source}` : "";
   return { siteSubmitLimit: max, siteLimitNote: pool.get(`${where || "site profile"}: ${max} submitted jobs per user${source}`) };
