@@ -68,6 +68,12 @@ export const ProfileSchema = z.strictObject({
   venv: z.string().optional(),
   venv_comment: z.string().optional(),
   launcher: Launcher.optional(),
+  /**
+   * Multi-node jobs whose command is `python SCRIPT ...`: one task per node running
+   * `torchrun --nnodes=$SLURM_NNODES --nproc_per_node=<gpus per node>` with a c10d rendezvous on
+   * the first node's host name (unless the run asks for several tasks per node itself).
+   */
+  multinode_torchrun: z.strictObject({ port: z.number().int().min(1).max(65535).optional(), source: z.string().optional() }).optional(),
   sample: z
     .strictObject({
       /** Arguments appended to the command for a sample run (scope only: steps, checkpointing, validation). */

@@ -66,6 +66,8 @@ export interface JobPlan {
   binds: string[];
   /** Arguments put after `srun` (the site's full-node CPU binding). */
   srunArgs: string[];
+  /** Multi-node torchrun launch (profile multinode_torchrun): GPUs per node and rendezvous port. */
+  torchrun?: { nprocPerNode: number; port: number };
   /** The partition's submit and run limits, for slurm-submit (script.site_limits). */
   siteLimits?: RecordSiteLimits;
   command: { argv: string[] } | { shell: string };
@@ -159,6 +161,8 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     resources.nodes = 1;
   }
   const srunArgs = fullNode(resources, profile);
+  const command = commandOf(run);
+  const torchrun = torchrunLaunch(resources, profile, command, warnings, run.name);
 
   // Always, not only with --check: sbatch would refuse the script (or worse, read it otherwise).
   const problems = RESOURCE_KEYS.flatMap((key) => (resources[key] === undefined ? [] : validateValue(key, resources[key]).map((message) => ({ key, message }))));
@@ -193,7 +197,6 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
   const binds = launcher.type === "apptainer" ? [...(launcher.binds ?? []), ...(nodes > 1 ? (launcher.binds_multinode ?? []) : []), ...(overrides.binds ?? [])] : [];
   if (overrides.binds?.length && launcher.type !== "apptainer") throw new RunError("--bind needs a container (--container or a profile with a container launcher)", "binds", "missing_setting");
 
-  const command = commandOf(run);
   if (sampleOverrides) {
     if (sampleOverrides.length === 0) warnings.push(`${run.name}: no sample overrides (profile sample.overrides, the run's sample.overrides or --sample-override): only the 15-minute limit shortens this run`);
     if ("argv" in command) command.argv.push(...sampleOverrides);
@@ -227,6 +230,7 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     launcher,
     binds,
     srunArgs,
+    ...(torchrun ? { torchrun } : {}),
     siteLimits: recordSiteLimits(profile.name, profile.limits, resources.partition),
     command,
     requeue,
@@ -329,6 +333,22 @@ function fullNode(resources: Record<string, string | number>, profile: Profile):
   if (!full || Number(resources.gpus_per_node) !== full.gpus_per_node) return [];
   if (resources.ntasks_per_node === undefined && resources.ntasks === undefined) resources.ntasks_per_node = full.ntasks_per_node;
   return Number(resources.ntasks_per_node) === full.ntasks_per_node ? full.srun_args : [];
+}
+
+const PYTHON = /^python(3(\.\d+)?)?$/;
+
+/** A multi-node `python SCRIPT ...` on a site that documents torchrun: one task per node, torchrun starts one process per GPU. */
+function torchrunLaunch(resources: Record<string, string | number>, profile: Profile, command: JobPlan["command"], warnings: string[], name: string): JobPlan["torchrun"] {
+  const t = profile.multinode_torchrun;
+  if (!t || Number(resources.nodes ?? 1) <= 1) return undefined;
+  // The run chose one task per GPU (or another layout) itself.
+  if (resources.ntasks !== undefined || (resources.ntasks_per_node !== undefined && Number(resources.ntasks_per_node) !== 1)) return undefined;
+  if (!("argv" in command) || !PYTHON.test(command.argv[0] ?? "") || command.argv.length < 2 || command.argv[1]!.startsWith("-")) {
+    warnings.push(`${name}: multi-node on profile ${profile.name}: the command is not "python SCRIPT ...", so it runs once per node as given (start torchrun yourself, or ask for --ntasks-per-node)`);
+    return undefined;
+  }
+  resources.ntasks_per_node = 1;
+  return { nprocPerNode: Number(resources.gpus_per_node ?? 1), port: t.port ?? 29500 };
 }
 
 /** Lowers requests above the profile's `clamp` limits; a limit of 0 removes the directive. */

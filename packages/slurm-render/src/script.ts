@@ -166,8 +166,34 @@ function header(directives: string[], comment: string): string[] {
   return ["#!/bin/bash", ...directives, comment, "", "set -euo pipefail"];
 }
 
+/**
+ * `torchrun ... SCRIPT ARGS` for `python SCRIPT ARGS`: the Slurm variables are expanded where the
+ * command runs (inside the container too: Apptainer passes the environment).
+ */
+function torchrunCommand(plan: JobPlan, argv: string[] | undefined): string {
+  const t = plan.torchrun!;
+  // In an array task the argv comes from the table: every member is `python SCRIPT ...` (the array key holds the torchrun decision).
+  const rest = argv ? quoteArgv(argv.slice(1)) : '"${sp_args[@]:1}"';
+  return [
+    "torchrun",
+    '--nnodes="$SLURM_NNODES"',
+    `--nproc_per_node=${t.nprocPerNode}`,
+    '--rdzv_id="$SLURM_JOB_ID"',
+    "--rdzv_backend=c10d",
+    `--rdzv_endpoint="$SLURMPIPE_HEAD_NODE:${t.port}"`,
+    rest,
+  ].join(" ");
+}
+
+/** The rendezvous host of a torchrun launch: the first node's host name. */
+function torchrunSetup(plan: JobPlan): string[] {
+  if (!plan.torchrun) return [];
+  // sed reads all of scontrol's output: `head -n 1` could end scontrol with SIGPIPE, fatal under pipefail.
+  return ["# torchrun rendezvous on the first node of the job", 'SLURMPIPE_HEAD_NODE=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)', "export SLURMPIPE_HEAD_NODE", ""];
+}
+
 export function renderRunScript(plan: JobPlan, profileName: string): string {
-  const cmd = "argv" in plan.command ? quoteArgv(plan.command.argv) : plan.command.shell;
+  const cmd = "argv" in plan.command ? (plan.torchrun ? torchrunCommand(plan, plan.command.argv) : quoteArgv(plan.command.argv)) : plan.command.shell;
   const logDir = `${plan.scriptDir}/logs`;
   const lines = [
     ...header(directiveLines(plan, plan.jobName, plan.scriptDir), `# slurmpipe run ${oneLine(plan.run.id)} (${plan.run.name}), profile ${oneLine(profileName)}`),
@@ -178,6 +204,7 @@ export function renderRunScript(plan: JobPlan, profileName: string): string {
     `cd ${shellQuote(plan.runDir)}`,
     "",
     ...section(environmentBlock(plan, plan.launcher.type !== "apptainer")),
+    ...torchrunSetup(plan),
     ...commandLines(plan, cmd, false),
   ];
   return `${lines.join("\n")}\n`;
@@ -210,7 +237,8 @@ export function renderArrayScript(plan: JobPlan, part: ArrayPart, profileName: s
     'cd "$sp_dir"',
     "",
     ...section(environmentBlock(plan, plan.launcher.type !== "apptainer")),
-    ...commandLines(plan, '"${sp_args[@]}"', true),
+    ...torchrunSetup(plan),
+    ...commandLines(plan, plan.torchrun ? torchrunCommand(plan, undefined) : '"${sp_args[@]}"', true),
   ];
   return `${lines.join("\n")}\n`;
 }

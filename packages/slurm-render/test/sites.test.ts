@@ -144,6 +144,34 @@ describe("olivia renders what NRIS documents today", () => {
     }
   });
 
+  it("multi-node job: one task per node, torchrun with a c10d rendezvous on the first node (O5 PyTorchMultiNode)", async () => {
+    const { lines, text } = await renderSite("olivia", { ...OLIVIA, resources: { ...OLIVIA.resources, nodes: 2, gpus_per_node: 4 } }, "olivia-torchrun.sbatch");
+    expect(lines).toContain("#SBATCH --ntasks-per-node=1");
+    expect(lines).toContain('SLURMPIPE_HEAD_NODE=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)');
+    expect(text).toContain('    torchrun --nnodes=\\"\\$SLURM_NNODES\\" --nproc_per_node=4 --rdzv_id=\\"\\$SLURM_JOB_ID\\" --rdzv_backend=c10d --rdzv_endpoint=\\"\\$SLURMPIPE_HEAD_NODE:29500\\" train.py lr=0.1 seed=0\n');
+  });
+
+  it("the torchrun launch reaches torchrun with every argument, in single and array scripts (fake srun, apptainer, scontrol, torchrun)", async () => {
+    for (const array of [false, true]) {
+      const cwd = tempDir();
+      const bin = join(cwd, "bin");
+      await execa("mkdir", ["-p", bin]);
+      const tool = (name: string, body: string) => writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+      tool("srun", 'while [[ "$1" == --* ]]; do shift; done\nexec "$@"');
+      tool("apptainer", 'shift\nwhile [[ "$1" == --* ]]; do [[ "$1" == --bind ]] && shift; shift; done\nshift\nexec "$@"');
+      tool("module", "exit 0");
+      tool("scontrol", "echo gpu-1-7; echo gpu-1-8");
+      tool("torchrun", 'printf "%s\\n" "$@"');
+      const runs = [run("t0", ["python", "train.py", "a=$(id)", "it's"], { group: "g" }), run("t1", ["python", "train.py", "b"], { group: "g" })];
+      const r = await renderRecords(runs, { cwd, profile: "olivia", array, overrides: { ...OLIVIA, resources: { ...OLIVIA.resources, nodes: 2, gpus_per_node: 4 } } });
+      expect(r.code, r.stderr).toBe(0);
+      const env = { PATH: `${bin}:${process.env.PATH}`, SLURM_NNODES: "2", SLURM_JOB_ID: "42", SLURM_JOB_NODELIST: "gpu-1-[7-8]", SLURM_ARRAY_TASK_ID: "0" };
+      const out = await execa("bash", [(r.records[0]!.script as { path: string }).path], { env, reject: false });
+      expect(out.exitCode, out.stderr).toBe(0);
+      expect(out.stdout.split("\n")).toEqual(["--nnodes=2", "--nproc_per_node=4", "--rdzv_id=42", "--rdzv_backend=c10d", "--rdzv_endpoint=gpu-1-7:29500", "train.py", "a=$(id)", "it's"]);
+    }
+  });
+
   it("array: at most 1000 tasks per array (O8)", async () => {
     const { records } = await renderSite("olivia", OLIVIA, "olivia-array.sbatch", { array: true, runs: 1001 });
     const specs = [...new Set(records.map((r) => (r.script as { array: { spec: string } }).array.spec))];
