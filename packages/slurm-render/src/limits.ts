@@ -34,15 +34,20 @@ export const SiteLimits = z.strictObject({
   checked: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "expected a date YYYY-MM-DD"),
   max_array_size: count.optional(),
   partitions: z.record(z.string(), PartitionLimits).optional(),
+  /** Limits of a QoS (e.g. Olivia's devel), checked for a request with that --qos. */
+  qos: z.record(z.string(), PartitionLimits).optional(),
 });
 export type SiteLimits = z.infer<typeof SiteLimits>;
 
 /** A user's profile extending a site one overrides single limits: partitions merge key by key. */
 export function mergeLimits(parent: SiteLimits | undefined, child: SiteLimits): SiteLimits {
   if (!parent) return child;
-  const partitions: Record<string, PartitionLimits> = { ...(parent.partitions ?? {}) };
-  for (const [name, p] of Object.entries(child.partitions ?? {})) partitions[name] = { ...(partitions[name] ?? {}), ...p };
-  return { ...parent, ...child, partitions };
+  const merge = (a: Record<string, PartitionLimits> = {}, b: Record<string, PartitionLimits> = {}) => {
+    const out = { ...a };
+    for (const [name, p] of Object.entries(b)) out[name] = { ...(out[name] ?? {}), ...p };
+    return out;
+  };
+  return { ...parent, ...child, partitions: merge(parent.partitions, child.partitions), qos: merge(parent.qos, child.qos) };
 }
 
 export interface LimitProblem {
@@ -76,13 +81,20 @@ export function recordSiteLimits(profileName: string, limits: SiteLimits | undef
 
 /** Every limit of the request's partition that the resolved resources exceed. */
 export function limitProblems(resources: Record<string, string | number>, limits: SiteLimits | undefined): LimitProblem[] {
-  const partition = resources.partition;
-  const p = typeof partition === "string" ? limits?.partitions?.[partition] : undefined;
-  if (!limits || !p) return [];
+  if (!limits) return [];
+  const { partition, qos } = resources;
+  const partitionLimits = typeof partition === "string" ? limits.partitions?.[partition] : undefined;
+  const qosLimits = typeof qos === "string" ? limits.qos?.[qos] : undefined;
+  return [
+    ...(partitionLimits ? problemsOf(resources, partitionLimits, `partition ${partition}`, limits.checked) : []),
+    ...(qosLimits ? problemsOf(resources, qosLimits, `QoS ${qos}`, limits.checked) : []),
+  ];
+}
+
+function problemsOf(resources: Record<string, string | number>, p: PartitionLimits, where: string, checked: string): LimitProblem[] {
   const problems: LimitProblem[] = [];
-  const where = `partition ${partition}`;
   const over = (field: string, what: string, have: string | number, l: { value: string | number; source: string }, relation = "at most") =>
-    problems.push({ field, message: `${what} ${have} is beyond ${where}'s limit (${relation} ${l.value}; source: ${l.source}, checked ${limits.checked})` });
+    problems.push({ field, message: `${what} ${have} is beyond ${where}'s limit (${relation} ${l.value}; source: ${l.source}, checked ${checked})` });
   const num = (key: string) => (resources[key] === undefined ? undefined : Number(resources[key]));
   const nodes = num("nodes") ?? 1;
   const gpusPerNode = num("gpus_per_node") ?? (num("gpus") !== undefined ? Math.ceil(num("gpus")! / nodes) : undefined);

@@ -79,6 +79,8 @@ export const ProfileSchema = z.strictObject({
       /** Arguments appended to the command for a sample run (scope only: steps, checkpointing, validation). */
       overrides: z.array(z.string()).optional(),
       time: z.string().optional(),
+      /** Resources of a sample run (the site's quick-start partition or QoS, fewer GPUs); command-line flags still win. */
+      resources: z.strictObject(resourceShape).optional(),
     })
     .optional(),
   requeue_on_signal: z
@@ -169,7 +171,9 @@ function checkProfileValues(profile: z.infer<typeof ProfileSchema>, source: stri
     if (profile.clamp?.[key] !== 0) check(`clamp.${key}`, key, profile.clamp?.[key]);
   }
   check("sample.time", "time", profile.sample?.time);
-  for (const [name, p] of Object.entries(profile.limits?.partitions ?? {})) {
+  const sampleResources = (profile.sample?.resources ?? {}) as Record<string, string | number | undefined>;
+  for (const key of RESOURCE_KEYS) check(`sample.resources.${key}`, key, sampleResources[key]);
+  for (const [name, p] of [...Object.entries(profile.limits?.partitions ?? {}), ...Object.entries(profile.limits?.qos ?? {})]) {
     check(`limits.partitions.${name}.max_time.value`, "time", p.max_time?.value);
     check(`limits.partitions.${name}.mem_per_node.value`, "mem", p.mem_per_node?.value);
   }

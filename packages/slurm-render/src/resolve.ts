@@ -157,6 +157,11 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
   applyClamp(resources, profile, warnings);
 
   if (options.sample) {
+    for (const [key, value] of Object.entries(profile.sample?.resources ?? {})) {
+      if (value === undefined || overrides.resources?.[key as ResourceKey] !== undefined) continue;
+      dropOtherMemoryKeys(resources, key);
+      resources[key] = value;
+    }
     resources.time = overrides.resources?.time ?? profile.sample?.time ?? "00:15:00";
     resources.nodes = 1;
   }

@@ -99,8 +99,10 @@ describe("lumi renders what LUMI documents today", () => {
   });
 
   it("sample run: inside the container too", async () => {
-    const { lines } = await renderSite("lumi", LUMI, "lumi-sample.sbatch", { sample: true });
+    const { lines } = await renderSite("lumi", { ...LUMI, resources: { ...LUMI.resources } }, "lumi-sample.sbatch", { sample: true });
     expect(lines).toContain("#SBATCH --time=00:15:00");
+    // L1/L6: the sample goes to small-g (sub-node allocation and billing)
+    expect(lines).toContain("#SBATCH --partition=small-g");
     expect(launch(lines)).toMatch(/^srun singularity exec /);
   });
 
@@ -181,6 +183,8 @@ describe("olivia renders what NRIS documents today", () => {
   it("sample run", async () => {
     const { lines } = await renderSite("olivia", OLIVIA, "olivia-sample.sbatch", { sample: true });
     expect(lines).toContain("#SBATCH --time=00:15:00");
+    // O1: the devel QoS for short test jobs
+    expect(lines).toContain("#SBATCH --qos=devel");
     expect(launch(lines)).toMatch(/^srun apptainer exec --nv --bind \/cluster /);
   });
 });
@@ -216,6 +220,19 @@ describe("site limits are enforced on every render, naming the limit and its sou
       expect(forced.stderr).toMatch(message);
     });
   }
+
+  it("sample resources: a full standard-g run's sample goes to small-g; flags still win (LUMI L1); the devel QoS limits apply (O1)", async () => {
+    const cwd = tempDir();
+    const full = { ...LUMI, resources: { ...LUMI.resources } };
+    const spec = run("x", TRAIN, { resources: { partition: "standard-g", gpus_per_node: 8 } });
+    const r = await renderRecords([spec], { cwd, profile: "lumi", overrides: full, sample: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync((r.records[0]!.script as { path: string }).path, "utf8")).toContain("#SBATCH --partition=small-g\n");
+    const flagged = await renderRecords([spec], { cwd: tempDir(), profile: "lumi", overrides: { ...full, resources: { ...full.resources, partition: "dev-g" } }, sample: true });
+    expect(readFileSync((flagged.records[0]!.script as { path: string }).path, "utf8")).toContain("#SBATCH --partition=dev-g\n");
+    const devel = await renderRecords([run("y", TRAIN)], { cwd: tempDir(), profile: "olivia", overrides: { ...OLIVIA, resources: { ...OLIVIA.resources, time: "03:00:00" } }, sample: true });
+    expect((devel.records[0]!.error as { message: string }).message).toMatch(/resources\.time: time 03:00:00 is beyond QoS devel's limit \(at most 02:00:00; source: .*\(O1: devel QoS, 2 hours\)/);
+  });
 
   it("a request inside every limit renders (a full LUMI standard-g node: 8 x 7 cores, 8 x 60G)", async () => {
     const r = await renderRecords([run("x", TRAIN)], { cwd: tempDir(), profile: "lumi", overrides: { ...LUMI, resources: { ...LUMI.resources, partition: "standard-g", nodes: 16, gpus_per_node: 8 } } });
