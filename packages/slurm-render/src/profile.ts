@@ -62,6 +62,8 @@ export const ProfileSchema = z.strictObject({
   env_multinode: envMap.optional(),
   /** Comment line written above the multi-node exports. */
   env_multinode_comment: z.string().optional(),
+  /** Comment lines written into every script before the cluster environment (site guidance, e.g. where to stage data). */
+  notes: z.array(z.string().regex(/^[^\r\n]*$/, "one line each")).optional(),
   /** Shell lines run after the environment is set up, before the command. */
   setup: z.array(z.string()).optional(),
   /** A virtualenv directory: `source <venv>/bin/activate` before the command (inside the container for apptainer). */

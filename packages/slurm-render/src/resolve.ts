@@ -53,6 +53,7 @@ export interface JobPlan {
   runDir: string;
   resources: Record<string, string | number>;
   extra: string[];
+  notes: string[];
   moduleUse: string[];
   modules: string[];
   env: EnvVar[];
@@ -180,6 +181,10 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
   if (overLimits.length > 0 && !overrides.force) {
     throw new RunError(overLimits.map((p) => `resources.${p.field}: ${p.message}`).join("; "), `resources.${overLimits[0]!.field}`, "over_site_limit");
   }
+  const known = Object.keys(profile.limits?.partitions ?? {});
+  if (known.length > 0 && typeof resources.partition === "string" && !known.includes(resources.partition)) {
+    warnings.push(`profile ${profile.name}: partition ${resources.partition} is not one of the partitions it knows (${known.join(", ")}): its limits are not checked`);
+  }
   for (const p of overLimits) warnings.push(`${run.name}: --force: resources.${p.field}: ${p.message}`);
 
   const extra = mergeExtra([...(profile.resources?.extra ?? []), ...runExtra, ...(overrides.extra ?? [])]);
@@ -224,6 +229,7 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     runDir,
     resources,
     extra,
+    notes: profile.notes ?? [],
     moduleUse: profile.module_use ?? [],
     modules: profile.modules ?? [],
     env,

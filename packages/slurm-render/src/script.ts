@@ -85,8 +85,10 @@ function environmentBlock(plan: JobPlan, venvOutside: boolean): string[] {
   if (plan.envMultinode.length > 0) blocks.push([...(plan.envMultinodeComment ? [`# ${plan.envMultinodeComment}`] : []), ...plan.envMultinode.map(exportLine)]);
   if (plan.setup.length > 0) blocks.push(plan.setup);
   if (venvOutside && plan.venv) blocks.push([...(plan.venvComment ? [`# ${plan.venvComment}`] : []), `source ${shellQuote(plan.venv)}/bin/activate`]);
-  if (blocks.length === 0) return [];
+  const notes = plan.notes.map((n) => `# ${n}`);
+  if (blocks.length === 0) return notes;
   return [
+    ...notes,
     "# Cluster environment. Module systems and activate scripts read unset variables, so -u is off here.",
     "set +u",
     ...blocks.flatMap((b, i) => (i === 0 ? b : ["", ...b])),

@@ -66,6 +66,8 @@ describe("lumi renders what LUMI documents today", () => {
     expect(text).not.toContain("--nv");
     // L10 l.65 / L13: the user directories bound by full path
     for (const dir of ["/pfs", "/scratch", "/projappl", "/project", "/flash", "/appl"]) expect(launch(lines)).toContain(`--bind ${dir} `);
+    // L5, L2 l.157, L11: where to stage data
+    expect(lines).toContain("# LUMI: no local disk on LUMI-G nodes and /tmp is memory counted against the job (L5, L2 l.157): stage data to /flash/<project> (L11)");
     // L12: MIOpen cache per node in /tmp
     expect(lines).toContain('export MIOPEN_USER_DB_PATH="/tmp/$(whoami)-miopen-cache-$SLURM_NODEID"');
     // L12: RCCL settings only for multi-node jobs; no CPU mask on a sub-node job (L3: binding only applies to full nodes)
@@ -126,6 +128,8 @@ describe("lumi renders what LUMI documents today", () => {
 describe("olivia renders what NRIS documents today", () => {
   it("single-node GPU job (accel)", async () => {
     const { lines } = await renderSite("olivia", OLIVIA, "olivia-gpu1.sbatch");
+    // O7: node-local scratch
+    expect(lines).toContain("# Olivia: node-local scratch is $SCRATCH = /cluster/gpuscratch/jobs/$SLURM_JOB_ID, deleted at job end; /cluster/work/projects is purged after 21-42 days (O7)");
     // O1: accel is the GPU partition; O3: module load NRIS/GPU
     expect(lines).toContain("#SBATCH --partition=accel");
     expect(lines).toContain("module load NRIS/GPU");
@@ -232,6 +236,12 @@ describe("site limits are enforced on every render, naming the limit and its sou
     expect(readFileSync((flagged.records[0]!.script as { path: string }).path, "utf8")).toContain("#SBATCH --partition=dev-g\n");
     const devel = await renderRecords([run("y", TRAIN)], { cwd: tempDir(), profile: "olivia", overrides: { ...OLIVIA, resources: { ...OLIVIA.resources, time: "03:00:00" } }, sample: true });
     expect((devel.records[0]!.error as { message: string }).message).toMatch(/resources\.time: time 03:00:00 is beyond QoS devel's limit \(at most 02:00:00; source: .*\(O1: devel QoS, 2 hours\)/);
+  });
+
+  it("a partition the profile does not know is said on stderr (its limits are not checked)", async () => {
+    const r = await renderRecords([run("x", TRAIN)], { cwd: tempDir(), profile: "lumi", overrides: { ...LUMI, resources: { ...LUMI.resources, partition: "smal-g" } } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("profile lumi: partition smal-g is not one of the partitions it knows (small-g, standard-g, dev-g): its limits are not checked");
   });
 
   it("a request inside every limit renders (a full LUMI standard-g node: 8 x 7 cores, 8 x 60G)", async () => {
