@@ -67,6 +67,14 @@ export function parseEnv(list: string[] = []): Record<string, string> | undefine
   return env;
 }
 
+/** `--bind SRC[:DEST[:OPTS]]`: one host path per flag (a comma list would be split by apptainer). */
+export function parseBinds(list: string[] | undefined): string[] | undefined {
+  for (const b of list ?? []) {
+    if (b === "" || /[\r\n\u0000,]/.test(b) || b.startsWith(":")) throw new UsageError(`--bind: expected a host path SRC[:DEST[:OPTS]], got ${JSON.stringify(b)}`);
+  }
+  return list;
+}
+
 export function parseRequeue(value: string | undefined): Overrides["requeueOnSignal"] {
   if (value === undefined) return undefined;
   if (value === "" || value === "true") return true;
@@ -107,7 +115,7 @@ function overridesFrom(args: RenderCliArgs): Overrides {
     container: lastOf(args.container),
     sampleOverrides: listOf(args["sample-override"]),
     requeueOnSignal: parseRequeue(lastOf(args["requeue-on-signal"])),
-    binds: listOf(args.bind),
+    binds: parseBinds(listOf(args.bind)),
     ...(lastOf(args.force) ? { force: true } : {}),
   };
 }

@@ -64,6 +64,14 @@ describe("slurm-render optionsFromArgs", () => {
     expect(o.overrides).toMatchObject({ env: { A: "1", B: "2" }, setup: ["ulimit -c 0"], extra: ["--exclusive", "--comment=x"], sampleOverrides: ["max_steps=1"] });
   });
 
+  it("--bind (repeatable, checked) and --force", () => {
+    const o = optionsFromArgs({ ...defaults, bind: ["/cluster/projects/nn1k", "/opt/x:/usr/x"], force: true });
+    expect(o.overrides).toMatchObject({ binds: ["/cluster/projects/nn1k", "/opt/x:/usr/x"], force: true });
+    expect(optionsFromArgs(defaults).overrides.force).toBeUndefined();
+    expect(() => optionsFromArgs({ ...defaults, bind: "" })).toThrow(new UsageError('--bind: expected a host path SRC[:DEST[:OPTS]], got ""'));
+    expect(() => optionsFromArgs({ ...defaults, bind: "a\nb" })).toThrow(/--bind: expected a host path/);
+  });
+
   it("parses --env and --requeue-on-signal", () => {
     expect(parseEnv([])).toBeUndefined();
     expect(() => parseEnv(["1A=x"])).toThrow(UsageError);
