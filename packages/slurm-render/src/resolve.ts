@@ -179,7 +179,9 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
   // Always, not only with --check: slurmctld would refuse the job, or leave it PENDING forever.
   const overLimits = limitProblems(resources, profile.limits);
   if (overLimits.length > 0 && !overrides.force) {
-    throw new RunError(overLimits.map((p) => `resources.${p.field}: ${p.message}`).join("; "), `resources.${overLimits[0]!.field}`, "over_site_limit");
+    // The first problem's field is the error's field (named once); further ones name their own.
+    const message = overLimits.map((p, i) => (i === 0 ? p.message : `resources.${p.field}: ${p.message}`)).join("; ");
+    throw new RunError(message, `resources.${overLimits[0]!.field}`, "over_site_limit");
   }
   const known = Object.keys(profile.limits?.partitions ?? {});
   if (known.length > 0 && typeof resources.partition === "string" && !known.includes(resources.partition)) {

@@ -195,16 +195,16 @@ describe("olivia renders what NRIS documents today", () => {
 
 describe("site limits are enforced on every render, naming the limit and its source", () => {
   const cases: [string, string, Overrides["resources"], RegExp][] = [
-    ["lumi", "L1 small-g max 4 nodes", { nodes: 5 }, /resources\.nodes: nodes 5 is beyond partition small-g's limit \(at most 4; source: https:\/\/docs\.lumi-supercomputer\.eu\/runjobs\/scheduled-jobs\/partitions\/ \(L1\), checked 2026-12-02\)/],
-    ["lumi", "L1 small-g max 3 days", { time: "4-00:00:00" }, /resources\.time: time 4-00:00:00 is beyond partition small-g's limit \(at most 3-00:00:00/],
+    ["lumi", "L1 small-g max 4 nodes", { nodes: 5 }, /resources\.nodes"?: nodes 5 is beyond partition small-g's limit \(at most 4; source: https:\/\/docs\.lumi-supercomputer\.eu\/runjobs\/scheduled-jobs\/partitions\/ \(L1\), checked 2026-12-02\)/],
+    ["lumi", "L1 small-g max 3 days", { time: "4-00:00:00" }, /resources\.time"?: time 4-00:00:00 is beyond partition small-g's limit \(at most 3-00:00:00/],
     ["lumi", "L1 dev-g max 3 hours", { partition: "dev-g", time: "04:00:00" }, /partition dev-g's limit \(at most 03:00:00/],
-    ["lumi", "L5 8 GCDs per node", { gpus_per_node: 9 }, /resources\.gpus_per_node: GPUs per node 9 is beyond partition small-g's limit \(at most 8; source: .*L5/],
-    ["lumi", "L3 56 usable cores", { gpus_per_node: 8, ntasks_per_node: 8, cpus_per_task: 8 }, /resources\.cpus_per_task: cores per node 64 is beyond partition small-g's limit \(at most 56; .*L3/],
-    ["lumi", "L5/L12 480G per node", { mem: "500G" }, /resources\.mem: memory per node 500G is beyond partition small-g's limit \(at most 480G/],
-    ["lumi", "L16 60G per GCD x 8 > 480G", { gpus_per_node: 8, mem_per_gpu: "64G" }, /resources\.mem_per_gpu: memory per node 64G x 8 GPUs is beyond/],
-    ["olivia", "O1 accel 7 days", { time: "8-00:00:00" }, /resources\.time: time 8-00:00:00 is beyond partition accel's limit \(at most 7-00:00:00; source: https:\/\/documentation\.sigma2\.no\/jobs\/job_types\/olivia_job_types\.html \(O1\)/],
+    ["lumi", "L5 8 GCDs per node", { gpus_per_node: 9 }, /resources\.gpus_per_node"?: GPUs per node 9 is beyond partition small-g's limit \(at most 8; source: .*L5/],
+    ["lumi", "L3 56 usable cores", { gpus_per_node: 8, ntasks_per_node: 8, cpus_per_task: 8 }, /resources\.cpus_per_task"?: cores per node 64 is beyond partition small-g's limit \(at most 56; .*L3/],
+    ["lumi", "L5/L12 480G per node", { mem: "500G" }, /resources\.mem"?: memory per node 500G is beyond partition small-g's limit \(at most 480G/],
+    ["lumi", "L16 60G per GCD x 8 > 480G", { gpus_per_node: 8, mem_per_gpu: "64G" }, /resources\.mem_per_gpu"?: memory per node 64G x 8 GPUs is beyond/],
+    ["olivia", "O1 accel 7 days", { time: "8-00:00:00" }, /resources\.time"?: time 8-00:00:00 is beyond partition accel's limit \(at most 7-00:00:00; source: https:\/\/documentation\.sigma2\.no\/jobs\/job_types\/olivia_job_types\.html \(O1\)/],
     ["olivia", "O1 4 GPUs per node", { gpus_per_node: 5 }, /GPUs per node 5 is beyond partition accel's limit \(at most 4;/],
-    ["olivia", "O1 at most 32 GPUs per job", { nodes: 9, gpus_per_node: 4 }, /resources\.gpus_per_node: GPUs per job 36 is beyond partition accel's limit \(at most 32;/],
+    ["olivia", "O1 at most 32 GPUs per job", { nodes: 9, gpus_per_node: 4 }, /resources\.gpus_per_node"?: GPUs per job 36 is beyond partition accel's limit \(at most 32;/],
   ];
   for (const [profile, fact, resources, message] of cases) {
     it(`${profile}: ${fact}`, async () => {
@@ -235,7 +235,13 @@ describe("site limits are enforced on every render, naming the limit and its sou
     const flagged = await renderRecords([spec], { cwd: tempDir(), profile: "lumi", overrides: { ...full, resources: { ...full.resources, partition: "dev-g" } }, sample: true });
     expect(readFileSync((flagged.records[0]!.script as { path: string }).path, "utf8")).toContain("#SBATCH --partition=dev-g\n");
     const devel = await renderRecords([run("y", TRAIN)], { cwd: tempDir(), profile: "olivia", overrides: { ...OLIVIA, resources: { ...OLIVIA.resources, time: "03:00:00" } }, sample: true });
-    expect((devel.records[0]!.error as { message: string }).message).toMatch(/resources\.time: time 03:00:00 is beyond QoS devel's limit \(at most 02:00:00; source: .*\(O1: devel QoS, 2 hours\)/);
+    expect((devel.records[0]!.error as { message: string }).message).toMatch(/resources\.time"?: time 03:00:00 is beyond QoS devel's limit \(at most 02:00:00; source: .*\(O1: devel QoS, 2 hours\)/);
+  });
+
+  it("every limit a request exceeds is named, the first field once", async () => {
+    const r = await renderRecords([run("x", TRAIN)], { cwd: tempDir(), profile: "lumi", overrides: { ...LUMI, resources: { ...LUMI.resources, nodes: 5, time: "4-00:00:00" } } });
+    const message = (r.records[0]!.error as { message: string }).message;
+    expect(message).toMatch(/^field "resources\.nodes": nodes 5 is beyond partition small-g's limit \(at most 4; .*; resources\.time: time 4-00:00:00 is beyond partition small-g's limit \(at most 3-00:00:00; /);
   });
 
   it("a partition the profile does not know is said on stderr (its limits are not checked)", async () => {
