@@ -75,6 +75,11 @@ export const ProfileSchema = z.strictObject({
    * `torchrun --nnodes=$SLURM_NNODES --nproc_per_node=<gpus per node>` with a c10d rendezvous on
    * the first node's host name (unless the run asks for several tasks per node itself).
    */
+  /**
+   * Jobs of several tasks (one per GPU) in a container: the PyTorch rendezvous variables, MASTER_ADDR
+   * (the first node), MASTER_PORT, WORLD_SIZE, LOCAL_WORLD_SIZE, and per task RANK and LOCAL_RANK.
+   */
+  task_rank_env: z.strictObject({ source: z.string().optional() }).optional(),
   multinode_torchrun: z.strictObject({ port: z.number().int().min(1).max(65535).optional(), source: z.string().optional() }).optional(),
   sample: z
     .strictObject({

@@ -67,6 +67,8 @@ export interface JobPlan {
   binds: string[];
   /** Arguments put after `srun` (the site's full-node CPU binding). */
   srunArgs: string[];
+  /** Set the PyTorch rank variables for a job of several tasks (profile task_rank_env). */
+  rankEnv?: boolean;
   /** Multi-node torchrun launch (profile multinode_torchrun): GPUs per node and rendezvous port. */
   torchrun?: { nprocPerNode: number; port: number };
   /** The partition's submit and run limits, for slurm-submit (script.site_limits). */
@@ -244,6 +246,7 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     binds,
     srunArgs,
     ...(torchrun ? { torchrun } : {}),
+    ...(!torchrun && profile.task_rank_env && launcher.type === "apptainer" && totalTasks(resources) > 1 ? { rankEnv: true } : {}),
     siteLimits: recordSiteLimits(profile.name, profile.limits, resources.partition),
     command,
     requeue,
@@ -346,6 +349,12 @@ function fullNode(resources: Record<string, string | number>, profile: Profile):
   if (!full || Number(resources.gpus_per_node) !== full.gpus_per_node) return [];
   if (resources.ntasks_per_node === undefined && resources.ntasks === undefined) resources.ntasks_per_node = full.ntasks_per_node;
   return Number(resources.ntasks_per_node) === full.ntasks_per_node ? full.srun_args : [];
+}
+
+/** Tasks of the job: --ntasks, else --ntasks-per-node x nodes (1 when neither is given). */
+function totalTasks(resources: Record<string, string | number>): number {
+  if (resources.ntasks !== undefined) return Number(resources.ntasks);
+  return Number(resources.ntasks_per_node ?? 1) * Number(resources.nodes ?? 1);
 }
 
 const PYTHON = /^python(3(\.\d+)?)?$/;

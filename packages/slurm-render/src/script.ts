@@ -115,6 +115,8 @@ function launchLines(plan: JobPlan, cmd: string, background: boolean, argvFromAr
     '"',
   ].join(" ");
   const inner: string[] = [];
+  // Expanded in each task (escaped from the batch shell): every task has its own rank.
+  if (plan.rankEnv) inner.push(`    ${escapeForDoubleQuotes('export RANK="$SLURM_PROCID" LOCAL_RANK="$SLURM_LOCALID"')}`);
   if (plan.venv) inner.push(`    ${escapeForDoubleQuotes(`source ${shellQuote(plan.venv)}/bin/activate`)}`);
   if (argvFromArray) {
     inner.push('    exec "$@"'.replace(/[$"]/g, (c) => `\\${c}`));
@@ -187,11 +189,21 @@ function torchrunCommand(plan: JobPlan, argv: string[] | undefined): string {
   ].join(" ");
 }
 
-/** The rendezvous host of a torchrun launch: the first node's host name. */
+/** The rendezvous host of a torchrun launch or of one task per GPU: the first node's host name. */
 function torchrunSetup(plan: JobPlan): string[] {
-  if (!plan.torchrun) return [];
+  if (!plan.torchrun && !plan.rankEnv) return [];
   // sed reads all of scontrol's output: `head -n 1` could end scontrol with SIGPIPE, fatal under pipefail.
-  return ["# torchrun rendezvous on the first node of the job", 'SLURMPIPE_HEAD_NODE=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)', "export SLURMPIPE_HEAD_NODE", ""];
+  const head = 'SLURMPIPE_HEAD_NODE=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)';
+  if (plan.torchrun) return ["# torchrun rendezvous on the first node of the job", head, "export SLURMPIPE_HEAD_NODE", ""];
+  return [
+    "# One task per GPU: PyTorch's rendezvous on the first node; RANK and LOCAL_RANK are set in each task",
+    head,
+    "export SLURMPIPE_HEAD_NODE MASTER_ADDR=$SLURMPIPE_HEAD_NODE",
+    // A port per job: two jobs sharing a node (small-g) must not collide.
+    "export MASTER_PORT=$((20000 + ${SLURM_JOB_ID:-0} % 40000))",
+    'export WORLD_SIZE="${SLURM_NTASKS:-1}" LOCAL_WORLD_SIZE="${SLURM_NTASKS_PER_NODE:-1}"',
+    "",
+  ];
 }
 
 export function renderRunScript(plan: JobPlan, profileName: string): string {

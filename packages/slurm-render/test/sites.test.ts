@@ -89,6 +89,27 @@ describe("lumi renders what LUMI documents today", () => {
     expect(lines).toContain("export NCCL_SOCKET_IFNAME=hsn0,hsn1,hsn2,hsn3");
     expect(lines).toContain("export NCCL_NET_GDR_LEVEL=PHB");
     expect(text).not.toContain("--nv");
+    // L16 run_ddp_srun.sh: MASTER_ADDR = first node, WORLD_SIZE; RANK/LOCAL_RANK per task inside the container
+    expect(lines).toContain("export SLURMPIPE_HEAD_NODE MASTER_ADDR=$SLURMPIPE_HEAD_NODE");
+    expect(lines).toContain('    export RANK=\\"\\$SLURM_PROCID\\" LOCAL_RANK=\\"\\$SLURM_LOCALID\\"');
+  });
+
+  it("one task per GCD: each task gets its own RANK and LOCAL_RANK, all the same MASTER_ADDR (fake srun starting 2 tasks, L16)", async () => {
+    const cwd = tempDir();
+    const bin = join(cwd, "bin");
+    await execa("mkdir", ["-p", bin]);
+    const tool = (name: string, body: string) => writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+    tool("srun", 'while [[ "$1" == --* ]]; do shift; done\nSLURM_PROCID=0 SLURM_LOCALID=0 "$@" && SLURM_PROCID=1 SLURM_LOCALID=1 "$@"');
+    tool("singularity", 'shift\nwhile [[ "$1" == --* ]]; do [[ "$1" == --bind ]] && shift; shift; done\nshift\nexec "$@"');
+    tool("module", "exit 0");
+    tool("scontrol", "echo nid005001; echo nid005002");
+    tool("python", 'echo "$RANK $LOCAL_RANK $MASTER_ADDR $MASTER_PORT $WORLD_SIZE $LOCAL_WORLD_SIZE $*"');
+    const r = await renderRecords([run("d", ["python", "train.py", "x=$(id)"])], { cwd, profile: "lumi", overrides: { ...LUMI, resources: { ...LUMI.resources, partition: "standard-g", nodes: 2, gpus_per_node: 8 } } });
+    expect(r.code, r.stderr).toBe(0);
+    const env = { PATH: `${bin}:${process.env.PATH}`, SLURM_JOB_ID: "123456", SLURM_JOB_NODELIST: "nid[005001-005002]", SLURM_NTASKS: "16", SLURM_NTASKS_PER_NODE: "8" };
+    const out = await execa("bash", [(r.records[0]!.script as { path: string }).path], { env, reject: false });
+    expect(out.exitCode, out.stderr).toBe(0);
+    expect(out.stdout.split("\n")).toEqual(["0 0 nid005001 23456 16 8 train.py x=$(id)", "1 1 nid005001 23456 16 8 train.py x=$(id)"]);
   });
 
   it("array of the runs: every task inside the container, the array split at the 210-job submit limit (L1, L2 l.104-109)", async () => {
