@@ -6,6 +6,7 @@ import { dirname, resolve as resolvePath } from "node:path";
 import { type RunRecord, contentId, parseDuration, parseMemory, shellQuote } from "@slurmpipe/core";
 import { RESOURCE_KEYS, RESOURCE_OPTIONS, type ResourceKey, directiveOptionName, normalizeKey, sameValue, validateValue } from "./directives.ts";
 import { type RecordSiteLimits, limitProblems, recordSiteLimits } from "./limits.ts";
+import { dropOtherMemoryKeys, fullNode, totalTasks, torchrunLaunch } from "./layout.ts";
 import type { Launcher, Profile } from "./profile.ts";
 import { overrideKey, sampleOverrideProblem } from "./sample-scope.ts";
 
@@ -333,44 +334,6 @@ function checkRequired(plan: JobPlan, profile: Profile): void {
   if (plan.launcher.type === "apptainer" && !plan.launcher.container) {
     throw new RunError("the apptainer launcher needs a container image: set --container PATH.sif", "launcher.container", "missing_setting");
   }
-}
-
-const MEMORY = ["mem", "mem_per_cpu", "mem_per_gpu"];
-
-/** sbatch takes one of --mem, --mem-per-cpu, --mem-per-gpu: a layer that sets one replaces the lower layers' others. */
-function dropOtherMemoryKeys(resources: Record<string, string | number>, key: string): void {
-  if (!MEMORY.includes(key)) return;
-  for (const other of MEMORY) if (other !== key) delete resources[other];
-}
-
-/** A full-node job on a site with a documented full-node layout: one task per GPU, and the site's binding for it. */
-function fullNode(resources: Record<string, string | number>, profile: Profile): string[] {
-  const full = profile.full_node;
-  if (!full || Number(resources.gpus_per_node) !== full.gpus_per_node) return [];
-  if (resources.ntasks_per_node === undefined && resources.ntasks === undefined) resources.ntasks_per_node = full.ntasks_per_node;
-  return Number(resources.ntasks_per_node) === full.ntasks_per_node ? full.srun_args : [];
-}
-
-/** Tasks of the job: --ntasks, else --ntasks-per-node x nodes (1 when neither is given). */
-function totalTasks(resources: Record<string, string | number>): number {
-  if (resources.ntasks !== undefined) return Number(resources.ntasks);
-  return Number(resources.ntasks_per_node ?? 1) * Number(resources.nodes ?? 1);
-}
-
-const PYTHON = /^python(3(\.\d+)?)?$/;
-
-/** A multi-node `python SCRIPT ...` on a site that documents torchrun: one task per node, torchrun starts one process per GPU. */
-function torchrunLaunch(resources: Record<string, string | number>, profile: Profile, command: JobPlan["command"], warnings: string[], name: string): JobPlan["torchrun"] {
-  const t = profile.multinode_torchrun;
-  if (!t || Number(resources.nodes ?? 1) <= 1) return undefined;
-  // The run chose one task per GPU (or another layout) itself.
-  if (resources.ntasks !== undefined || (resources.ntasks_per_node !== undefined && Number(resources.ntasks_per_node) !== 1)) return undefined;
-  if (!("argv" in command) || !PYTHON.test(command.argv[0] ?? "") || command.argv.length < 2 || command.argv[1]!.startsWith("-")) {
-    warnings.push(`${name}: multi-node on profile ${profile.name}: the command is not "python SCRIPT ...", so it runs once per node as given (start torchrun yourself, or ask for --ntasks-per-node)`);
-    return undefined;
-  }
-  resources.ntasks_per_node = 1;
-  return { nprocPerNode: Number(resources.gpus_per_node ?? 1), port: t.port ?? 29500 };
 }
 
 /** Lowers requests above the profile's `clamp` limits; a limit of 0 removes the directive. */
