@@ -15,6 +15,10 @@ export function dropOtherMemoryKeys(resources: Record<string, string | number>, 
 
 /** A full-node job on a site with a documented full-node layout: one task per GPU, and the site's binding for it. */
 export function fullNode(resources: Record<string, string | number>, profile: Profile): string[] {
+  const unset = resources.ntasks_per_node === undefined && resources.ntasks === undefined;
+  if (profile.multinode_task_per_gpu && unset && Number(resources.nodes ?? 1) > 1 && resources.gpus_per_node !== undefined) {
+    resources.ntasks_per_node = Number(resources.gpus_per_node);
+  }
   const full = profile.full_node;
   if (!full || Number(resources.gpus_per_node) !== full.gpus_per_node) return [];
   if (resources.ntasks_per_node === undefined && resources.ntasks === undefined) resources.ntasks_per_node = full.ntasks_per_node;

@@ -80,6 +80,8 @@ export const ProfileSchema = z.strictObject({
    * (the first node), MASTER_PORT, WORLD_SIZE, LOCAL_WORLD_SIZE, and per task RANK and LOCAL_RANK.
    */
   task_rank_env: z.strictObject({ source: z.string().optional() }).optional(),
+  /** Multi-node jobs without a task layout of their own run one task per GPU (`--ntasks-per-node` = GPUs per node). */
+  multinode_task_per_gpu: z.strictObject({ source: z.string().optional() }).optional(),
   multinode_torchrun: z.strictObject({ port: z.number().int().min(1).max(65535).optional(), source: z.string().optional() }).optional(),
   sample: z
     .strictObject({

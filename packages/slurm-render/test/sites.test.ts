@@ -90,6 +90,15 @@ describe("lumi renders what LUMI documents today", () => {
     expect(lines).toContain('    export RANK=\\"\\$SLURM_PROCID\\" LOCAL_RANK=\\"\\$SLURM_LOCALID\\"');
   });
 
+  it("a multi-node job on part of each node also runs one task per GCD (L16, L3), without the full-node masks", async () => {
+    const r = await renderRecords([run("p", TRAIN)], { cwd: tempDir(), profile: "lumi", overrides: { ...LUMI, resources: { ...LUMI.resources, nodes: 2, gpus_per_node: 4, cpus_per_task: 7 } } });
+    expect(r.code, r.stderr).toBe(0);
+    const text = readFileSync((r.records[0]!.script as { path: string }).path, "utf8");
+    expect(text).toContain("#SBATCH --ntasks-per-node=4\n");
+    expect(text).not.toContain("mask_cpu");
+    expect(text).toContain("export RANK=");
+  });
+
   it("one task per GCD: each task gets its own RANK and LOCAL_RANK, all the same MASTER_ADDR (fake srun starting 2 tasks, L16)", async () => {
     const cwd = tempDir();
     const bin = join(cwd, "bin");
