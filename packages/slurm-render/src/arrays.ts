@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { canonicalJson, contentId, sha256 } from "@slurmpipe/core";
 import { checkSyntax } from "./check.ts";
 import { placeFor, writeRunFiles } from "./files.ts";
+import type { RecordSiteLimits } from "./limits.ts";
 import type { Profile } from "./profile.ts";
 import { identity, outputResources } from "./records.ts";
 import type { RenderedWith } from "./rerun.ts";
@@ -58,6 +59,7 @@ interface RenderedPart {
   id: string;
   name: string;
   logs: { stdout: string; stderr: string };
+  siteLimits?: RecordSiteLimits;
 }
 
 /** Files the run under its array key, keeping only what its output record and table line need. */
@@ -92,7 +94,13 @@ export function memberOutput(member: ArrayMember, how: RenderedWith): Record<str
   // Assignment keeps a field the input already had in its place and appends new ones in this order, as a spread does.
   record.dir = member.dir;
   record.resources = member.resources;
-  record.script = { path: part.path, sha256: part.sha256, array: { index: member.index, table: part.table, spec: part.spec, id: part.id, name: part.name }, rendered_with: how };
+  record.script = {
+    path: part.path,
+    sha256: part.sha256,
+    array: { index: member.index, table: part.table, spec: part.spec, id: part.id, name: part.name },
+    rendered_with: how,
+    ...(part.siteLimits ? { site_limits: part.siteLimits } : {}),
+  };
   record.logs = part.logs;
   return record;
 }
@@ -117,8 +125,10 @@ function arrayKey(plan: JobPlan): string {
 
 export async function renderArrays(groups: Map<string, ArrayGroup>, ctx: ArrayContext): Promise<void> {
   for (const { plan, members } of groups.values()) {
+    // Array tasks count one job each against a per-user submit limit: a larger array is refused whole.
+    const size = Math.min(ctx.maxSize, plan.siteLimits?.max_submit_jobs ?? Number.POSITIVE_INFINITY);
     const chunks: ArrayMember[][] = [];
-    for (let i = 0; i < members.length; i += ctx.maxSize) chunks.push(members.slice(i, i + ctx.maxSize));
+    for (let i = 0; i < members.length; i += size) chunks.push(members.slice(i, i + size));
     for (const [partIndex, chunk] of chunks.entries()) {
       try {
         await renderArrayPart(plan, chunk, partIndex, chunks.length, ctx);
@@ -148,7 +158,7 @@ async function renderArrayPart(plan: JobPlan, chunk: ArrayMember[], partIndex: n
     [part.tablePath, table],
     [path, text],
   ]);
-  const rendered: RenderedPart = { path, sha256: sha256(text), table: part.tablePath, spec, id, name, logs: logPatterns(dir, true) };
+  const rendered: RenderedPart = { path, sha256: sha256(text), table: part.tablePath, spec, id, name, logs: logPatterns(dir, true), ...(plan.siteLimits ? { siteLimits: plan.siteLimits } : {}) };
   chunk.forEach((member, index) => {
     member.part = rendered;
     member.index = index;

@@ -34,13 +34,15 @@ export function renderOptions(y: Argv) {
     .option("env", { type: "string", describe: "NAME=VALUE exported in the job, value taken literally (repeatable)", group: "Environment:" })
     .option("setup", { type: "string", describe: "shell line run before the command (repeatable)", group: "Environment:" })
     .option("venv", { type: "string", describe: "virtualenv to activate (inside the container for apptainer)", group: "Environment:" })
-    .option("container", { type: "string", describe: "Apptainer image (.sif): run the command with apptainer exec", group: "Environment:" })
+    .option("container", { type: "string", describe: "container image (.sif): run the command in it (the profile's runtime: apptainer, or singularity on LUMI)", group: "Environment:" })
+    .option("bind", { type: "string", describe: "host path made visible in the container, SRC[:DEST] (repeatable; after the profile's binds)", group: "Environment:" })
     .option("sample", { type: "boolean", default: false, describe: "sample run: job sample-<name>, 00:15:00, one node, scope-reducing overrides appended, in DIR/sample-<name>/", group: "Modes:" })
     .option("sample-override", { type: "string", describe: "argument appended for --sample, e.g. max_steps=100 (replaces the profile's and the run's list); scope keys (steps, epochs, checkpointing, validation, logging frequency, dataset size) only, even if swept; model/optimizer/data keys and other swept params are refused", group: "Modes:" })
     .option("requeue-on-signal", { type: "string", describe: "[SECONDS] --signal=B:SIGTERM@SECONDS + --requeue, forwarding the signal to the training process (default 360; 'off' disables a profile's)", group: "Modes:" })
     .option("array", { type: "boolean", default: false, describe: "one array script per group of runs with identical resources, plus a params table", group: "Modes:" })
     .option("array-limit", { type: "string", describe: "at most K array tasks at once (--array=0-N%K)", group: "Modes:" })
     .option("max-array-size", { type: "string", describe: "split arrays above this many tasks (default: scontrol show config MaxArraySize, the profile's, else 1001)", group: "Modes:" })
+    .option("force", { type: "boolean", default: false, describe: "render requests beyond the profile's site limits (partition nodes, time, cores, GPUs, memory) with a warning instead of failing the record" })
     .option("check", { type: "boolean", default: false, describe: "bash -n every script and check option names in extra directives (time, memory and counts are checked always); problems fail the record" });
   return withCommonOptions(withPositionals(o), ["strict", "quiet", "verbose"]);
 }
@@ -63,6 +65,14 @@ export function parseEnv(list: string[] = []): Record<string, string> | undefine
     env[m[1]!] = m[2]!;
   }
   return env;
+}
+
+/** `--bind SRC[:DEST[:OPTS]]`: one host path per flag (a comma list would be split by apptainer). */
+export function parseBinds(list: string[] | undefined): string[] | undefined {
+  for (const b of list ?? []) {
+    if (b === "" || /[\r\n\u0000,]/.test(b) || b.startsWith(":")) throw new UsageError(`--bind: expected a host path SRC[:DEST[:OPTS]], got ${JSON.stringify(b)}`);
+  }
+  return list;
 }
 
 export function parseRequeue(value: string | undefined): Overrides["requeueOnSignal"] {
@@ -105,6 +115,8 @@ function overridesFrom(args: RenderCliArgs): Overrides {
     container: lastOf(args.container),
     sampleOverrides: listOf(args["sample-override"]),
     requeueOnSignal: parseRequeue(lastOf(args["requeue-on-signal"])),
+    binds: parseBinds(listOf(args.bind)),
+    ...(lastOf(args.force) ? { force: true } : {}),
   };
 }
 

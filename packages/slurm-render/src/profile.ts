@@ -9,6 +9,7 @@ import { UsageError } from "@slurmpipe/core";
 import { type Document, LineCounter, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { z } from "zod";
 import { RESOURCE_KEYS, type ResourceKey, normalizeKey, validateValue } from "./directives.ts";
+import { SiteLimits, mergeLimits } from "./limits.ts";
 
 export const BUILTIN_PROFILE_NAMES = ["generic", "local", "lumi", "olivia"] as const;
 
@@ -29,12 +30,18 @@ export const Launcher = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("none") }),
   /** `srun [args] <command>`: a job step (accounting per step, one task per node or as requested). */
   z.strictObject({ type: z.literal("srun"), args: z.array(z.string()).optional() }),
-  /** `apptainer exec [args] <container> bash -c "<venv activation> <command>"`. */
+  /** `[srun] apptainer exec [args] [--bind ...] <container> bash -c "<venv activation> <command>"`. */
   z.strictObject({
     type: z.literal("apptainer"),
     container: z.string().min(1).optional(),
+    /** The container runtime's command: LUMI ships SingularityCE (`singularity`), not Apptainer. */
+    runtime: z.enum(["apptainer", "singularity"]).optional(),
     args: z.array(z.string()).optional(),
-    /** Put `srun` in front of apptainer (one container per task). */
+    /** Host paths made visible in the container (`--bind P`); a container sees only $HOME, the working directory and /tmp by default. */
+    binds: z.array(z.string().min(1)).optional(),
+    /** Further binds only for multi-node jobs (the host's interconnect libraries). */
+    binds_multinode: z.array(z.string().min(1)).optional(),
+    /** Put `srun` in front of the container (one container per task). */
     srun: z.boolean().optional(),
   }),
 ]);
@@ -45,6 +52,8 @@ export const ProfileSchema = z.strictObject({
   extends: z.string().optional(),
   description: z.string().optional(),
   resources: ProfileResources.optional(),
+  /** `module use` lines (module directories), written before the module loads. */
+  module_use: z.array(z.string()).optional(),
   /** `module load` lines, one per entry, in order. */
   modules: z.array(z.string()).optional(),
   /** Exported in the job, in order; values are shell text. */
@@ -53,17 +62,34 @@ export const ProfileSchema = z.strictObject({
   env_multinode: envMap.optional(),
   /** Comment line written above the multi-node exports. */
   env_multinode_comment: z.string().optional(),
+  /** Comment lines written into every script before the cluster environment (site guidance, e.g. where to stage data). */
+  notes: z.array(z.string().regex(/^[^\r\n]*$/, "one line each")).optional(),
   /** Shell lines run after the environment is set up, before the command. */
   setup: z.array(z.string()).optional(),
   /** A virtualenv directory: `source <venv>/bin/activate` before the command (inside the container for apptainer). */
   venv: z.string().optional(),
   venv_comment: z.string().optional(),
   launcher: Launcher.optional(),
+  /**
+   * Multi-node jobs whose command is `python SCRIPT ...`: one task per node running
+   * `torchrun --nnodes=$SLURM_NNODES --nproc_per_node=<gpus per node>` with a c10d rendezvous on
+   * the first node's host name (unless the run asks for several tasks per node itself).
+   */
+  /**
+   * Jobs of several tasks (one per GPU) in a container: the PyTorch rendezvous variables, MASTER_ADDR
+   * (the first node), MASTER_PORT, WORLD_SIZE, LOCAL_WORLD_SIZE, and per task RANK and LOCAL_RANK.
+   */
+  task_rank_env: z.strictObject({ source: z.string().optional() }).optional(),
+  /** Multi-node jobs without a task layout of their own run one task per GPU (`--ntasks-per-node` = GPUs per node). */
+  multinode_task_per_gpu: z.strictObject({ source: z.string().optional() }).optional(),
+  multinode_torchrun: z.strictObject({ port: z.number().int().min(1).max(65535).optional(), source: z.string().optional() }).optional(),
   sample: z
     .strictObject({
       /** Arguments appended to the command for a sample run (scope only: steps, checkpointing, validation). */
       overrides: z.array(z.string()).optional(),
       time: z.string().optional(),
+      /** Resources of a sample run (the site's quick-start partition or QoS, fewer GPUs); command-line flags still win. */
+      resources: z.strictObject(resourceShape).optional(),
     })
     .optional(),
   requeue_on_signal: z
@@ -76,6 +102,20 @@ export const ProfileSchema = z.strictObject({
     })
     .optional(),
   max_array_size: z.number().int().positive().optional(),
+  /** The site's documented limits with their sources, enforced on every render (limits.ts). */
+  limits: SiteLimits.optional(),
+  /**
+   * Full-node jobs (`gpus_per_node` GPUs): one task per GPU unless the run sets ntasks_per_node, and
+   * with that many tasks per node, `srun_args` (the site's CPU binding) on the launch.
+   */
+  full_node: z
+    .strictObject({
+      gpus_per_node: z.number().int().positive(),
+      ntasks_per_node: z.number().int().positive(),
+      srun_args: z.array(z.string()),
+      source: z.string().optional(),
+    })
+    .optional(),
   /**
    * Upper limits of the site, applied after merging: a larger request is lowered (with a warning),
    * 0 drops the directive (a cluster without GPUs). E.g. the local test cluster has no GPUs.
@@ -83,6 +123,8 @@ export const ProfileSchema = z.strictObject({
   clamp: z.strictObject(Object.fromEntries(RESOURCE_KEYS.map((k) => [k, scalar.optional()])) as Record<string, z.ZodOptional<typeof scalar>>).optional(),
   /** Settings that must be set after merging (e.g. `account`, `launcher.container`). */
   require: z.array(z.string()).optional(),
+  /** What to tell the user when a required setting is missing, by setting (e.g. which container to use). */
+  require_hints: z.record(z.string(), z.string()).optional(),
 });
 export type Profile = z.infer<typeof ProfileSchema> & { name: string; source: string };
 
@@ -138,6 +180,12 @@ function checkProfileValues(profile: z.infer<typeof ProfileSchema>, source: stri
     if (profile.clamp?.[key] !== 0) check(`clamp.${key}`, key, profile.clamp?.[key]);
   }
   check("sample.time", "time", profile.sample?.time);
+  const sampleResources = (profile.sample?.resources ?? {}) as Record<string, string | number | undefined>;
+  for (const key of RESOURCE_KEYS) check(`sample.resources.${key}`, key, sampleResources[key]);
+  for (const [name, p] of [...Object.entries(profile.limits?.partitions ?? {}), ...Object.entries(profile.limits?.qos ?? {})]) {
+    check(`limits.partitions.${name}.max_time.value`, "time", p.max_time?.value);
+    check(`limits.partitions.${name}.mem_per_node.value`, "mem", p.mem_per_node?.value);
+  }
 }
 
 /** Parses and validates one profile document; errors name the file, the key and the line. */
@@ -191,6 +239,10 @@ export function mergeProfiles<T extends z.infer<typeof ProfileSchema>>(parent: T
   for (const [key, value] of Object.entries(child)) {
     if (key === "extends" || value === undefined) continue;
     const prev = out[key];
+    if (key === "limits") {
+      out[key] = mergeLimits(prev as SiteLimits | undefined, value as SiteLimits);
+      continue;
+    }
     out[key] = isPlainObject(prev) && isPlainObject(value) && key !== "launcher" ? { ...prev, ...value } : value;
   }
   delete out.extends;

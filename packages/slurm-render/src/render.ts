@@ -170,7 +170,8 @@ async function renderOne(raw: Record<string, unknown>, plan: JobPlan, profile: P
   // A changed script goes to a file of its own: the old one may be what a queued job runs.
   const path = await placeFor(`${plan.scriptDir}/job.sbatch`, text);
   await writeRunFiles(plan.scriptDir, [[path, text]]);
-  return outputRecord(raw, plan, { path, sha256: sha256(text), rendered_with: how }, logPatterns(plan.scriptDir, false));
+  const siteLimits = plan.siteLimits ? { site_limits: plan.siteLimits } : {};
+  return outputRecord(raw, plan, { path, sha256: sha256(text), rendered_with: how, ...siteLimits }, logPatterns(plan.scriptDir, false));
 }
 
 async function resolveMaxArraySize(options: RenderOptions, profile: Profile, log: Logger): Promise<number> {
@@ -178,7 +179,7 @@ async function resolveMaxArraySize(options: RenderOptions, profile: Profile, log
   const site = await (options.readMaxArraySize ?? readMaxArraySizeFromSlurm)().catch(() => undefined);
   if (site !== undefined) log.debug(`MaxArraySize ${site} (scontrol show config)`);
   // Either source may be the stricter one (the profile describes the target site, scontrol the cluster we are on).
-  const candidates = [site, profile.max_array_size].filter((n): n is number => typeof n === "number" && n > 0);
+  const candidates = [site, profile.max_array_size, profile.limits?.max_array_size?.value].filter((n): n is number => typeof n === "number" && n > 0);
   return candidates.length > 0 ? Math.min(...candidates) : DEFAULT_MAX_ARRAY_SIZE;
 }
 

@@ -76,6 +76,8 @@ export function renderedWith(o: RenderedWithInput): RenderedWith {
   for (const line of overrides.setup ?? []) args.push(`--setup=${line}`);
   if (overrides.venv !== undefined) args.push(`--venv=${overrides.venv}`);
   if (overrides.container !== undefined) args.push(`--container=${overrides.container}`);
+  for (const b of overrides.binds ?? []) args.push(`--bind=${b}`);
+  if (overrides.force) args.push("--force");
   if (o.sample) args.push("--sample");
   for (const s of overrides.sampleOverrides ?? []) args.push(`--sample-override=${s}`);
   const rq = overrides.requeueOnSignal;

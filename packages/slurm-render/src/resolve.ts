@@ -5,6 +5,8 @@
 import { dirname, resolve as resolvePath } from "node:path";
 import { type RunRecord, contentId, parseDuration, parseMemory, shellQuote } from "@slurmpipe/core";
 import { RESOURCE_KEYS, RESOURCE_OPTIONS, type ResourceKey, directiveOptionName, normalizeKey, sameValue, validateValue } from "./directives.ts";
+import { type RecordSiteLimits, limitProblems, recordSiteLimits } from "./limits.ts";
+import { dropOtherMemoryKeys, fullNode, totalTasks, torchrunLaunch } from "./layout.ts";
 import type { Launcher, Profile } from "./profile.ts";
 import { overrideKey, sampleOverrideProblem } from "./sample-scope.ts";
 
@@ -26,6 +28,10 @@ export interface Overrides {
   sampleOverrides?: string[];
   /** Seconds, or false to turn off a profile's requeue-on-signal. */
   requeueOnSignal?: number | false | true;
+  /** Host paths bound into the container (`--bind`), after the profile's. */
+  binds?: string[];
+  /** Render requests beyond the profile's site limits (a warning instead of an error). */
+  force?: boolean;
 }
 
 export interface PlanOptions {
@@ -48,6 +54,8 @@ export interface JobPlan {
   runDir: string;
   resources: Record<string, string | number>;
   extra: string[];
+  notes: string[];
+  moduleUse: string[];
   modules: string[];
   env: EnvVar[];
   envMultinode: EnvVar[];
@@ -56,6 +64,16 @@ export interface JobPlan {
   venv?: string;
   venvComment?: string;
   launcher: Launcher;
+  /** Container binds (profile, multi-node, --bind), in order. */
+  binds: string[];
+  /** Arguments put after `srun` (the site's full-node CPU binding). */
+  srunArgs: string[];
+  /** Set the PyTorch rank variables for a job of several tasks (profile task_rank_env). */
+  rankEnv?: boolean;
+  /** Multi-node torchrun launch (profile multinode_torchrun): GPUs per node and rendezvous port. */
+  torchrun?: { nprocPerNode: number; port: number };
+  /** The partition's submit and run limits, for slurm-submit (script.site_limits). */
+  siteLimits?: RecordSiteLimits;
   command: { argv: string[] } | { shell: string };
   requeue?: { seconds: number; selfRequeue: boolean; timeLimitS?: number };
   /** The layers' run-spec and CLI parts of env/setup, kept in the output record's resources. */
@@ -126,6 +144,7 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
       throw new RunError(`unknown resource "${rawKey}" (known: ${[...RESOURCE_KEYS, "extra", "env", "setup"].join(", ")})`, `resources.${rawKey}`);
     }
     if (typeof value !== "string" && typeof value !== "number") throw new RunError(`expected a string or number, got ${JSON.stringify(value)}`, `resources.${rawKey}`);
+    dropOtherMemoryKeys(resources, key);
     resources[key] = value;
   }
   // Layer 3: CLI flags. The record's own different value is reported (a suggested fix applied
@@ -135,15 +154,24 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     if (value === undefined) continue;
     const own = runOwnValue(runResources, key);
     if (own !== undefined && !sameValue(key, value, own)) overridden.push({ key, flag: value, record: own });
+    dropOtherMemoryKeys(resources, key);
     resources[key] = value;
   }
 
   applyClamp(resources, profile, warnings);
 
   if (options.sample) {
+    for (const [key, value] of Object.entries(profile.sample?.resources ?? {})) {
+      if (value === undefined || overrides.resources?.[key as ResourceKey] !== undefined) continue;
+      dropOtherMemoryKeys(resources, key);
+      resources[key] = value;
+    }
     resources.time = overrides.resources?.time ?? profile.sample?.time ?? "00:15:00";
     resources.nodes = 1;
   }
+  const srunArgs = fullNode(resources, profile);
+  const command = commandOf(run);
+  const torchrun = torchrunLaunch(resources, profile, command, warnings, run.name);
 
   // Always, not only with --check: sbatch would refuse the script (or worse, read it otherwise).
   const problems = RESOURCE_KEYS.flatMap((key) => (resources[key] === undefined ? [] : validateValue(key, resources[key]).map((message) => ({ key, message }))));
@@ -151,6 +179,18 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     const message = problems.map((p, i) => (i === 0 ? p.message : `resources.${p.key}: ${p.message}`)).join("; ");
     throw new RunError(message, `resources.${problems[0]!.key}`, "invalid_directive");
   }
+  // Always, not only with --check: slurmctld would refuse the job, or leave it PENDING forever.
+  const overLimits = limitProblems(resources, profile.limits);
+  if (overLimits.length > 0 && !overrides.force) {
+    // The first problem's field is the error's field (named once); further ones name their own.
+    const message = overLimits.map((p, i) => (i === 0 ? p.message : `resources.${p.field}: ${p.message}`)).join("; ");
+    throw new RunError(message, `resources.${overLimits[0]!.field}`, "over_site_limit");
+  }
+  const known = Object.keys(profile.limits?.partitions ?? {});
+  if (known.length > 0 && typeof resources.partition === "string" && !known.includes(resources.partition)) {
+    warnings.push(`profile ${profile.name}: partition ${resources.partition} is not one of the partitions it knows (${known.join(", ")}): its limits are not checked`);
+  }
+  for (const p of overLimits) warnings.push(`${run.name}: --force: resources.${p.field}: ${p.message}`);
 
   const extra = mergeExtra([...(profile.resources?.extra ?? []), ...runExtra, ...(overrides.extra ?? [])]);
 
@@ -169,8 +209,9 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     launcher = { ...launcher, container: overrides.container };
   }
   const venv = overrides.venv ?? profile.venv;
+  const binds = launcher.type === "apptainer" ? [...(launcher.binds ?? []), ...(nodes > 1 ? (launcher.binds_multinode ?? []) : []), ...(overrides.binds ?? [])] : [];
+  if (overrides.binds?.length && launcher.type !== "apptainer") throw new RunError("--bind needs a container (--container or a profile with a container launcher)", "binds", "missing_setting");
 
-  const command = commandOf(run);
   if (sampleOverrides) {
     if (sampleOverrides.length === 0) warnings.push(`${run.name}: no sample overrides (profile sample.overrides, the run's sample.overrides or --sample-override): only the 15-minute limit shortens this run`);
     if ("argv" in command) command.argv.push(...sampleOverrides);
@@ -193,6 +234,8 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     runDir,
     resources,
     extra,
+    notes: profile.notes ?? [],
+    moduleUse: profile.module_use ?? [],
     modules: profile.modules ?? [],
     env,
     envMultinode,
@@ -201,6 +244,11 @@ export function planJob(input: RunRecord, options: PlanOptions): JobPlan {
     venv,
     venvComment: profile.venv_comment,
     launcher,
+    binds,
+    srunArgs,
+    ...(torchrun ? { torchrun } : {}),
+    ...(!torchrun && profile.task_rank_env && launcher.type === "apptainer" && totalTasks(resources) > 1 ? { rankEnv: true } : {}),
+    siteLimits: recordSiteLimits(profile.name, profile.limits, resources.partition),
     command,
     requeue,
     literalEnv: { ...runEnv, ...(overrides.env ?? {}) },
@@ -279,7 +327,8 @@ function checkRequired(plan: JobPlan, profile: Profile): void {
     const value = req === "launcher.container" ? (plan.launcher.type === "apptainer" ? plan.launcher.container : undefined) : req === "venv" ? plan.venv : plan.resources[normalizeKey(req)];
     if (value === undefined || value === "") {
       const flag = req === "launcher.container" ? "--container" : `--${req.replace(/_/g, "-")}`;
-      throw new RunError(`profile ${profile.name} needs ${req}: set ${flag}${req.includes(".") ? "" : ` or resources.${req} in the run spec`}`, req === "launcher.container" ? "launcher.container" : `resources.${req}`, "missing_setting");
+      const hint = profile.require_hints?.[req];
+      throw new RunError(`profile ${profile.name} needs ${req}: set ${flag}${req.includes(".") ? "" : ` or resources.${req} in the run spec`}${hint ? `. ${hint}` : ""}`, req === "launcher.container" ? "launcher.container" : `resources.${req}`, "missing_setting");
     }
   }
   if (plan.launcher.type === "apptainer" && !plan.launcher.container) {

@@ -62,7 +62,10 @@ function directiveLines(plan: JobPlan, jobName: string, logDir: string, array?: 
   if (array) lines.push(directive("--array", array.spec, "array"));
   const logs = logPatterns(logDir, Boolean(array));
   lines.push(directive("--output", logs.stdout, "logs.stdout"), directive("--error", logs.stderr, "logs.stderr"));
-  if (plan.requeue) lines.push(directive("--signal", `B:SIGTERM@${plan.requeue.seconds}`, "requeue_on_signal"), directive("--requeue", undefined, "requeue_on_signal"));
+  if (plan.requeue) {
+    // A requeued job reopens its log files: append, so the earlier segments' logs survive.
+    lines.push(directive("--signal", `B:SIGTERM@${plan.requeue.seconds}`, "requeue_on_signal"), directive("--requeue", undefined, "requeue_on_signal"), directive("--open-mode", "append", "requeue_on_signal"));
+  }
   plan.extra.forEach((d, i) => {
     lines.push(extraDirective(d, i));
   });
@@ -76,13 +79,16 @@ function exportLine(v: { name: string; value: string; raw: boolean }): string {
 /** Module loads, exports, setup and venv: the cluster-specific part, written in the profile's order. */
 function environmentBlock(plan: JobPlan, venvOutside: boolean): string[] {
   const blocks: string[][] = [];
-  if (plan.modules.length > 0) blocks.push(plan.modules.map((m) => `module load ${m}`));
+  const modules = [...plan.moduleUse.map((m) => `module use ${m}`), ...plan.modules.map((m) => `module load ${m}`)];
+  if (modules.length > 0) blocks.push(modules);
   if (plan.env.length > 0) blocks.push(plan.env.map(exportLine));
   if (plan.envMultinode.length > 0) blocks.push([...(plan.envMultinodeComment ? [`# ${plan.envMultinodeComment}`] : []), ...plan.envMultinode.map(exportLine)]);
   if (plan.setup.length > 0) blocks.push(plan.setup);
   if (venvOutside && plan.venv) blocks.push([...(plan.venvComment ? [`# ${plan.venvComment}`] : []), `source ${shellQuote(plan.venv)}/bin/activate`]);
-  if (blocks.length === 0) return [];
+  const notes = plan.notes.map((n) => `# ${n}`);
+  if (blocks.length === 0) return notes;
   return [
+    ...notes,
     "# Cluster environment. Module systems and activate scripts read unset variables, so -u is off here.",
     "set +u",
     ...blocks.flatMap((b, i) => (i === 0 ? b : ["", ...b])),
@@ -95,9 +101,22 @@ function launchLines(plan: JobPlan, cmd: string, background: boolean, argvFromAr
   const amp = background ? " &" : "";
   const l = plan.launcher;
   if (l.type === "none") return [`${cmd}${amp}`];
-  if (l.type === "srun") return [`${["srun", ...(l.args ?? []).map((a) => shellQuote(a))].join(" ")} ${cmd}${amp}`];
-  const head = [...(l.srun ? ["srun"] : []), "apptainer", "exec", ...(l.args ?? []).map((a) => shellQuote(a)), shellQuote(l.container ?? ""), "bash", "-c", '"'].join(" ");
+  const srun = ["srun", ...plan.srunArgs.map((a) => shellQuote(a))];
+  if (l.type === "srun") return [`${[...srun, ...(l.args ?? []).map((a) => shellQuote(a))].join(" ")} ${cmd}${amp}`];
+  const head = [
+    ...(l.srun ? srun : []),
+    l.runtime ?? "apptainer",
+    "exec",
+    ...(l.args ?? []).map((a) => shellQuote(a)),
+    ...plan.binds.flatMap((b) => ["--bind", shellQuote(b)]),
+    shellQuote(l.container ?? ""),
+    "bash",
+    "-c",
+    '"',
+  ].join(" ");
   const inner: string[] = [];
+  // Expanded in each task (escaped from the batch shell): every task has its own rank.
+  if (plan.rankEnv) inner.push(`    ${escapeForDoubleQuotes('export RANK="$SLURM_PROCID" LOCAL_RANK="$SLURM_LOCALID"')}`);
   if (plan.venv) inner.push(`    ${escapeForDoubleQuotes(`source ${shellQuote(plan.venv)}/bin/activate`)}`);
   if (argvFromArray) {
     inner.push('    exec "$@"'.replace(/[$"]/g, (c) => `\\${c}`));
@@ -151,8 +170,44 @@ function header(directives: string[], comment: string): string[] {
   return ["#!/bin/bash", ...directives, comment, "", "set -euo pipefail"];
 }
 
+/**
+ * `torchrun ... SCRIPT ARGS` for `python SCRIPT ARGS`: the Slurm variables are expanded where the
+ * command runs (inside the container too: Apptainer passes the environment).
+ */
+function torchrunCommand(plan: JobPlan, argv: string[] | undefined): string {
+  const t = plan.torchrun!;
+  // In an array task the argv comes from the table: every member is `python SCRIPT ...` (the array key holds the torchrun decision).
+  const rest = argv ? quoteArgv(argv.slice(1)) : '"${sp_args[@]:1}"';
+  return [
+    "torchrun",
+    '--nnodes="$SLURM_NNODES"',
+    `--nproc_per_node=${t.nprocPerNode}`,
+    '--rdzv_id="$SLURM_JOB_ID"',
+    "--rdzv_backend=c10d",
+    `--rdzv_endpoint="$SLURMPIPE_HEAD_NODE:${t.port}"`,
+    rest,
+  ].join(" ");
+}
+
+/** The rendezvous host of a torchrun launch or of one task per GPU: the first node's host name. */
+function torchrunSetup(plan: JobPlan): string[] {
+  if (!plan.torchrun && !plan.rankEnv) return [];
+  // sed reads all of scontrol's output: `head -n 1` could end scontrol with SIGPIPE, fatal under pipefail.
+  const head = 'SLURMPIPE_HEAD_NODE=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)';
+  if (plan.torchrun) return ["# torchrun rendezvous on the first node of the job", head, "export SLURMPIPE_HEAD_NODE", ""];
+  return [
+    "# One task per GPU: PyTorch's rendezvous on the first node; RANK and LOCAL_RANK are set in each task",
+    head,
+    "export SLURMPIPE_HEAD_NODE MASTER_ADDR=$SLURMPIPE_HEAD_NODE",
+    // A port per job: two jobs sharing a node (small-g) must not collide.
+    "export MASTER_PORT=$((20000 + ${SLURM_JOB_ID:-0} % 40000))",
+    'export WORLD_SIZE="${SLURM_NTASKS:-1}" LOCAL_WORLD_SIZE="${SLURM_NTASKS_PER_NODE:-1}"',
+    "",
+  ];
+}
+
 export function renderRunScript(plan: JobPlan, profileName: string): string {
-  const cmd = "argv" in plan.command ? quoteArgv(plan.command.argv) : plan.command.shell;
+  const cmd = "argv" in plan.command ? (plan.torchrun ? torchrunCommand(plan, plan.command.argv) : quoteArgv(plan.command.argv)) : plan.command.shell;
   const logDir = `${plan.scriptDir}/logs`;
   const lines = [
     ...header(directiveLines(plan, plan.jobName, plan.scriptDir), `# slurmpipe run ${oneLine(plan.run.id)} (${plan.run.name}), profile ${oneLine(profileName)}`),
@@ -163,6 +218,7 @@ export function renderRunScript(plan: JobPlan, profileName: string): string {
     `cd ${shellQuote(plan.runDir)}`,
     "",
     ...section(environmentBlock(plan, plan.launcher.type !== "apptainer")),
+    ...torchrunSetup(plan),
     ...commandLines(plan, cmd, false),
   ];
   return `${lines.join("\n")}\n`;
@@ -195,7 +251,8 @@ export function renderArrayScript(plan: JobPlan, part: ArrayPart, profileName: s
     'cd "$sp_dir"',
     "",
     ...section(environmentBlock(plan, plan.launcher.type !== "apptainer")),
-    ...commandLines(plan, '"${sp_args[@]}"', true),
+    ...torchrunSetup(plan),
+    ...commandLines(plan, plan.torchrun ? torchrunCommand(plan, undefined) : '"${sp_args[@]}"', true),
   ];
   return `${lines.join("\n")}\n`;
 }

@@ -11,6 +11,8 @@ const defaults: RenderCliArgs = {
   setup: undefined,
   venv: undefined,
   container: undefined,
+  bind: undefined,
+  force: false,
   sample: false,
   "sample-override": undefined,
   "requeue-on-signal": undefined,
@@ -60,6 +62,14 @@ describe("slurm-render optionsFromArgs", () => {
   it("repeatable options keep every value in order, one per flag", () => {
     const o = optionsFromArgs({ ...defaults, env: ["A=1", "B=2"], setup: "ulimit -c 0", directive: ["--exclusive", "--comment=x"], "sample-override": ["max_steps=1"] });
     expect(o.overrides).toMatchObject({ env: { A: "1", B: "2" }, setup: ["ulimit -c 0"], extra: ["--exclusive", "--comment=x"], sampleOverrides: ["max_steps=1"] });
+  });
+
+  it("--bind (repeatable, checked) and --force", () => {
+    const o = optionsFromArgs({ ...defaults, bind: ["/cluster/projects/nn1k", "/opt/x:/usr/x"], force: true });
+    expect(o.overrides).toMatchObject({ binds: ["/cluster/projects/nn1k", "/opt/x:/usr/x"], force: true });
+    expect(optionsFromArgs(defaults).overrides.force).toBeUndefined();
+    expect(() => optionsFromArgs({ ...defaults, bind: "" })).toThrow(new UsageError('--bind: expected a host path SRC[:DEST[:OPTS]], got ""'));
+    expect(() => optionsFromArgs({ ...defaults, bind: "a\nb" })).toThrow(/--bind: expected a host path/);
   });
 
   it("parses --env and --requeue-on-signal", () => {

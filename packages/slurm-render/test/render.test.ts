@@ -16,7 +16,7 @@ function expectGolden(text: string, out: string, name: string): void {
 
 const TRAIN = ["python", "train.py", "optimizer=sgd", "lr=0.1", "wd=1e-4", "seed=0"];
 
-function contiguous(lines: string[], block: string[]): boolean {
+export function contiguous(lines: string[], block: string[]): boolean {
   for (let i = 0; i + block.length <= lines.length; i++) if (block.every((b, j) => lines[i + j] === b)) return true;
   return false;
 }
@@ -28,60 +28,6 @@ describe("profiles render the seed templates", () => {
     expect(r.code).toBe(0);
     const path = (r.records[0]!.script as { path: string }).path;
     expectGolden(readFileSync(path, "utf8"), cwd, "generic.sbatch");
-  });
-
-  it("lumi: golden, and every cluster-specific line of the 000 LUMI template, block by block", async () => {
-    const cwd = tempDir();
-    const r = await renderRecords([run("S-core_lr0.1_wd1e-4_s0", TRAIN)], {
-      cwd,
-      profile: "lumi",
-      overrides: { resources: { account: "project_465000123", nodes: 2 }, venv: "/scratch/project_465000123/venv" },
-    });
-    expect(r.code).toBe(0);
-    const text = readFileSync((r.records[0]!.script as { path: string }).path, "utf8");
-    expectGolden(text, cwd, "lumi.sbatch");
-    const lines = text.split("\n");
-    // 000_3e976801cf400fa2.txt, Step 3, **LUMI**
-    expect(contiguous(lines, ["module load LUMI/24.03 partition/G", lines.find((l) => l.startsWith("module load PyTorch/"))!])).toBe(true);
-    expect(contiguous(lines, ['export MIOPEN_USER_DB_PATH="/tmp/$(whoami)-miopen-cache-$SLURM_NODEID"', "export MIOPEN_CUSTOM_CACHE_DIR=$MIOPEN_USER_DB_PATH", "export ROCM_PATH=/opt/rocm"])).toBe(true);
-    expect(contiguous(lines, ["# Multi-node RCCL settings (if multi-node)", "export NCCL_SOCKET_IFNAME=hsn", "export NCCL_NET_GDR_LEVEL=PHB"])).toBe(true);
-    expect(contiguous(lines, ["# Activate venv overlay if used", "source /scratch/project_465000123/venv/bin/activate"])).toBe(true);
-    expect(lines).toContain("srun python train.py optimizer=sgd lr=0.1 wd=1e-4 seed=0");
-    // the template's order: modules, exports, multi-node exports, venv, srun
-    const at = (prefix: string) => lines.findIndex((l) => l.startsWith(prefix));
-    expect([at("module load LUMI"), at("export MIOPEN_USER_DB_PATH"), at("export NCCL_SOCKET_IFNAME"), at("source "), at("srun ")]).toEqual(
-      [...[at("module load LUMI"), at("export MIOPEN_USER_DB_PATH"), at("export NCCL_SOCKET_IFNAME"), at("source "), at("srun ")]].sort((a, b) => a - b),
-    );
-  });
-
-  it("lumi: the RCCL exports only for multi-node jobs", async () => {
-    const cwd = tempDir();
-    const r = await renderRecords([run("one-node", TRAIN)], { cwd, profile: "lumi", overrides: { resources: { account: "project_1" } } });
-    const text = readFileSync((r.records[0]!.script as { path: string }).path, "utf8");
-    expect(text).not.toContain("NCCL_SOCKET_IFNAME");
-    expect(text).toContain("export ROCM_PATH=/opt/rocm");
-  });
-
-  it("olivia: golden, NRIS/GPU and the apptainer block of the 000 Olivia template", async () => {
-    const cwd = tempDir();
-    const r = await renderRecords([run("S-core_lr0.1_wd1e-4_s0", TRAIN)], {
-      cwd,
-      profile: "olivia",
-      overrides: { resources: { account: "nn1234k" }, container: "/cluster/work/projects/nn1234k/pytorch.sif", venv: "/cluster/work/projects/nn1234k/venv" },
-    });
-    expect(r.code).toBe(0);
-    const text = readFileSync((r.records[0]!.script as { path: string }).path, "utf8");
-    expectGolden(text, cwd, "olivia.sbatch");
-    const lines = text.split("\n");
-    expect(lines).toContain("module load NRIS/GPU");
-    expect(
-      contiguous(lines, [
-        'apptainer exec --nv /cluster/work/projects/nn1234k/pytorch.sif bash -c "',
-        "    source /cluster/work/projects/nn1234k/venv/bin/activate",
-        "    python train.py optimizer=sgd lr=0.1 wd=1e-4 seed=0",
-        '"',
-      ]),
-    ).toBe(true);
   });
 
   it("lumi and olivia refuse to render without an account, olivia without a container", async () => {
@@ -108,7 +54,7 @@ describe("merge order: profile < run spec resources < CLI flags", () => {
     const r = await renderRecords([run("m", TRAIN, { resources: { time: "03:00:00", mem: "10G", qos: "normal", extra: ["--exclusive", "--comment=spec"] } })], {
       cwd,
       profile: "lumi",
-      overrides: { resources: { account: "cli_acct", mem: "20G" }, extra: ["--comment=cli"] },
+      overrides: { resources: { account: "cli_acct", mem: "20G" }, extra: ["--comment=cli"], container: "/appl/local/c.sif" },
     });
     const res = r.records[0]!.resources as Record<string, unknown>;
     expect(res).toMatchObject({ partition: "small-g", cpus_per_task: 7, time: "03:00:00", qos: "normal", mem: "20G", account: "cli_acct" });
@@ -132,7 +78,7 @@ describe("merge order: profile < run spec resources < CLI flags", () => {
   it("a user profile extends a built-in one", async () => {
     const cwd = tempDir();
     writeFileSync(join(cwd, "mine.yaml"), "extends: lumi\nmodules: [LUMI/24.03 partition/G, PyTorch/2.2.2-custom]\nvenv: /scratch/me/venv\nresources:\n  account: project_42\n  gpus-per-node: 8\n");
-    const r = await renderRecords([run("u", TRAIN)], { cwd, profile: "mine.yaml" });
+    const r = await renderRecords([run("u", TRAIN)], { cwd, profile: "mine.yaml", overrides: { container: "/appl/local/c.sif" } });
     expect(r.code).toBe(0);
     const text = readFileSync((r.records[0]!.script as { path: string }).path, "utf8");
     expect(text).toContain("module load PyTorch/2.2.2-custom\n");
@@ -529,8 +475,10 @@ describe("olivia's apptainer wrapper keeps argv byte for byte (fake apptainer an
     const bin = join(cwd, "bin");
     const venv = join(cwd, "venv");
     execaSync("mkdir", ["-p", bin, join(venv, "bin")]);
-    // apptainer exec [--options] IMAGE CMD...: run CMD here; module: a no-op
-    writeFileSync(join(bin, "apptainer"), '#!/bin/bash\nshift\nwhile [[ "$1" == --* ]]; do shift; done\nshift\nexec "$@"\n', { mode: 0o755 });
+    // apptainer exec [--options] [--bind PATH]... IMAGE CMD...: run CMD here; srun CMD: run CMD here (never the
+    // real cluster's srun); module: a no-op
+    writeFileSync(join(bin, "apptainer"), '#!/bin/bash\nshift\nwhile [[ "$1" == --* ]]; do [[ "$1" == --bind ]] && shift; shift; done\nshift\nexec "$@"\n', { mode: 0o755 });
+    writeFileSync(join(bin, "srun"), '#!/bin/bash\nwhile [[ "$1" == --* ]]; do shift; done\nexec "$@"\n', { mode: 0o755 });
     writeFileSync(join(bin, "module"), "#!/bin/bash\nexit 0\n", { mode: 0o755 });
     writeFileSync(join(venv, "bin", "activate"), "export IN_VENV=1\n");
     return { PATH: `${bin}:${process.env.PATH}`, SLURM_ARRAY_TASK_ID: "1" };

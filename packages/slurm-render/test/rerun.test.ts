@@ -89,6 +89,8 @@ describe("script.rendered_with (item 8)", () => {
       env: { A: "x y" },
       setup: ["ulimit -c 0"],
       venv: "venv",
+      container: "/appl/local/c.sif",
+      binds: ["/users/me/code"],
       requeueOnSignal: 600,
     };
     const opts = { cwd, profile: "./site.yaml", out: "out", overrides };
@@ -107,6 +109,8 @@ describe("script.rendered_with (item 8)", () => {
       "--env=A=x y",
       "--setup=ulimit -c 0",
       "--venv=venv",
+      "--container=/appl/local/c.sif",
+      "--bind=/users/me/code",
       "--requeue-on-signal=600",
     ]);
     expect(scriptOf(first.records[1]!).rendered_with).toEqual(how);

@@ -1,14 +1,19 @@
 import { SlurmCommandError, SlurmOutputError, backoffDelay } from "@slurmpipe/core";
 import type { Invocation } from "./invocation.ts";
+import type { Item } from "./items.ts";
 import { countActive } from "./lookup.ts";
 
 /**
  * --max-in-flight: waits while this state directory's pending+running tasks would exceed the
  * limit. ONE squeue call per check; between checks our own submissions are counted locally.
+ * Without --max-in-flight, the site profile's per-user submit limit of the unit's partition
+ * (slurm-render's script.site_limits, e.g. LUMI small-g: 210) is the limit: a sweep larger than
+ * it is then paced instead of refused part way by slurmctld. An explicit --max-in-flight wins.
  */
 export class InFlightLimit {
   private known = 0;
   private checked = false;
+  private announced = new Set<string>();
 
   constructor(private readonly inv: Invocation) {}
 
@@ -17,9 +22,9 @@ export class InFlightLimit {
     this.known += tasks;
   }
 
-  async waitForSlot(size: number): Promise<void> {
+  async waitForSlot(size: number, items: readonly Item[] = []): Promise<void> {
     const { o, clock, log } = this.inv;
-    const max = o.maxInFlight;
+    const max = o.maxInFlight ?? this.siteLimit(items);
     if (!max) return;
     const interval = o.inFlightIntervalMs ?? 20_000;
     let failures = 0;
@@ -43,5 +48,17 @@ export class InFlightLimit {
       await clock.sleep(interval);
       this.checked = false;
     }
+  }
+
+  /** The smallest site submit limit among the unit's records (they share a partition), said once per limit. */
+  private siteLimit(items: readonly Item[]): number | undefined {
+    let best: Item | undefined;
+    for (const item of items) if (item.siteSubmitLimit && (!best || item.siteSubmitLimit < best.siteSubmitLimit!)) best = item;
+    if (!best) return undefined;
+    const note = best.siteLimitNote ?? `${best.siteSubmitLimit} submitted jobs per user`;
+    if (!this.announced.has(note) && this.announced.add(note)) {
+      this.inv.log.info(`--max-in-flight ${best.siteSubmitLimit} by default (${note}); jobs of yours outside this state directory count against the site limit too`);
+    }
+    return best.siteSubmitLimit;
   }
 }

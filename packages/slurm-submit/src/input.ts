@@ -1,5 +1,5 @@
-import { ErrorCounter, InputError, RunRecord, readNdjsonInputs, zodField } from "@slurmpipe/core";
-import { arrayInfo, resolveScript } from "./items.ts";
+import { ErrorCounter, InputError, RunRecord, type StringPool, readNdjsonInputs, zodField } from "@slurmpipe/core";
+import { type Item, arrayInfo, resolveScript } from "./items.ts";
 import type { Invocation } from "./invocation.ts";
 import { fieldsOf } from "./record-text.ts";
 import { STAGE } from "./records.ts";
@@ -54,6 +54,7 @@ export async function readInput(inv: Invocation): Promise<void> {
       error: rec.error ? { stage: rec.error.stage, message: rec.error.message } : undefined,
       script,
       array,
+      ...siteSubmitLimit(rec, pool),
       status: "pass",
       // Every field present from the start: one object shape for all 100,000 items.
       planned: undefined,
@@ -68,3 +69,17 @@ export async function readInput(inv: Invocation): Promise<void> {
   }
   inv.summary.badLines = errors.count;
 }
+
+/**
+ * slurm-render's `script.site_limits`: the partition's per-user submit limit from the site profile,
+ * which --max-in-flight defaults to (in-flight.ts); core's RunScript schema checks it is a whole number > 0.
+ */
+function siteSubmitLimit(rec: RunRecord, pool: StringPool): Pick<Item, "siteSubmitLimit" | "siteLimitNote"> {
+  const limits = rec.script?.site_limits;
+  const max = limits?.max_submit_jobs;
+  if (max === undefined) return { siteSubmitLimit: undefined, siteLimitNote: undefined };
+  const where = [limits?.profile && `profile ${String(limits.profile)}`, limits?.partition && `partition ${String(limits.partition)}`].filter(Boolean).join(", ");
+  const source = typeof limits?.source === "string" ? `; ${limits.source}` : "";
+  return { siteSubmitLimit: max, siteLimitNote: pool.get(`${where || "site profile"}: ${max} submitted jobs per user${source}`) };
+}
+

@@ -36,6 +36,10 @@ export interface Item {
   /** Absolute path of the sbatch script. */
   script?: string;
   array?: { key: string; index: number; name?: string; spec?: string };
+  /** The site profile's per-user submit limit for the record's partition (slurm-render's script.site_limits). */
+  siteSubmitLimit: number | undefined;
+  /** Where that limit comes from, for the log line. */
+  siteLimitNote: string | undefined;
   /**
    * pass: emitted unchanged (failed upstream, or not selected) · invalid: error record ·
    * done: has a job (ledger, reconciled or input) · intent: a crash left an open intent ·

@@ -54,7 +54,7 @@ export class UnitSubmitter {
       }
       return;
     }
-    await this.inFlight.waitForSlot(unit.items.length);
+    await this.inFlight.waitForSlot(unit.items.length, unit.items);
     // Pace before the intent: its time is then when sbatch is called, so the ledger shows the
     // stagger, and a crash while waiting for the pacer leaves no intent to reconcile.
     await this.pacer.acquire();

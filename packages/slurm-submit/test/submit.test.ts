@@ -416,6 +416,55 @@ describe("order, pacing and dependencies", () => {
   });
 });
 
+describe("the site profile's submit limit (slurm-render's script.site_limits) is the default --max-in-flight", () => {
+  function limited(f: FakeSlurm, n: number, max: number): Record<string, unknown> {
+    const r = f.run(n);
+    const script = r.script as Record<string, unknown>;
+    r.script = { ...script, site_limits: { profile: "lumi", partition: "small-g", checked: "2026-12-02", max_submit_jobs: max, max_running_jobs: 200, source: "L1" } };
+    return r;
+  }
+
+  it("without --max-in-flight, waits at the site's limit (LUMI small-g: 210 submitted jobs per user, here 2)", async () => {
+    const f = fake();
+    const clock = new FakeClock();
+    let checks = 0;
+    clock.onSleep = () => {
+      checks++;
+      f.setJobs(f.jobs().map((j) => ({ ...j, state: "COMPLETED" })));
+    };
+    const r = await runSubmit(f, [1, 2, 3, 4, 5].map((n) => limited(f, n, 2)), { clock, inFlightIntervalMs: 20_000 });
+    expect(r.code).toBe(0);
+    expect(f.jobs()).toHaveLength(5);
+    expect(checks).toBe(2); // waited after 2 and after 4, as --max-in-flight 2 does
+    expect(r.stderr).toContain("--max-in-flight 2 by default (profile lumi, partition small-g: 2 submitted jobs per user; L1)");
+    expect(r.stderr.match(/by default/g)).toHaveLength(1);
+  });
+
+  it("an explicit --max-in-flight wins over the site's limit", async () => {
+    const f = fake();
+    const clock = new FakeClock();
+    let checks = 0;
+    clock.onSleep = () => {
+      checks++;
+      f.setJobs(f.jobs().map((j) => ({ ...j, state: "COMPLETED" })));
+    };
+    const r = await runSubmit(f, [1, 2, 3, 4, 5].map((n) => limited(f, n, 2)), { clock, maxInFlight: 10, inFlightIntervalMs: 20_000 });
+    expect(r.code).toBe(0);
+    expect(f.jobs()).toHaveLength(5);
+    expect(checks).toBe(0);
+    expect(r.stderr).not.toContain("by default");
+  });
+
+  it("records without site limits are not paced", async () => {
+    const f = fake();
+    const clock = new FakeClock();
+    const r = await runSubmit(f, [1, 2, 3].map((n) => f.run(n)), { clock });
+    expect(r.code).toBe(0);
+    expect(clock.sleeps).toEqual([]);
+    expect(f.calls("squeue")).toHaveLength(0);
+  });
+});
+
 describe("arrays", () => {
   function arrayRuns(f: FakeSlurm, n: number, spec = `0-${n - 1}%2`) {
     const dir = join(f.work, "arr");

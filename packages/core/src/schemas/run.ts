@@ -36,6 +36,20 @@ export const RunScript = z.looseObject({
       args: z.array(z.string()),
     })
     .optional(),
+  /**
+   * The site profile's limits of the run's partition (slurm-render): slurm-submit paces at
+   * `max_submit_jobs` when --max-in-flight is not given.
+   */
+  site_limits: z
+    .looseObject({
+      profile: z.string().optional(),
+      partition: z.string().optional(),
+      checked: z.string().optional(),
+      max_submit_jobs: z.number().int().positive().optional(),
+      max_running_jobs: z.number().int().positive().optional(),
+      source: z.string().optional(),
+    })
+    .optional(),
 });
 export type RunScript = z.infer<typeof RunScript>;
 
