@@ -23,7 +23,7 @@ await runCommand({
   ].join("\n"),
   options: renderOptions,
   examples: [
-    ["sweep-gen examples/tier3.yaml | slurm-render --profile lumi --account project_465000123 --out runs/", "216 LUMI scripts in runs/<name>/job.sbatch"],
+    ["sweep-gen examples/tier3.yaml | slurm-render --profile lumi --account project_465000123 --container /appl/local/laifs/containers/lumi-multitorch-latest.sif --out runs/", "216 LUMI scripts in runs/<name>/job.sbatch, run in a LUMI AI container"],
     ["sweep-gen grid.yaml | slurm-render --profile olivia --account nn1234k --container /cluster/work/me/pytorch.sif --sample", "sample-run scripts (15 min, scope-reduced) for Olivia"],
     ["sweep-gen grid.yaml | slurm-render --profile generic --array --array-limit 20 | slurm-submit", "one array job, at most 20 tasks at once"],
     ["slurm-render runs.ndjson --profile ./mycluster.yaml --requeue-on-signal 600 --check", "checkpoint-and-requeue 10 minutes before the limit; validate scripts"],

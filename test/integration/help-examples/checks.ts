@@ -120,12 +120,13 @@ export const checks: Record<string, ExampleCheck> = {
   },
 
   // slurm-render
-  "sweep-gen examples/tier3.yaml | slurm-render --profile lumi --account project_465000123 --out runs/": {
+  "sweep-gen examples/tier3.yaml | slurm-render --profile lumi --account project_465000123 --container /appl/local/laifs/containers/lumi-multitorch-latest.sif --out runs/": {
     verify: (r, box) => {
       const out = runs(r.stdout);
       expect(out).toHaveLength(216);
       const script = readFileSync((out[0]!.script as { path: string }).path, "utf8");
       expect(script).toContain("#SBATCH --account=project_465000123");
+      expect(script).toMatch(/srun .*singularity exec .*lumi-multitorch-latest\.sif/);
       expect((out[0]!.script as { path: string }).path.startsWith(join(box.dir, "runs/"))).toBe(true);
     },
   },
