@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from "vitest";
 // The built command, as a user runs it (turbo builds the package before its tests).
 const CLI = fileURLToPath(new URL("../dist/cli.mjs", import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), "sp-submit-values-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+// A local job's runner may still be writing its last state into scratch: retry while it does.
+afterAll(() => rmSync(scratch, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 }));
 
 function submit(args: string[], input = "", env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [CLI, "--state", join(scratch, "state"), ...args], { input, encoding: "utf8", timeout: 60_000, env: { ...process.env, ...env } });

@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from "vitest";
 // The built command, as a user runs it (turbo builds the package before its tests).
 const CLI = fileURLToPath(new URL("../dist/cli.mjs", import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), "sp-submit-script-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+// A local job's runner may still be writing its last state into scratch: retry while it does.
+afterAll(() => rmSync(scratch, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 }));
 
 function script(name: string, body: string) {
   const path = join(scratch, `${name}.sbatch`);
