@@ -5,12 +5,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { localJobsEnded } from "./local-jobs.ts";
 
 // The built command, as a user runs it (turbo builds the package before its tests).
 const CLI = fileURLToPath(new URL("../dist/cli.mjs", import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), "sp-submit-values-"));
-// A local job's runner may still be writing its last state into scratch: retry while it does.
-afterAll(() => rmSync(scratch, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 }));
+// The local jobs' runners write into scratch until their jobs end (and exit then): wait for that.
+afterAll(async () => {
+  await localJobsEnded(scratch);
+  rmSync(scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+});
 
 function submit(args: string[], input = "", env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [CLI, "--state", join(scratch, "state"), ...args], { input, encoding: "utf8", timeout: 60_000, env: { ...process.env, ...env } });
