@@ -29,7 +29,7 @@ function sweep(name: string): string {
 const PROFILES: { profile: string; flags: string; runs: boolean }[] = [
   { profile: "generic", flags: "", runs: true },
   { profile: "local", flags: "", runs: true },
-  { profile: "lumi", flags: "--account project_465000123", runs: false },
+  { profile: "lumi", flags: "--account project_465000123 --container /appl/local/laifs/containers/lumi-multitorch-latest.sif", runs: false },
   { profile: "olivia", flags: "--account nn1234k --container /cluster/images/pytorch.sif", runs: false },
 ];
 

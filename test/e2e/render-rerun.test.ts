@@ -98,6 +98,8 @@ describe("slurm-render: script.rendered_with renders the same scripts again (ite
       "--profile=./site.yaml",
       "--account",
       "project_465000123",
+      "--container",
+      "/appl/local/laifs/containers/lumi-multitorch-latest.sif",
       "--venv",
       "/scratch/project_465000123/venv",
       "--out",
