@@ -78,10 +78,16 @@ describe("slurm-render: command-line flags vs the record's resources (item 7)", 
       ["--exclude", "n1", "n2"],
       ["--nodelist", "n3", "localhost"],
     ];
-    const r = await render(["--profile", "generic", ...flags.flatMap(([flag, first, last]) => [flag, first, flag, last])], [run("all", ["true"])], cwd);
-    expect(r.exitCode, r.stderr).toBe(0);
-    const text = readFileSync(scriptOf(r.out[0]!).path, "utf8");
+    // sbatch takes one of --mem, --mem-per-cpu, --mem-per-gpu (the renderer keeps one): each is rendered on its own.
+    const memory = new Set(["--mem", "--mem-per-cpu", "--mem-per-gpu"]);
+    const textFor = async (flag: string) => {
+      const shown = flags.filter(([f]) => !memory.has(f) || f === flag);
+      const r = await render(["--profile", "generic", ...shown.flatMap(([f, first, last]) => [f, first, f, last])], [run(`all${memory.has(flag) ? flag.replace(/-/g, "_") : ""}`, ["true"])], cwd);
+      expect(r.exitCode, r.stderr).toBe(0);
+      return readFileSync(scriptOf(r.out[0]!).path, "utf8");
+    };
     for (const [flag, first, last] of flags) {
+      const text = await textFor(flag);
       expect(text, flag).toContain(`#SBATCH ${flag}=${last}\n`);
       expect(text, flag).not.toContain(`#SBATCH ${flag}=${first}\n`);
     }
