@@ -3,104 +3,16 @@
  * everything that would otherwise only fail at submission or inside the job.
  */
 import { dirname, resolve as resolvePath } from "node:path";
-import { type RunRecord, contentId, parseDuration, parseMemory, shellQuote } from "@slurmpipe/core";
+import { type RunRecord, parseDuration, parseMemory, shellQuote } from "@slurmpipe/core";
 import { RESOURCE_KEYS, RESOURCE_OPTIONS, type ResourceKey, directiveOptionName, normalizeKey, sameValue, validateValue } from "./directives.ts";
-import { type RecordSiteLimits, limitProblems, recordSiteLimits } from "./limits.ts";
+import { limitProblems, recordSiteLimits } from "./limits.ts";
 import { dropOtherMemoryKeys, fullNode, totalTasks, torchrunLaunch } from "./layout.ts";
+import { type EnvVar, type JobPlan, type OverriddenValue, type PlanOptions, RunError } from "./plan.ts";
 import type { Launcher, Profile } from "./profile.ts";
-import { overrideKey, sampleOverrideProblem } from "./sample-scope.ts";
+import { sampleIdentity, sampleOverridesOf } from "./sample-plan.ts";
 
-/** An environment variable: profile values are shell text (`raw`), run and CLI values literal. */
-export interface EnvVar {
-  name: string;
-  value: string;
-  raw: boolean;
-}
-
-/** What the CLI flags set (the last and strongest layer). */
-export interface Overrides {
-  resources?: Partial<Record<ResourceKey, string | number>>;
-  extra?: string[];
-  env?: Record<string, string>;
-  setup?: string[];
-  venv?: string;
-  container?: string;
-  sampleOverrides?: string[];
-  /** Seconds, or false to turn off a profile's requeue-on-signal. */
-  requeueOnSignal?: number | false | true;
-  /** Host paths bound into the container (`--bind`), after the profile's. */
-  binds?: string[];
-  /** Render requests beyond the profile's site limits (a warning instead of an error). */
-  force?: boolean;
-}
-
-export interface PlanOptions {
-  profile: Profile;
-  overrides: Overrides;
-  outDir: string;
-  cwd: string;
-  sample: boolean;
-}
-
-export interface JobPlan {
-  run: RunRecord;
-  /** Sample runs: the id of the full run this is a sample of (`run` then has the sample's own id and name). */
-  sampleOf?: string;
-  /** Job name and directory name below --out (`sample-<name>` for sample runs). */
-  jobName: string;
-  /** Directory holding job.sbatch and logs/. */
-  scriptDir: string;
-  /** Directory the command runs in (the run's `dir`). */
-  runDir: string;
-  resources: Record<string, string | number>;
-  extra: string[];
-  notes: string[];
-  moduleUse: string[];
-  modules: string[];
-  env: EnvVar[];
-  envMultinode: EnvVar[];
-  envMultinodeComment?: string;
-  setup: string[];
-  venv?: string;
-  venvComment?: string;
-  launcher: Launcher;
-  /** Container binds (profile, multi-node, --bind), in order. */
-  binds: string[];
-  /** Arguments put after `srun` (the site's full-node CPU binding). */
-  srunArgs: string[];
-  /** Set the PyTorch rank variables for a job of several tasks (profile task_rank_env). */
-  rankEnv?: boolean;
-  /** Multi-node torchrun launch (profile multinode_torchrun): GPUs per node and rendezvous port. */
-  torchrun?: { nprocPerNode: number; port: number };
-  /** The partition's submit and run limits, for slurm-submit (script.site_limits). */
-  siteLimits?: RecordSiteLimits;
-  command: { argv: string[] } | { shell: string };
-  requeue?: { seconds: number; selfRequeue: boolean; timeLimitS?: number };
-  /** The layers' run-spec and CLI parts of env/setup, kept in the output record's resources. */
-  literalEnv: Record<string, string>;
-  runSetup: string[];
-  warnings: string[];
-  /** Values of the run's own `resources` that a command-line flag replaced with a different one. */
-  overridden: OverriddenValue[];
-}
-
-/** A run's own resource value and the flag value that replaced it. */
-export interface OverriddenValue {
-  key: ResourceKey;
-  flag: string | number;
-  record: string | number;
-}
-
-/** A problem with one run: the record gets `error` and the stream goes on. */
-export class RunError extends Error {
-  constructor(
-    message: string,
-    readonly field?: string,
-    readonly code = "invalid_run",
-  ) {
-    super(message);
-  }
-}
+export * from "./plan.ts";
+export { sampleIdentity };
 
 const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+=@,-]*$/;
 const MAX_NAME_BYTES = 200;
@@ -278,48 +190,6 @@ function commandOf(run: RunRecord): JobPlan["command"] {
     if (word.includes("\u0000")) throw new RunError("contains a NUL byte, which no program argument can hold", `command[${i}]`);
   });
   return { argv: [...c] };
-}
-
-/** The overrides a sample run appends: --sample-override, else the run's sample.overrides, else the profile's; checked. */
-function sampleOverridesOf(run: RunRecord, overrides: Overrides, profile: Profile): string[] {
-  const list = overrides.sampleOverrides ?? runSampleOverrides(run) ?? profile.sample?.overrides ?? [];
-  checkSampleOverrides(list, run);
-  return list;
-}
-
-/**
- * The sample's own identity. Sharing the full run's id would give both jobs the same run-id tag, and
- * slurm-submit would then skip the full run as already done. The id depends on the full run and the
- * overrides only (16 hex digits, like sweep-gen's), so re-rendering the same sample gives the same
- * id. A record that already is a sample (`sample_of`) is a sample of that run again, not of itself.
- */
-export function sampleIdentity(run: RunRecord, overrides: readonly string[]): { id: string; name: string; sampleOf: string } {
-  const of = (run as Record<string, unknown>).sample_of;
-  const base = typeof of === "string" && of !== "" && run.name.startsWith("sample-") ? { id: of, name: run.name.slice("sample-".length) } : { id: run.id, name: run.name };
-  return { id: contentId({ sample_of: base.id, overrides }, 16), name: `sample-${base.name}`, sampleOf: base.id };
-}
-
-function runSampleOverrides(run: RunRecord): string[] | undefined {
-  const sample = (run as Record<string, unknown>).sample;
-  if (sample === undefined) return undefined;
-  const list = (sample as { overrides?: unknown } | null)?.overrides;
-  if (!Array.isArray(list) || !list.every((x) => typeof x === "string")) throw new RunError("expected {\"overrides\": [strings]}", "sample");
-  return list;
-}
-
-/** Sample runs reduce scope only (sample-scope.ts): a scope setting may be overridden even when swept; anything else swept, and the model, optimizer or data, never. */
-function checkSampleOverrides(list: string[], run: RunRecord): void {
-  for (const item of list) {
-    const key = overrideKey(item);
-    if (!key) continue;
-    const problem = sampleOverrideProblem(key, run.params ?? {});
-    if (problem) {
-      throw new RunError(
-        `sample override ${JSON.stringify(item)} would change ${problem}; a sample run only reduces scope (steps, epochs, checkpointing, validation, logging frequency, dataset size limits)`,
-        "sample.overrides",
-      );
-    }
-  }
 }
 
 function checkRequired(plan: JobPlan, profile: Profile): void {
