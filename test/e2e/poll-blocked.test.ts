@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { records, runCli } from "../support/cli.ts";
 import { requireCluster } from "../support/slurm.ts";
+import { submitFailedAfterokChain } from "./support/blocked-chain.ts";
 import { backends, cancelOwn, scratch } from "./support/recipe.ts";
 
 // Issue #14 item 2, on both backends: an afterok chain whose upstream job FAILED leaves the
@@ -26,20 +27,8 @@ for (const backend of backends()) {
 
     beforeAll(async () => {
       if (backend.name === "slurm") requireCluster();
-      const script = (name: string, body: string) => {
-        const p = join(s.dir, `${name}.sh`);
-        writeFileSync(p, `#!/bin/bash\n#SBATCH --output=${s.dir}/%x-%j.out\n#SBATCH --time=00:05:00\n${body}\n`);
-        return p;
-      };
-      const runs = [
-        { kind: "run", v: 1, id: upId, name: `up_${tag}`, script: { path: script("up", "echo failing >&2; exit 3") } },
-        { kind: "run", v: 1, id: downId, name: `down_${tag}`, depends_on: [upId], script: { path: script("down", "echo never runs") } },
-      ];
-      const r = await runCli("slurm-submit", common, { cwd: s.dir, env: env(), input: runs.map((x) => JSON.stringify(x)).join("\n") });
-      expect(r.exitCode, String(r.stderr)).toBe(0);
-      submitted = records(r.stdout);
-      upJob = String((submitted[0]!.job as { id: string }).id);
-      downJob = String((submitted[1]!.job as { id: string }).id);
+      const chain = await submitFailedAfterokChain(s.dir, common, env(), { up: { id: upId, name: `up_${tag}` }, down: { id: downId, name: `down_${tag}` } });
+      ({ submitted, upJob, downJob } = chain);
       expect((submitted[1]!.job as { argv: string[] }).argv).toContain(`--dependency=afterok:${upJob}`);
     });
     afterAll(async () => {

@@ -2,8 +2,9 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { records, runCli } from "../support/cli.ts";
+import { runCli } from "../support/cli.ts";
 import { requireCluster } from "../support/slurm.ts";
+import { submitFailedAfterokChain } from "./support/blocked-chain.ts";
 import { backends, cancelOwn, scratch } from "./support/recipe.ts";
 import { tableRow } from "./support/summary-pipeline.ts";
 
@@ -27,22 +28,10 @@ for (const backend of backends()) {
 
     beforeAll(async () => {
       if (backend.name === "slurm") requireCluster();
-      const script = (name: string, body: string) => {
-        const p = join(s.dir, `${name}.sh`);
-        writeFileSync(p, `#!/bin/bash\n#SBATCH --output=${s.dir}/%x-%j.out\n#SBATCH --time=00:05:00\n${body}\n`);
-        return p;
-      };
-      const runs = [
-        { kind: "run", v: 1, id: `${tag}up`, name: up, script: { path: script("up", "echo failing >&2; exit 3") } },
-        { kind: "run", v: 1, id: `${tag}dn`, name: down, depends_on: [`${tag}up`], script: { path: script("down", "echo never runs") } },
-      ];
-      const submit = await runCli("slurm-submit", common, { cwd: s.dir, env: env(), input: runs.map((x) => JSON.stringify(x)).join("\n") });
-      expect(submit.exitCode, String(submit.stderr)).toBe(0);
-      const submitted = records(submit.stdout) as { job: { id: string } }[];
-      upJob = submitted[0]!.job.id;
-      downJob = submitted[1]!.job.id;
-      writeFileSync(join(s.dir, "submitted.ndjson"), String(submit.stdout));
-      const poll = await runCli("slurm-poll", [...common, "--interval", "1s"], { cwd: s.dir, env: env(), input: String(submit.stdout), timeout: 150_000 });
+      const chain = await submitFailedAfterokChain(s.dir, common, env(), { up: { id: `${tag}up`, name: up }, down: { id: `${tag}dn`, name: down } });
+      ({ upJob, downJob } = chain);
+      writeFileSync(join(s.dir, "submitted.ndjson"), chain.stdout);
+      const poll = await runCli("slurm-poll", [...common, "--interval", "1s"], { cwd: s.dir, env: env(), input: chain.stdout, timeout: 150_000 });
       expect(poll.timedOut, "the watch ends on a blocked job").toBeFalsy();
       polled = join(s.dir, "poll.ndjson");
       writeFileSync(polled, String(poll.stdout));
