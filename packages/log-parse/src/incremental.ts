@@ -140,8 +140,8 @@ async function windowHash(handle: FileHandle, from: number, to: number, stats: I
   return createHash("sha256").update(buf.subarray(0, got)).digest("base64");
 }
 
-const hashes = async (handle: FileHandle, at: number, stats: IncrementalStats) => ({
-  head: await windowHash(handle, 0, Math.min(HASH_BYTES, at), stats),
+const hashes = async (handle: FileHandle, at: number, stats: IncrementalStats, head = true) => ({
+  head: head ? await windowHash(handle, 0, Math.min(HASH_BYTES, at), stats) : "",
   tail: await windowHash(handle, Math.max(0, at - HASH_BYTES), at, stats),
 });
 
@@ -226,7 +226,10 @@ export class LogChain {
       },
     });
     if (taken) {
-      const h = unchanged && stored && !("none" in stored) ? stored : await hashes(handle, taken.at.offset, counters);
+      let h: { head: string; tail: string };
+      if (unchanged && stored && !("none" in stored)) h = stored;
+      else if (from && stored && !("none" in stored) && from.offset >= HASH_BYTES) h = { head: stored.head, tail: (await hashes(handle, taken.at.offset, counters, false)).tail }; // the head was checked above
+      else h = await hashes(handle, taken.at.offset, counters);
       this.next.push({ path, dev: st.dev, ino: st.ino, size, mtimeMs: st.mtimeMs, at: taken.at, head: h.head, tail: h.tail, snap: taken.snap });
     } else {
       if (why) this.store.warn(`${path}: the analyzer holds ${why}, which --state cannot keep; this log is read from the start each time`);
