@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { repoRoot } from "../support/cli.ts";
 import { shell } from "./support/summary-pipeline.ts";
 import { backends, cancelOwn, ensureBin, readRecords, scratch } from "./support/recipe.ts";
 
