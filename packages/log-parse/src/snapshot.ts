@@ -82,8 +82,11 @@ export function snapshot(root: unknown, classes: Map<string, object>): Json {
     if (ArrayBuffer.isView(o)) {
       const name = o.constructor.name as TypedName;
       if (!(name in TYPED)) throw new NotSnapshottable(`a ${name}`);
+      // Growable arrays are mostly unused capacity (zeros): only the bytes up to the last non-zero one are kept.
       const bytes = Buffer.from(o.buffer, o.byteOffset, o.byteLength);
-      return { $i: id, $t: name, b: bytes.toString("base64") };
+      let end = bytes.length;
+      while (end > 0 && bytes[end - 1] === 0) end -= 1;
+      return { $i: id, $t: name, n: (o as unknown as { length: number }).length, b: bytes.subarray(0, end).toString("base64") };
     }
     if (Array.isArray(o)) return { $i: id, $a: o.map(enc) };
     if (o instanceof Map) return { $i: id, $m: [...o].map(([k, x]) => [enc(k), enc(x)]) };
@@ -120,9 +123,10 @@ export function restore(data: Json, classes: Map<string, object>): unknown {
       const Ctor = TYPED[v.$t as TypedName];
       if (!Ctor) throw new Error(`snapshot: unknown array type ${String(v.$t)}`);
       const bytes = Buffer.from(String(v.b), "base64");
-      const copy = new Uint8Array(bytes.length);
-      copy.set(bytes);
-      const arr = new Ctor(copy.buffer, 0, bytes.length / Ctor.BYTES_PER_ELEMENT);
+      const n = Number(v.n);
+      if (!Number.isInteger(n) || n < 0 || bytes.length > n * Ctor.BYTES_PER_ELEMENT) throw new Error("snapshot: a bad typed array");
+      const arr = new Ctor(n);
+      new Uint8Array(arr.buffer).set(bytes);
       byId.set(id, arr);
       return arr;
     }
