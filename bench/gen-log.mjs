@@ -4,10 +4,16 @@
 // (4.x floats and 5.x strings), Lightning tqdm bars updated with `\r` (one physical line per
 // epoch), Megatron iteration lines, DeepSpeed INFO lines, Python warnings and rank prefixes
 // (`[rank0]: `, srun --label `0: `).
-//   node bench/gen-log.mjs OUT_FILE [MB]
+// A `mix` other than "mixed" writes one format only: "hf" (HF Trainer dicts), "nanogpt" (iter and
+// eval lines), "lightning" (tqdm bars), "megatron" (iteration lines).
+//   node bench/gen-log.mjs OUT_FILE [MB] [MIX]
 import { closeSync, openSync, writeSync } from "node:fs";
 
-export function generateLog(path, mb) {
+/** The `kind` draw range of each single-format mix (see the branches below). */
+export const MIXES = { mixed: [0, 1], hf: [0.35, 0.55], nanogpt: [0, 0.35], lightning: [0.55, 0.7], megatron: [0.7, 0.85] };
+
+export function generateLog(path, mb, mix = "mixed") {
+  const [lo, hi] = MIXES[mix] ?? MIXES.mixed;
   const target = mb * 1024 * 1024;
   const fd = openSync(path, "w");
   let seed = 42;
@@ -37,7 +43,7 @@ export function generateLog(path, mb) {
     return "█".repeat(full) + (full < 10 ? "▏" : "") + " ".repeat(Math.max(0, 9 - full));
   };
   while (written + chunkLen < target) {
-    const kind = rand();
+    const kind = lo + rand() * (hi - lo);
     const rank = rand() < 0.2 ? "[rank0]: " : rand() < 0.1 ? "0: " : "";
     step++;
     if (kind < 0.35) {
@@ -72,11 +78,11 @@ export function generateLog(path, mb) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [out, mb = "1024"] = process.argv.slice(2);
+  const [out, mb = "1024", mix = "mixed"] = process.argv.slice(2);
   if (!out) {
     process.stderr.write("usage: node bench/gen-log.mjs OUT_FILE [MB]\n");
     process.exit(2);
   }
-  const bytes = generateLog(out, Number(mb));
+  const bytes = generateLog(out, Number(mb), mix);
   process.stderr.write(`wrote ${out}: ${bytes} bytes\n`);
 }

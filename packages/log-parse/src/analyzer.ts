@@ -148,7 +148,7 @@ export class FileSink implements SegmentSink {
   private line = 0;
   private text = "";
   private emitted = 0;
-  private readonly emit: Emit;
+  private emit: Emit;
   private readonly bar = new BarUpdate();
   // Next FAST_BAR_EXIT / FAST_BAR_HINT match in the buffer `gated` (each buffer is searched once).
   private gated: Buffer | null = null;
@@ -165,10 +165,19 @@ export class FileSink implements SegmentSink {
     this.tracebacks = new TracebackTracker(run, file);
     // User patterns can match anything: then every segment is looked at.
     this.prefilter = this.patterns.length > 0 ? null : new RegExp(PREFILTER_SOURCE, "g");
-    this.emit = (name, step, raw, value) => {
+    this.emit = this.emitter();
+  }
+
+  private emitter(): Emit {
+    return (name, step, raw, value) => {
       this.emitted += 1;
       this.run.metric(name, step, raw, value, this.file, this.line, this.text);
     };
+  }
+
+  /** After a restore from a snapshot (snapshot.ts): functions are not kept, the callback is rebuilt. */
+  reviveSnapshot(): void {
+    this.emit = this.emitter();
   }
 
   wantsAll(): boolean {

@@ -14,10 +14,10 @@ export function logParseOptions(y: Argv) {
     .option("base-dir", { type: "string", describe: "directory relative log patterns are resolved against (the jobs' working directory)", default: "." })
     .option("user", { type: "string", describe: "user name for %u in log patterns (default: $USER)" })
     .option("csv", { type: "boolean", describe: "also read a Lightning metrics.csv, an HF trainer_state.json and MLflow mlruns/ under the run's dir (--no-csv to skip)", default: true })
-    .option("state", { type: "string", describe: "keep reports in DIR/log-parse/ and reuse a record's report while none of its inputs (record fields, options, log and metric files) changed" })
+    .option("state", { type: "string", describe: "keep reports in DIR/log-parse/ and reuse a record's report while none of its inputs (record fields, options, log and metric files) changed; of a log that grew, read only the bytes appended since the last run (-v says how many)" })
     .option("min-step-seconds", { type: "number", describe: "a finished run faster than this per step is flagged CPU_ONLY_SUSPECTED", default: 0.1 })
     .option("max-line-bytes", { type: "number", describe: "longer physical lines (e.g. \\r progress bars) are scanned in pieces of at most this many bytes (1024 to 268435456)", default: 1048576 });
-  return withCommonOptions(withPositionals(o), ["strict"]);
+  return withCommonOptions(withPositionals(o), ["strict", "quiet", "verbose"]);
 }
 
 /** What yargs hands `run` (see logParseOptions). */

@@ -1,4 +1,4 @@
-import { runCommand } from "@slurmpipe/core/cli";
+import { createLogger, runCommand } from "@slurmpipe/core/cli";
 // The library (zod schemas, execa, ...) is loaded inside `run`, so `--help` and usage errors start fast.
 import { logParseOptions, optionsFromArgs } from "./cli-options.ts";
 
@@ -27,7 +27,9 @@ await runCommand({
     "directory is not opened, and its record fails naming the path (exit 1).",
   run: async (args, ctx) => {
     const options = optionsFromArgs(args);
+    // -v: also debug lines (with --state, how many log bytes were read); -q: no info lines.
+    const log = args.verbose || args.quiet ? createLogger("log-parse", { quiet: args.quiet, verbose: args.verbose }) : ctx.log;
     const { logParse } = await import("./index.ts");
-    return logParse(options, { stdin: ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr, log: ctx.log, cwd: ctx.cwd });
+    return logParse(options, { stdin: ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr, log, cwd: ctx.cwd });
   },
 });

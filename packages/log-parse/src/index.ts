@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { ErrorCounter, type LogReport, type Logger, NdjsonWriter, RunRecord, UsageError, readNdjsonInputs, zodField } from "@slurmpipe/core";
 import { ReportCache } from "./cache.ts";
+import { IncrementalStore } from "./incremental.ts";
 import { type MetricPattern, parseMetricSpec } from "./metrics.ts";
 import { type FileEntry, type ReportOptions, parseLogFile, problems, reportForRecord } from "./report.ts";
 import { MAX_LINE_BYTES } from "./scan.ts";
@@ -71,12 +72,20 @@ export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<numb
   let failed = 0;
   let n = 0;
 
+  // --state: logs read only from where the last run stopped (incremental.ts).
+  const incremental = args.state ? new IncrementalStore(resolve(cwd, args.state), (m) => io.log.warn(m)) : undefined;
+  const readStats = () => {
+    if (!incremental) return;
+    const s = incremental.stats;
+    io.log.debug(`state: read ${s.scanned + s.hashed} bytes of ${s.total} in ${s.logs} logs (${s.resumed} went on from their state, ${s.fromStart} from the start; ${s.hashed} bytes hashed)`);
+  };
+
   const files = args.files ?? [];
   if (files.length > 0) {
     for (const file of files) {
       const path = resolve(cwd, file);
       // A symlink the user names is followed anywhere; a FIFO, device, ... is still not read.
-      const report = await parseLogFile(path, { ...options, anySymlink: true }).catch((e: Error) => e);
+      const report = await parseLogFile(path, { ...options, anySymlink: true }, incremental).catch((e: Error) => e);
       if (report instanceof Error) {
         io.log.error(`${file}: ${report.message}`);
         failed += 1;
@@ -97,6 +106,7 @@ export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<numb
       await out.write({ kind: "log", path: file, report });
       io.log.progress(`${++n} files`);
     }
+    readStats();
     return failed > 0 ? 1 : 0;
   }
 
@@ -116,12 +126,13 @@ export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<numb
     if (!cache) return reportForRecord(record, options);
     const found = await cache.lookup(record, options);
     if (found.report) return found.report;
-    const fresh = await reportForRecord(record, options);
+    const fresh = await reportForRecord(record, options, incremental);
     cache.store(found.key, found.inputs, JSON.parse(JSON.stringify(fresh)) as LogReport);
     return fresh;
   };
   const code = await records(report);
   await cache?.save();
+  readStats();
   return code;
 
   async function records(report: (record: RunRecord) => Promise<LogReport>): Promise<number> {
@@ -130,7 +141,7 @@ export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<numb
     const kind = rec.kind;
     try {
       if (kind === "log" && typeof rec.path === "string") {
-        rec.report = await parseLogFile(resolve(cwd, rec.path), options);
+        rec.report = await parseLogFile(resolve(cwd, rec.path), options, incremental);
         notRead(rec, item);
       } else if (kind === undefined || kind === "run") {
         const parsed = RunRecord.safeParse(rec);

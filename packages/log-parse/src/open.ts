@@ -1,3 +1,4 @@
+import type { Stats } from "node:fs";
 import { type FileHandle, lstat, open, realpath, stat } from "node:fs/promises";
 import { FILE_KIND_TEXT, type FileKind, REGULAR_OPEN_FLAGS, fileKind } from "@slurmpipe/core";
 import { dirname, sep } from "node:path";
@@ -19,7 +20,7 @@ import { dirname, sep } from "node:path";
 export type Refusal = FileKind | "symlink_outside" | "unreadable";
 
 export type Opened =
-  | { ok: true; handle: FileHandle; size: number }
+  | { ok: true; handle: FileHandle; size: number; stat: Stats }
   | { ok: false; exists: false; message?: string }
   | { ok: false; exists: true; refused: Refusal; message: string };
 
@@ -78,7 +79,7 @@ export async function openLog(path: string, options: OpenOptions = {}): Promise<
     await handle.close();
     return notRegular(path, now ?? "not_regular");
   }
-  return { ok: true, handle, size: fst.size };
+  return { ok: true, handle, size: fst.size, stat: fst };
 }
 
 /**

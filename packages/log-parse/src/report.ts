@@ -9,7 +9,8 @@ import { gpuRequest } from "./gpus.ts";
 import type { MetricPattern } from "./metrics.ts";
 import { type PatternContext, defaultPatterns, resolveLogPath } from "./paths.ts";
 import { type OpenOptions, type Refusal, openLog } from "./open.ts";
-import { type ScanOptions, scanHandle } from "./scan.ts";
+import type { IncrementalStore, LogChain } from "./incremental.ts";
+import { type ScanOptions, type ScanStats, scanHandle } from "./scan.ts";
 import type { Series } from "./series.ts";
 import { lossTrend } from "./trend.ts";
 
@@ -42,10 +43,11 @@ export function primaryLoss(series: Map<string, Series>): Series | undefined {
 }
 
 /** Parses one log file as its own run (what `log-parse FILE` and the benchmark do). */
-export async function parseLogFile(path: string, options: ReportOptions = {}): Promise<LogReport> {
-  const run = new RunAnalysis({ ...(options.patterns ? { patterns: options.patterns } : {}) });
-  const files: FileEntry[] = [await scanInto(run, path, "log", options, { anySymlink: options.anySymlink === true })];
-  return buildReport(run, files, {}, options);
+export async function parseLogFile(path: string, options: ReportOptions = {}, incremental?: IncrementalStore): Promise<LogReport> {
+  const chain = incremental?.chain(options);
+  const scanned = await scanInto(new RunAnalysis({ ...(options.patterns ? { patterns: options.patterns } : {}) }), path, "log", options, { anySymlink: options.anySymlink === true }, chain);
+  await chain?.save();
+  return buildReport(scanned.run, [scanned.entry], {}, options);
 }
 
 /**
@@ -61,23 +63,29 @@ export function problems(files: readonly FileEntry[] | undefined): { message: st
   return out;
 }
 
-async function scanInto(run: RunAnalysis, path: string, role: string, options: ScanOptions, open: OpenOptions): Promise<FileEntry> {
+/** Scans one log into `run`; with a chain (--state), goes on from where the last run stopped, and the analyzer may be a restored one. */
+async function scanInto(run: RunAnalysis, path: string, role: string, options: ScanOptions, open: OpenOptions, chain?: LogChain): Promise<{ run: RunAnalysis; entry: FileEntry }> {
   const opened = await openLog(path, open);
   if (!opened.ok) {
-    if (!opened.exists) return { path, role, exists: false, ...(opened.message ? { note: opened.message } : {}) };
-    return { path, role, exists: true, refused: opened.refused, note: opened.message };
+    await chain?.skip(path);
+    if (!opened.exists) return { run, entry: { path, role, exists: false, ...(opened.message ? { note: opened.message } : {}) } };
+    return { run, entry: { path, role, exists: true, refused: opened.refused, note: opened.message } };
   }
   try {
-    const stats = await scanHandle(opened.handle, opened.size, run.sink(path), options);
-    return { path, role, exists: true, lines: stats.lines, bytes: stats.bytes, ...(stats.partialLastLine ? { partial_last_line: true } : {}), ...(stats.oversize ? { oversize_lines: stats.oversize } : {}) };
+    let stats: ScanStats;
+    if (chain) ({ run, stats } = await chain.scan(run, path, opened.handle, opened.size, opened.stat, options));
+    else stats = await scanHandle(opened.handle, opened.size, run.sink(path), options);
+    const entry: FileEntry = { path, role, exists: true, lines: stats.lines, bytes: stats.bytes, ...(stats.partialLastLine ? { partial_last_line: true } : {}), ...(stats.oversize ? { oversize_lines: stats.oversize } : {}) };
+    return { run, entry };
   } finally {
     await opened.handle.close();
   }
 }
 
 /** The report for a run record: resolves its log patterns, reads stdout, stderr and metrics.csv. */
-export async function reportForRecord(record: Partial<RunRecord>, options: ReportOptions = {}): Promise<LogReport> {
-  const run = new RunAnalysis({ ...(options.patterns ? { patterns: options.patterns } : {}) });
+export async function reportForRecord(record: Partial<RunRecord>, options: ReportOptions = {}, incremental?: IncrementalStore): Promise<LogReport> {
+  const chain = incremental?.chain(options);
+  let run = new RunAnalysis({ ...(options.patterns ? { patterns: options.patterns } : {}) });
   const files: FileEntry[] = [];
   const logs: { stdout?: string; stderr?: string } = record.logs ?? (record.job ? defaultPatterns(record) : {});
   const seen = new Map<string, FileEntry>();
@@ -90,12 +98,15 @@ export async function reportForRecord(record: Partial<RunRecord>, options: Repor
       again.role = `${again.role}+${role}`; // --output and --error name the same file
       continue;
     }
-    const entry = await scanInto(run, r.path, role, options, { roots: record.dir ? [resolve(record.dir)] : [] } /* as metrics.csv is found */);
+    const scanned = await scanInto(run, r.path, role, options, { roots: record.dir ? [resolve(record.dir)] : [] } /* as metrics.csv is found */, chain);
+    run = scanned.run;
+    const entry = scanned.entry;
     if (r.note) entry.note = entry.note ? `${entry.note}; ${r.note}` : r.note;
     if (r.how === "guessed") entry.guessed = true;
     seen.set(r.path, entry);
     files.push(entry);
   }
+  await chain?.save();
   if (options.csv !== false && record.dir) {
     const csv = await findMetricsCsv(record.dir);
     if (csv) {

@@ -39,6 +39,26 @@ export interface ScanStats {
   partialLastLine: boolean;
 }
 
+/** Where a scan can go on from: a line boundary, with the counts up to it. */
+export interface ResumePoint {
+  offset: number;
+  lines: number;
+  oversize: number;
+}
+
+/** Incremental scans (incremental.ts): start at a resume point, and learn where to start next time. */
+export interface ScanResume {
+  /** Go on from here (the sink must hold the state it had there). */
+  from?: ResumePoint;
+  /**
+   * Called once, after the last whole line and before the unfinished last line (if any) reaches
+   * the sink: the sink's state now is the state at the returned point, where the next run starts
+   * (the unfinished line is read again then, completed). Not called when the file ends inside a
+   * line longer than --max-line-bytes (already scanned in part: no clean point to go on from).
+   */
+  checkpoint?(at: ResumePoint): void;
+}
+
 export interface ScanOptions {
   /**
    * A longer line is scanned in pieces of at most this many bytes (default 1 MiB, at most
@@ -80,16 +100,21 @@ export async function scanFile(path: string, sink: SegmentSink, options: ScanOpt
 }
 
 /** Scans the first `size` bytes of an open file (its size when opened: a growing log is not chased). */
-export async function scanHandle(file: FileHandle, size: number, sink: SegmentSink, options: ScanOptions = {}): Promise<ScanStats> {
+export async function scanHandle(file: FileHandle, size: number, sink: SegmentSink, options: ScanOptions = {}, resume: ScanResume = {}): Promise<ScanStats> {
   const bufSize = options.highWaterMark ?? READ_BYTES;
-  const scanner = new Scanner(sink, options.maxLineBytes ?? 1 << 20);
+  const scanner = new Scanner(sink, options.maxLineBytes ?? 1 << 20, resume);
   // One buffer for the whole file: the scanner copies what it keeps (a carried line).
   const buf = Buffer.allocUnsafe(bufSize);
-  for (let left = size; left > 0; ) {
+  let position = resume.from?.offset ?? 0;
+  for (let left = size - position; left > 0; ) {
+    // Blocks end where a full read's blocks end (multiples of bufSize): where an over-long line
+    // is cut depends on where a read ends, and a resumed scan must cut it as a full one does.
+    const want = Math.min(bufSize - (position % bufSize), left);
     // Every read is awaited, so a signal's JS handler runs between blocks (see README, Signals).
-    const { bytesRead } = await file.read(buf, 0, Math.min(bufSize, left), null);
+    const { bytesRead } = await file.read(buf, 0, want, position);
     if (bytesRead === 0) break;
     left -= bytesRead;
+    position += bytesRead;
     const block = buf.subarray(0, bytesRead);
     // Cut only after a \n: no line straddles two slices of a block, so slicing changes nothing
     // but the size of the strings (a line without \n takes the rest of the block, as before).
@@ -140,9 +165,17 @@ class Scanner {
   constructor(
     private readonly sink: SegmentSink,
     private readonly maxLine: number,
+    private readonly resume: ScanResume = {},
   ) {
     this.pre = sink.prefilter;
     this.raw = typeof sink.rawSegment === "function";
+    const from = resume.from;
+    if (from) {
+      this.stats.lines = from.lines;
+      this.stats.bytes = from.offset;
+      this.stats.oversize = from.oversize;
+      this.lineNo = from.lines + 1;
+    }
   }
 
   chunk(piece: Buffer): void {
@@ -267,6 +300,7 @@ class Scanner {
 
   end(): ScanStats {
     const { stats, sink } = this;
+    if (!this.continuing) this.resume.checkpoint?.({ offset: stats.bytes - this.carryBytes, lines: stats.lines, oversize: stats.oversize });
     const tail = Buffer.concat(this.carry);
     const pre = this.pre;
     if (tail.length > 0) {

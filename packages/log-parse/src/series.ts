@@ -84,6 +84,8 @@ class Sample {
         j += 1;
       } else this.raw.delete(seq);
     }
+    // Unused entries are zeros: a --state snapshot keeps a typed array only up to its last non-zero byte.
+    for (const a of [this.step, this.value, this.seq]) a.fill(0, j, this.length);
     this.length = j;
   }
 }

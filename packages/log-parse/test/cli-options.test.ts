@@ -13,6 +13,8 @@ const defaults: LogParseCliArgs = {
   "min-step-seconds": 0.1,
   "max-line-bytes": 1048576,
   strict: false,
+  quiet: false,
+  verbose: false,
 };
 
 describe("log-parse optionsFromArgs", () => {

@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// Bench 8: a cron tick with `log-parse --state` over a sweep whose logs total >= BENCH_TICK_GB GB
+// (default 2): BENCH_TICK_RUNS (216) runs, each with a stdout log of one format mix (gen-log.mjs;
+// the mixes in turn) and a small stderr log (warnings). A first `log-parse --state DIR` reads
+// everything; then 1% more is appended to every stdout (the logs' own continuation) and a line to
+// every stderr, and the next `log-parse --state DIR` (the incremental tick) is timed against the
+// first. Its reports must equal those of a `log-parse` without --state on the same logs (checked
+// here). Logs are generated into a scratch dir (BENCH_TMP; removed unless BENCH_KEEP=1).
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MIXES, generateLog } from "./gen-log.mjs";
+import { cleanup, finish, log, printTable, scratch, setting, timedCli } from "./lib.mjs";
+
+const RUNS = Number(setting("BENCH_TICK_RUNS", 216));
+const GB = Number(setting("BENCH_TICK_GB", 2));
+const cache = setting("BENCH_CACHE", join(tmpdir(), "slurmpipe-bench-cache"));
+mkdirSync(cache, { recursive: true });
+const mixes = Object.keys(MIXES);
+const perRun = Math.ceil((GB * 1e9) / RUNS);
+const appendBytes = Math.ceil(perRun / 100);
+
+// One source log per mix, long enough for a run's log and its 1% continuation.
+const sources = {};
+const sourceMb = Math.ceil((perRun + appendBytes) / 2 ** 20) + 1;
+for (const mix of mixes) {
+  const file = join(cache, `tick-${mix}-${sourceMb}MB.log`);
+  if (!existsSync(file)) {
+    log(`generating ${file}`);
+    generateLog(`${file}.partial`, sourceMb, mix);
+    renameSync(`${file}.partial`, file);
+  }
+  sources[mix] = file;
+}
+/** Bytes [from, to) of a file. */
+function bytesOf(file, from, to) {
+  const buf = Buffer.alloc(to - from);
+  const fd = openSync(file, "r");
+  readSync(fd, buf, 0, buf.length, from);
+  closeSync(fd);
+  return buf;
+}
+
+const dir = scratch("cron-tick");
+const state = join(dir, "state");
+const records = [];
+log(`writing ${RUNS} runs x ${(perRun / 1e6).toFixed(1)} MB into ${dir}`);
+for (let i = 0; i < RUNS; i++) {
+  const mix = mixes[i % mixes.length];
+  // Each run starts at another offset of its source (a line start), so the logs differ.
+  const start = i % 7 === 0 ? 0 : bytesOf(sources[mix], 0, 65536).indexOf(10, (i * 997) % 60000) + 1;
+  const out = join(dir, `run${i}.out`);
+  const err = join(dir, `run${i}.err`);
+  writeFileSync(out, bytesOf(sources[mix], start, start + perRun));
+  writeFileSync(err, "/usr/lib/python3/dist-packages/torch/nn/modules/module.py:1: UserWarning: TypedStorage is deprecated.\n");
+  records.push({ kind: "run", id: `r${i}`, name: `run${i}`, logs: { stdout: out, stderr: err }, state: { state: "RUNNING", category: "active", terminal: false }, _src: { mix, start } });
+}
+const input = join(dir, "runs.ndjson");
+writeFileSync(input, `${records.map(({ _src, ...r }) => JSON.stringify(r)).join("\n")}\n`);
+const total = () => records.reduce((a, r) => a + statSync(r.logs.stdout).size + statSync(r.logs.stderr).size, 0);
+const before = total();
+
+const READ = /state: read (\d+) bytes of (\d+) in (\d+) logs \((\d+) went on from their state, (\d+) from the start; (\d+) bytes hashed\)/;
+const read = (r) => {
+  const m = READ.exec(r.stderr);
+  return m ? { bytes: Number(m[1]), resumed: Number(m[4]), fromStart: Number(m[5]) } : { bytes: Number.NaN, resumed: 0, fromStart: 0 };
+};
+log(`${RUNS} runs, ${(before / 1e9).toFixed(2)} GB of logs: first log-parse --state`);
+const first = await timedCli("log-parse", ["--state", state, "-v"], { stdin: input, stdout: join(dir, "first.ndjson") });
+// 1% more: each stdout's own continuation (cut anywhere, so most logs now end mid-line), a line on stderr.
+for (const r of records) {
+  const out = r.logs.stdout;
+  const at = r._src.start + statSync(out).size;
+  appendFileSync(out, bytesOf(sources[r._src.mix], at, at + appendBytes));
+  appendFileSync(r.logs.stderr, "/usr/lib/python3/dist-packages/torch/optim/lr_scheduler.py:1: UserWarning: step() before optimizer.step()\n");
+}
+const after = total();
+log(`appended ${((after - before) / 1e6).toFixed(1)} MB: incremental tick, then a full parse without --state`);
+const tick = await timedCli("log-parse", ["--state", state, "-v"], { stdin: input, stdout: join(dir, "tick.ndjson") });
+const full = await timedCli("log-parse", [], { stdin: input, stdout: join(dir, "full.ndjson") });
+const reports = (f) => readFileSync(join(dir, f), "utf8").trim().split("\n").map((l) => JSON.stringify(JSON.parse(l).report));
+const a = reports("tick.ndjson");
+const b = reports("full.ndjson");
+const equal = a.length === b.length && a.every((x, i) => x === b[i]);
+const diff = a.findIndex((x, i) => x !== b[i]);
+const scans = join(state, "log-parse", "scans");
+const stateMb = readdirSync(scans).reduce((n, f) => n + statSync(join(scans, f)).size, 0) / 1e6;
+const t = read(tick);
+const f1 = read(first);
+const missed = printTable(`8. cron tick: log-parse --state over ${RUNS} runs, ${(before / 1e9).toFixed(2)} GB of logs, after 1% was appended`, [
+  { metric: "incremental tick wall s vs the first (full) parse", slurmpipe: tick.wall, baseline: first.wall, ratio: tick.wall / first.wall, target: "< 5%", pass: tick.wall / first.wall < 0.05 },
+  { metric: "incremental tick wall s vs log-parse without --state", slurmpipe: tick.wall, baseline: full.wall, ratio: tick.wall / full.wall },
+  { metric: "log bytes read: tick vs first parse", slurmpipe: t.bytes, baseline: f1.bytes, ratio: t.bytes / f1.bytes },
+  { metric: "logs gone on from their state / read from the start", slurmpipe: t.resumed, baseline: t.fromStart },
+  { metric: "reports equal to a full parse (records)", slurmpipe: equal ? a.length : diff, baseline: b.length, target: "all", pass: equal },
+  { metric: "peak RSS MB: tick vs first parse", slurmpipe: tick.rssMb, baseline: first.rssMb, ratio: tick.rssMb / first.rssMb },
+], [
+  `logs: ${RUNS} stdout logs (mixes ${mixes.join(", ")} in turn, ${(perRun / 1e6).toFixed(1)} MB each) + ${RUNS} small stderr logs; appended ${((after - before) / 1e6).toFixed(1)} MB (${(((after - before) / before) * 100).toFixed(2)}%)`,
+  `first: \`log-parse --state DIR -v < runs.ndjson\` (${first.wall.toFixed(2)} s, ${(before / 2 ** 20 / first.wall).toFixed(1)} MiB/s); tick: the same command after the append; full: without --state`,
+  `state kept: ${stateMb.toFixed(1)} MB in ${readdirSync(scans).length} files under DIR/log-parse/scans/`,
+  "records are RUNNING, so the report cache (reports.json) never serves them: the tick's cost is the incremental read",
+]);
+cleanup(dir);
+finish(missed);

@@ -1,0 +1,247 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { Stats } from "node:fs";
+import { type FileHandle, mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { FileSink, RunAnalysis } from "./analyzer.ts";
+import type { ResumePoint, ScanOptions, ScanStats } from "./scan.ts";
+import { scanHandle } from "./scan.ts";
+import { NotSnapshottable, catalogue, restore, snapshot } from "./snapshot.ts";
+
+/**
+ * `--state DIR`, per log: where the last run stopped and what the analyzer knew there, so the next
+ * run reads only the bytes appended since. One file per record's chain of logs (stdout, then
+ * stderr), DIR/log-parse/scans/<sha256 of the first log's path and the scan options>.json:
+ * per log its identity (device, inode, size, mtime, sha256 of the first and of the last HASH_BYTES
+ * before the stop offset), the stop offset (a line boundary: an unfinished last line is read
+ * again next time, completed) and the analyzer's state there (snapshot.ts).
+ *
+ * A log goes on from its offset when it is the same file (device and inode), at least that long,
+ * and both hashes match; otherwise (it shrank, was replaced, a requeue truncated and rewrote it)
+ * it is read from the start. The logs of a chain share one analyzer, so a log after one that
+ * changed is read from the start too (its state included what came before it). A state file that
+ * cannot be read or restored is a warning and a full read, never an error.
+ */
+const VERSION = 1;
+const HASH_BYTES = 4096;
+
+interface LogState {
+  path: string;
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  at: ResumePoint;
+  head: string;
+  tail: string;
+  snap: unknown;
+}
+
+type Position = LogState | { path: string; none: true };
+
+interface ChainFile {
+  v: number;
+  fp: string;
+  logs: Position[];
+}
+
+export interface IncrementalStats {
+  logs: number;
+  resumed: number;
+  fromStart: number;
+  /** Bytes read by the scans (from the offset they went on from). */
+  scanned: number;
+  /** Bytes read to check the hashes. */
+  hashed: number;
+  /** Bytes of the logs (their size). */
+  total: number;
+}
+
+/** The classes a snapshot may hold, from a fresh analyzer; and a fingerprint of their shape, so a state written by another build is not restored. */
+function classesAndFingerprint(): { classes: Map<string, object>; fp: string } {
+  const run = new RunAnalysis();
+  const sink = run.sink("x");
+  run.metric("loss", 1, "1", 1, "x", 1);
+  const classes = catalogue([run, sink, FileSink.prototype]);
+  const shape = JSON.stringify(snapshot({ run, sink }, classes), (_k, v) => (typeof v === "number" || typeof v === "string" ? 0 : v));
+  const fp = createHash("sha256").update(`${VERSION}\n${[...classes.keys()].sort().join(",")}\n${shape}`).digest("hex").slice(0, 16);
+  return { classes, fp };
+}
+
+export class IncrementalStore {
+  readonly stats: IncrementalStats = { logs: 0, resumed: 0, fromStart: 0, scanned: 0, hashed: 0, total: 0 };
+  private readonly dir: string;
+  private readonly known = classesAndFingerprint();
+
+  constructor(
+    stateDir: string,
+    readonly warn: (message: string) => void,
+  ) {
+    this.dir = join(resolve(stateDir), "log-parse", "scans");
+  }
+
+  /** One record's logs, scanned in order into one analyzer. */
+  chain(options: ScanOptions & { patterns?: readonly { name: string; re: RegExp }[] }): LogChain {
+    const opts = JSON.stringify({ maxLineBytes: options.maxLineBytes, highWaterMark: options.highWaterMark, patterns: (options.patterns ?? []).map((p) => [p.name, p.re.source, p.re.flags]) });
+    return new LogChain(this, opts);
+  }
+
+  fileFor(firstPath: string, opts: string): string {
+    return join(this.dir, `${createHash("sha256").update(`${firstPath}\n${opts}`).digest("hex")}.json`);
+  }
+
+  async load(file: string): Promise<ChainFile | undefined> {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch {
+      return undefined;
+    }
+    try {
+      const data = JSON.parse(text) as ChainFile;
+      if (data.v !== VERSION || data.fp !== this.known.fp || !Array.isArray(data.logs)) return undefined; // another build: read again
+      return data;
+    } catch (e) {
+      this.warn(`${file}: not readable (${(e as Error).message}); the logs are read from the start`);
+      return undefined;
+    }
+  }
+
+  /** Atomically (a temporary file renamed over it), owner only: snapshots quote log lines. Not fsynced: a lost state costs a full read. */
+  async save(file: string, data: ChainFile): Promise<void> {
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+    try {
+      await writeFile(tmp, JSON.stringify(data), { mode: 0o600 });
+      await rename(tmp, file);
+    } catch (e) {
+      await unlink(tmp).catch(() => {});
+      this.warn(`${file}: not written (${(e as Error).message}); the next run reads these logs from the start`);
+    }
+  }
+
+  get classes(): Map<string, object> {
+    return this.known.classes;
+  }
+
+  get fingerprint(): string {
+    return this.known.fp;
+  }
+}
+
+async function windowHash(handle: FileHandle, from: number, to: number, stats: IncrementalStats): Promise<string> {
+  const buf = Buffer.alloc(Math.max(0, to - from));
+  let got = 0;
+  while (got < buf.length) {
+    const { bytesRead } = await handle.read(buf, got, buf.length - got, from + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  stats.hashed += got;
+  return createHash("sha256").update(buf.subarray(0, got)).digest("base64");
+}
+
+const hashes = async (handle: FileHandle, at: number, stats: IncrementalStats, head = true) => ({
+  head: head ? await windowHash(handle, 0, Math.min(HASH_BYTES, at), stats) : "",
+  tail: await windowHash(handle, Math.max(0, at - HASH_BYTES), at, stats),
+});
+
+export class LogChain {
+  private stored: ChainFile | undefined;
+  private file: string | undefined;
+  private readonly next: Position[] = [];
+  /** Every log so far went on from its state and had not changed: the next one may go on from its own. */
+  private clean = true;
+  private changed = false;
+
+  constructor(
+    private readonly store: IncrementalStore,
+    private readonly opts: string,
+  ) {}
+
+  private async begin(path: string): Promise<Position | undefined> {
+    if (this.file === undefined) {
+      this.file = this.store.fileFor(path, this.opts);
+      this.stored = await this.store.load(this.file);
+      if (!this.stored) this.changed = true;
+    }
+    return this.stored?.logs[this.next.length];
+  }
+
+  /** A log that was not scanned (missing, refused): later logs cannot go on from a state that assumed it. */
+  async skip(path: string): Promise<void> {
+    const stored = await this.begin(path);
+    if (!stored || stored.path !== path || !("none" in stored)) {
+      this.clean = false;
+      this.changed = true;
+    }
+    this.next.push({ path, none: true });
+  }
+
+  /**
+   * Scans `handle` (up to `size`) into `run`, or goes on from this log's state; returns the
+   * analyzer to continue with (a restored one replaces `run`) and the scan's counts.
+   */
+  async scan(run: RunAnalysis, path: string, handle: FileHandle, size: number, st: Stats, options: ScanOptions): Promise<{ run: RunAnalysis; stats: ScanStats }> {
+    const { stats: counters, classes } = this.store;
+    const stored = await this.begin(path);
+    counters.logs += 1;
+    counters.total += size;
+    let sink: FileSink | undefined;
+    let from: ResumePoint | undefined;
+    if (this.clean && stored && !("none" in stored) && stored.path === path && stored.dev === st.dev && stored.ino === st.ino && size >= stored.at.offset) {
+      const h = await hashes(handle, stored.at.offset, counters);
+      if (h.head === stored.head && h.tail === stored.tail) {
+        try {
+          const back = restore(stored.snap as never, classes) as { run: RunAnalysis; sink: FileSink };
+          if (!(back.run instanceof RunAnalysis) || !(back.sink instanceof FileSink)) throw new Error("not an analyzer");
+          ({ run, sink } = back);
+          from = stored.at;
+        } catch (e) {
+          this.store.warn(`${this.file}: the state of ${path} cannot be restored (${(e as Error).message}); read from the start`);
+        }
+      }
+    }
+    const unchanged = from !== undefined && stored !== undefined && !("none" in stored) && stored.size === size && stored.mtimeMs === st.mtimeMs;
+    if (!unchanged) {
+      this.clean = false;
+      this.changed = true;
+    }
+    if (from) counters.resumed += 1;
+    else counters.fromStart += 1;
+    sink ??= run.sink(path);
+    counters.scanned += size - (from?.offset ?? 0);
+    let taken: { at: ResumePoint; snap: unknown } | undefined;
+    let why: string | undefined;
+    const liveRun = run;
+    const liveSink = sink;
+    const stats = await scanHandle(handle, size, sink, options, {
+      ...(from ? { from } : {}),
+      checkpoint: (at) => {
+        try {
+          taken = { at, snap: snapshot({ run: liveRun, sink: liveSink }, classes) };
+        } catch (e) {
+          if (!(e instanceof NotSnapshottable)) throw e;
+          why = e.message;
+        }
+      },
+    });
+    if (taken) {
+      let h: { head: string; tail: string };
+      if (unchanged && stored && !("none" in stored)) h = stored;
+      else if (from && stored && !("none" in stored) && from.offset >= HASH_BYTES) h = { head: stored.head, tail: (await hashes(handle, taken.at.offset, counters, false)).tail }; // the head was checked above
+      else h = await hashes(handle, taken.at.offset, counters);
+      this.next.push({ path, dev: st.dev, ino: st.ino, size, mtimeMs: st.mtimeMs, at: taken.at, head: h.head, tail: h.tail, snap: taken.snap });
+    } else {
+      if (why) this.store.warn(`${path}: the analyzer holds ${why}, which --state cannot keep; this log is read from the start each time`);
+      this.next.push({ path, none: true });
+      this.changed = true;
+    }
+    return { run, stats };
+  }
+
+  /** Writes the chain's state when anything changed. */
+  async save(): Promise<void> {
+    if (this.file === undefined || !this.changed) return;
+    await this.store.save(this.file, { v: VERSION, fp: this.store.fingerprint, logs: this.next });
+  }
+}
