@@ -83,10 +83,10 @@ describeSlurm("archive against the real local Slurm", () => {
     expect(packed.exitCode).toBe(0);
     const recs = records(packed.stdout);
     const entries = recs.filter((r) => r.kind === "archive-entry");
-    // 3 runs x (checkpoint, metrics.csv, stdout log, stderr log) + the consolidated dataset (2 files).
-    expect(entries).toHaveLength(14);
+    // 3 runs x (checkpoint, metrics.csv, stdout log, stderr log) + the consolidated dataset (3 files: NDJSON, CSV, Parquet).
+    expect(entries).toHaveLength(15);
     const summary = recs.at(-1)!;
-    expect(summary).toMatchObject({ kind: "archive-summary", format: "tar.gz", files: 14 });
+    expect(summary).toMatchObject({ kind: "archive-summary", format: "tar.gz", files: 15 });
     const tarball = String(summary.archive);
     expect(tarball).toBe(join(out, "sp-archive-it-20250601T120000Z.tar.gz"));
     for (const r of runs) {
@@ -117,7 +117,7 @@ describeSlurm("archive against the real local Slurm", () => {
     const csv = readFileSync(join(to, "metrics.csv"), "utf8").trim().split("\n");
     expect(csv[0]).toBe("run_id,name,variant,lr,step,epoch,train_loss,val_loss");
     expect(csv).toHaveLength(1 + 3 * 2);
-    expect(readdirSync(to).sort()).toEqual(["metrics.csv", "metrics.ndjson", "runs"]);
+    expect(readdirSync(to).sort()).toEqual(["metrics.csv", "metrics.ndjson", "metrics.parquet", "runs"]);
 
     // One checkpoint alone, into an empty directory.
     const single = await runCli("archive", ["--restore", tarball, "--to", join(root, "single"), "--only", "runs/lr0.4/checkpoints/model.ckpt"]);

@@ -175,9 +175,10 @@ export async function pack(runs: RunInput[], options: PackOptions, ctx: PackCont
       if (sources.some(hasMetrics)) {
         const nd = join(tmp, "metrics.ndjson");
         const csv = join(tmp, "metrics.csv");
-        const result = await writeDataset(sources, nd, csv);
+        const parquet = join(tmp, "metrics.parquet");
+        const result = await writeDataset(sources, { ndjson: nd, csv, parquet });
         for (const p of result.problems) await emitProblem(p);
-        for (const path of [nd, csv]) {
+        for (const path of result.parquet ? [nd, csv, parquet] : [nd, csv]) {
           const st = await stat(path);
           const archivePath = path.split("/").pop()!;
           await record(await storeFile(sink, { source: path, readFrom: path, path: archivePath, role: "metrics", size: st.size, mtimeMs: options.now.getTime(), mode: 0o644, declared: false }, false, options.level, false));

@@ -160,11 +160,11 @@ describe("the dataset carries the params each attempt ran with", () => {
     const r = await archive({ now: NOW, state: ".slurmpipe", stateGiven: false }, { cwd: s.root, input: s.input(s.first, s.final) });
     expect(r.code).toBe(0);
     expect(csvOf(s.root)).toEqual([
-      "run_id,name,variant,attempt,lr,seed,params_changed,param_changes,step,train_loss",
-      "run-b,lr0.2,,1,0.2,1,false,,0,2.5",
-      "run-b,lr0.2,,1,0.2,1,false,,10,2.1",
-      "run-b,lr0.2,,2,0.1,1,true,lr=0.1 (sweep: 0.2),0,2.4",
-      "run-b,lr0.2,,2,0.1,1,true,lr=0.1 (sweep: 0.2),10,1.9",
+      "run_id,name,variant,attempt,state,lr,seed,params_changed,param_changes,step,train_loss",
+      "run-b,lr0.2,,1,FAILED,0.2,1,false,,0,2.5",
+      "run-b,lr0.2,,1,FAILED,0.2,1,false,,10,2.1",
+      "run-b,lr0.2,,2,COMPLETED,0.1,1,true,lr=0.1 (sweep: 0.2),0,2.4",
+      "run-b,lr0.2,,2,COMPLETED,0.1,1,true,lr=0.1 (sweep: 0.2),10,1.9",
     ]);
     const nd = ndjsonOf(s.root);
     expect(nd[0]).toMatchObject({ run_id: "run-b", attempt: 1, job_id: "200", params: { lr: 0.2, seed: 1 }, params_changed: false, param_changes: [], step: 0 });
@@ -179,7 +179,7 @@ describe("the dataset carries the params each attempt ran with", () => {
     const parsed = { ...s.final, job, outputs: [], report: { series: { train_loss: [{ step: 5, value: 1.5 }] } } };
     const r = await archive({ now: NOW, state: ".slurmpipe", stateGiven: false }, { cwd: s.root, input: s.input(parsed) });
     expect(r.code).toBe(0);
-    expect(csvOf(s.root).slice(1)).toEqual(["run-b,lr0.2,,2,0.1,1,true,lr=0.1 (sweep: 0.2),5,1.5"]);
+    expect(csvOf(s.root).slice(1)).toEqual(["run-b,lr0.2,,2,COMPLETED,0.1,1,true,lr=0.1 (sweep: 0.2),5,1.5"]);
     const logs = manifestOf(archiveDir(s.root)).filter((e) => e.role === "log");
     expect(logs.map((e) => e.attempt).sort()).toEqual([1, 2, 2]);
   });
@@ -194,12 +194,13 @@ describe("the dataset carries the params each attempt ran with", () => {
     utimesSync(join(dir, "metrics.csv"), at(T2, 60), at(T2, 60));
     const r = await archive({ now: NOW, state: ".slurmpipe", stateGiven: false }, { cwd: s.root, input: s.input(s.final) });
     expect(r.code).toBe(0);
-    expect(csvOf(s.root).slice(1)).toEqual(["run-b,lr0.2,,1,0.2,1,false,,0,2.5", "run-b,lr0.2,,1,0.2,1,false,,10,2.1", "run-b,lr0.2,,2,0.1,1,true,lr=0.1 (sweep: 0.2),0,2.4"]);
+    // Attempt 1's record is the ledger's (no state known), attempt 2's the input's.
+    expect(csvOf(s.root).slice(1)).toEqual(["run-b,lr0.2,,1,,0.2,1,false,,0,2.5", "run-b,lr0.2,,1,,0.2,1,false,,10,2.1", "run-b,lr0.2,,2,COMPLETED,0.1,1,true,lr=0.1 (sweep: 0.2),0,2.4"]);
   });
 
-  test("records without attempts or sweep params keep the columns they had", async () => {
+  test("records without attempts, sweep params or a state keep the columns they had", async () => {
     const s = makeRetriedRun({ ledger: false });
-    const { job: _job, sweep_params: _sweep, ...plain } = s.final;
+    const { job: _job, sweep_params: _sweep, state: _state, ...plain } = s.final;
     const r = await archive({ now: NOW }, { cwd: s.root, input: s.input(plain) });
     expect(r.code).toBe(0);
     expect(csvOf(s.root)[0]).toBe("run_id,name,variant,lr,seed,step,train_loss");

@@ -47,7 +47,7 @@ describe("creating an archive: links and special files are never read blindly", 
     expect(r.code).toBe(1);
     expect(checks(r.records)).toContainEqual(expect.objectContaining({ problem: "link_outside", severity: "error", path: join(root, "logs/train.log") }));
     expect(r.stderr).toMatch(/logs\/train\.log.*symbolic link.*id_rsa.*not followed/);
-    expect(paths(r.records)).toEqual(["runs/r1/checkpoints/epoch3.ckpt", "runs/r1/metrics.csv", "metrics.ndjson", "metrics.csv"]);
+    expect(paths(r.records)).toEqual(["runs/r1/checkpoints/epoch3.ckpt", "runs/r1/metrics.csv", "metrics.ndjson", "metrics.csv", "metrics.parquet"]);
     expect(everything(String(r.records.at(-1)!.archive))).not.toContain("OPENSSH");
   });
 

@@ -33,6 +33,7 @@ describe("pack a directory archive", () => {
     expect(paths).toEqual([
       "metrics.csv",
       "metrics.ndjson",
+      "metrics.parquet",
       "runs/lr0.1/_logs/lr0.1-100.out",
       "runs/lr0.1/checkpoints/model.ckpt",
       "runs/lr0.1/hparams.yaml",
@@ -118,7 +119,7 @@ describe("pack a directory archive", () => {
     expect(r.stderr).toMatch(/stdin:3: field "name"/);
     expect(r.stderr).toMatch(/stdin:4: not JSON/);
     expect(r.stderr).not.toMatch(/stdin:5/);
-    expect(entries(r.records).length).toBe(10);
+    expect(entries(r.records).length).toBe(11);
   });
 });
 
@@ -186,7 +187,7 @@ describe("metrics dataset", () => {
     expect(nd[0]).toEqual({ run_id: "id-a", name: "lr0.1", variant: "S-core", params: records[0]!.params, step: 10, metrics: { epoch: 0, train_loss: 1.9, val_loss: 1.4 } });
     expect(nd[2]).toMatchObject({ run_id: "id-b", metrics: { train_loss: null }, nonfinite: { train_loss: "nan" } });
     expect(r.records).toContainEqual(expect.objectContaining({ kind: "archive-check", problem: "nonfinite_metric", run_id: "id-b" }));
-    expect(entries(r.records).filter((e) => e.role === "metrics" && e.run_id === undefined).map((e) => e.path)).toEqual(["metrics.ndjson", "metrics.csv"]);
+    expect(entries(r.records).filter((e) => e.role === "metrics" && e.run_id === undefined).map((e) => e.path)).toEqual(["metrics.ndjson", "metrics.csv", "metrics.parquet"]);
   });
 
   test("log-parse series are used when a run has no metrics.csv; a param named like a metric is prefixed", async () => {
@@ -219,7 +220,7 @@ describe("--verify", () => {
     const { root, archivePath } = await packed();
     const v = await archive({ verify: archivePath }, { cwd: root });
     expect(v.code).toBe(0);
-    expect(v.records.at(-1)).toMatchObject({ kind: "archive-verify-summary", ok: true, files: 10, failed: 0 });
+    expect(v.records.at(-1)).toMatchObject({ kind: "archive-verify-summary", ok: true, files: 11, failed: 0 });
     expect(v.records.filter((x) => x.kind === "archive-verify").every((x) => x.ok === true)).toBe(true);
   });
 
@@ -277,13 +278,13 @@ describe("--restore", () => {
       expect(v.code).toBe(0);
       const to = join(root, "restored");
       const back = await archive({ restore: archivePath, to }, { cwd: root });
-      expect(back.stderr).toBe(`archive: restored 10 file(s) to ${to}\n`);
+      expect(back.stderr).toBe(`archive: restored 11 file(s) to ${to}\n`);
       expect(back.code).toBe(0);
       for (const e of originals) {
         const restored = join(to, String(e.path));
         expect(fileSha(restored)).toBe(fileSha(String(e.source)));
       }
-      expect(readdirSync(to).sort()).toEqual(["metrics.csv", "metrics.ndjson", "runs"]);
+      expect(readdirSync(to).sort()).toEqual(["metrics.csv", "metrics.ndjson", "metrics.parquet", "runs"]);
     });
   }
 
@@ -321,7 +322,7 @@ describe("--restore", () => {
     const failed = back.records.filter((x) => x.ok === false && x.problem !== "not_restored");
     expect(failed.map((x) => x.path)).toEqual(["runs/lr0.1/checkpoints/model.ckpt"]);
     // All or nothing: the good files are not written either, and --to is not even created.
-    expect(back.records.filter((x) => x.problem === "not_restored")).toHaveLength(9);
+    expect(back.records.filter((x) => x.problem === "not_restored")).toHaveLength(10);
     expect(existsSync(to)).toBe(false);
   });
 });
@@ -342,7 +343,7 @@ describe("incremental and prune", () => {
     expect(byPath.get("runs/lr0.1/metrics.csv")!.unchanged_from).toBeUndefined();
     expect(byPath.get("runs/lr0.1/checkpoints/model.ckpt")).toMatchObject({ unchanged_from: ARCHIVE, stored_as: "runs/lr0.1/checkpoints/model.ckpt.gz" });
     expect(byPath.get("runs/lr0.2/hparams.yaml")).toMatchObject({ unchanged_from: ARCHIVE }); // hashed: same content
-    expect(second.records.at(-1)).toMatchObject({ unchanged: 7, stored: 3, incremental_from: join(root, "archives", ARCHIVE) });
+    expect(second.records.at(-1)).toMatchObject({ unchanged: 7, stored: 4, incremental_from: join(root, "archives", ARCHIVE) });
     const secondPath = String(second.records.at(-1)!.archive);
     expect(existsSync(join(secondPath, "runs/lr0.1/checkpoints/model.ckpt.gz"))).toBe(false);
 
@@ -460,6 +461,6 @@ describe("stdout closed early (archive | head -1)", () => {
     expect(code).toBe(0);
     const v = await archive({ verify: join(root, "archives", ARCHIVE) }, { cwd: root });
     expect(v.code).toBe(0);
-    expect(v.records.at(-1)).toMatchObject({ ok: true, files: 10 });
+    expect(v.records.at(-1)).toMatchObject({ ok: true, files: 11 });
   });
 });

@@ -1,7 +1,9 @@
 import { constants } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
+import { compareConfigurations } from "./compare.ts";
 import { formatNumber, slug } from "./format.ts";
+import { compareSvg } from "./svg/compare.ts";
 import { type Curve, type LogMode, colorBySvg, overviewSvg, runPlotSvg } from "./svg/plot.ts";
 import type { Grouped, RunView } from "./view.ts";
 
@@ -20,7 +22,7 @@ export interface PlotSet {
   /** Run id -> link relative to the markdown. */
   runs: Map<string, string>;
   /** Group name -> overview links. */
-  groups: Map<string, { overview: string; colorBy?: string }>;
+  groups: Map<string, { overview: string; colorBy?: string; compare?: string }>;
 }
 
 export function curveOf(view: RunView): Curve | undefined {
@@ -61,7 +63,13 @@ export function buildPlots(groups: readonly Grouped[], options: PlotOptions): Pl
     const title = group.name ? `${group.name}: loss per run` : "Loss per run";
     const overview = join(options.dir, `overview-${groupSlug}.svg`);
     set.files.set(overview, overviewSvg(curves, { title, logY }));
-    const links: { overview: string; colorBy?: string } = { overview: link(overview) };
+    const links: { overview: string; colorBy?: string; compare?: string } = { overview: link(overview) };
+    const comparison = compareConfigurations(group.runs);
+    if (comparison) {
+      const file = join(options.dir, `compare-${groupSlug}.svg`);
+      set.files.set(file, compareSvg(comparison, { title: `${group.name ? `${group.name}: ` : ""}loss by configuration (seeds: mean, min-max band)`, logY }));
+      links.compare = link(file);
+    }
     if (options.colorBy) {
       const file = join(options.dir, `overview-${groupSlug}-by-${slug(options.colorBy)}.svg`);
       const t = `${group.name ? `${group.name}: ` : ""}loss by ${options.colorBy}`;

@@ -1,7 +1,9 @@
 import { type Failure, describeParamChanges } from "@slurmpipe/core";
-import { codeSpan, formatBytes, formatElapsed, formatTime, linkTarget, mdCell, mdText, percent } from "./format.ts";
+import { compareConfigurations } from "./compare.ts";
+import { codeSpan, formatBytes, formatElapsed, formatNumber, formatTime, linkTarget, mdCell, mdText, percent } from "./format.ts";
 import type { PlotSet } from "./plots.ts";
 import { type RerunGroup, rerunMarkdown } from "./rerun.ts";
+import { finalText } from "./svg/compare.ts";
 import { ACTIVE_STATUSES, STATUSES, type Status, isFailed, isFinished } from "./status.ts";
 import { type Grouped, type RunView, describeBlockers } from "./view.ts";
 
@@ -140,6 +142,21 @@ function* blockedRuns(views: readonly RunView[]): Generator<string> {
   yield "";
 }
 
+/** The final loss per configuration (seeds folded: mean ± std), best first marked; nothing without seeds to fold. */
+function* configurationTable(runs: readonly RunView[]): Generator<string> {
+  const comparison = compareConfigurations(runs);
+  if (!comparison) return;
+  yield "| Configuration | Seeds | Final loss (mean ± std) | Min | Max | Best |";
+  yield "|---|---|---|---|---|---|";
+  for (const c of comparison.configurations) {
+    const mark = c.best ? "**best**" : (c.why ?? EMPTY);
+    const cell = c.best ? `**${finalText(c)}**` : finalText(c);
+    const n = c.final && c.final.n < c.seeds.length ? `${c.seeds.length} (${c.final.n} with a final loss)` : String(c.seeds.length);
+    yield `| ${mdCell(c.label, 160)} | ${n} | ${cell} | ${c.final ? formatNumber(c.final.min) : EMPTY} | ${c.final ? formatNumber(c.final.max) : EMPTY} | ${mark} |`;
+  }
+  yield "";
+}
+
 function* runTables(groups: readonly Grouped[], plots: PlotSet | undefined): Generator<string> {
   yield "## Runs";
   yield "";
@@ -160,7 +177,12 @@ function* runTables(groups: readonly Grouped[], plots: PlotSet | undefined): Gen
         yield `[Loss curves coloured by parameter](${linkTarget(links.colorBy)})`;
         yield "";
       }
+      if (links.compare) {
+        yield `![Loss by configuration${group.name ? `, ${mdText(group.name)}` : ""}](${linkTarget(links.compare)})`;
+        yield "";
+      }
     }
+    yield* configurationTable(group.runs);
     yield "| Run | Status | Job ID | Started | Completed | Elapsed | Loss trend | Notes |";
     yield "|---|---|---|---|---|---|---|---|";
     for (const r of group.runs) {

@@ -4,7 +4,10 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
+import { compareConfigurations } from "../src/compare.ts";
+import { compareSvg } from "../src/svg/compare.ts";
 import { overviewSvg, runPlotSvg } from "../src/svg/plot.ts";
+import type { RunView } from "../src/view.ts";
 
 /**
  * Renders the SVGs in a real browser. Needs Debian's chromium (`apt-get install -y chromium`);
@@ -19,6 +22,8 @@ async function findChromium(): Promise<string | undefined> {
 }
 
 const chromium = await findChromium();
+// scripts/test-all installs chromium, so CI runs these tests: there, a missing chromium is a failure, not a skip.
+if (!chromium && process.env.CI === "true") throw new Error("no chromium on PATH in CI: scripts/test-all installs it (apt-get install chromium)");
 if (!chromium) process.stderr.write("skipping headless-chromium SVG rendering tests: no chromium on PATH (apt-get install -y chromium)\n");
 
 async function screenshot(svgPath: string, width: number, height: number): Promise<PNG> {
@@ -30,6 +35,7 @@ async function screenshot(svgPath: string, width: number, height: number): Promi
       "--headless",
       "--no-sandbox",
       "--disable-gpu",
+      "--disable-quic",
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
@@ -78,5 +84,23 @@ describe.skipIf(!chromium)("SVGs render in headless chromium", () => {
     const stats = ink(await screenshot(path, 1200, 1400));
     expect(stats.nonWhite / stats.total).toBeGreaterThan(0.02);
     expect(stats.blue).toBeGreaterThan(54 * 50);
+  });
+
+  it("the configuration comparison is drawn: bands and means in blue, the best framed in green", { timeout: 120_000 }, async () => {
+    const views = [0.1, 0.03, 0.01].flatMap((lr, k) =>
+      [0, 1, 2].map((seed) => {
+        const points = Array.from({ length: 60 }, (_, i) => ({ step: i * 10, value: (2.3 - k * 0.4) * 0.3 ** (i / 59) + 0.05 * seed }));
+        return { id: `${lr}-${seed}`, name: `lr${lr}_s${seed}`, group: "g", status: "COMPLETED", record: { params: { lr, seed }, report: { series: { loss: points } } }, failures: [], notes: [], paramChanges: [] } as unknown as RunView;
+      }),
+    );
+    const path = join(dir, "compare.svg");
+    writeFileSync(path, compareSvg(compareConfigurations(views)!, { title: "g: loss by configuration" }));
+    const png = await screenshot(path, 900, 360);
+    const stats = ink(png);
+    expect(stats.nonWhite / stats.total).toBeGreaterThan(0.05);
+    expect(stats.blue).toBeGreaterThan(3 * 200);
+    let green = 0;
+    for (let i = 0; i < png.data.length; i += 4) if (png.data[i + 1]! > 140 && png.data[i]! < 90 && png.data[i + 2]! < 90) green += 1;
+    expect(green).toBeGreaterThan(300);
   });
 });

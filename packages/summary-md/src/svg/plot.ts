@@ -34,7 +34,7 @@ const STATUS_COLORS: Record<string, string> = {
   PREEMPTED: "#e377c2",
 };
 
-function open(width: number, height: number, title: string): string[] {
+export function open(width: number, height: number, title: string): string[] {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}" font-size="11">`,
     `<title>${xmlEscape(title)}</title>`,
@@ -52,7 +52,7 @@ function sorted(points: readonly Point[]): Point[] {
   return [...points].filter((p) => Number.isFinite(p.step)).sort((a, b) => a.step - b.step);
 }
 
-function yScale(values: readonly number[], mode: LogMode, from: number, to: number): Scale {
+export function yScale(values: readonly number[], mode: LogMode, from: number, to: number): Scale {
   const useLog = wantsLog(values, mode);
   const vals = useLog ? values.filter((v) => v > 0) : values;
   const min = vals.length ? Math.min(...vals) : 0;
@@ -60,7 +60,7 @@ function yScale(values: readonly number[], mode: LogMode, from: number, to: numb
   return useLog ? logScale(min, max, from, to) : linearScale(min, max, from, to, 5);
 }
 
-function xScale(points: readonly Point[], from: number, to: number, count: number): Scale {
+export function xScale(points: readonly Point[], from: number, to: number, count: number): Scale {
   const steps = points.map((p) => p.step);
   const min = steps.length ? Math.min(...steps) : 0;
   const max = steps.length ? Math.max(...steps) : 1;
@@ -229,11 +229,11 @@ function legend(out: string[], right: number, y: number, curves: readonly Curve[
   }
 }
 
-function shift(s: Scale, offset: number): Scale {
+export function shift(s: Scale, offset: number): Scale {
   return { ...s, map: (v) => offset + s.map(v) };
 }
 
-function truncate(text: string, max: number): string {
+export function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
