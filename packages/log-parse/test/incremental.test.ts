@@ -193,5 +193,5 @@ describe("log-parse --state on real logs appended in pieces: always the report o
         expect(incremental.records[0]!.report, `${c.name}, step ${k}`).toEqual(full.records[0]!.report);
       }
     }
-  });
+  }, 180_000);
 });
