@@ -13,6 +13,8 @@
 
 NODES_FILE=$ETC/nodes  # node count of the last `up`, so down/status/kill-node know the shape
 NODES_ARG=""
+# shellcheck source=slurm-dev-cgroup.sh
+. "$REPO/scripts/lib/slurm-dev-cgroup.sh"
 DEFAULT_STATE=$(realpath -m "$REPO/.slurm-dev")
 is_default_state() { [ "$STATE" = "$DEFAULT_STATE" ]; }
 
@@ -57,6 +59,7 @@ if multi_node; then NODE="node[1-$(node_count)]"; fi
 nodes_edit_conf() {
   local f=$1 n lines="" mem
   echo "$(node_count)" >"$NODES_FILE.new" && mv -f "$NODES_FILE.new" "$NODES_FILE"
+  is_default_state || cgroup_edit_conf "$f"
   multi_node || return 0
   mem=$(real_memory_mb)
   for n in $(node_names); do

@@ -32,6 +32,24 @@ run("a three-node Slurm in network namespaces", () => {
     expect(new Set(lines.map((l) => l.split(" ")[1])).size).toBe(3);
   });
 
+  it("cgroup memory limit: a job past --mem is killed by the kernel, OUT_OF_MEMORY, HOST_OOM with increase_mem", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-oom-"));
+    const runId = `oom${Date.now().toString(36)}0000000000`.slice(0, 12);
+    const name = taggedJobName("sp-nodes-oom", runId);
+    const out = join(dir, "oom-%j.out");
+    const grow = 'python3 -c "b = b\\"x\\" * (600 << 20)"';
+    const sb = await execa("sbatch", ["--parsable", "--no-requeue", "--mem=100M", "-J", name, "-o", out, "--wrap", grow], { env, cwd: dir });
+    const id = String(sb.stdout).trim();
+    const rec = { id: runId, name: "oom", resources: { mem: "100M" }, job: { id, name, submitted_at: new Date().toISOString() }, logs: { stdout: out } };
+    const poll = await runCli("slurm-poll", ["--state", join(dir, "state"), "--interval", "2s", "--timeout", "240s"], { env, input: `${JSON.stringify(rec)}\n` });
+    const polled = records(poll.stdout).filter((r) => r.kind !== "event");
+    expect(polled[0]?.state).toMatchObject({ state: "OUT_OF_MEMORY", category: "failure", terminal: true });
+    const parsed = await runCli("log-parse", [], { env, input: `${JSON.stringify(polled[0])}\n` });
+    const report = records(parsed.stdout)[0]?.report as { failures: { class: string }[] };
+    expect(report.failures[0]?.class).toBe("HOST_OOM");
+    expect(JSON.stringify(report.failures[0])).toContain('"increase_mem"');
+  }, 300_000);
+
   it("kill-node: the job on it ends NODE_FAIL, slurm-poll and log-parse say so", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sp-nodes-"));
     const runId = `nf${Date.now().toString(36)}0000000000`.slice(0, 12);
