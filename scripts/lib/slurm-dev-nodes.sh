@@ -84,6 +84,12 @@ nodes_edit_conf() {
 
 nodes_net_up() {
   local n ns veth
+  if ! command -v ip >/dev/null 2>&1; then
+    msg "several nodes need 'ip' (network namespaces); installing iproute2 with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 </dev/null >&2 ||
+      { apt-get update </dev/null >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 </dev/null >&2; } ||
+      die "cannot install iproute2: install it by hand, or run without --nodes"
+  fi
   ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
   ip addr show dev "$BRIDGE" | grep "inet $CTLD_ADDR/" >/dev/null || ip addr add "$CTLD_ADDR/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
