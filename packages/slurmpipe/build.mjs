@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { manPage } from "./man.mjs";
 import { jobRunnerSource, lazyBuiltins, zodEnglishOnly } from "../../scripts/bundle-plugins.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -78,6 +79,14 @@ await build({
   loader: { ".yaml": "text", ".md": "text" },
   plugins: [cliAsMain, runnerAsMain, jobRunnerSource, zodEnglishOnly, lazyBuiltins],
 });
+
+// One man page per command (and slurmpipe's), from the built file's own --help.
+mkdirSync(join(here, "dist/man"), { recursive: true });
+for (const command of ["slurmpipe", ...COMMANDS]) {
+  const args = command === "slurmpipe" ? ["--help"] : [command, "--help"];
+  const help = execFileSync(process.execPath, [out, ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1", COLUMNS: "80" } });
+  writeFileSync(join(here, `dist/man/${command}.1`), manPage(command, help, pkg.version));
+}
 
 if (process.argv.includes("--sea")) {
   // https://nodejs.org/docs/latest-v20.x/api/single-executable-applications.html

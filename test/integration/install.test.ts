@@ -65,6 +65,24 @@ describe("the single executable needs no node", () => {
   });
 });
 
+describe("man pages, from the same text as --help", () => {
+  it.each(["sea", "npm"] as const)("%s: a page per command in share/man/man1 that groff parses without a warning", async (kind) => {
+    const man1 = join(installs[kind].bin, "../share/man/man1");
+    for (const command of ["slurmpipe", ...COMMANDS]) {
+      const page = join(man1, `${command}.1`);
+      const groff = await execa("groff", ["-man", "-Tutf8", "-ww", "-z", page], { reject: false });
+      expect(groff.exitCode, page).toBe(0);
+      expect(groff.stderr, page).toBe("");
+      const args = command === "slurmpipe" ? ["--help"] : [command, "--help"];
+      const help = await execa(join(installs.sea.bin, "slurmpipe"), args, { env: { NO_COLOR: "1", COLUMNS: "80" } });
+      const text = readFileSync(page, "utf8");
+      // Every line of the help text is in the page (escaped for roff where needed).
+      for (const line of String(help.stdout).split("\n").filter((l) => l.trim() && !/^[A-Z][^:]*:$/.test(l)))
+        expect(text, `${page}: ${line}`).toContain(line.replace(/\\/g, "\\e").replace(/^([.'])/, "\\&$1"));
+    }
+  });
+});
+
 /** Runs the recipe's steps as written, with only the installed commands on PATH. */
 async function runRecipe(kind: keyof typeof installs, backend: "local" | "slurm", dir: string) {
   mkdirSync(dir, { recursive: true });
