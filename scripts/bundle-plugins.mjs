@@ -1,0 +1,80 @@
+// esbuild plugins shared by scripts/bundle.mjs (each command's dist/) and packages/slurmpipe's
+// release build (all seven commands in one file and one executable).
+import { dirname, join } from "node:path";
+import { isBuiltin } from "node:module";
+import { build } from "esbuild";
+
+/**
+ * zod re-exports all of its ~50 message locales (`z.locales`, 265 kB of the ~850 kB bundle), and
+ * node parses every byte of the bundle at start, even code that never runs. slurmpipe uses only
+ * zod's default English messages (registered from locales/en.js, which stays), so the standalone
+ * command bundles carry `z.locales.en` alone. The library build (dist/index.mjs) is untouched.
+ */
+export const zodEnglishOnly = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+      if (!/[\\/]zod[\\/]v4[\\/]/.test(args.importer)) return undefined;
+      return { path: join(dirname(args.importer), "../locales/en.js"), namespace: "zod-english-only" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "zod-english-only" }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
+
+/**
+ * esbuild hoists every `import ... from "node:x"` of the bundled ESM code to the top of the file, so
+ * node loads child_process, stream, crypto, ... before `--help` even for code that runs only inside
+ * `run`. Importing builtins through a CommonJS shim (`module.exports = require("node:x")`) moves each
+ * load into the init function of the module that uses it: loaded when that module is, not at start.
+ */
+export const lazyBuiltins = {
+  name: "lazy-node-builtins",
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?[a-z_]+(\/[a-z_]+)?$/ }, (args) => {
+      if (args.namespace === "lazy-builtin" || args.kind !== "import-statement" || !isBuiltin(args.path)) return undefined;
+      return { path: args.path.startsWith("node:") ? args.path : `node:${args.path}`, namespace: "lazy-builtin" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: "js" }));
+  },
+};
+
+/**
+ * core's local backend starts its job runner as `node -e <text>` (src/local/job-runner.ts tells
+ * why): this replaces job-runner.ts with `export function jobRunnerSource() { return "<text>"; }`,
+ * the text being src/local/runner-process.ts bundled into one ESM module. Used by every build:
+ * core's, and the commands' (their tsconfig `paths` map @slurmpipe/core to core's sources, which
+ * esbuild follows, so each command bundles core's job-runner.ts itself). The settings are
+ * job-runner.ts's RUNNER_BUILD_OPTIONS (used when the sources run, under vitest): keep in step.
+ * The runner may import node builtins only (it runs detached, with nothing but node).
+ */
+export const jobRunnerSource = {
+  name: "job-runner-source",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]core[\\/]src[\\/]local[\\/]job-runner\.ts$/ }, async (args) => {
+      const entry = join(dirname(args.path), "runner-process.ts");
+      const result = await build({
+        entryPoints: [entry],
+        bundle: true,
+        packages: "external",
+        platform: "node",
+        target: "node20",
+        format: "esm",
+        legalComments: "none",
+        logLevel: "silent",
+        write: false,
+        metafile: true,
+      });
+      const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
+      const foreign = imports.filter((p) => !isBuiltin(p));
+      if (foreign.length > 0) return { errors: [{ text: `the job runner (runner-process.ts) may import node builtins only, not ${foreign.join(", ")}` }] };
+      return {
+        contents: `export function jobRunnerSource() { return ${JSON.stringify(result.outputFiles[0].text)}; }\n`,
+        loader: "js",
+        watchFiles: Object.keys(result.metafile.inputs).map((p) => join(process.cwd(), p)),
+      };
+    });
+  },
+};
