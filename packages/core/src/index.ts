@@ -26,3 +26,4 @@ export * from "./cli/now.ts";
 export * from "./hash.ts";
 export * from "./shell/quote.ts";
 export { runLocalSlurm, localDir, type LocalOptions, type LocalJob, type LocalResult } from "./local/index.ts";
+export * from "./remote/index.ts";

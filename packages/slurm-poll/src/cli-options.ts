@@ -1,4 +1,4 @@
-import { type Argv, DEFAULT_STATE_DIR, UsageError, parseHumanDuration, withCommonOptions } from "@slurmpipe/core/cli";
+import { type Argv, DEFAULT_STATE_DIR, UsageError, parseHumanDuration, remoteFromArgs, withCommonOptions } from "@slurmpipe/core/cli";
 // Types only: the library is loaded inside `run`, so `--help` and usage errors start fast.
 import type { PollOptions } from "./poller.ts";
 
@@ -30,7 +30,7 @@ export function pollOptions(y: Argv) {
       describe: "off a terminal: a summary line (jobs by state, time to the next check) on stderr at most this often, e.g. 10m; off (default). A terminal always gets a live line",
     })
     .option("log", { type: "string", describe: "append a human-readable run log (DISCOVER_EXPERIMENT, IDENTIFY_RUNS, SUBMIT_JOB, SUBMIT_FAILED, ALL_SUBMITTED, STATUS_CHECK, STATE_CHANGE, JOB_LOST, ALL_COMPLETE, ...) to FILE" });
-  return withCommonOptions(o, ["strict", "backend", "slurm-bin"]).option("query-timeout", {
+  return withCommonOptions(o, ["strict", "backend", "slurm-bin", "remote", "remote-batch-mode"]).option("query-timeout", {
     type: "string",
     default: "60s",
     describe: "time limit of one squeue or sacct call (a timeout changes nothing)",
@@ -61,8 +61,10 @@ export function optionsFromArgs(args: PollCliArgs, ctx: { stdinIsTTY: boolean })
   const progressMs = progressOption(args.progress);
   const queryTimeoutMs = parseHumanDuration(args["query-timeout"], "query-timeout");
   if (queryTimeoutMs <= 0) throw new UsageError("--query-timeout must be more than 0 (a duration like 30s or 2m)");
+  const state = args.state ?? DEFAULT_STATE_DIR;
+  const remote = remoteFromArgs(args, state);
   return {
-    state: args.state ?? DEFAULT_STATE_DIR,
+    state,
     ledger,
     intervalMs,
     maxBackoffMs: Math.max(intervalMs, parseHumanDuration(args["max-backoff"], "max-backoff")),
@@ -77,7 +79,7 @@ export function optionsFromArgs(args: PollCliArgs, ctx: { stdinIsTTY: boolean })
     queryTimeoutMs,
     cancelUnsatisfiable: args["cancel-unsatisfiable"],
     ...(progressMs !== undefined ? { progressMs } : {}),
-    slurm: { backend: args.backend, ...(args["slurm-bin"] ? { binDir: args["slurm-bin"] } : {}) },
+    slurm: { backend: args.backend, ...(args["slurm-bin"] ? { binDir: args["slurm-bin"] } : {}), ...(remote ? { remote } : {}) },
   };
 }
 

@@ -5,6 +5,8 @@ import { type PollCliArgs, optionsFromArgs } from "../src/cli-options.ts";
 const defaults: PollCliArgs = {
   state: undefined,
   ledger: undefined,
+  remote: undefined,
+  "remote-batch-mode": false,
   interval: "60s",
   "max-backoff": "10m",
   once: false,
@@ -89,5 +91,18 @@ describe("slurm-poll optionsFromArgs", () => {
     expect(() => parse({ "early-lines": 0 })).toThrow(/--early-lines: expected a whole number >= 1/);
     expect(() => parse({ "lost-after": "never" })).toThrow(/--lost-after: expected a duration like 30m or 2h, or off/);
     expect(() => parse({ timeout: "soon" })).toThrow(/--timeout: expected a duration/);
+  });
+});
+
+describe("--remote", () => {
+  it("from the flag or SLURMPIPE_REMOTE, the control socket in the state dir; a malformed host is a usage error naming its source", () => {
+    expect(optionsFromArgs({ ...defaults, state: "st", remote: "lumi", "remote-batch-mode": true }, { stdinIsTTY: false }).slurm.remote).toEqual({ host: "lumi", stateDir: "st", batchMode: true });
+    process.env.SLURMPIPE_REMOTE = "me@h;id";
+    try {
+      expect(() => optionsFromArgs(defaults, { stdinIsTTY: false })).toThrow(/^SLURMPIPE_REMOTE: bad host name/);
+    } finally {
+      delete process.env.SLURMPIPE_REMOTE;
+    }
+    expect(optionsFromArgs(defaults, { stdinIsTTY: false }).slurm.remote).toBeUndefined();
   });
 });

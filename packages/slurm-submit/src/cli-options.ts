@@ -1,4 +1,4 @@
-import { type Argv, DEFAULT_STATE_DIR, UsageError, parseHumanDuration, parseRate, withCommonOptions, withPositionals } from "@slurmpipe/core/cli";
+import { type Argv, DEFAULT_STATE_DIR, UsageError, parseHumanDuration, parseRate, remoteFromArgs, withCommonOptions, withPositionals } from "@slurmpipe/core/cli";
 // Types only: the library is loaded inside `run`, so `--help` and usage errors start fast.
 import type { SubmitOptions } from "./options.ts";
 import type { parseResubmit, parseSelector } from "./select.ts";
@@ -29,7 +29,7 @@ export function submitOptions(y: Argv) {
     .option("attempts", { type: "number", default: 5, describe: "sbatch calls per run on transient failures (each retry only after the job was looked up and not found)", group: "Slurm:" })
     .option("confirm-delay", { type: "string", default: "3s", describe: "pause before looking a missing job up a second time (Slurm may still be creating it)", group: "Slurm:" })
     .option("sbatch-timeout", { type: "string", default: "60s", describe: "time limit of one sbatch, squeue or sacct call", group: "Slurm:" });
-  return withCommonOptions(withCommonOptions(withPositionals(state), ["backend", "slurm-bin"]), ["strict", "quiet", "verbose"]);
+  return withCommonOptions(withCommonOptions(withPositionals(state), ["backend", "slurm-bin", "remote", "remote-batch-mode"]), ["strict", "quiet", "verbose"]);
 }
 
 /** What yargs hands `run` (see submitOptions). */
@@ -58,9 +58,11 @@ export function optionsFromArgs(args: SubmitCliArgs, select: SelectParsers): Sub
   const sbatchArgs = args["sbatch-arg"] ?? [];
   const notOption = sbatchArgs.find((a) => !a.startsWith("-"));
   if (notOption !== undefined) throw new UsageError(`--sbatch-arg: expected an sbatch option like --sbatch-arg=--hold or --sbatch-arg=--qos=high, got ${JSON.stringify(notOption)}`);
+  const stateDir = args.state ?? DEFAULT_STATE_DIR;
+  const remote = remoteFromArgs(args, stateDir);
   return {
     inputs: args._.map(String),
-    stateDir: args.state ?? DEFAULT_STATE_DIR,
+    stateDir,
     dryRun: args["dry-run"],
     strict: args.strict,
     ...(args.resubmit !== undefined ? { resubmit: select.parseResubmit(args.resubmit) } : {}),
@@ -79,6 +81,7 @@ export function optionsFromArgs(args: SubmitCliArgs, select: SelectParsers): Sub
       backend: args.backend,
       timeoutMs,
       ...(args["slurm-bin"] ? { binDir: args["slurm-bin"] } : {}),
+      ...(remote ? { remote } : {}),
     },
     quiet: args.quiet,
     verbose: args.verbose,

@@ -8,6 +8,8 @@ const defaults: SubmitCliArgs = {
   state: undefined,
   "wait-lock": undefined,
   "lock-stale": "10s",
+  remote: undefined,
+  "remote-batch-mode": false,
   "dry-run": false,
   resubmit: undefined,
   "resubmit-where": undefined,
@@ -95,5 +97,15 @@ describe("slurm-submit optionsFromArgs", () => {
     expect(() => parse({ stagger: "soon" })).toThrow(/--stagger: expected a duration/);
     expect(() => parse({ rate: "x" })).toThrow(UsageError);
     expect(() => parse({ only: ["nope"] })).toThrow(/--only: expected FIELD=VALUE/);
+  });
+});
+
+describe("--remote", () => {
+  it("puts the host on the Slurm client with the control socket in the state dir; refuses a malformed host and the local backend", () => {
+    const o = optionsFromArgs({ ...defaults, state: "st", remote: "me@127.0.0.1:2222" }, select);
+    expect(o.client?.remote).toEqual({ host: "me@127.0.0.1:2222", stateDir: "st", batchMode: false });
+    expect(() => optionsFromArgs({ ...defaults, remote: "-oProxyCommand=id" }, select)).toThrow(/--remote: a host cannot start with '-'/);
+    expect(() => optionsFromArgs({ ...defaults, remote: "box", backend: "local" }, select)).toThrow(UsageError);
+    expect(optionsFromArgs(defaults, select).client?.remote).toBeUndefined();
   });
 });

@@ -1,4 +1,6 @@
 import type { Argv, InferredOptionTypes, Options } from "yargs";
+import { UsageError } from "../ndjson/errors.ts";
+import { RemoteHostError, parseRemoteHost } from "../remote/host.ts";
 
 export type { Argv } from "yargs";
 
@@ -25,6 +27,17 @@ export const COMMON_OPTIONS = {
     group: "Slurm:",
     type: "string",
     describe: "directory holding the Slurm client commands sbatch, squeue and sacct (default $SLURMPIPE_SLURM_BIN, else PATH)",
+  },
+  remote: {
+    group: "Remote:",
+    type: "string",
+    describe: "run the Slurm commands on HOST over one multiplexed ssh connection: an ~/.ssh/config alias or user@host[:port] (default $SLURMPIPE_REMOTE)",
+  },
+  "remote-batch-mode": {
+    group: "Remote:",
+    type: "boolean",
+    default: false,
+    describe: "ssh BatchMode=yes: fail instead of asking for a password or 2FA code (cron); off by default so the first connect can prompt",
   },
   state: {
     group: "State:",
@@ -84,4 +97,23 @@ export interface Positionals {
  */
 export function withPositionals<T>(y: Argv<T>): Argv<T & Positionals> {
   return y as unknown as Argv<T & Positionals>;
+}
+
+/** The remote host of `--remote`, else $SLURMPIPE_REMOTE, else none; a malformed one is a usage error naming the source. */
+export function remoteFromArgs(
+  args: { remote?: string | undefined; "remote-batch-mode"?: boolean | undefined; backend?: string | undefined },
+  stateDir: string,
+  env: Record<string, string | undefined> = process.env,
+): { host: string; stateDir: string; batchMode: boolean } | undefined {
+  const given = args.remote ?? (env.SLURMPIPE_REMOTE || undefined);
+  if (given === undefined) return undefined;
+  const source = args.remote !== undefined ? "--remote" : "SLURMPIPE_REMOTE";
+  try {
+    parseRemoteHost(given);
+  } catch (e) {
+    if (e instanceof RemoteHostError) throw new UsageError(e.message.replace(/^--remote/, source));
+    throw e;
+  }
+  if (args.backend === "local") throw new UsageError(`${source}: the local backend does not run on a remote host yet; use --backend slurm with ${source}, or drop ${source}`);
+  return { host: given, stateDir, batchMode: Boolean(args["remote-batch-mode"]) };
 }

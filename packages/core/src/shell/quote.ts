@@ -14,11 +14,13 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 export class QuoteError extends Error {}
 
 /** One shell word that bash reads back as exactly `value`. */
-export function shellQuote(value: string, options: { commandWord?: boolean } = {}): string {
+export function shellQuote(value: string, options: { commandWord?: boolean; posix?: boolean } = {}): string {
   if (value.includes("\u0000")) throw new QuoteError("contains a NUL byte, which no program argument can hold");
   // `a=b` as the first word of a command is an assignment, not a program name: quote it.
   if (SAFE_WORD.test(value) && !(options.commandWord && value.includes("="))) return value;
-  if (CONTROL.test(value)) return ansiCQuote(value);
+  // posix: for a shell that may not be bash (a remote login shell: dash has no `$'...'`); single
+  // quotes hold any byte but NUL in every POSIX shell, newlines included.
+  if (CONTROL.test(value) && !options.posix) return ansiCQuote(value);
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 

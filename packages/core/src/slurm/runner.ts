@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { execa } from "execa";
 import { runLocalSlurm } from "../local/index.ts";
+import { type RemoteOptions, execRemote, isSshConnectionFailure } from "../remote/ssh.ts";
 
 /**
  * One runner for every Slurm client command: argv arrays only (never a shell string), a timeout,
@@ -20,6 +21,7 @@ const TRANSIENT = [
   /Problem talking to the database/i,
   /Transport endpoint is not connected/i,
   /Zero Bytes were transmitted or received/i,
+  /^\(ssh\) Connection lost to /m,
 ];
 
 const QOS_LIMIT = [/Job violates accounting\/QOS policy/i, /QOSMax\w+Limit/, /AssocMax\w+Limit/, /QOSGrp\w+/];
@@ -95,6 +97,11 @@ export interface SlurmRunOptions {
   /** Retry transient failures? (sbatch callers reconcile first and pass false.) Default true. */
   retry?: boolean;
   env?: Record<string, string | undefined>;
+  /**
+   * Run on this host over one multiplexed ssh connection (`--remote`); Slurm mode only. A lost or
+   * hung connection is a transient failure (retried; sbatch callers reconcile by the job-name tag).
+   */
+  remote?: RemoteOptions;
   /** Called before each retry, e.g. to log. */
   onRetry?: (info: { attempt: number; delayMs: number; error: SlurmCommandError }) => void;
   /** Injected for tests. */
@@ -145,6 +152,20 @@ async function execOnce(command: string, file: string, args: readonly string[], 
     });
     return { ...r, timedOut: false, missing: false };
   }
+  if (options.remote) {
+    const r = await execRemote([file, ...args], options.remote, {
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      env: { SLURM_TIME_FORMAT: "standard", SLURM_BITSTR_LEN: "0" },
+      timeoutMs: options.timeoutMs ?? 60_000,
+    });
+    const connection = isSshConnectionFailure(r.exitCode, r.stderr);
+    return {
+      ...r,
+      // ssh's words are not Slurm's: mark them so the classifier sees a transient failure.
+      stderr: connection ? `${r.stderr}\n(ssh) Connection lost to ${options.remote.host}` : r.stderr,
+      missing: r.exitCode === 127 && /not found/i.test(r.stderr),
+    };
+  }
   const result = await execa(file, [...args], {
     cwd: options.cwd,
     timeout: options.timeoutMs ?? 60_000,
@@ -170,7 +191,8 @@ export async function runSlurm(command: string, args: readonly string[], options
   const attempts = options.retry === false ? 1 : Math.max(1, options.attempts ?? 4);
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
-  const file = resolveSlurmCommand(command, options.binDir);
+  // Remote: $SLURMPIPE_SLURM_BIN names a directory of this machine, not of the remote host.
+  const file = options.remote && options.backend !== "local" ? (options.binDir ? join(options.binDir, command) : command) : resolveSlurmCommand(command, options.binDir);
   let last: SlurmCommandError | undefined;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const result = await execOnce(command, file, args, options);
@@ -202,4 +224,4 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
 }
 
 /** The Slurm-client options every command accepts and passes to runSlurm unchanged. */
-export type SlurmClientOptions = Pick<SlurmRunOptions, "backend" | "localStateDir" | "localMaxParallel" | "binDir" | "timeoutMs" | "attempts" | "backoffMs">;
+export type SlurmClientOptions = Pick<SlurmRunOptions, "backend" | "localStateDir" | "localMaxParallel" | "binDir" | "timeoutMs" | "attempts" | "backoffMs" | "remote">;
