@@ -29,4 +29,9 @@ describe("an unknown flag exits 2", () => {
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(/bogus-flag/);
   });
+  it.each(COMMANDS)("%s --no-such-flag: named as typed, not as yargs' negated key", async (command) => {
+    const r = await execa("node", [cliPath(command), "--no-such-flag"], { env, reject: false, input: "" });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("Unknown option: --no-such-flag");
+  });
 });

@@ -35,6 +35,28 @@ const STANDARD_EPILOGUE =
   "Exit codes: 0 ok, 1 some records failed (the others were still processed), 2 usage error.";
 
 /**
+ * yargs names an unknown option by its parsed key, not as typed: `--no-such-flag` is reported as
+ * "Unknown arguments: such-flag, suchFlag" (the `no-` read as a negation, the key twice). Names
+ * the flags the user typed instead: "Unknown option: --no-such-flag". Other messages pass as they are.
+ */
+export function namingFlagsAsTyped(msg: string, argv: readonly string[]): string {
+  const m = /^Unknown arguments?: (.*)$/.exec(msg);
+  if (!m) return msg;
+  const keys = new Set(m[1]!.split(", "));
+  const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const typed = argv
+    .filter((a) => /^--?[^-\d]/.test(a))
+    .map((a) => a.split("=")[0]!)
+    .filter((flag) => {
+      const key = flag.replace(/^--?/, "");
+      return [key, key.replace(/^no-/, "")].some((k) => keys.has(k) || keys.has(camel(k)));
+    });
+  const named = [...new Set(typed)];
+  if (named.length === 0) return msg;
+  return `Unknown option${named.length > 1 ? "s" : ""}: ${named.join(", ")}`;
+}
+
+/**
  * The thin yargs shell every command shares: strict option parsing (usage errors exit 2),
  * --help/--version, quiet exit on a closed pipe (`| head -1`), and exit codes from the library.
  */
@@ -66,7 +88,7 @@ export async function runCommand<A>(spec: CommandSpec<A>, argv: string[] = hideB
     // as every other outcome (exitCodeFor, then a flushed exit).
     .fail((msg, err) => {
       if (err && !(err instanceof UsageError)) throw err;
-      throw err ?? new UsageError(msg);
+      throw err ?? new UsageError(namingFlagsAsTyped(msg, argv));
     });
   for (const [cmd, text] of spec.examples ?? []) parser = parser.example(cmd, text);
   let code: number;
