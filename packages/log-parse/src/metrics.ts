@@ -42,6 +42,12 @@ const COLON_PAIR = new RegExp(String.raw`(?:^|[\s,|{(\[])([A-Za-z][\w./-]{0,63}(
 const SPACED_LOSS = new RegExp(String.raw`\b([A-Za-z][\w./-]{0,40}[lL]oss) (${N})` + END, "g");
 const BRACKET_STEP = /\[(\d+)\]\s*\[\s*(\d+)\/(\d+)\]/;
 /**
+ * mmcv / mmengine (`Epoch [1][50/5808]`, `Epoch(train)  [1][ 500/2931]`): epochs count from 1, so
+ * the step is (epoch - 1) x iterations + iteration. pytorch/examples' `Epoch: [0][415/1736]` (with
+ * a colon) counts from 0 and is BRACKET_STEP's.
+ */
+const MM_STEP = /\bEpoch(?:\(train\))? {1,4}\[(\d{1,9})\]\[ {0,12}(\d{1,12})\/(\d{1,12})\]/;
+/**
  * A bare `loss 6.3278` / `Loss 0.5844 (0.61)` (plain print loops, the imagenet example), with the
  * one word before it when there is one: `Train loss 1.59` is train_loss, `Val loss 2.9` val_loss.
  */
@@ -253,6 +259,7 @@ export function extractMetrics(text: string, state: ExtractorState, emit: Emit):
   if (list.length === 0) return;
   let step = stepFrom(list);
   if (step === undefined && (m = EPOCH_STEP.exec(text))) step = (Number(m[1]) - 1) * Number(m[3]) + Number(m[2]);
+  if (step === undefined && (m = MM_STEP.exec(text))) step = (Number(m[1]) - 1) * Number(m[3]) + Number(m[2]);
   if (step === undefined && (m = BRACKET_STEP.exec(text))) step = Number(m[1]) * Number(m[3]) + Number(m[2]);
   if (step === undefined && (m = STEP_WORD.exec(text))) step = Number(m[1]);
   const seen = new Set<string>();

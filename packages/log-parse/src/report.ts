@@ -164,7 +164,8 @@ function buildReport(run: RunAnalysis, files: FileEntry[], record: Partial<RunRe
       ...(loss.firstNonFinite ? { first_nonfinite: { ...loss.firstNonFinite } } : nanSeries?.firstNonFinite ? { first_nonfinite: { ...nanSeries.firstNonFinite, metric: nanSeries.name } } : {}),
     };
   } else {
-    report.loss = { first: null, last: null, min: null, trend: nanSeries ? "NAN" : "NO_DATA" };
+    // No loss printed, but another training value went non-finite (Megatron's `grad norm: nan`): say where.
+    report.loss = { first: null, last: null, min: null, trend: nanSeries ? "NAN" : "NO_DATA", ...(nanSeries?.firstNonFinite ? { first_nonfinite: { ...nanSeries.firstNonFinite, metric: nanSeries.name } } : {}) };
   }
   report.series = series;
   const failures: Failure[] = classify({ record, signals: run.signals, exceptions: run.exceptions, deaths: run.deaths });
