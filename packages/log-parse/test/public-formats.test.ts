@@ -78,4 +78,28 @@ describe("formats seen in public logs", () => {
     expect(r.loss).toMatchObject({ first: null, trend: "NAN", first_nonfinite: { step: 11, metric: "grad_norm" } });
     expect(r.failures?.[0]?.class).toBe("NAN_LOSS");
   });
+
+  it("a Lightning bar without its glyphs (`97% 1651/1702`) still gives the global step", async () => {
+    const r = await parse("Epoch 1:  50% 5/10 [00:01<00:01,  2.11it/s, loss=0.5, v_num=0]\nEpoch 1:  60% 6/10 [00:01<00:01,  2.11it/s, loss=0.4, v_num=0]\n");
+    expect(r.series?.loss?.map((p) => [p.step, p.value])).toEqual([
+      [15, 0.5],
+      [16, 0.4],
+    ]);
+  });
+
+  it("loss:0.66 without a space after the colon is the loss; line:24 is not a metric", async () => {
+    const r = await parse("step: 0/ 3305 loss:0.6661 imps:0.3 lr: 0.1000\n[engine.py line:78]:step: 100/ 3305 loss:0.1896 lr: 0.09\n");
+    expect(r.series?.loss?.map((p) => [p.step, p.value])).toEqual([
+      [0, 0.6661],
+      [100, 0.1896],
+    ]);
+    expect(r.series?.line).toBeUndefined();
+  });
+
+  it("bracketed keys: [Loss] value ... [step] N, a NaN there is the NaN verdict at that step", async () => {
+    const r = await parse("E5 iter[ 14/ 15] | [Loss] 5.5 | [exp] ./x | [step]    89 | [time] 0.4m\nE6 iter[ 14/ 15] | [Loss] nan | [exp] ./x | [step]   104 | [time] 0.4m\n");
+    expect(r.loss).toMatchObject({ first: 5.5, trend: "NAN", first_nonfinite: { step: 104 } });
+    const noLoss = await parse("[INFO] 12 | [step] 3 | loss unknown\n");
+    expect(noLoss.series?.info).toBeUndefined();
+  });
 });
