@@ -234,6 +234,7 @@ export class FileSink implements SegmentSink {
       this.tracebacks.start(rank, text);
       return;
     }
+    if (!this.tracebacks.active && this.tracebacks.headless(rank, text, line)) return;
     if (this.patterns.length > 0) applyUserPatterns(text, this.patterns, this.emit);
     let metricLine = false;
     if (METRIC_HINT.test(text)) {

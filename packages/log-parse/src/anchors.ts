@@ -57,6 +57,9 @@ export const ANCHORS: readonly Anchor[] = [
   a("CANCELLED", "CANCELLED AT", /\*\*\* (?:JOB|STEP) \S+ (?:ON \S+ )?CANCELLED AT \S+ \*\*\*/, "cancelled"),
   a("NCCL", "Watchdog caught collective operation timeout", /Watchdog caught collective operation timeout/, "NCCL/RCCL collective timed out"),
   a("NCCL", "NCCL", /NCCL error|ncclSystemError|ncclUnhandledCudaError|ncclInternalError|ncclRemoteError|ncclInvalidUsage|NCCL communicator was aborted|Some NCCL operations have failed or timed out|NCCL watchdog thread terminated/, "NCCL/RCCL error"),
+  // The watchdog's own log line and stack frames, when its message is cut or absent (`[E602 ...
+  // ProcessGroupNCCL.cpp:632] [Rank 5] Watchdog ...`, `c10d::ProcessGroupNCCL::WorkNCCL::checkTimeout(...)`).
+  a("NCCL", "ProcessGroupNCCL", /ProcessGroupNCCL\.cpp:\d{1,9}\] \[(?:PG [^\]]{0,120} )?Rank \d{1,9}\] Watchdog|ProcessGroupNCCL::(?:WorkNCCL::checkTimeout|ncclCommWatchdog|watchdogHandler)\b/, "NCCL/RCCL watchdog: a collective timed out or failed"),
   a("NCCL", "DistBackendError", /\bDistBackendError\b/, "distributed backend (NCCL/RCCL) error"),
   a("ECC_XID", "ECC", /uncorrectable ECC error|cudaErrorECCUncorrectable|ECC error/, "GPU ECC error (hardware)"),
   a("ECC_XID", "Xid", headThenTail(/\bXid\b/, /:\s*\d/), "GPU Xid error (hardware)"),

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { type LogReport, type RunRecord, writeFileAtomic } from "@slurmpipe/core";
 import { findMetricsCsv, findNewestFile } from "./csv.ts";
 import { findMlflowRun, metricFiles } from "./mlflow.ts";
+import { moreMetricInputs } from "./more-metric-files.ts";
 import { defaultPatterns, resolveLogPath } from "./paths.ts";
 import type { ReportOptions } from "./report.ts";
 
@@ -100,6 +101,7 @@ async function inputsOf(record: Partial<RunRecord>, options: ReportOptions): Pro
     if (state) paths.push(state);
     const mlflow = await findMlflowRun(record.dir);
     if (mlflow) paths.push(mlflow, ...(await metricFiles(join(mlflow, "metrics"))));
+    paths.push(...(await moreMetricInputs(record.dir)));
   }
   const out: FileStat[] = [];
   for (const path of paths) {

@@ -14,7 +14,8 @@ const N = NUMBER_SOURCE;
 const END = String.raw`(?=$|[\s,;|)\]}'"])`;
 
 const HF_PAIR = new RegExp(String.raw`['"]([^'"]{1,64})['"]\s*:\s*['"]?(${N})['"]?` + END, "g");
-const PL_BAR = /^\s*Epoch (\d+)(?:\/\d+)?:\s*(?:\d+%\|[^|]*\|\s*(\d+)\/(\d+)|:\s*(\d+)it)\s*\[([^\]]*)\]?/;
+/** Also a bar without its glyphs (`Epoch 0:  97% 1651/1702 [...]`: tqdm with no room for them, or a notebook's text output). */
+const PL_BAR = /^\s*Epoch (\d+)(?:\/\d+)?:\s*(?:\d+%(?:\|[^|]*\|)?\s*(\d+)\/(\d+)|:\s*(\d+)it)\s*\[([^\]]*)\]?/;
 const EQ_PAIR = new RegExp(String.raw`(?:^|[\s,|{(\[])([A-Za-z][\w./-]{0,63})=(${N})` + END, "g");
 const TT_BAR = new RegExp(String.raw`^\s*(\d+)\|(\d+)\|Loss: (${N})`);
 const TT_STEP = /^\s*Step (\d+) \| (.*)$/;
@@ -39,8 +40,18 @@ const KERAS_BAR = /^\s*(\d+)\/(\d+) (?:\[[=>.]*\]|[━─]+|-)/;
 const KERAS_PAIR = new RegExp(String.raw` - ([A-Za-z][\w/.]{0,63}): (${N})` + END, "g");
 const FAIRSEQ_PIPE_PAIR = new RegExp(String.raw`\| ([a-z][\w]{0,63}) (${N}) (?=\|)`, "g");
 const COLON_PAIR = new RegExp(String.raw`(?:^|[\s,|{(\[])([A-Za-z][\w./-]{0,63}(?: loss)?)\s*:\s+(${N})` + END, "g");
+/** `loss:0.6661` (no space after the colon, as many print loops write it): only a loss key, `line:24` is no metric. */
+const NOSPACE_LOSS = new RegExp(String.raw`(?:^|[\s,|{(\[])((?:[A-Za-z][\w./-]{0,40})?[lL]oss):(${N})` + END, "g");
+/** `[Loss] 51566519.44 | ... | [step]    89` (bracketed keys, LION's and other trainers' loggers). */
+const BRACKET_PAIR = new RegExp(String.raw`\[([A-Za-z][\w./-]{0,63})\] {1,16}(${N})` + END, "g");
 const SPACED_LOSS = new RegExp(String.raw`\b([A-Za-z][\w./-]{0,40}[lL]oss) (${N})` + END, "g");
 const BRACKET_STEP = /\[(\d+)\]\s*\[\s*(\d+)\/(\d+)\]/;
+/**
+ * mmcv / mmengine (`Epoch [1][50/5808]`, `Epoch(train)  [1][ 500/2931]`): epochs count from 1, so
+ * the step is (epoch - 1) x iterations + iteration. pytorch/examples' `Epoch: [0][415/1736]` (with
+ * a colon) counts from 0 and is BRACKET_STEP's.
+ */
+const MM_STEP = /\bEpoch(?:\(train\))? {1,4}\[(\d{1,9})\]\[ {0,12}(\d{1,12})\/(\d{1,12})\]/;
 /**
  * A bare `loss 6.3278` / `Loss 0.5844 (0.61)` (plain print loops, the imagenet example), with the
  * one word before it when there is one: `Train loss 1.59` is train_loss, `Val loss 2.9` val_loss.
@@ -249,10 +260,16 @@ export function extractMetrics(text: string, state: ExtractorState, emit: Emit):
   pairs(COLON_PAIR, text, 0, list);
   if (text.includes(" | ")) pairs(FAIRSEQ_PIPE_PAIR, text, 0, list);
   if (list.length === 0 || !list.some(([k]) => /loss/i.test(k))) pairs(SPACED_LOSS, text, 0, list);
+  if (!list.some(([k]) => /loss/i.test(k))) pairs(NOSPACE_LOSS, text, 0, list);
+  if (!list.some(([k]) => /loss/i.test(k)) && text.includes("] ")) {
+    const bracketed = pairs(BRACKET_PAIR, text, 0, []);
+    if (bracketed.some(([k]) => /loss/i.test(k))) list.push(...bracketed);
+  }
   if (!list.some(([k]) => /loss/i.test(k))) bareLoss(text, list);
   if (list.length === 0) return;
   let step = stepFrom(list);
   if (step === undefined && (m = EPOCH_STEP.exec(text))) step = (Number(m[1]) - 1) * Number(m[3]) + Number(m[2]);
+  if (step === undefined && (m = MM_STEP.exec(text))) step = (Number(m[1]) - 1) * Number(m[3]) + Number(m[2]);
   if (step === undefined && (m = BRACKET_STEP.exec(text))) step = Number(m[1]) * Number(m[3]) + Number(m[2]);
   if (step === undefined && (m = STEP_WORD.exec(text))) step = Number(m[1]);
   const seen = new Set<string>();

@@ -5,6 +5,8 @@ import { classify } from "./classify.ts";
 import { findMetricsCsv, findNewestFile, readMetricsCsv } from "./csv.ts";
 import { findMlflowRun, readMlflowRun } from "./mlflow.ts";
 import { readTrainerState } from "./trainer-state.ts";
+import { findNewestEvents, readTfevents } from "./tfevents.ts";
+import { findTorchtuneLog, readTorchtuneLog } from "./torchtune-log.ts";
 import { gpuRequest } from "./gpus.ts";
 import type { MetricPattern } from "./metrics.ts";
 import { type PatternContext, defaultPatterns, resolveLogPath } from "./paths.ts";
@@ -129,6 +131,20 @@ export async function reportForRecord(record: Partial<RunRecord>, options: Repor
       files.push({ path, role: "mlflow", exists: true, points, bytes, ...(note ? { note } : {}) } as FileEntry);
       preferRicher(run, fromMlflow);
     }
+    const events = await findNewestEvents(record.dir);
+    if (events) {
+      const fromEvents = new RunAnalysis();
+      const { path, files: n, records, points, bytes, note } = await readTfevents(events, fromEvents);
+      files.push({ path, role: "tfevents", exists: true, files: n, records, points, bytes, ...(note ? { note } : {}) } as FileEntry);
+      preferRicher(run, fromEvents);
+    }
+    const tt = await findTorchtuneLog(record.dir);
+    if (tt) {
+      const fromTorchtune = new RunAnalysis();
+      const { lines, points, bytes, note } = await readTorchtuneLog(tt, fromTorchtune);
+      files.push({ path: tt, role: "torchtune_log", exists: true, lines, points, bytes, ...(note ? { note } : {}) } as FileEntry);
+      preferRicher(run, fromTorchtune);
+    }
   }
   return buildReport(run, files, record, options);
 }
@@ -175,7 +191,8 @@ function buildReport(run: RunAnalysis, files: FileEntry[], record: Partial<RunRe
       ...(loss.firstNonFinite ? { first_nonfinite: { ...loss.firstNonFinite } } : nanSeries?.firstNonFinite ? { first_nonfinite: { ...nanSeries.firstNonFinite, metric: nanSeries.name } } : {}),
     };
   } else {
-    report.loss = { first: null, last: null, min: null, trend: nanSeries ? "NAN" : "NO_DATA" };
+    // No loss printed, but another training value went non-finite (Megatron's `grad norm: nan`): say where.
+    report.loss = { first: null, last: null, min: null, trend: nanSeries ? "NAN" : "NO_DATA", ...(nanSeries?.firstNonFinite ? { first_nonfinite: { ...nanSeries.firstNonFinite, metric: nanSeries.name } } : {}) };
   }
   report.series = series;
   const failures: Failure[] = classify({ record, signals: run.signals, exceptions: run.exceptions, deaths: run.deaths });

@@ -133,6 +133,18 @@ export class TracebackTracker {
     this.open.set(rank, { start: this.seen, rich: BOX.test(text), ...(last?.chained ? { cause: last.exc } : {}) });
   }
 
+  /**
+   * A frame line (`  File "x.py", line 3, in f`) with no traceback open for its rank: a traceback
+   * whose header was lost (a log cut or rotated, a quote that starts mid-stack, an interleaved
+   * multi-rank print). Opens one, so its exception line is still read. False: not such a line.
+   */
+  headless(rank: string, text: string, line: number): boolean {
+    if (this.open.has(rank) || !text.includes('File "') || !frameOf(text)) return false;
+    this.start(rank, "");
+    this.line(text, rank, line);
+    return true;
+  }
+
   /** A chain marker line: the next traceback of this rank was raised while handling the last one. */
   chain(rank: string): void {
     const last = this.closed.get(rank);
