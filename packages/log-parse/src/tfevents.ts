@@ -1,8 +1,9 @@
-import { readdir, stat } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import protobuf from "protobufjs/light.js";
 import type { RunAnalysis } from "./analyzer.ts";
 import { NOT_METRICS, metricName } from "./metrics.ts";
+import { findNewestFile } from "./newest-file.ts";
 import { openLog } from "./open.ts";
 
 /**
@@ -117,33 +118,10 @@ export interface TfeventsRead {
 }
 
 const IS_EVENTS = (name: string) => name.startsWith("events.out.tfevents.");
-const SKIP = new Set(["node_modules", ".git", "__pycache__", "wandb", ".cache", "checkpoints"]);
 
 /** The newest event file under `dir` (breadth-first, at most 5 levels and 500 directories). */
 export async function findNewestEvents(dir: string): Promise<string | undefined> {
-  let level = [dir];
-  let visited = 0;
-  let best: { path: string; mtime: number } | undefined;
-  for (let depth = 0; depth <= 5 && level.length > 0; depth++) {
-    const next: string[] = [];
-    for (const d of level) {
-      if (++visited > 500) return best?.path;
-      const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
-      for (const e of entries) {
-        const p = join(d, e.name);
-        if (e.isDirectory() && !SKIP.has(e.name) && !e.name.startsWith(".")) next.push(p);
-        else if (e.isFile() && IS_EVENTS(e.name)) {
-          const m = await stat(p).then(
-            (s) => s.mtimeMs,
-            () => 0,
-          );
-          if (!best || m > best.mtime) best = { path: p, mtime: m };
-        }
-      }
-    }
-    level = next;
-  }
-  return best?.path;
+  return findNewestFile(dir, IS_EVENTS, 5);
 }
 
 /**

@@ -1,8 +1,7 @@
-import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
 import type { RunAnalysis } from "./analyzer.ts";
 import { NOT_METRICS, metricName } from "./metrics.ts";
 import { parseNumber } from "./numbers.ts";
+import { findNewestFile } from "./newest-file.ts";
 import { openLog, readOpenedText } from "./open.ts";
 
 /**
@@ -17,7 +16,6 @@ const FILE = /^log_\d{1,20}\.txt$/;
 const LINE = /^Step (\d{1,20}) \| (.*)$/;
 const PAIR = /([A-Za-z_][\w./-]{0,63}):(\S{1,80})/g;
 const MAX_BYTES = 256 * 1024 * 1024;
-const SKIP = new Set(["node_modules", ".git", "__pycache__", "wandb", ".cache", "checkpoints"]);
 
 export interface TorchtuneLogRead {
   lines: number;
@@ -28,29 +26,7 @@ export interface TorchtuneLogRead {
 
 /** The newest `log_<digits>.txt` under `dir` (breadth-first, at most 4 levels and 500 directories). */
 export async function findTorchtuneLog(dir: string): Promise<string | undefined> {
-  let level = [dir];
-  let visited = 0;
-  let best: { path: string; mtime: number } | undefined;
-  for (let depth = 0; depth <= 4 && level.length > 0; depth++) {
-    const next: string[] = [];
-    for (const d of level) {
-      if (++visited > 500) return best?.path;
-      const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
-      for (const e of entries) {
-        const p = join(d, e.name);
-        if (e.isDirectory() && !SKIP.has(e.name) && !e.name.startsWith(".")) next.push(p);
-        else if (e.isFile() && FILE.test(e.name)) {
-          const m = await stat(p).then(
-            (s) => s.mtimeMs,
-            () => 0,
-          );
-          if (!best || m > best.mtime) best = { path: p, mtime: m };
-        }
-      }
-    }
-    level = next;
-  }
-  return best?.path;
+  return findNewestFile(dir, (name) => FILE.test(name), 4);
 }
 
 /** Reads the DiskLogger file into `run` (a regular file only, up to its size when opened). */

@@ -1,25 +1,17 @@
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
-import { createLogger } from "@slurmpipe/core";
 import { describe, expect, it } from "vitest";
-import { type LogParseArgs, logParse } from "../src/index.ts";
+import type { LogParseArgs } from "../src/index.ts";
+import { runLogParse } from "./run-lib.ts";
 
 /** log-parse in-process with a verbose logger: stderr carries the `state: read N bytes` line. */
 async function run(cwd: string, args: LogParseArgs, input: string) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d) => (out += d));
-  stderr.on("data", (d) => (err += d));
-  const code = await logParse(args, { stdin: Readable.from([input]), stdout, stderr, log: createLogger("log-parse", { stderr, verbose: true }), cwd });
-  const read = /state: read (\d+) bytes of (\d+) in (\d+) logs \((\d+) went on from their state, (\d+) from the start; (\d+) bytes hashed\)/.exec(err);
+  const r = await runLogParse(cwd, args, input, { verbose: true });
+  const read = /state: read (\d+) bytes of (\d+) in (\d+) logs \((\d+) went on from their state, (\d+) from the start; (\d+) bytes hashed\)/.exec(r.stderr);
   return {
-    code,
-    records: out.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { report: Record<string, unknown> }),
-    stderr: err,
+    ...r,
+    records: r.records as { report: Record<string, unknown> }[],
     read: read ? { bytes: Number(read[1]), total: Number(read[2]), resumed: Number(read[4]), fromStart: Number(read[5]), hashed: Number(read[6]) } : undefined,
   };
 }
