@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseLogFile } from "../src/index.ts";
 
 /**
- * The format gaps the public corpus (test/corpus/public-*) showed, each fixed generally: lines in
+ * The format gaps the public logs (scored, not committed: test/corpus/README.md) showed, each fixed generally: lines in
  * the shapes those logs print, not the corpus files themselves.
  */
 const dir = mkdtempSync(join(tmpdir(), "lp-public-"));
