@@ -55,6 +55,12 @@ describe("the single executable needs no node", () => {
     }
   });
 
+  it("bash completion sourced from it completes with it (each TAB runs the executable)", async () => {
+    const script = 'source <(slurmpipe completion bash) && COMP_WORDS=(slurm-poll --ti) COMP_CWORD=1 && _slurmpipe_complete && echo "${COMPREPLY[*]}"';
+    const r = await execa("bash", ["--norc", "-c", script], { env: { PATH: pathFor("sea") }, extendEnv: false });
+    expect(r.stdout).toBe("--timeout");
+  });
+
   it("an unknown command or flag is a usage error (exit 2)", async () => {
     const env = { env: { PATH: installs.sea.bin }, extendEnv: false, reject: false } as const;
     const unknown = await execa(join(installs.sea.bin, "slurmpipe"), ["sweep-generate"], env);

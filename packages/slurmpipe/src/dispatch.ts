@@ -3,10 +3,13 @@
 // Each command's CLI module is loaded only when it is the one asked for, so `--help` of one
 // command never compiles the other six.
 import { basename } from "node:path";
+import { SHELLS, type Shell, completionScript, dispatcherWords } from "./completion-scripts.ts";
 
 export type Loaders = Record<string, () => Promise<{ main: () => Promise<unknown> }>>;
 
 const USAGE_EXIT = 2;
+// core's cli/completion.ts COMPLETION_FLAG; not imported, so this entry stays free of yargs.
+const COMPLETION_FLAG = "--get-yargs-completions";
 
 function usage(commands: string[]): string {
   return [
@@ -16,6 +19,7 @@ function usage(commands: string[]): string {
     ...commands.map((c) => `  ${c}`),
     "",
     "`slurmpipe <command> --help` prints that command's options and examples.",
+    "`slurmpipe completion bash|zsh` prints a shell completion script: source <(slurmpipe completion bash)",
     "",
   ].join("\n");
 }
@@ -49,6 +53,33 @@ export async function dispatch(loaders: Loaders, runner: () => Promise<unknown>)
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(usage(commands));
     process.exitCode = name === undefined ? USAGE_EXIT : 0;
+    return;
+  }
+  if (name === "completion") {
+    const shell = rest[0] ?? basename(process.env.SHELL ?? "");
+    if (!SHELLS.includes(shell as Shell) || rest.length > 1) {
+      process.stderr.write(`slurmpipe: completion: give a shell, one of: ${SHELLS.join(", ")} (e.g. source <(slurmpipe completion bash))\n`);
+      process.exitCode = USAGE_EXIT;
+      return;
+    }
+    process.stdout.write(completionScript(shell as Shell, commands));
+    return;
+  }
+  // A TAB after `slurmpipe`: the command name (or completion's shell) here; after a command name,
+  // that command answers from its own options.
+  if (name === COMPLETION_FLAG) {
+    const words = dispatcherWords(commands, rest);
+    if (words) {
+      process.stdout.write(`words\n${words.map((w) => `${w}\n`).join("")}`);
+      return;
+    }
+    const [command, ...after] = rest;
+    if (command === undefined || !loaders[command]) {
+      process.stdout.write("files\n");
+      return;
+    }
+    process.argv = [argv[0]!, command, COMPLETION_FLAG, ...after];
+    await loaders[command]!().then((m) => m.main());
     return;
   }
   if (name === "--version") {

@@ -7,3 +7,4 @@ export * from "./log.ts";
 export * from "./options.ts";
 export * from "./common-options.ts";
 export * from "./main.ts";
+export * from "./completion.ts";

@@ -1,6 +1,7 @@
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { InputError, PipeClosedError, UsageError } from "../ndjson/errors.ts";
+import { COMPLETION_FLAG, COMPLETION_SHELL_ENV, completionReply, flagsOf } from "./completion.ts";
 import { type Logger, createLogger, escapeForTerminal } from "./log.ts";
 
 export interface CommandContext {
@@ -91,6 +92,13 @@ export async function runCommand<A>(spec: CommandSpec<A>, argv: string[] = hideB
       throw err ?? new UsageError(namingFlagsAsTyped(msg, argv));
     });
   for (const [cmd, text] of spec.examples ?? []) parser = parser.example(cmd, text);
+  // A TAB in a shell that sourced `slurmpipe completion` (see completion.ts): answer, run nothing.
+  if (argv[0] === COMPLETION_FLAG) {
+    process.stdout.write(completionReply(flagsOf(spec.options(parser)), argv.slice(1), process.env[COMPLETION_SHELL_ENV]));
+    settled = true;
+    await flushed(process.stdout);
+    process.exit(0);
+  }
   let code: number;
   try {
     const args = (await spec.options(parser).parseAsync()) as A;
