@@ -1,6 +1,8 @@
 import { chmodSync, chownSync, existsSync, lchownSync, linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { UsageError } from "@slurmpipe/core";
+import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
 import { isRoot, mkfifo, modeOf, mountTmpfs, releaseFifo, tempFilesUnder, within } from "./fs-helpers.ts";
 import { run, tempDir, writeNdjson } from "./helpers.ts";
@@ -92,14 +94,30 @@ describe("--update keeps the file's mode and owner", () => {
     expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([4242, 4343, 0o640]);
   });
 
-  const otherGroup = isRoot ? undefined : process.getgroups?.().find((g) => g !== process.getegid?.());
+  // As a user in a second group: the updated file keeps that group (a new file would get the
+  // user's primary group). Root has no such group, so as root the built command runs as an
+  // unprivileged user (uid 4242, primary group 4242, also in 4343) through setpriv.
+  const otherGroup = isRoot ? 4343 : process.getgroups?.().find((g) => g !== process.getegid?.());
   it.runIf(otherGroup !== undefined)("as a user, the file's group when the user is in it", async () => {
     const { dir, input } = setup();
     const doc = join(dir, "experiment_summary.md");
     writeFileSync(doc, DOC);
-    chownSync(doc, process.geteuid!(), otherGroup!);
-    expect((await update(dir, input, doc)).code).toBe(0);
-    expect(statSync(doc).gid).toBe(otherGroup);
+    if (!isRoot) {
+      chownSync(doc, process.geteuid!(), otherGroup!);
+      expect((await update(dir, input, doc)).code).toBe(0);
+      expect(statSync(doc).gid).toBe(otherGroup);
+      return;
+    }
+    for (const p of [dir, input]) chownSync(p, 4242, 4242);
+    chownSync(doc, 4242, 4343);
+    chmodSync(doc, 0o664);
+    const cli = fileURLToPath(new URL("../dist/cli.mjs", import.meta.url));
+    const argv = ["--reuid=4242", "--regid=4242", "--groups=4343", process.execPath, cli, "--update", doc, "--now", "2025-10-24T01:00:00Z", input];
+    const r = await execa("setpriv", argv, { cwd: dir, reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(doc, "utf8")).toBe(UPDATED);
+    const st = statSync(doc);
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([4242, 4343, 0o664]);
   });
 
   it("warns that other hard links keep the old document (the rename replaces one name)", async () => {
