@@ -109,51 +109,58 @@ export async function reportForRecord(record: Partial<RunRecord>, options: Repor
     files.push(entry);
   }
   await chain?.save();
+  const fromConsole = new Set(run.series.values());
+  const preferRicher = (fromFile: RunAnalysis) => preferFileSeries(run, fromFile, fromConsole);
   if (options.csv !== false && record.dir) {
     const csv = await findMetricsCsv(record.dir);
     if (csv) {
       const fromCsv = new RunAnalysis();
       const { rows, bytes, error } = await readMetricsCsv(csv, fromCsv);
       files.push({ path: csv, role: "metrics", exists: true, lines: rows + 1, bytes, ...(error ? { read_error: error } : {}) });
-      preferRicher(run, fromCsv);
+      preferRicher(fromCsv);
     }
     const state = await findNewestFile(record.dir, "trainer_state.json");
     if (state) {
       const fromState = new RunAnalysis();
       const { entries, bytes, note } = await readTrainerState(state, fromState);
       files.push({ path: state, role: "trainer_state", exists: true, entries, bytes, ...(note ? { note } : {}) } as FileEntry);
-      preferRicher(run, fromState);
+      preferRicher(fromState);
     }
     const mlflow = await findMlflowRun(record.dir);
     if (mlflow) {
       const fromMlflow = new RunAnalysis();
       const { path, points, bytes, note } = await readMlflowRun(mlflow, fromMlflow);
       files.push({ path, role: "mlflow", exists: true, points, bytes, ...(note ? { note } : {}) } as FileEntry);
-      preferRicher(run, fromMlflow);
+      preferRicher(fromMlflow);
     }
     const events = await findNewestEvents(record.dir);
     if (events) {
       const fromEvents = new RunAnalysis();
       const { path, files: n, records, points, bytes, note } = await readTfevents(events, fromEvents);
       files.push({ path, role: "tfevents", exists: true, files: n, records, points, bytes, ...(note ? { note } : {}) } as FileEntry);
-      preferRicher(run, fromEvents);
+      preferRicher(fromEvents);
     }
     const tt = await findTorchtuneLog(record.dir);
     if (tt) {
       const fromTorchtune = new RunAnalysis();
       const { lines, points, bytes, note } = await readTorchtuneLog(tt, fromTorchtune);
       files.push({ path: tt, role: "torchtune_log", exists: true, lines, points, bytes, ...(note ? { note } : {}) } as FileEntry);
-      preferRicher(run, fromTorchtune);
+      preferRicher(fromTorchtune);
     }
   }
   return buildReport(run, files, record, options);
 }
 
-/** Per metric, a metrics file's series replaces the console's when it has more points (it has every logged step; the console often a few, or the last bar state). */
-function preferRicher(run: RunAnalysis, fromFile: RunAnalysis): void {
+/**
+ * Per metric, a metrics file's series replaces the console's when it has as many points or more: it
+ * has every logged step, with the trainer's own step numbers and full precision, where the console
+ * often has a few points, the last bar state, or (HF Trainer's printed dicts) rounded values and
+ * no step at all. Between two files, one replaces the other only with more points.
+ */
+function preferFileSeries(run: RunAnalysis, fromFile: RunAnalysis, fromConsole: Set<unknown>): void {
   for (const [name, s] of fromFile.series) {
     const mine = run.series.get(name);
-    if (!mine || s.count > mine.count) run.series.set(name, s);
+    if (!mine || s.count > mine.count || (fromConsole.has(mine) && s.count === mine.count)) run.series.set(name, s);
   }
 }
 
