@@ -137,7 +137,11 @@ describe("local backend: job steps (srun), requeue, modules", () => {
       'if [ -n "$sp_term" ]; then scontrol requeue "$SLURM_JOB_ID" && echo requeued; fi',
     ].join("\n");
     const id = await t.sbatch([t.script("requeue", body, "#SBATCH --time=00:10\n#SBATCH --signal=B:TERM@9\n#SBATCH --requeue\n#SBATCH --open-mode=append")]);
+    const submitTime = async () => (await t.run("sacct", ["-X", "-P", "-n", "-o", "Submit", "-j", id])).stdout.trim();
+    const firstSubmit = await submitTime();
     expect(await t.wait(id)).toEqual({ state: "COMPLETED", exit: "0:0", restarts: "1" });
+    // As slurmctld: a requeue resets Submit (slurm-facts §4.6); slurm-poll counts restarts by it.
+    expect(Date.parse(await submitTime())).toBeGreaterThan(Date.parse(firstSubmit));
     const out = t.log("requeue", id);
     expect(out).toMatch(/run restarts=unset\ncheckpoint\nrequeued\n/);
     expect(out).toMatch(/DUE TO JOB REQUEUE \*\*\*\n[\s\S]*run restarts=1\nresumed in step 0\n/);

@@ -170,7 +170,8 @@ function start(job: LocalJob, slot: string): void {
       // scontrol requeue: the same id back to PENDING, Restarts + 1, the script from the top (slurm-facts §5.3).
       fs.rmSync(requeueMarker(dir, job.raw_id), { force: true });
       if (!entry.requeueAt) fs.appendFileSync(job.stderr, requeueLine(job.raw_id));
-      Object.assign(patch, { state: "PENDING", reason: "None", restarts: (current.restarts || 0) + 1, start_time: undefined, end_time: undefined, exit_code: undefined, signal: undefined });
+      // A requeue resets Submit, as slurmctld does (slurm-facts §4.6): slurm-poll counts restarts by it.
+      Object.assign(patch, { state: "PENDING", reason: "None", restarts: (current.restarts || 0) + 1, submit_time: new Date().toISOString(), start_time: undefined, end_time: undefined, exit_code: undefined, signal: undefined });
     } else if (entry.timedOut) Object.assign(patch, { state: "TIMEOUT", reason: "TimeLimit", exit_code: 0, signal: 0 });
     else if (current.cancel_requested) Object.assign(patch, { state: "CANCELLED", reason: "None", exit_code: 0, signal: sig || 15 });
     else if (code === 0) Object.assign(patch, { state: "COMPLETED", reason: "None", exit_code: 0, signal: 0 });
