@@ -47,6 +47,24 @@ class Stop:
         print(f"received {self.requested}: checkpointing, then exiting for the requeue", flush=True)
 
 
+def owns_checkpoints(ckpt_dir):
+    """Whether this run may resume from the checkpoints in ckpt_dir: only the job that wrote them
+    may (a requeued job keeps its id), or a run outside Slurm after one outside Slurm. A new attempt
+    is another job, often with other parameters (a retry with a lower lr after a NaN): resuming the
+    diverged weights of the first attempt would repeat its failure, so it starts fresh."""
+    job = os.environ.get("SLURM_JOB_ID", "")
+    marker = os.path.join(ckpt_dir, "JOB_ID")
+    try:
+        with open(marker) as f:
+            previous = f.read().strip()
+    except FileNotFoundError:
+        previous = None
+    os.makedirs(ckpt_dir, exist_ok=True)
+    with open(marker, "w") as f:
+        f.write(job)
+    return previous == job
+
+
 _hog = []
 
 

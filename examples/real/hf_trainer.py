@@ -7,7 +7,7 @@ trained on a synthetic token sequence it can learn.
 
 The Trainer writes out_dir/hf/trainer_state.json (and one in each checkpoint-N/) and TensorBoard
 files under out_dir/hf/runs/. On SIGTERM/SIGUSR1 it saves a checkpoint and stops; started again
-(a requeued job) it resumes with the Trainer's own `train(resume_from_checkpoint=True)`.
+(by the same job: a requeue, see common.owns_checkpoints) it resumes with the Trainer's own `train(resume_from_checkpoint=True)`.
 """
 import os
 import sys
@@ -17,7 +17,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, 
 from transformers.trainer_utils import get_last_checkpoint
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Stop, maybe_fail, overrides, setup_torch  # noqa: E402
+from common import Stop, maybe_fail, overrides, owns_checkpoints, setup_torch  # noqa: E402
 
 p = overrides(sys.argv[1:], {"lr": 0.001, "seed": 0, "max_steps": 60, "batch_size": 8, "out_dir": ".", "fail": "none",
                              "fail_at": 30, "oom_mb": 4096, "step_time": 1.0, "log_every": 5, "save_every": 20})
@@ -75,7 +75,7 @@ args = TrainingArguments(
 )
 trainer = Trainer(model=model, args=args, train_dataset=Counting(512, p["seed"]), eval_dataset=Counting(32, p["seed"] + 1),
                   callbacks=[FailAndStop()])
-last = get_last_checkpoint(out) if os.path.isdir(out) else None
+last = get_last_checkpoint(out) if owns_checkpoints(out) else None
 if last:
     print(f"resuming from {last}", flush=True)
 trainer.train(resume_from_checkpoint=last)

@@ -6,7 +6,7 @@
 
 Writes out_dir/logs/csv/version_0/metrics.csv, out_dir/logs/tb/version_0/events.out.tfevents.*
 and out_dir/checkpoints/last.ckpt. On SIGTERM/SIGUSR1 it saves last.ckpt through the trainer and
-exits; started again (a requeued job) it resumes with Lightning's own `fit(ckpt_path=...)`.
+exits; started again by the same job (a requeue, see common.owns_checkpoints) it resumes with Lightning's own `fit(ckpt_path=...)`.
 """
 import os
 import sys
@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Stop, maybe_fail, overrides, setup_torch  # noqa: E402
+from common import Stop, maybe_fail, overrides, owns_checkpoints, setup_torch  # noqa: E402
 
 p = overrides(sys.argv[1:], {"lr": 0.05, "seed": 0, "max_epochs": 4, "batches": 30, "batch_size": 32, "out_dir": ".",
                              "fail": "none", "fail_at": 30, "oom_mb": 4096, "step_time": 1.0, "log_every": 5})
@@ -79,7 +79,7 @@ trainer = L.Trainer(
     enable_progress_bar=True,
 )
 last = os.path.join(p["out_dir"], "checkpoints", "last.ckpt")
-resume = last if os.path.exists(last) else None
+resume = last if owns_checkpoints(os.path.dirname(last)) and os.path.exists(last) else None
 if resume:
     print(f"resuming from {resume}", flush=True)
 trainer.fit(Regressor(p["lr"]), train, val, ckpt_path=resume)
