@@ -50,6 +50,28 @@ run("a three-node Slurm in network namespaces", () => {
     expect(JSON.stringify(report.failures[0])).toContain('"increase_mem"');
   }, 300_000);
 
+  it("the real PyTorch loop (examples/real) allocating past --mem: killed by the kernel, OUT_OF_MEMORY, HOST_OOM", async () => {
+    const python = String((await execa("bash", [join(repoRoot, "scripts/real-venv")])).stdout).trim();
+    const dir = mkdtempSync(join(tmpdir(), "sp-oom-real-"));
+    const runId = `oomr${Date.now().toString(36)}0000000000`.slice(0, 12);
+    const name = taggedJobName("sp-nodes-oom-real", runId);
+    const out = join(dir, "oom-%j.out");
+    const err = join(dir, "oom-%j.err");
+    const train = [python, join(repoRoot, "examples/real/plain_loop.py"), "fail=oom", "fail_at=10", "oom_mb=4096", "log_every=1"];
+    const sb = await execa("sbatch", ["--parsable", "--no-requeue", "--mem=1G", "-J", name, "-o", out, "-e", err, "--wrap", train.join(" ")], { env, cwd: dir });
+    const id = String(sb.stdout).trim();
+    const rec = { id: runId, name: "oom-real", dir, resources: { mem: "1G" }, job: { id, name, submitted_at: new Date().toISOString() }, logs: { stdout: out, stderr: err } };
+    const poll = await runCli("slurm-poll", ["--state", join(dir, "state"), "--interval", "2s", "--timeout", "240s"], { env, input: `${JSON.stringify(rec)}\n` });
+    const polled = records(poll.stdout).filter((r) => r.kind !== "event");
+    expect(polled[0]?.state).toMatchObject({ state: "OUT_OF_MEMORY", category: "failure", terminal: true });
+    const parsed = await runCli("log-parse", [], { env, input: `${JSON.stringify(polled[0])}\n` });
+    const report = records(parsed.stdout)[0]?.report as { failures: { class: string }[]; series: { loss: { step: number }[] } };
+    expect(report.failures[0]?.class).toBe("HOST_OOM");
+    expect(JSON.stringify(report.failures[0])).toContain('"increase_mem"');
+    // It trained until the allocation at step 10: its printed losses are there, the "allocated" line is not.
+    expect(report.series.loss.length).toBe(10);
+  }, 600_000);
+
   it("kill-node: the job on it ends NODE_FAIL, slurm-poll and log-parse say so", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sp-nodes-"));
     const runId = `nf${Date.now().toString(36)}0000000000`.slice(0, 12);
