@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Builds the slurmpipe distribution from the seven commands' sources (see README.md):
-//   dist/slurmpipe.cjs   every command in one standalone CommonJS file (no node_modules needed);
-//                        the npm package's bin entries all point at it.
+//   dist/npm/            the npm package's code: ES module chunks (no node_modules needed); its bin
+//                        entries all point at dist/npm/slurmpipe.mjs.
+//   dist/slurmpipe.cjs   every command in one standalone CommonJS file, for the executable;
 //   with --sea: dist/slurmpipe-linux-x64, a Node single-executable application embedding it.
 // CommonJS because Node 20's single-executable applications run a CommonJS main script only.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -88,11 +89,38 @@ for (const command of ["slurmpipe", ...COMMANDS]) {
   writeFileSync(join(here, `dist/man/${command}.1`), manPage(command, help, pkg.version));
 }
 
+// The npm package: the same entry as ES modules split into chunks (dist/npm/), as each command's
+// dist/cli.mjs is, so a command loads its own code only; node never reads the other six. (The
+// single executable cannot load files beside it: it keeps the one CommonJS file.)
+const npmDir = join(here, "dist/npm");
+rmSync(npmDir, { recursive: true, force: true });
+await build({
+  stdin: { contents: entry, resolveDir: here, sourcefile: "slurmpipe-entry.ts", loader: "ts" },
+  outdir: npmDir,
+  entryNames: "slurmpipe",
+  outExtension: { ".js": ".mjs" },
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  bundle: true,
+  minify: true,
+  legalComments: "none",
+  logLevel: "warning",
+  define: { "process.env.SLURMPIPE_VERSION": JSON.stringify(pkg.version) },
+  banner: { js: ['#!/usr/bin/env node', 'import { createRequire as __spCreateRequire } from "node:module";', "const require = __spCreateRequire(import.meta.url);"].join("\n") },
+  loader: { ".yaml": "text", ".md": "text" },
+  plugins: [cliAsMain, runnerAsMain, jobRunnerSource, zodEnglishOnly, lazyBuiltins],
+});
+chmodSync(join(npmDir, "slurmpipe.mjs"), 0o755);
+
 if (process.argv.includes("--sea")) {
   // https://nodejs.org/docs/latest-v20.x/api/single-executable-applications.html
   const blob = join(here, "dist/sea-prep.blob");
   const config = join(here, "dist/sea-config.json");
-  writeFileSync(config, JSON.stringify({ main: out, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false }));
+  // useCodeCache: V8's code for slurmpipe.cjs goes into the blob; a start skips compiling it (bench 4).
+  writeFileSync(config, JSON.stringify({ main: out, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
   execFileSync(process.execPath, ["--experimental-sea-config", config], { stdio: "inherit" });
   const exe = join(here, "dist/slurmpipe-linux-x64");
   copyFileSync(process.execPath, exe);
