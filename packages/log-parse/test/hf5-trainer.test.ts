@@ -14,7 +14,7 @@ describe("HF Trainer 5: console dicts beside trainer_state.json", () => {
     const state = JSON.parse(readFileSync(join(dir, "hf/trainer_state.json"), "utf8")) as { log_history: { step: number; loss?: number }[] };
     const logged = state.log_history.filter((h) => h.loss !== undefined).map((h) => ({ step: h.step, value: h.loss }));
     expect(logged).toHaveLength(12);
-    expect(r.series.loss!.map((p) => ({ step: p.step, value: p.value }))).toEqual(logged);
+    expect(r.series!.loss!.map((p) => ({ step: p.step, value: p.value }))).toEqual(logged);
     expect(r.loss).toMatchObject({ first: logged[0]!.value, last: logged.at(-1)!.value, trend: "DECREASING" });
   });
 });

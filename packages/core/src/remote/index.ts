@@ -1,2 +1,3 @@
 export * from "./host.ts";
 export * from "./ssh.ts";
+export * from "./upload.ts";

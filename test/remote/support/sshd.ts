@@ -57,12 +57,16 @@ export async function startSshd(): Promise<Sshd> {
   const gid = Number(/gid=(\d+)/.exec(ids)![1]);
   chownSync(sshDir, uid, gid);
   chownSync(join(sshDir, "authorized_keys"), uid, gid);
-  const port = await freePort();
+  // SLURMPIPE_TEST_SSHD_PORT: a fixed port (engineers sharing a machine each get one), else a free one.
+  const port = Number(process.env.SLURMPIPE_TEST_SSHD_PORT) || (await freePort());
   const log = join(dir, "sshd.log");
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
   writeFileSync(
     join(dir, "sshd_config"),
-    [`Port ${port}`, "ListenAddress 127.0.0.1", `HostKey ${join(dir, "host_key")}`, "UsePAM no", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes", `AllowUsers ${TEST_USER}`, "LogLevel VERBOSE", `PidFile ${join(dir, "sshd.pid")}`, "StrictModes no", "MaxSessions 50", ""].join("\n"),
+    [`Port ${port}`, "ListenAddress 127.0.0.1", `HostKey ${join(dir, "host_key")}`, "UsePAM no", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes", `AllowUsers ${TEST_USER}`, "LogLevel VERBOSE", `PidFile ${join(dir, "sshd.pid")}`, "StrictModes no", "MaxSessions 50",
+      // A private Slurm instance (slurm-dev env: SLURM_CONF) is what the sessions' Slurm commands talk to, not /etc/slurm's.
+      ...(process.env.SLURM_CONF ? [`SetEnv SLURM_CONF=${process.env.SLURM_CONF}`] : []),
+      ""].join("\n"),
   );
   writeFileSync(join(dir, "known_hosts"), `[127.0.0.1]:${port} ${readFileSync(join(dir, "host_key.pub"), "utf8")}`);
   writeFileSync(join(dir, "ssh_config"), [`Host *`, `  IdentityFile ${join(dir, "user_key")}`, `  UserKnownHostsFile ${join(dir, "known_hosts")}`, "  IdentitiesOnly yes", ""].join("\n"));
