@@ -69,6 +69,8 @@ describe("slurm-render --remote", () => {
       expect(readdirSync(join(base, "runs", r.name)).sort()).toEqual(["job.sbatch", "logs"]);
     }
     const mtime = statSync(first.out[0]!.script!.path).mtimeMs;
+    // Rendering again from the record writes on HOST again (its rendered_with names --remote).
+    expect((first.out[0] as { script: { rendered_with?: { args: string[] } } }).script.rendered_with?.args).toEqual(expect.arrayContaining([`--out=${join(base, "runs")}`, `--remote=${sshd.host}`]));
 
     // Again unchanged: same paths, files untouched.
     const again = await renderRemote(["--out", join(base, "runs")], input);
@@ -83,6 +85,19 @@ describe("slurm-render --remote", () => {
       expect(sha(r.script!.path)).toBe(r.script!.sha256);
       expect(sha(first.out[i]!.script!.path)).toBe(first.out[i]!.script!.sha256);
     }
+
+    // Both names taken by other content: the record fails (script_exists), nothing is replaced, no temporary file is left.
+    const one = first.out[0]!;
+    const dir = join(base, "runs", one.name);
+    const taken = await renderRemote(["--out", join(base, "runs"), "--time", "00:30:00"], await specs(1));
+    const alt = taken.out[0]!.script!.path;
+    writeFileSync(alt, "#!/bin/bash\necho someone else's\n");
+    const clash = await renderRemote(["--out", join(base, "runs"), "--time", "00:30:00"], await specs(1));
+    expect(clash.exitCode).toBe(1);
+    expect(clash.out[0]!.error?.code).toBe("script_exists");
+    expect(readFileSync(alt, "utf8")).toBe("#!/bin/bash\necho someone else's\n");
+    expect(sha(one.script!.path)).toBe(one.script!.sha256);
+    expect(readdirSync(dir).filter((f) => f.includes("slurmpipe-upload"))).toEqual([]);
   });
 
   it("relative --out is read from the login directory on HOST", async () => {

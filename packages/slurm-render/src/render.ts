@@ -88,6 +88,7 @@ export async function render(options: RenderOptions): Promise<number> {
     maxArraySize: options.maxArraySize,
     check: Boolean(options.check),
     strict: Boolean(options.strict),
+    ...(options.remote ? { remote: options.remote.host } : {}),
   });
   const overrideReport = new OverrideReport();
   const counter = new ErrorCounter(STAGE, options.stderr ?? process.stderr);
