@@ -7,7 +7,7 @@ import { cancel, countByName, ndjson, tinyRun } from "../../packages/slurm-submi
 import { closeRemote } from "../../packages/core/src/remote/ssh.ts";
 import { records, runCli } from "../support/cli.ts";
 import { describeSlurm, requireCluster } from "../support/slurm.ts";
-import { type Sshd, startSshd } from "./sshd.ts";
+import { type Sshd, startSshd } from "./support/sshd.ts";
 
 const ours: string[] = [];
 let sshd: Sshd;

@@ -1,4 +1,4 @@
-import { type Argv, withCommonOptions, withPositionals } from "@slurmpipe/core/cli";
+import { type Argv, DEFAULT_STATE_DIR, remoteFromArgs, withCommonOptions, withPositionals } from "@slurmpipe/core/cli";
 // Types only: the library is loaded inside `run`, so `--help` and usage errors start fast.
 import type { LogParseArgs } from "./index.ts";
 
@@ -17,7 +17,12 @@ export function logParseOptions(y: Argv) {
     .option("state", { type: "string", describe: "keep reports in DIR/log-parse/ and reuse a record's report while none of its inputs (record fields, options, log and metric files) changed; of a log that grew, read only the bytes appended since the last run (-v says how many)" })
     .option("min-step-seconds", { type: "number", describe: "a finished run faster than this per step is flagged CPU_ONLY_SUSPECTED", default: 0.1 })
     .option("max-line-bytes", { type: "number", describe: "longer physical lines (e.g. \\r progress bars) are scanned in pieces of at most this many bytes (1024 to 268435456)", default: 1048576 });
-  return withCommonOptions(withPositionals(o), ["strict", "quiet", "verbose"]);
+  const r = withCommonOptions(o, ["remote", "remote-batch-mode"]).option("remote", {
+    group: "Remote:",
+    type: "string",
+    describe: `read the logs on HOST over one multiplexed ssh connection, fetching only the bytes appended since the last run with --state (control socket in --state, default ${DEFAULT_STATE_DIR}): an ~/.ssh/config alias or user@host[:port] (default $SLURMPIPE_REMOTE)`,
+  });
+  return withCommonOptions(withPositionals(r), ["strict", "quiet", "verbose"]);
 }
 
 /** What yargs hands `run` (see logParseOptions). */
@@ -39,5 +44,11 @@ export function optionsFromArgs(args: LogParseCliArgs): LogParseArgs {
     maxLineBytes: args["max-line-bytes"],
     strict: args.strict,
     ...(args.state !== undefined ? { state: args.state } : {}),
+    ...remoteOf(args),
   };
+}
+
+function remoteOf(args: LogParseCliArgs): Pick<LogParseArgs, "remote"> {
+  const remote = remoteFromArgs(args, args.state ?? DEFAULT_STATE_DIR);
+  return remote ? { remote } : {};
 }

@@ -1,9 +1,10 @@
 import { resolve } from "node:path";
-import { ErrorCounter, type LogReport, type Logger, NdjsonWriter, RunRecord, UsageError, readNdjsonInputs, zodField } from "@slurmpipe/core";
+import { ErrorCounter, type LogReport, type Logger, NdjsonWriter, type RemoteOptions, RunRecord, UsageError, readNdjsonInputs, remoteHome, zodField } from "@slurmpipe/core";
 import { ReportCache } from "./cache.ts";
 import { IncrementalStore } from "./incremental.ts";
 import { type MetricPattern, parseMetricSpec } from "./metrics.ts";
 import { type FileEntry, type ReportOptions, parseLogFile, problems, reportForRecord } from "./report.ts";
+import { RemoteLogs } from "./remote-logs.ts";
 import { MAX_LINE_BYTES } from "./scan.ts";
 
 export { parseLogFile, reportForRecord, primaryLoss, type ReportOptions } from "./report.ts";
@@ -34,6 +35,12 @@ export interface LogParseArgs {
   minStepSeconds?: number;
   /** Keep reports in DIR/log-parse/ and reuse those whose inputs did not change (cache.ts). */
   state?: string;
+  /**
+   * The logs are on HOST: read over one multiplexed ssh connection, fetching only the bytes
+   * appended since the last read (copies in `<state>/log-parse/remote/`). Log paths, LOG_FILE
+   * arguments and --base-dir are HOST's (relative ones from its login directory).
+   */
+  remote?: RemoteOptions;
 }
 
 export interface LogParseIo {
@@ -66,7 +73,23 @@ export function reportOptions(args: LogParseArgs, cwd: string): ReportOptions {
  */
 export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
-  const options = reportOptions(args, cwd);
+  if (!args.remote) return logParseIn(args, io, cwd, undefined);
+  // Metric files under a run's dir on HOST are not fetched (yet): the logs are.
+  const remote = new RemoteLogs(args.remote, args.state ? resolve(cwd, args.state) : undefined);
+  try {
+    const home = await remoteHome(args.remote);
+    return await logParseIn({ ...args, csv: false }, io, cwd, { logs: remote, home });
+  } finally {
+    const s = remote.stats;
+    io.log.debug(`remote: fetched ${s.fetched} bytes from ${args.remote.host} (${s.reused} bytes already here were not fetched again; ${s.refetched} logs changed in place and were fetched whole)`);
+    remote.close();
+  }
+}
+
+async function logParseIn(args: LogParseArgs, io: LogParseIo, cwd: string, remote: { logs: RemoteLogs; home: string } | undefined): Promise<number> {
+  // Remote: paths are HOST's, relative ones from its login directory; the state stays here.
+  const hostCwd = remote?.home ?? cwd;
+  const options: ReportOptions = { ...reportOptions(args, hostCwd), ...(remote ? { remoteLogs: remote.logs } : {}) };
   const out = new NdjsonWriter(io.stdout);
   const errors = new ErrorCounter(STAGE, io.stderr);
   let failed = 0;
@@ -83,7 +106,7 @@ export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<numb
   const files = args.files ?? [];
   if (files.length > 0) {
     for (const file of files) {
-      const path = resolve(cwd, file);
+      const path = resolve(hostCwd, file);
       // A symlink the user names is followed anywhere; a FIFO, device, ... is still not read.
       const report = await parseLogFile(path, { ...options, anySymlink: true }, incremental).catch((e: Error) => e);
       if (report instanceof Error) {
@@ -120,7 +143,9 @@ export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<numb
     rec.error = { stage: STAGE, message: bad.map((p) => p.message).join("; "), code: bad.some((p) => p.code === "log_not_read") ? "log_not_read" : "read_failed" };
   };
 
-  const cache = args.state ? await ReportCache.open(resolve(cwd, args.state)) : undefined;
+  // Remote: whether a log changed is known only by asking HOST, which the copies do anyway (the
+  // report cache's local stat would not see a remote log grow).
+  const cache = args.state && !remote ? await ReportCache.open(resolve(cwd, args.state)) : undefined;
   if (cache?.problem) io.log.warn(cache.problem);
   const report = async (record: RunRecord): Promise<LogReport> => {
     if (!cache) return reportForRecord(record, options);
@@ -141,7 +166,7 @@ export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<numb
     const kind = rec.kind;
     try {
       if (kind === "log" && typeof rec.path === "string") {
-        rec.report = await parseLogFile(resolve(cwd, rec.path), options, incremental);
+        rec.report = await parseLogFile(resolve(hostCwd, rec.path), options, incremental);
         notRead(rec, item);
       } else if (kind === undefined || kind === "run") {
         const parsed = RunRecord.safeParse(rec);

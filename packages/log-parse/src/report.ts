@@ -12,6 +12,7 @@ import type { MetricPattern } from "./metrics.ts";
 import { type PatternContext, defaultPatterns, resolveLogPath } from "./paths.ts";
 import { type OpenOptions, type Refusal, openLog } from "./open.ts";
 import type { IncrementalStore, LogChain } from "./incremental.ts";
+import type { RemoteLogs } from "./remote-logs.ts";
 import { type ScanOptions, type ScanStats, scanHandle } from "./scan.ts";
 import type { Series } from "./series.ts";
 import { lossTrend } from "./trend.ts";
@@ -26,6 +27,8 @@ export interface ReportOptions extends PatternContext, ScanOptions {
   minStepSeconds?: number;
   /** Follow a log's symlink wherever it points (LOG_FILE arguments: the user named them). */
   anySymlink?: boolean;
+  /** --remote: the logs are HOST's, read through local copies that fetch only appended bytes (remote-logs.ts). */
+  remoteLogs?: RemoteLogs;
 }
 
 export type FileEntry = NonNullable<LogReport["files"]>[number] & { note?: string; refused?: Refusal; read_error?: string };
@@ -66,8 +69,10 @@ export function problems(files: readonly FileEntry[] | undefined): { message: st
 }
 
 /** Scans one log into `run`; with a chain (--state), goes on from where the last run stopped, and the analyzer may be a restored one. */
-async function scanInto(run: RunAnalysis, path: string, role: string, options: ScanOptions, open: OpenOptions, chain?: LogChain): Promise<{ run: RunAnalysis; entry: FileEntry }> {
-  const opened = await openLog(path, open);
+async function scanInto(run: RunAnalysis, path: string, role: string, options: ScanOptions & Pick<ReportOptions, "remoteLogs">, open: OpenOptions, chain?: LogChain): Promise<{ run: RunAnalysis; entry: FileEntry }> {
+  // Remote: HOST checks the file's kind and symlink (same rules), the copy is read as a local log.
+  const copy = options.remoteLogs ? await options.remoteLogs.copy(path, open) : undefined;
+  const opened = copy ? (copy.ok ? await openLog(copy.local) : copy) : await openLog(path, open);
   if (!opened.ok) {
     await chain?.skip(path);
     if (!opened.exists) return { run, entry: { path, role, exists: false, ...(opened.message ? { note: opened.message } : {}) } };

@@ -15,9 +15,17 @@ const defaults: LogParseCliArgs = {
   strict: false,
   quiet: false,
   verbose: false,
+  remote: undefined,
+  "remote-batch-mode": false,
 };
 
 describe("log-parse optionsFromArgs", () => {
+  it("--remote: the host, its control socket in --state (default .slurmpipe); an option-looking host is a usage error", () => {
+    expect(optionsFromArgs({ ...defaults, remote: "me@login:2222", state: "st", "remote-batch-mode": true }).remote).toEqual({ host: "me@login:2222", stateDir: "st", batchMode: true });
+    expect(optionsFromArgs({ ...defaults, remote: "login" }).remote).toEqual({ host: "login", stateDir: ".slurmpipe", batchMode: false });
+    expect(() => optionsFromArgs({ ...defaults, remote: "-oProxyCommand=x" })).toThrow(/--remote/);
+  });
+
   it("maps every option to the library's name", () => {
     expect(optionsFromArgs(defaults)).toEqual({
       files: [],

@@ -6,11 +6,11 @@
 import { resolve } from "node:path";
 import { canonicalJson, contentId, sha256 } from "@slurmpipe/core";
 import { checkSyntax } from "./check.ts";
-import { placeFor, writeRunFiles } from "./files.ts";
 import type { RecordSiteLimits } from "./limits.ts";
 import type { Profile } from "./profile.ts";
 import { identity, outputResources } from "./records.ts";
 import type { RenderedWith } from "./rerun.ts";
+import type { ScriptStore } from "./store.ts";
 import { type JobPlan, RunError } from "./resolve.ts";
 import { type ArrayPart, logPatterns, renderArrayScript, tableLine } from "./script.ts";
 
@@ -112,6 +112,8 @@ export interface ArrayContext {
   limit?: number;
   check: boolean;
   fail: (item: Source, e: unknown) => Record<string, unknown>;
+  /** Where the files go: this machine or HOST (--remote). */
+  store: ScriptStore;
 }
 
 /**
@@ -147,18 +149,16 @@ async function renderArrayPart(plan: JobPlan, chunk: ArrayMember[], partIndex: n
   const table = `${chunk.map((m) => m.table).join("\n")}\n`;
   const spec = `0-${chunk.length - 1}${ctx.limit ? `%${ctx.limit}` : ""}`;
   // Neither the table nor the script of a submitted array is replaced: changed ones get files of their own.
-  const part: ArrayPart = { name, id, spec, dir, tablePath: await placeFor(`${dir}/params.tbl`, table), tableSha256: sha256(table) };
+  // The script names the table's path, so the table is placed (and written) first.
+  const [tablePath] = await ctx.store.put(dir, [[`${dir}/params.tbl`, table]]);
+  const part: ArrayPart = { name, id, spec, dir, tablePath: tablePath!, tableSha256: sha256(table) };
   const text = renderArrayScript(plan, part, ctx.profile.name, chunk.length);
   if (ctx.check) {
     const problems = await checkSyntax(text);
     if (problems.length > 0) throw new RunError(problems[0]!.message, "script", "check_failed");
   }
-  const path = await placeFor(`${dir}/job.sbatch`, text);
-  await writeRunFiles(dir, [
-    [part.tablePath, table],
-    [path, text],
-  ]);
-  const rendered: RenderedPart = { path, sha256: sha256(text), table: part.tablePath, spec, id, name, logs: logPatterns(dir, true), ...(plan.siteLimits ? { siteLimits: plan.siteLimits } : {}) };
+  const [path] = await ctx.store.put(dir, [[`${dir}/job.sbatch`, text]]);
+  const rendered: RenderedPart = { path: path!, sha256: sha256(text), table: part.tablePath, spec, id, name, logs: logPatterns(dir, true), ...(plan.siteLimits ? { siteLimits: plan.siteLimits } : {}) };
   chunk.forEach((member, index) => {
     member.part = rendered;
     member.index = index;

@@ -1,4 +1,4 @@
-import { type Argv, UsageError, withCommonOptions, withPositionals } from "@slurmpipe/core/cli";
+import { type Argv, DEFAULT_STATE_DIR, UsageError, remoteFromArgs, withCommonOptions, withPositionals } from "@slurmpipe/core/cli";
 // Types only, and resource-keys.ts (which imports nothing): the library is loaded inside `run`,
 // so `--help` and usage errors start fast.
 import type { RenderOptions } from "./render.ts";
@@ -44,7 +44,18 @@ export function renderOptions(y: Argv) {
     .option("max-array-size", { type: "string", describe: "split arrays above this many tasks (default: scontrol show config MaxArraySize, the profile's, else 1001)", group: "Modes:" })
     .option("force", { type: "boolean", default: false, describe: "render requests beyond the profile's site limits (partition nodes, time, cores, GPUs, memory) with a warning instead of failing the record" })
     .option("check", { type: "boolean", default: false, describe: "bash -n every script and check option names in extra directives (time, memory and counts are checked always); problems fail the record" });
-  return withCommonOptions(withPositionals(o), ["strict", "quiet", "verbose"]);
+  const r = withCommonOptions(o, ["remote", "remote-batch-mode"])
+    .option("remote", {
+      group: "Remote:",
+      type: "string",
+      describe: "write the scripts on HOST (over one multiplexed ssh connection; --out and run dirs are paths there, relative ones from the login directory): an ~/.ssh/config alias or user@host[:port] (default $SLURMPIPE_REMOTE)",
+    })
+    .option("state", {
+    group: "Remote:",
+    type: "string",
+    describe: `with --remote: the directory of the ssh control socket, shared with slurm-submit's (default ${DEFAULT_STATE_DIR})`,
+  });
+  return withCommonOptions(withPositionals(r), ["strict", "quiet", "verbose"]);
 }
 
 /** What yargs hands `run` (see renderOptions). */
@@ -54,7 +65,7 @@ type Repeatable<T> = { [K in keyof T]: K extends "_" | "$0" ? T[K] : T[K] | NonN
 
 /** The library's options that come from the command line, and the logger's. */
 export type RenderCliOptions = Required<Pick<RenderOptions, "inputs" | "profile" | "out" | "overrides" | "sample" | "array" | "check" | "strict">> &
-  Pick<RenderOptions, "arrayLimit" | "maxArraySize"> & { quiet: boolean; verbose: boolean };
+  Pick<RenderOptions, "arrayLimit" | "maxArraySize" | "remote"> & { quiet: boolean; verbose: boolean };
 
 export function parseEnv(list: string[] = []): Record<string, string> | undefined {
   if (list.length === 0) return undefined;
@@ -133,7 +144,11 @@ export function optionsFromArgs(args: RenderCliArgs): RenderCliOptions {
   const maxArraySize = positiveWhole("max-array-size", lastOf(args["max-array-size"]));
   const array = Boolean(lastOf(args.array));
   if (arrayLimit !== undefined && !array) throw new UsageError("--array-limit needs --array");
+  const state = lastOf(args.state);
+  if (state !== undefined && String(state) === "") throw new UsageError("--state: expected a directory, got \"\"");
+  const remote = remoteFromArgs({ remote: lastOf(args.remote), "remote-batch-mode": Boolean(lastOf(args["remote-batch-mode"])) }, state ?? DEFAULT_STATE_DIR);
   return {
+    ...(remote ? { remote } : {}),
     inputs: args._.map(String),
     profile: lastOf(args.profile) ?? "generic",
     out: lastOf(args.out) ?? "runs",

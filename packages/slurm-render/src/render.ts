@@ -9,16 +9,18 @@ import {
   type Logger,
   NdjsonWriter,
   RunRecord,
+  type RemoteOptions,
   readNdjsonInputs,
+  remoteHome,
   runSlurm,
   sha256,
   zodField,
 } from "@slurmpipe/core";
 import { type ArrayGroup, type ArrayMember, addToGroup, memberOutput, renderArrays } from "./arrays.ts";
 import { checkDirectives, checkSyntax } from "./check.ts";
-import { placeFor, writeRunFiles } from "./files.ts";
 import { type Profile, loadProfile } from "./profile.ts";
 import { outputRecord } from "./records.ts";
+import { type ScriptStore, localStore, remoteStore } from "./store.ts";
 import { OverrideReport, type RenderedWith, checkFlagValues, renderedWith } from "./rerun.ts";
 import { type JobPlan, type Overrides, RunError, planJob } from "./resolve.ts";
 import { logPatterns, renderRunScript } from "./script.ts";
@@ -50,6 +52,11 @@ export interface RenderOptions {
   strict?: boolean;
   /** Reads MaxArraySize from the cluster; default: `scontrol show config`. */
   readMaxArraySize?: () => Promise<number | undefined>;
+  /**
+   * Write the scripts on HOST (through one multiplexed ssh connection): `out` and each run's `dir`
+   * are paths on HOST (relative ones from the login directory there) and the records name them.
+   */
+  remote?: RemoteOptions;
 }
 
 interface Item {
@@ -67,7 +74,10 @@ export async function render(options: RenderOptions): Promise<number> {
   const log = options.log;
   checkFlagValues(options.overrides ?? {});
   const profile = await loadProfile(options.profile, { builtins: options.builtinProfiles, cwd: options.cwd });
-  const outDir = resolve(options.cwd, options.out ?? "runs");
+  // Remote: paths are HOST's, relative ones read from the login directory there (one `pwd`).
+  const cwd = options.remote ? await remoteHome(options.remote) : options.cwd;
+  const store: ScriptStore = options.remote ? remoteStore(options.remote) : localStore;
+  const outDir = resolve(cwd, options.out ?? "runs");
   const how = renderedWith({
     profile: profile.name,
     outDir,
@@ -78,6 +88,7 @@ export async function render(options: RenderOptions): Promise<number> {
     maxArraySize: options.maxArraySize,
     check: Boolean(options.check),
     strict: Boolean(options.strict),
+    ...(options.remote ? { remote: options.remote.host } : {}),
   });
   const overrideReport = new OverrideReport();
   const counter = new ErrorCounter(STAGE, options.stderr ?? process.stderr);
@@ -124,14 +135,14 @@ export async function render(options: RenderOptions): Promise<number> {
         const seen = names.get(run.name);
         if (seen && seen.id !== run.id) throw new RunError(`duplicate run name ${JSON.stringify(run.name)} (also run ${seen.id} at ${seen.where})`, "name", "duplicate_name");
         names.set(run.name, { id: run.id, where: `${source}:${line}` });
-        item.plan = planJob(run, { profile, overrides: options.overrides ?? {}, outDir, cwd: options.cwd, sample: Boolean(options.sample) });
+        item.plan = planJob(run, { profile, overrides: options.overrides ?? {}, outDir, cwd, sample: Boolean(options.sample) });
         for (const w of item.plan.warnings) if (!warned.has(w) && warned.add(w)) log.warn(w);
         overrideReport.note(item.plan.run.name, item.plan.overridden);
         if (options.check) {
           const problems = checkDirectives(item.plan);
           if (problems.length > 0) throw new RunError(problems.map((p) => `${p.field}: ${p.message}`).join("; "), problems[0]!.field, "check_failed");
         }
-        if (!options.array) item.output = await renderOne(value, item.plan, profile, Boolean(options.check), how);
+        if (!options.array) item.output = await renderOne(value, item.plan, profile, Boolean(options.check), how, store);
       } catch (e) {
         item.output = fail(item, e);
       }
@@ -144,7 +155,7 @@ export async function render(options: RenderOptions): Promise<number> {
 
   if (options.array) {
     const maxSize = await resolveMaxArraySize(options, profile, log);
-    await renderArrays(groups, { profile, outDir, maxSize, limit: options.arrayLimit, check: Boolean(options.check), fail });
+    await renderArrays(groups, { profile, outDir, maxSize, limit: options.arrayLimit, check: Boolean(options.check), fail, store });
     for (const entry of pending) await writer.write("raw" in entry ? memberOutput(entry, how) : entry.output);
   }
   for (const line of overrideReport.lines()) log.warn(line);
@@ -161,30 +172,29 @@ function passThroughReason(record: Record<string, unknown>): string | undefined 
   return undefined;
 }
 
-async function renderOne(raw: Record<string, unknown>, plan: JobPlan, profile: Profile, check: boolean, how: RenderedWith): Promise<Record<string, unknown>> {
+async function renderOne(raw: Record<string, unknown>, plan: JobPlan, profile: Profile, check: boolean, how: RenderedWith, store: ScriptStore): Promise<Record<string, unknown>> {
   const text = renderRunScript(plan, profile.name);
   if (check) {
     const problems = await checkSyntax(text);
     if (problems.length > 0) throw new RunError(problems[0]!.message, "script", "check_failed");
   }
   // A changed script goes to a file of its own: the old one may be what a queued job runs.
-  const path = await placeFor(`${plan.scriptDir}/job.sbatch`, text);
-  await writeRunFiles(plan.scriptDir, [[path, text]]);
+  const [path] = await store.put(plan.scriptDir, [[`${plan.scriptDir}/job.sbatch`, text]]);
   const siteLimits = plan.siteLimits ? { site_limits: plan.siteLimits } : {};
-  return outputRecord(raw, plan, { path, sha256: sha256(text), rendered_with: how, ...siteLimits }, logPatterns(plan.scriptDir, false));
+  return outputRecord(raw, plan, { path: path!, sha256: sha256(text), rendered_with: how, ...siteLimits }, logPatterns(plan.scriptDir, false));
 }
 
 async function resolveMaxArraySize(options: RenderOptions, profile: Profile, log: Logger): Promise<number> {
   if (options.maxArraySize !== undefined) return options.maxArraySize;
-  const site = await (options.readMaxArraySize ?? readMaxArraySizeFromSlurm)().catch(() => undefined);
+  const site = await (options.readMaxArraySize ?? (() => readMaxArraySizeFromSlurm(options.remote)))().catch(() => undefined);
   if (site !== undefined) log.debug(`MaxArraySize ${site} (scontrol show config)`);
   // Either source may be the stricter one (the profile describes the target site, scontrol the cluster we are on).
   const candidates = [site, profile.max_array_size, profile.limits?.max_array_size?.value].filter((n): n is number => typeof n === "number" && n > 0);
   return candidates.length > 0 ? Math.min(...candidates) : DEFAULT_MAX_ARRAY_SIZE;
 }
 
-export async function readMaxArraySizeFromSlurm(): Promise<number | undefined> {
-  const r = await runSlurm("scontrol", ["show", "config"], { attempts: 1, timeoutMs: 15_000 });
+export async function readMaxArraySizeFromSlurm(remote?: RemoteOptions): Promise<number | undefined> {
+  const r = await runSlurm("scontrol", ["show", "config"], { attempts: 1, timeoutMs: 15_000, ...(remote ? { remote } : {}) });
   const m = /^MaxArraySize\s*=\s*(\d+)/m.exec(r.stdout);
   return m ? Number(m[1]) : undefined;
 }

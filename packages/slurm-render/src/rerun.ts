@@ -55,6 +55,8 @@ export interface RenderedWithInput {
   maxArraySize?: number;
   check: boolean;
   strict: boolean;
+  /** --remote: the scripts are on this host; rendering again must write them there too. */
+  remote?: string;
 }
 
 /**
@@ -65,7 +67,7 @@ export interface RenderedWithInput {
  * left out (they change what is said, not what is written).
  */
 export function renderedWith(o: RenderedWithInput): RenderedWith {
-  const args = [`--profile=${o.profile}`, `--out=${o.outDir}`];
+  const args = [`--profile=${o.profile}`, `--out=${o.outDir}`, ...(o.remote !== undefined ? [`--remote=${o.remote}`] : [])];
   const { overrides } = o;
   for (const key of RESOURCE_KEYS) {
     const value = overrides.resources?.[key];

@@ -23,9 +23,20 @@ const defaults: RenderCliArgs = {
   strict: false,
   quiet: false,
   verbose: false,
+  remote: undefined,
+  "remote-batch-mode": false,
+  state: undefined,
 };
 
 describe("slurm-render optionsFromArgs", () => {
+  it("--remote: a host for ssh, the control socket in --state (default .slurmpipe); a host ssh would read as an option is a usage error", () => {
+    expect(optionsFromArgs({ ...defaults, remote: "me@login:2222", "remote-batch-mode": true, state: "st" }).remote).toEqual({ host: "me@login:2222", stateDir: "st", batchMode: true });
+    expect(optionsFromArgs({ ...defaults, remote: "login" }).remote).toEqual({ host: "login", stateDir: ".slurmpipe", batchMode: false });
+    expect(optionsFromArgs(defaults).remote).toBeUndefined();
+    expect(() => optionsFromArgs({ ...defaults, remote: "-oProxyCommand=touch /tmp/x" })).toThrow(UsageError);
+    expect(() => optionsFromArgs({ ...defaults, remote: "login", state: "" })).toThrow(/--state/);
+  });
+
   it("maps the command line to the render options", () => {
     const o = optionsFromArgs({ ...defaults, _: ["a.ndjson", "-"], account: "p1", nodes: "2", mem: "32G", array: true, "array-limit": "20", quiet: true, env: "A=b=c" });
     expect(o).toMatchObject({ inputs: ["a.ndjson", "-"], profile: "generic", out: "runs", array: true, arrayLimit: 20, quiet: true, verbose: false, strict: false });

@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,7 +36,11 @@ async function freePort(): Promise<number> {
 
 export async function ensureTestUser(): Promise<string> {
   const r = await execa("id", ["-u", TEST_USER], { reject: false });
-  if (r.exitCode !== 0) await execa("useradd", ["-m", "-s", "/bin/bash", TEST_USER]);
+  // Two test files at a time may both find no user: the second useradd's "already exists" is fine.
+  if (r.exitCode !== 0) {
+    const made = await execa("useradd", ["-m", "-s", "/bin/bash", TEST_USER], { reject: false });
+    if (made.exitCode !== 0 && (await execa("id", ["-u", TEST_USER], { reject: false })).exitCode !== 0) throw new Error(`useradd ${TEST_USER}: ${made.stderr}`);
+  }
   // useradd leaves the password "!" (locked), and sshd without PAM refuses a locked account even
   // for a key; "*" is no password at all, and not locked.
   await execa("usermod", ["-p", "*", TEST_USER]);
@@ -51,18 +55,24 @@ export async function startSshd(): Promise<Sshd> {
   await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "user_key")]);
   const sshDir = join(home, ".ssh");
   mkdirSync(sshDir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(sshDir, "authorized_keys"), readFileSync(join(dir, "user_key.pub")), { mode: 0o600 });
+  // Appended, not replaced: test files running at the same time each start an sshd with a key of their own.
+  appendFileSync(join(sshDir, "authorized_keys"), readFileSync(join(dir, "user_key.pub")), { mode: 0o600 });
   const ids = (await execa("id", [TEST_USER])).stdout;
   const uid = Number(/uid=(\d+)/.exec(ids)![1]);
   const gid = Number(/gid=(\d+)/.exec(ids)![1]);
   chownSync(sshDir, uid, gid);
   chownSync(join(sshDir, "authorized_keys"), uid, gid);
-  const port = await freePort();
+  // SLURMPIPE_TEST_SSHD_PORT: a fixed port (engineers sharing a machine each get one; one test file
+  // at a time then), else a free one.
+  const port = Number(process.env.SLURMPIPE_TEST_SSHD_PORT) || (await freePort());
   const log = join(dir, "sshd.log");
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
   writeFileSync(
     join(dir, "sshd_config"),
-    [`Port ${port}`, "ListenAddress 127.0.0.1", `HostKey ${join(dir, "host_key")}`, "UsePAM no", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes", `AllowUsers ${TEST_USER}`, "LogLevel VERBOSE", `PidFile ${join(dir, "sshd.pid")}`, "StrictModes no", "MaxSessions 50", ""].join("\n"),
+    [`Port ${port}`, "ListenAddress 127.0.0.1", `HostKey ${join(dir, "host_key")}`, "UsePAM no", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes", `AllowUsers ${TEST_USER}`, "LogLevel VERBOSE", `PidFile ${join(dir, "sshd.pid")}`, "StrictModes no", "MaxSessions 50",
+      // A private Slurm instance (slurm-dev env: SLURM_CONF) is what the sessions' Slurm commands talk to, not /etc/slurm's.
+      ...(process.env.SLURM_CONF ? [`SetEnv SLURM_CONF=${process.env.SLURM_CONF}`] : []),
+      ""].join("\n"),
   );
   writeFileSync(join(dir, "known_hosts"), `[127.0.0.1]:${port} ${readFileSync(join(dir, "host_key.pub"), "utf8")}`);
   writeFileSync(join(dir, "ssh_config"), [`Host *`, `  IdentityFile ${join(dir, "user_key")}`, `  UserKnownHostsFile ${join(dir, "known_hosts")}`, "  IdentitiesOnly yes", ""].join("\n"));
