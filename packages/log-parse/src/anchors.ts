@@ -51,6 +51,9 @@ export const ANCHORS: readonly Anchor[] = [
   // numpy raises its own subclass: `numpy._core._exceptions._ArrayMemoryError: Unable to allocate 8.00 GiB ...`
   a("HOST_OOM", "MemoryError", /^(?:[\w.]+\.)?(?:_Array)?MemoryError\b/, "host memory exhausted (Python MemoryError)"),
   a("HOST_OOM", "Cannot allocate memory", /\[Errno 12\] Cannot allocate memory|std::bad_alloc/, "host memory exhausted"),
+  // PyTorch's CPU allocator: `RuntimeError: [enforce fail at alloc_cpu.cpp:127] ... DefaultCPUAllocator:
+  // can't allocate memory: you tried to allocate N bytes. Error code 12` (test/fixtures/real/).
+  a("HOST_OOM", "DefaultCPUAllocator", /DefaultCPUAllocator: (?:can't allocate memory|not enough memory)/, "host memory exhausted (PyTorch's CPU allocator)"),
   a("TIME_LIMIT", "DUE TO TIME LIMIT", /CANCELLED AT \S+ DUE TO TIME LIMIT/, "time limit reached"),
   a("PREEMPTED", "DUE TO PREEMPTION", /CANCELLED AT \S+ DUE TO PREEMPTION/, "preempted"),
   a("NODE_FAIL", "DUE TO NODE FAIL", /CANCELLED AT \S+ DUE TO NODE FAIL/, "node failure"),

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type LogReport, type RunRecord, writeFileAtomic } from "@slurmpipe/core";
-import { findMetricsCsv, findNewestFile } from "./csv.ts";
+import { findMetricsCsv, findTrainerState } from "./csv.ts";
 import { findMlflowRun, metricFiles } from "./mlflow.ts";
 import { moreMetricInputs } from "./more-metric-files.ts";
 import { defaultPatterns, resolveLogPath } from "./paths.ts";
@@ -97,7 +97,7 @@ async function inputsOf(record: Partial<RunRecord>, options: ReportOptions): Pro
   if (options.csv !== false && record.dir) {
     const csv = await findMetricsCsv(record.dir);
     if (csv) paths.push(csv);
-    const state = await findNewestFile(record.dir, "trainer_state.json");
+    const state = await findTrainerState(record.dir);
     if (state) paths.push(state);
     const mlflow = await findMlflowRun(record.dir);
     if (mlflow) paths.push(mlflow, ...(await metricFiles(join(mlflow, "metrics"))));

@@ -86,6 +86,10 @@ export function classify({ record, signals, exceptions, deaths = [] }: ClassifyI
   // CANCELLED only says how it ended (a `*** STEP ... CANCELLED ***` banner also follows an OOM):
   // with a real cause found, it is noise.
   if (found.size > 1) found.delete("CANCELLED");
+  // A job that ended well after a requeue: the `*** JOB N ON node CANCELLED AT ... ***` banner in its
+  // appended log is the earlier segment's end (Slurm 22.05 writes it without "DUE TO JOB REQUEUE" when
+  // the job requeues itself), not how the run ended.
+  if (state && parseState(state.state).category === "success" && (state.restarts ?? 0) > 0) found.delete("CANCELLED");
 
   const first = exceptions.find((e) => !/(?:ChildFailedError|CalledProcessError|ProcessRaisedException|SystemExit|KeyboardInterrupt)$/.test(e.type));
   const rootException = first ? endOfChain(first, exceptions) : undefined;

@@ -20,6 +20,20 @@ export function findMetricsCsv(dir: string): Promise<string | undefined> {
   return findNewestFile(dir, "metrics.csv");
 }
 
+/**
+ * HF Trainer's newest `trainer_state.json`: under `dir`, or under `dir/checkpoints`, which the
+ * general walk skips (checkpoint trees are large) but is a common `output_dir` name.
+ */
+export async function findTrainerState(dir: string): Promise<string | undefined> {
+  const found = [await findNewestFile(dir, "trainer_state.json"), await findNewestFile(join(dir, "checkpoints"), "trainer_state.json")].filter((p) => p !== undefined);
+  let best: { path: string; mtime: number } | undefined;
+  for (const path of found) {
+    const mtime = (await stat(path).catch(() => undefined))?.mtimeMs ?? 0;
+    if (!best || mtime > best.mtime) best = { path, mtime };
+  }
+  return best?.path;
+}
+
 /** The newest regular file called `name` under `dir` (breadth-first, at most 4 levels and 500 directories). */
 export async function findNewestFile(dir: string, name: string): Promise<string | undefined> {
   let level = [dir];

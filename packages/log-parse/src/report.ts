@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { type Failure, type LogReport, type RunRecord, parseState } from "@slurmpipe/core";
 import { RunAnalysis, evidence } from "./analyzer.ts";
 import { classify } from "./classify.ts";
-import { findMetricsCsv, findNewestFile, readMetricsCsv } from "./csv.ts";
+import { findMetricsCsv, findTrainerState, readMetricsCsv } from "./csv.ts";
 import { findMlflowRun, readMlflowRun } from "./mlflow.ts";
 import { readTrainerState } from "./trainer-state.ts";
 import { findNewestEvents, readTfevents } from "./tfevents.ts";
@@ -124,7 +124,7 @@ export async function reportForRecord(record: Partial<RunRecord>, options: Repor
       files.push({ path: csv, role: "metrics", exists: true, lines: rows + 1, bytes, ...(error ? { read_error: error } : {}) });
       preferRicher(fromCsv);
     }
-    const state = await findNewestFile(record.dir, "trainer_state.json");
+    const state = await findTrainerState(record.dir);
     if (state) {
       const fromState = new RunAnalysis();
       const { entries, bytes, note } = await readTrainerState(state, fromState);
