@@ -172,10 +172,10 @@ function commandLines(plan: JobPlan, cmd: string, argvFromArray: boolean): strin
   ];
   if (plan.requeue.selfRequeue) {
     // A preempted job (PreemptMode=REQUEUE with GraceTime) that ends within its grace time is not
-    // requeued by 22.05.8 (it ends COMPLETED or FAILED); 24.11.5 requeues it, and requeued by the
-    // script too it was requeued once more at the end of its next segment. Both requeue it at the
-    // end of the grace time: wait for that, the checkpoint written. Only a preemption during this
-    // segment (not before its StartTime) counts.
+    // requeued by 22.05.8 (it ends COMPLETED or FAILED); an `scontrol requeue` of its own instead was
+    // requeued once more by 24.11.5 at the end of the next segment. Slurm requeues it at the end of
+    // the grace time: wait for that, the checkpoint written. Only a preemption during this segment
+    // (not before its StartTime) counts.
     lines.push(
       'sp_show=$(scontrol show job "${SLURM_JOB_ID:-none}" 2>/dev/null || true)',
       "sp_preempted=$(sed -n 's/.*PreemptTime=\\([0-9][^ ]*\\).*/\\1/p' <<<\"$sp_show\")",
