@@ -15,6 +15,8 @@ NODES_FILE=$ETC/nodes  # node count of the last `up`, so down/status/kill-node k
 NODES_ARG=""
 # shellcheck source=slurm-dev-cgroup.sh
 . "$REPO/scripts/lib/slurm-dev-cgroup.sh"
+# shellcheck source=slurm-dev-preempt.sh
+. "$REPO/scripts/lib/slurm-dev-preempt.sh"
 DEFAULT_STATE=$(realpath -m "$REPO/.slurm-dev")
 is_default_state() { [ "$STATE" = "$DEFAULT_STATE" ]; }
 
@@ -28,6 +30,8 @@ while [ $# -gt 0 ]; do
       [[ ${2:-} =~ ^[1-9]$ ]] || { printf '%s: error: --nodes takes a node count from 1 to 9, not %q\n' "$PROG" "${2:-}" >&2; exit 2; }
       NODES_ARG=$2; shift 2 ;;
     --nodes=*) set -- --nodes "${1#--nodes=}" "${@:2}" ;;
+    --preempt) PREEMPT_ARG=on; shift ;;
+    --no-preempt) PREEMPT_ARG=off; shift ;;
     *) NODES_REST+=("$1"); shift ;;
   esac
 done
@@ -60,6 +64,7 @@ nodes_edit_conf() {
   local f=$1 n lines="" mem
   echo "$(node_count)" >"$NODES_FILE.new" && mv -f "$NODES_FILE.new" "$NODES_FILE"
   is_default_state || cgroup_edit_conf "$f"
+  preempt_edit_conf "$f"
   multi_node || return 0
   mem=$(real_memory_mb)
   for n in $(node_names); do

@@ -81,6 +81,11 @@ version_write_wrappers() {
   [ "$SOCKDIR" = "$STATE" ] || binds+=("$SOCKDIR")
   for d in "${binds[@]}"; do mkdir -p "$d" "$root$d"; done
   [ -e "$root/usr/bin/node" ] || { [ -x /usr/bin/node ] && : >"$root/usr/bin/node"; }
+  # absolute paths: a job or test may run the clients with a PATH without /usr/sbin (chroot)
+  local unshare_bin mount_bin chroot_bin
+  unshare_bin=$(command -v unshare || true) mount_bin=$(command -v mount || true) chroot_bin=$(command -v chroot || true)
+  [ -n "$unshare_bin" ] && [ -n "$mount_bin" ] && [ -n "$chroot_bin" ] ||
+    die "the 24.11 wrappers need unshare, mount and chroot (util-linux, coreutils)"
   cat >"$bin/.chroot-run.new" <<RUN
 #!/bin/sh
 # Written by scripts/lib/slurm-dev-version.sh: run a command of the Slurm $VERSION cluster in its
@@ -91,13 +96,13 @@ if [ -e /etc/slurm-dev-rootfs ]; then
   for d in /usr/sbin /usr/bin /sbin /bin; do [ -x "\$d/\$1" ] && { c=\$d/\$1; shift; exec "\$c" "\$@"; }; done
   echo "slurm-dev: \$1 is not in the $VERSION root file system" >&2; exit 127
 fi
-exec unshare -m --propagation private /bin/sh -c '
+exec $unshare_bin -m --propagation private /bin/sh -c '
   set -e
   R=\$1; shift
-  for d in $(printf '%q ' "${binds[@]}"); do mount --rbind "\$d" "\$R\$d"; done
-  mount --bind /etc/hosts "\$R/etc/hosts"
-  [ ! -x /usr/bin/node ] || mount --bind /usr/bin/node "\$R/usr/bin/node"
-  exec chroot "\$R" /bin/sh -c "cd \"\\\$1\" 2>/dev/null || cd /; shift; exec \"\\\$@\"" sh "\$(pwd)" "$bin/.chroot-run" "\$@"
+  for d in $(printf '%q ' "${binds[@]}"); do $mount_bin --rbind "\$d" "\$R\$d"; done
+  $mount_bin --bind /etc/hosts "\$R/etc/hosts"
+  [ ! -x /usr/bin/node ] || $mount_bin --bind /usr/bin/node "\$R/usr/bin/node"
+  exec $chroot_bin "\$R" /bin/sh -c "cd \"\\\$1\" 2>/dev/null || cd /; shift; exec \"\\\$@\"" sh "\$(pwd)" "$bin/.chroot-run" "\$@"
 ' sh '$root' "\$@"
 RUN
   chmod 755 "$bin/.chroot-run.new"

@@ -86,10 +86,11 @@ export function classify({ record, signals, exceptions, deaths = [] }: ClassifyI
   // CANCELLED only says how it ended (a `*** STEP ... CANCELLED ***` banner also follows an OOM):
   // with a real cause found, it is noise.
   if (found.size > 1) found.delete("CANCELLED");
-  // A job that ended well after a requeue: the `*** JOB N ON node CANCELLED AT ... ***` banner in its
-  // appended log is the earlier segment's end (Slurm 22.05 writes it without "DUE TO JOB REQUEUE" when
-  // the job requeues itself), not how the run ended.
-  if (state && parseState(state.state).category === "success" && (state.restarts ?? 0) > 0) found.delete("CANCELLED");
+  // A requeued job that then COMPLETED: the banners of how an earlier segment ended (preempted,
+  // requeued, node failure; the log is appended to) are its history, not a failure of the run.
+  if (state && parseState(state.state).state === "COMPLETED" && (state.restarts ?? 0) > 0) {
+    for (const cls of SEGMENT_ENDS) if (!found.get(cls)?.slurm) found.delete(cls);
+  }
 
   const first = exceptions.find((e) => !/(?:ChildFailedError|CalledProcessError|ProcessRaisedException|SystemExit|KeyboardInterrupt)$/.test(e.type));
   const rootException = first ? endOfChain(first, exceptions) : undefined;
@@ -145,6 +146,8 @@ function pickDeath(slurm: Death | undefined, logs: readonly Death[]): Death | un
 type FromState = (cls: FailureClass, message: string) => void;
 
 /** The classes a death can be the consequence of; a death never hides one of these. */
+/** How one run of a job ended, as slurmstepd's banner says it; with --requeue, not the end of the job. */
+const SEGMENT_ENDS: readonly FailureClass[] = ["CANCELLED", "PREEMPTED", "NODE_FAIL"];
 const CAUSES: readonly FailureClass[] = CLASS_ORDER.filter((c) => c !== "CANCELLED" && c !== "UNKNOWN");
 
 /**

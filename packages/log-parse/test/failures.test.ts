@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RunRecord, parseDuration, parseMemory } from "@slurmpipe/core";
 import { describe, expect, it } from "vitest";
@@ -74,6 +77,30 @@ describe("failure classes from log text", () => {
 });
 
 const base = (over: Partial<RunRecord>): Partial<RunRecord> => ({ id: "r1", name: "r1", ...over });
+
+describe("a requeued job's earlier segments", () => {
+  // The stderr of a real preemption (scripts/slurm-dev up --preempt, Slurm 22.05.8): the first
+  // segment's banners, the script's requeue line, then the second segment, which completed.
+  const segments = [
+    "slurmstepd-localhost: error: *** JOB 8317002 ON localhost CANCELLED AT 2026-12-03T16:49:57 ***",
+    "slurmstepd-localhost: error: *** STEP 8317002.0 ON localhost CANCELLED AT 2026-12-03T16:49:57 ***",
+    "slurmpipe: job 8317002 was preempted at 2026-12-03T16:49:57; requeueing it to resume from its checkpoint",
+    "",
+  ].join("\n");
+  const withLog = async (state: Record<string, unknown>) => {
+    const dir = mkdtempSync(join(tmpdir(), "lp-requeued-"));
+    writeFileSync(join(dir, "8317002.err"), segments);
+    return reportForRecord(base({ job: { id: "8317002" }, logs: { stdout: join(dir, "none.out"), stderr: join(dir, "%j.err") }, state: { category: "success", terminal: true, ...state } } as Partial<RunRecord>));
+  };
+
+  it("COMPLETED after a requeue (Restarts 1): the first segment's CANCELLED banner is history, not a failure", async () => {
+    expect((await withLog({ state: "COMPLETED", exit_code: "0:0", restarts: 1 })).failures).toEqual([]);
+  });
+
+  it("COMPLETED without a restart: a cancelled step is still reported", async () => {
+    expect((await withLog({ state: "COMPLETED", exit_code: "0:0" })).failures?.[0]?.class).toBe("CANCELLED");
+  });
+});
 
 describe("failure classes from the Slurm state, and suggested changes", () => {
   it("OUT_OF_MEMORY / exit 0:125 -> HOST_OOM, mem = MaxRSS x 1.2", async () => {

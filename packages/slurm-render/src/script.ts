@@ -128,6 +128,25 @@ function launchLines(plan: JobPlan, cmd: string, background: boolean, argvFromAr
   return [head, ...inner, `"${amp}`];
 }
 
+/**
+ * The trap that passes the warning on. Slurm's srun turns a SIGTERM it receives into a SIGKILL of its
+ * tasks ("srun: forcing job termination"), so under srun the signal goes to the job's steps through
+ * `scancel --signal` (not to the batch shell, which has it already); the local backend's srun forwards it.
+ */
+function forwardLines(plan: JobPlan): string[] {
+  const direct = 'kill -TERM "$sp_child" 2>/dev/null || true';
+  const l = plan.launcher;
+  if (l.type === "none" || (l.type !== "srun" && !l.srun)) {
+    return [`sp_forward_term() { sp_term=1; sp_interrupted=1; if [ -n "$sp_child" ]; then ${direct}; fi; }`];
+  }
+  return [
+    'sp_forward_term() { sp_term=1; sp_interrupted=1; [ -n "$sp_child" ] || return 0',
+    '  if [ -n "${SLURM_JOB_ID:-}" ] && [ "$(command -v srun)" != "${SLURMPIPE_LOCAL_DIR:-/nonexistent}/bin/srun" ]; then',
+    `    scancel --signal=TERM "$SLURM_JOB_ID" 2>/dev/null || ${direct}`,
+    `  else ${direct}; fi; }`,
+  ];
+}
+
 /** Runs the command; with requeue-on-signal in the background, forwarding the warning signal to it. */
 function commandLines(plan: JobPlan, cmd: string, argvFromArray: boolean): string[] {
   if (!plan.requeue) return launchLines(plan, cmd, false, argvFromArray);
@@ -139,7 +158,7 @@ function commandLines(plan: JobPlan, cmd: string, argvFromArray: boolean): strin
     "sp_child=",
     "sp_term=",
     "sp_interrupted=",
-    'sp_forward_term() { sp_term=1; sp_interrupted=1; if [ -n "$sp_child" ]; then kill -TERM "$sp_child" 2>/dev/null || true; fi; }',
+    ...forwardLines(plan),
     "trap sp_forward_term TERM",
     ...launchLines(plan, cmd, true, argvFromArray),
     "sp_child=$!",
@@ -151,6 +170,23 @@ function commandLines(plan: JobPlan, cmd: string, argvFromArray: boolean): strin
     '  [ -n "$sp_interrupted" ] || break',
     "done",
   ];
+  if (plan.requeue.selfRequeue) {
+    // A preempted job (PreemptMode=REQUEUE with GraceTime) that ends within its grace time is not
+    // requeued by 22.05.8 (it ends COMPLETED or FAILED); an `scontrol requeue` of its own instead was
+    // requeued once more by 24.11.5 at the end of the next segment. Slurm requeues it at the end of
+    // the grace time: wait for that, the checkpoint written. Only a preemption during this segment
+    // (not before its StartTime) counts.
+    lines.push(
+      'sp_show=$(scontrol show job "${SLURM_JOB_ID:-none}" 2>/dev/null || true)',
+      "sp_preempted=$(sed -n 's/.*PreemptTime=\\([0-9][^ ]*\\).*/\\1/p' <<<\"$sp_show\")",
+      "sp_started=$(sed -n 's/.* StartTime=\\([0-9][^ ]*\\).*/\\1/p' <<<\"$sp_show\")",
+      'if [ -n "$sp_preempted" ] && [[ ! "$sp_preempted" < "$sp_started" ]]; then',
+      '  echo "slurmpipe: job $SLURM_JOB_ID was preempted at $sp_preempted; waiting for Slurm to requeue it at the end of its grace time" >&2',
+      "  trap '' TERM",
+      "  for ((sp_i = 0; sp_i < 3600; sp_i++)); do sleep 1; done",
+      "fi",
+    );
+  }
   if (plan.requeue.selfRequeue && typeof limit === "number") {
     // --requeue alone does not requeue at the time limit; do it ourselves, but only when the signal was
     // the time-limit warning (Slurm may send it up to 60 s early), not an scancel earlier in the run.

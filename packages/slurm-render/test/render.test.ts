@@ -384,7 +384,55 @@ describe("--array", () => {
   });
 });
 
+/** scontrol that records `requeue` and answers `show job` with `show` (a job's StartTime and PreemptTime lines). */
+function requeueStub(cwd: string, show = "   StartTime=2026-12-03T10:00:00 EndTime=Unknown\n   PreemptEligibleTime=2026-12-03T10:00:00 PreemptTime=None\n"): string {
+  return `#!/bin/bash\nif [ "$1" = show ]; then printf %b ${JSON.stringify(show)}; exit 0; fi\necho "$@" > ${JSON.stringify(join(cwd, "requeued"))}\n`;
+}
+
 describe("--requeue-on-signal", () => {
+  it("under srun the warning goes to the job's steps through scancel --signal, never to srun (which would SIGKILL the tasks)", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("q3", ["sleep", "1.5"], { resources: { time: "00:10:00" } })], { cwd, profile: "generic", overrides: { requeueOnSignal: 120 } });
+    const path = (r.records[0]!.script as { path: string }).path;
+    expect(readFileSync(path, "utf8")).toMatch(/^srun sleep 1\.5 &$/m);
+    const bin = join(cwd, "bin");
+    await execa("mkdir", ["-p", bin]);
+    writeFileSync(join(bin, "srun"), `#!/bin/bash\ntrap 'echo TERM > ${JSON.stringify(join(cwd, "srun-got-term"))}' TERM\n"$@" & wait $!; wait $!\n`, { mode: 0o755 });
+    writeFileSync(join(bin, "scancel"), `#!/bin/bash\necho "$@" > ${JSON.stringify(join(cwd, "scancel-args"))}\n`, { mode: 0o755 });
+    writeFileSync(join(bin, "scontrol"), requeueStub(cwd), { mode: 0o755 });
+    const job = execa("bash", [path], { env: { SLURM_JOB_ID: "79", PATH: `${bin}:${process.env.PATH}` }, reject: false });
+    await new Promise((res) => setTimeout(res, 500));
+    job.kill("SIGTERM");
+    const done = await job;
+    expect(done.exitCode, done.stderr).toBe(0);
+    expect(readFileSync(join(cwd, "scancel-args"), "utf8")).toBe("--signal=TERM 79\n");
+    expect(existsSync(join(cwd, "srun-got-term"))).toBe(false);
+    expect(existsSync(join(cwd, "requeued"))).toBe(false);
+  });
+
+  it("a job preempted during this segment (scontrol: PreemptTime after StartTime) waits, its SIGTERM ignored, for Slurm to requeue it at the end of the grace time", async () => {
+    const cwd = tempDir();
+    const r = await renderRecords([run("q4", ["true"], {})], { cwd, profile: "local", overrides: { requeueOnSignal: 60 } });
+    const path = (r.records[0]!.script as { path: string }).path;
+    const bin = join(cwd, "bin");
+    await execa("mkdir", ["-p", bin]);
+    const preempted = "   StartTime=2026-12-03T10:00:00 EndTime=2026-12-03T10:05:30\n   PreemptEligibleTime=2026-12-03T10:00:00 PreemptTime=2026-12-03T10:05:00\n";
+    writeFileSync(join(bin, "scontrol"), requeueStub(cwd, preempted), { mode: 0o755 });
+    const job = execa("bash", [path], { env: { SLURM_JOB_ID: "80", PATH: `${bin}:${process.env.PATH}` }, reject: false });
+    let stderr = "";
+    job.stderr?.on("data", (d: Buffer) => {
+      stderr += String(d);
+    });
+    while (!stderr.includes("waiting for Slurm")) await new Promise((res) => setTimeout(res, 100));
+    job.kill("SIGTERM"); // Slurm's SIGTERM at the end of the grace time: ignored, SIGKILL follows
+    await new Promise((res) => setTimeout(res, 1500));
+    expect(job.exitCode).toBeNull();
+    job.kill("SIGKILL");
+    await job;
+    expect(stderr).toContain("slurmpipe: job 80 was preempted at 2026-12-03T10:05:00; waiting for Slurm to requeue it at the end of its grace time");
+    expect(existsSync(join(cwd, "requeued"))).toBe(false);
+  });
+
   it("writes --signal and --requeue, forwards TERM to the training process and waits for it", async () => {
     const cwd = tempDir();
     const marker = join(cwd, "got-term");
@@ -397,7 +445,7 @@ describe("--requeue-on-signal", () => {
     expect(text).toContain("#SBATCH --signal=B:SIGTERM@120\n#SBATCH --requeue\n");
     const bin = join(cwd, "bin");
     await execa("mkdir", ["-p", bin]);
-    writeFileSync(join(bin, "scontrol"), `#!/bin/bash\necho "$@" > ${JSON.stringify(join(cwd, "requeued"))}\n`, { mode: 0o755 });
+    writeFileSync(join(bin, "scontrol"), requeueStub(cwd), { mode: 0o755 });
     const job = execa("bash", [path], { env: { SLURM_JOB_ID: "77", PATH: `${bin}:${process.env.PATH}` }, reject: false });
     await new Promise((res) => setTimeout(res, 700));
     job.kill("SIGTERM");
@@ -414,7 +462,7 @@ describe("--requeue-on-signal", () => {
     const path = (r.records[0]!.script as { path: string }).path;
     const bin = join(cwd, "bin");
     await execa("mkdir", ["-p", bin]);
-    writeFileSync(join(bin, "scontrol"), `#!/bin/bash\necho "$@" > ${JSON.stringify(join(cwd, "requeued"))}\n`, { mode: 0o755 });
+    writeFileSync(join(bin, "scontrol"), requeueStub(cwd), { mode: 0o755 });
     const job = execa("bash", [path], { env: { SLURM_JOB_ID: "78", PATH: `${bin}:${process.env.PATH}` }, reject: false });
     await new Promise((res) => setTimeout(res, 500));
     job.kill("SIGTERM");
