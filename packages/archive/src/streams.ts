@@ -111,8 +111,11 @@ export async function measure(input: Readable, gunzip: boolean, limits: Limits =
       stored.hash.update(chunk);
       stored.bytes += chunk.length;
       if (stored.bytes > storedLimit) return done(new OverLimitError(storedLimit));
-      // Past a gunzip failure (or the inflate limit) the rest is only hashed, never inflated.
-      if (gunzipError !== undefined) return done();
+      // Past a gunzip failure (or the inflate limit) the rest is only hashed, never inflated. The
+      // pipeline above destroys the decompressor before its catch sets gunzipError (a microtask
+      // later): a destroyed one is as good as failed, and waiting for its drain or close, both
+      // already past, would never end.
+      if (gunzipError !== undefined || inflater.destroyed) return done();
       if (inflater.write(chunk)) return done();
       // Wait for the decompressor, but do not hang on one that already failed.
       const go = () => {
@@ -122,9 +125,10 @@ export async function measure(input: Readable, gunzip: boolean, limits: Limits =
       };
       inflater.on("drain", go);
       inflater.on("close", go);
+      if (inflater.destroyed) go();
     },
     final(done) {
-      if (gunzipError === undefined) inflater.end();
+      if (gunzipError === undefined && !inflater.destroyed) inflater.end();
       done();
     },
   });
