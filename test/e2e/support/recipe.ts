@@ -86,7 +86,8 @@ export function scratch(prefix: string): { dir: string; env: Record<string, stri
   return {
     dir,
     env: { SLURMPIPE_LOCAL_DIR: join(dir, ".local-cluster"), HOME: process.env.HOME ?? dir },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    // A cancelled local job's runner may still write its last lines there: ENOTEMPTY is retried.
+    cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }),
   };
 }
 
