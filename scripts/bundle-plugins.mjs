@@ -78,3 +78,40 @@ export const jobRunnerSource = {
     });
   },
 };
+
+/**
+ * log-parse's `--jobs` workers run parse-worker.ts from a text (src/worker-source.ts tells why):
+ * this replaces worker-source.ts with `export function parseWorkerSource() { return "<text>"; }`,
+ * the text being parse-worker.ts bundled with everything it imports into one CommonJS script (a
+ * worker started with `eval` is CommonJS and has nothing but node beside it). Settings as
+ * worker-source.ts's PARSE_WORKER_BUILD_OPTIONS (keep in step), plus the plugins the command
+ * bundles use for core's sources; `import.meta.url` (read by modules the worker never runs, e.g.
+ * the job runner's source) becomes a placeholder URL, as in the single executable's build.
+ */
+export const parseWorkerSource = {
+  name: "parse-worker-source",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]log-parse[\\/]src[\\/]worker-source\.ts$/ }, async (args) => {
+      const entry = join(dirname(args.path), "parse-worker.ts");
+      const result = await build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: "node",
+        target: "node20",
+        format: "cjs",
+        legalComments: "none",
+        logLevel: "silent",
+        minify: true,
+        write: false,
+        metafile: true,
+        define: { "import.meta.url": '"file:///slurmpipe/log-parse-worker.js"' },
+        plugins: [jobRunnerSource, zodEnglishOnly],
+      });
+      return {
+        contents: `export function parseWorkerSource() { return ${JSON.stringify(result.outputFiles[0].text)}; }\n`,
+        loader: "js",
+        watchFiles: Object.keys(result.metafile.inputs).map((p) => join(process.cwd(), p)),
+      };
+    });
+  },
+};

@@ -71,6 +71,24 @@ describe("the single executable needs no node", () => {
   });
 });
 
+describe("log-parse --jobs: worker threads started from the installed command (no file beside it)", () => {
+  it.each(["sea", "npm"] as const)("%s: --jobs 2 gives the records of one thread, in order", async (kind) => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-inst-jobs-"));
+    const lines = Array.from({ length: 6 }, (_, i) => {
+      const out = join(dir, `r${i}.out`);
+      writeFileSync(out, `${Array.from({ length: 2000 }, (_, s) => `step ${s} loss ${(4 - s / 1000 - i / 10).toFixed(4)}`).join("\n")}\n${i === 2 ? "step 2000 loss nan\n" : ""}`);
+      return JSON.stringify({ id: `r${i}`, name: `r${i}`, logs: { stdout: out }, state: { state: "COMPLETED", category: "success", terminal: true } });
+    });
+    const input = `${lines.join("\n")}\n`;
+    const env = { env: { PATH: pathFor(kind) }, extendEnv: false, input } as const;
+    const one = await execa(join(installs[kind].bin, "log-parse"), [], env);
+    const two = await execa(join(installs[kind].bin, "log-parse"), ["--jobs", "2"], env);
+    expect(String(one.stdout).split("\n")).toHaveLength(6);
+    expect(two.stdout).toBe(one.stdout);
+    expect(String(two.stdout)).toContain('"trend":"NAN"');
+  });
+});
+
 describe("man pages, from the same text as --help", () => {
   it.each(["sea", "npm"] as const)("%s: a page per command in share/man/man1 that groff parses without a warning", async (kind) => {
     const man1 = join(installs[kind].bin, "../share/man/man1");

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { mkdir, readFile, stat, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type LogReport, type RunRecord, writeFileAtomic } from "@slurmpipe/core";
 import { findMetricsCsv, findTrainerState } from "./csv.ts";
@@ -10,14 +10,22 @@ import type { ReportOptions } from "./report.ts";
 
 /**
  * `--state DIR`: the report of a record whose inputs did not change since the last run is taken
- * from DIR/log-parse/reports.json instead of reading its logs again. Inputs: the record's fields
+ * from DIR/log-parse/reports.cache instead of reading its logs again. Inputs: the record's fields
  * that feed the report (logs, job, state, resources, params, dir), the options, and every file the
  * report would read (the logs and the metric files found under `dir`) with its device, inode,
- * size, mtime and ctime. A file that grew, shrank, was replaced or appeared makes a full parse of
- * that record (reading only the appended bytes is not done yet: issue #15).
+ * size, mtime and ctime. A file that grew, shrank, was replaced or appeared makes a new report of
+ * that record (of a log that grew, only the appended bytes are read: incremental.ts).
+ *
+ * The file: a first line `slurmpipe-reports <VERSION>`, then one line per record: its key (hex),
+ * a tab, its inputs as JSON, a tab, its report as JSON (JSON text holds no raw tab or newline).
+ * Reports are kept as text and parsed only when one is served: a cron tick over a running sweep
+ * (whose records all miss, their logs grew) then neither parses nor re-encodes the reports it
+ * does not serve (bench 8; as one JSON document, reading and writing it was a fifth of a tick).
  */
-const VERSION = 1;
+const VERSION = 2;
+const HEADER = `slurmpipe-reports ${VERSION}`;
 const MAX_ENTRIES = 20_000;
+const KEY = /^[0-9a-f]{64}$/;
 
 interface FileStat {
   path: string;
@@ -25,8 +33,10 @@ interface FileStat {
 }
 
 interface Entry {
-  inputs: FileStat[];
-  report: LogReport;
+  /** The inputs as JSON text (compared as text). */
+  inputs: string;
+  /** The report as JSON text. */
+  report: string;
 }
 
 export class ReportCache {
@@ -38,20 +48,26 @@ export class ReportCache {
   ) {}
 
   static async open(stateDir: string): Promise<ReportCache> {
-    const file = join(resolve(stateDir), "log-parse", "reports.json");
+    const file = join(resolve(stateDir), "log-parse", "reports.cache");
     let text: string;
     try {
       text = await readFile(file, "utf8");
     } catch {
       return new ReportCache(file, new Map());
     }
-    try {
-      const data = JSON.parse(text) as { v: number; entries: [string, Entry][] };
-      if (data.v !== VERSION || !Array.isArray(data.entries)) return new ReportCache(file, new Map(), `${file}: another version; rebuilt`);
-      return new ReportCache(file, new Map(data.entries));
-    } catch (e) {
-      return new ReportCache(file, new Map(), `${file}: not readable (${(e as Error).message}); rebuilt`);
+    const lines = text.split("\n");
+    if (lines[0] !== HEADER) return new ReportCache(file, new Map(), `${file}: ${lines[0]?.startsWith("slurmpipe-reports ") ? "another version" : "not readable (no header)"}; rebuilt`);
+    const entries = new Map<string, Entry>();
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line === "" && i === lines.length - 1) break;
+      const a = line.indexOf("\t");
+      const b = a < 0 ? -1 : line.indexOf("\t", a + 1);
+      const key = line.slice(0, a);
+      if (b < 0 || !KEY.test(key)) return new ReportCache(file, new Map(), `${file}: not readable (line ${i + 1}); rebuilt`);
+      entries.set(key, { inputs: line.slice(a + 1, b), report: line.slice(b + 1) });
     }
+    return new ReportCache(file, entries);
   }
 
   /** The cached report when every input is as it was, else undefined; `inputs` is what to store. */
@@ -59,24 +75,34 @@ export class ReportCache {
     const key = keyOf(record, options);
     const inputs = await inputsOf(record, options);
     const hit = this.entries.get(key);
-    if (hit && JSON.stringify(hit.inputs) === JSON.stringify(inputs)) return { key, inputs, report: hit.report };
+    if (hit && hit.inputs === JSON.stringify(inputs)) {
+      try {
+        return { key, inputs, report: JSON.parse(hit.report) as LogReport };
+      } catch {
+        // A damaged line: parsed again (and replaced).
+      }
+    }
     return { key, inputs };
   }
 
-  store(key: string, inputs: FileStat[], report: LogReport): void {
+  /** `report`: the report as JSON text (what it is when stored is what is served). */
+  store(key: string, inputs: FileStat[], report: string): void {
     this.entries.delete(key); // re-inserted last: the oldest are dropped first
-    this.entries.set(key, { inputs, report });
+    this.entries.set(key, { inputs: JSON.stringify(inputs), report });
     while (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
   }
 
   async save(): Promise<void> {
     // Owner only: reports quote log lines (evidence), which can hold what only the owner may read.
     await mkdir(join(this.file, ".."), { recursive: true, mode: 0o700 });
-    const text = JSON.stringify({ v: VERSION, entries: [...this.entries] });
+    const parts = [HEADER];
+    for (const [key, e] of this.entries) parts.push(`${key}\t${e.inputs}\t${e.report}`);
     await writeFileAtomic(this.file, async (fh) => {
       await fh.chmod(0o600);
-      await fh.writeFile(text);
+      await fh.writeFile(`${parts.join("\n")}\n`);
     });
+    // The version-1 file (one JSON document) is not read any more.
+    await unlink(join(this.file, "..", "reports.json")).catch(() => {});
   }
 }
 

@@ -15,6 +15,7 @@ export function logParseOptions(y: Argv) {
     .option("user", { type: "string", describe: "user name for %u in log patterns (default: $USER)" })
     .option("csv", { type: "boolean", describe: "also read a Lightning metrics.csv, an HF trainer_state.json and MLflow mlruns/ under the run's dir (--no-csv to skip)", default: true })
     .option("state", { type: "string", describe: "keep reports in DIR/log-parse/ and reuse a record's report while none of its inputs (record fields, options, log and metric files) changed; of a log that grew, read only the bytes appended since the last run (-v says how many)" })
+    .option("jobs", { alias: "j", type: "number", describe: "parse the logs of N records at once, on N worker threads (output order unchanged; with --remote, 1)", default: 1 })
     .option("min-step-seconds", { type: "number", describe: "a finished run faster than this per step is flagged CPU_ONLY_SUSPECTED", default: 0.1 })
     .option("max-line-bytes", { type: "number", describe: "longer physical lines (e.g. \\r progress bars) are scanned in pieces of at most this many bytes (1024 to 268435456)", default: 1048576 });
   const r = withCommonOptions(o, ["remote", "remote-batch-mode"]).option("remote", {
@@ -41,6 +42,7 @@ export function optionsFromArgs(args: LogParseCliArgs): LogParseArgs {
     user: args.user,
     csv: args.csv,
     minStepSeconds: args["min-step-seconds"],
+    jobs: args.jobs,
     maxLineBytes: args["max-line-bytes"],
     strict: args.strict,
     ...(args.state !== undefined ? { state: args.state } : {}),

@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { FileSink, RunAnalysis } from "./analyzer.ts";
 import type { ResumePoint, ScanOptions, ScanStats } from "./scan.ts";
 import { scanHandle } from "./scan.ts";
-import { NotSnapshottable, catalogue, restore, snapshot } from "./snapshot.ts";
+import { type Json, NotSnapshottable, catalogue, restore, shareWith, snapshot, unshare } from "./snapshot.ts";
 
 /**
  * `--state DIR`, per log: where the last run stopped and what the analyzer knew there, so the next
@@ -19,10 +19,18 @@ import { NotSnapshottable, catalogue, restore, snapshot } from "./snapshot.ts";
  * and both hashes match; otherwise (it shrank, was replaced, a requeue truncated and rewrote it)
  * it is read from the start. The logs of a chain share one analyzer, so a log after one that
  * changed is read from the start too (its state included what came before it). A state file that
- * cannot be read or restored is a warning and a full read, never an error.
+ * cannot be read or restored is a warning and a full read, never an error. A log's snapshot is
+ * kept as what differs from the one before it in the chain (`shared`: snapshot.ts shareWith), as
+ * the later one repeats most of the earlier (bench 8: half of the state's size).
  */
-const VERSION = 1;
+const VERSION = 2;
 const HASH_BYTES = 4096;
+/**
+ * A log after the first of its chain (stderr after stdout) shorter than this keeps no snapshot: it
+ * is read again from the start next time (as it is anyway whenever the log before it grew), which
+ * costs less than writing and reading a snapshot of the whole analyzer (bench 8).
+ */
+const SNAPSHOT_MIN_BYTES = 64 * 1024;
 
 interface LogState {
   path: string;
@@ -34,6 +42,8 @@ interface LogState {
   head: string;
   tail: string;
   snap: unknown;
+  /** `snap` is kept as its difference from the previous snapshot of the chain. */
+  shared?: true;
 }
 
 type Position = LogState | { path: string; none: true };
@@ -99,6 +109,15 @@ export class IncrementalStore {
     try {
       const data = JSON.parse(text) as ChainFile;
       if (data.v !== VERSION || data.fp !== this.known.fp || !Array.isArray(data.logs)) return undefined; // another build: read again
+      let base: Json | undefined;
+      for (const log of data.logs) {
+        if ("none" in log) continue;
+        if (log.shared) {
+          log.snap = unshare(base, log.snap as Json);
+          delete log.shared;
+        }
+        base = log.snap as Json;
+      }
       return data;
     } catch (e) {
       this.warn(`${file}: not readable (${(e as Error).message}); the logs are read from the start`);
@@ -210,6 +229,7 @@ export class LogChain {
     else counters.fromStart += 1;
     sink ??= run.sink(path);
     counters.scanned += size - (from?.offset ?? 0);
+    const first = this.next.length === 0;
     let taken: { at: ResumePoint; snap: unknown } | undefined;
     let why: string | undefined;
     const liveRun = run;
@@ -217,6 +237,7 @@ export class LogChain {
     const stats = await scanHandle(handle, size, sink, options, {
       ...(from ? { from } : {}),
       checkpoint: (at) => {
+        if (!first && at.offset < SNAPSHOT_MIN_BYTES) return;
         try {
           taken = { at, snap: snapshot({ run: liveRun, sink: liveSink }, classes) };
         } catch (e) {
@@ -242,6 +263,14 @@ export class LogChain {
   /** Writes the chain's state when anything changed. */
   async save(): Promise<void> {
     if (this.file === undefined || !this.changed) return;
-    await this.store.save(this.file, { v: VERSION, fp: this.store.fingerprint, logs: this.next });
+    let base: Json | undefined;
+    const logs = this.next.map((log) => {
+      if ("none" in log) return log;
+      const full = log.snap as Json;
+      const kept = base === undefined ? log : { ...log, snap: shareWith(base, full), shared: true as const };
+      base = full;
+      return kept;
+    });
+    await this.store.save(this.file, { v: VERSION, fp: this.store.fingerprint, logs });
   }
 }

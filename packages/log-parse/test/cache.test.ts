@@ -29,8 +29,11 @@ describe("log-parse --state (reports reused while the inputs are unchanged)", ()
     const first = await runLogParse(dir, args, input);
     expect(first.code).toBe(0);
     expect(report(first).loss).toMatchObject({ last: 3, points: 2 });
-    expect(JSON.parse(readFileSync(join(dir, "state", "log-parse", "reports.json"), "utf8")).entries).toHaveLength(1);
-    expect(statSync(join(dir, "state", "log-parse", "reports.json")).mode & 0o777).toBe(0o600);
+    const kept = readFileSync(join(dir, "state", "log-parse", "reports.cache"), "utf8").trim().split("\n");
+    expect(kept[0]).toBe("slurmpipe-reports 2");
+    expect(kept).toHaveLength(2); // the header and one record's line
+    expect(JSON.parse(kept[1]!.split("\t")[2]!)).toEqual(first.records[0]!.report);
+    expect(statSync(join(dir, "state", "log-parse", "reports.cache")).mode & 0o777).toBe(0o600);
 
     // Unchanged: the same report, without parsing the logs again.
     const before = parses();
@@ -70,10 +73,21 @@ describe("log-parse --state (reports reused while the inputs are unchanged)", ()
     const { dir, input } = setup();
     const state = join(dir, "state");
     await runLogParse(dir, { state }, input);
-    writeFileSync(join(state, "log-parse", "reports.json"), "{not json");
+    const file = join(state, "log-parse", "reports.cache");
+    for (const damaged of ["{not json", "slurmpipe-reports 2\nnot a key\tx\ty\n", "slurmpipe-reports 1\n"]) {
+      writeFileSync(file, damaged);
+      const r = await runLogParse(dir, { state }, input);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/reports\.cache: (not readable|another version).*rebuilt/);
+      expect(report(r).loss.last).toBe(3);
+      expect(readFileSync(file, "utf8").split("\n")[0]).toBe("slurmpipe-reports 2");
+    }
+    // A damaged report on a line of its own: parsed again, not served.
+    const [head, line] = readFileSync(file, "utf8").split("\n");
+    writeFileSync(file, `${head}\n${line!.slice(0, -5)}\n`);
+    const before = parses();
     const r = await runLogParse(dir, { state }, input);
-    expect(r.code).toBe(0);
+    expect(parses()).toBe(before + 1);
     expect(report(r).loss.last).toBe(3);
-    expect(JSON.parse(readFileSync(join(state, "log-parse", "reports.json"), "utf8")).v).toBe(1);
   });
 });

@@ -12,6 +12,7 @@ const defaults: LogParseCliArgs = {
   state: undefined,
   "min-step-seconds": 0.1,
   "max-line-bytes": 1048576,
+  jobs: 1,
   strict: false,
   quiet: false,
   verbose: false,
@@ -36,6 +37,7 @@ describe("log-parse optionsFromArgs", () => {
       csv: true,
       minStepSeconds: 0.1,
       maxLineBytes: 1048576,
+      jobs: 1,
       strict: false,
     });
     const o = optionsFromArgs({ ...defaults, metric: ["acc=acc (\\S+)"], user: "me", csv: false, strict: true, "max-points": 10, "base-dir": "/w" });

@@ -66,9 +66,10 @@ describe("log-parse --state: only the bytes appended since the last run are read
       total += o.length + e.length;
       expect(r.read?.total).toBe(size);
       if (i === 0) continue;
-      // The scans read what came after the last whole line of stdout; stderr too, or all of it when
-      // stdout changed (its state was built on top of stdout's).
-      const expected = carried[0]! + Buffer.byteLength(o) + (o === "" ? carried[1]! + Buffer.byteLength(e) : statSync(err).size);
+      // The scans read what came after the last whole line of stdout, and all of stderr: a log
+      // after the first under 64 KiB keeps no state (it is read whole; so is any log after one
+      // that changed, its state was built on top of stdout's).
+      const expected = carried[0]! + Buffer.byteLength(o) + statSync(err).size;
       expect(r.read!.bytes - r.read!.hashed).toBe(expected);
     }
     const last = await run(dir, { state }, input);
@@ -85,11 +86,19 @@ describe("log-parse --state: only the bytes appended since the last run are read
     const after = await compare(dir, state, input);
     expect(after.read!.resumed).toBe(1);
     expect(after.read!.bytes - after.read!.hashed).toBe("iter 3: loss 3.0000\n".length + statSync(err).size);
-    // Only stderr grows: stdout goes on from its state (nothing new), stderr from its own.
+    // Only stderr grows: stdout goes on from its state (nothing new); stderr, small, is read whole.
     appendFileSync(err, "srun: error: n1: task 0: Killed\n");
     const errOnly = await compare(dir, state, input);
-    expect(errOnly.read!.resumed).toBe(2);
-    expect(errOnly.read!.bytes - errOnly.read!.hashed).toBe("srun: error: n1: task 0: Killed\n".length);
+    expect(errOnly.read!.resumed).toBe(1);
+    expect(errOnly.read!.bytes - errOnly.read!.hashed).toBe(statSync(err).size);
+    // A stderr of 64 KiB or more (tqdm bars go there) keeps its own state: only its new bytes are read.
+    appendFileSync(err, bars(2).repeat(400));
+    expect(statSync(err).size).toBeGreaterThan(64 * 1024);
+    await compare(dir, state, input);
+    appendFileSync(err, "srun: error: n1: task 0: Killed\n");
+    const bigErr = await compare(dir, state, input);
+    expect(bigErr.read!.resumed).toBe(2);
+    expect(bigErr.read!.bytes - bigErr.read!.hashed).toBe("srun: error: n1: task 0: Killed\n".length);
   });
 
   it("reads a log again from the start when it was replaced or its prefix changed, and equals a full parse", async () => {

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { FileSink, RunAnalysis } from "../src/analyzer.ts";
+import { type Json, catalogue, restore, shareWith, snapshot, unshare } from "../src/snapshot.ts";
+
+const classes = () => {
+  // As incremental.ts builds it: an analyzer with a series in it.
+  const run = new RunAnalysis();
+  const sink = run.sink("x");
+  run.metric("loss", 1, "1", 1, "x", 1);
+  return catalogue([run, sink, FileSink.prototype]);
+};
+
+describe("snapshot: typed arrays of whole numbers are kept as varint deltas", () => {
+  it("restores every value exactly: steps, negative and huge deltas, capacity left as zeros", () => {
+    const steps = new Float64Array(64);
+    const values = [0, 1, 2, 3, 10, 20, 30, 2 ** 40, -(2 ** 40), 5, 5, 5, -1, 127, 128, 16383, 16384];
+    steps.set(values);
+    const ints = Int32Array.from([7, -7, 2 ** 31 - 1, -(2 ** 31), 0, 1, 2, 3, 4]);
+    const data = snapshot({ steps, ints }, new Map());
+    const text = JSON.stringify(data);
+    // Kept as deltas (the "z" form), not the raw bytes.
+    expect(text).toContain('"z"');
+    expect(text).not.toContain('"b"');
+    const back = restore(JSON.parse(text) as Json, new Map()) as { steps: Float64Array; ints: Int32Array };
+    expect(back.steps).toBeInstanceOf(Float64Array);
+    expect(Array.from(back.steps)).toEqual(Array.from(steps));
+    expect(Array.from(back.ints)).toEqual(Array.from(ints));
+  });
+
+  it("keeps raw bytes for fractions, -0 and numbers past 2^50 (no rounding)", () => {
+    for (const odd of [0.5, -0, 2 ** 51, Number.NaN]) {
+      const a = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, odd, 10]);
+      const text = JSON.stringify(snapshot({ a }, new Map()));
+      expect(text).toContain('"b"');
+      const back = restore(JSON.parse(text) as Json, new Map()) as { a: Float64Array };
+      expect(Object.is(back.a[8], odd)).toBe(true);
+    }
+  });
+
+  it("a tampered delta string is an error, not a wrong value", () => {
+    const text = JSON.stringify(snapshot({ a: Float64Array.from({ length: 20 }, (_, i) => i * 1000) }, new Map()));
+    const bad = JSON.parse(text) as { $o: { a: { z: string } } };
+    bad.$o.a.z = Buffer.from(bad.$o.a.z, "base64").subarray(0, 5).toString("base64");
+    expect(() => restore(bad as unknown as Json, new Map())).toThrow(/typed array/);
+  });
+});
+
+describe("snapshot: a later log's snapshot is kept as its difference from the one before", () => {
+  it("shares what is equal, and gives back the full snapshot", () => {
+    const c = classes();
+    const run = new RunAnalysis();
+    const sink = run.sink("out");
+    for (let i = 1; i <= 3000; i++) run.metric("loss", i, "", 4 - i / 1000, "out", i);
+    const first = snapshot({ run, sink }, c);
+    const err = run.sink("err");
+    run.benignWarnings += 1;
+    run.metric("lr", 1, "", 0.1, "err", 1);
+    const second = snapshot({ run, sink: err }, c);
+    const shared = shareWith(first, second);
+    // The loss series is not repeated: the shared form is a small fraction of the full one.
+    expect(JSON.stringify(shared).length).toBeLessThan(JSON.stringify(second).length / 5);
+    expect(unshare(first, JSON.parse(JSON.stringify(shared)) as Json)).toEqual(second);
+    // Equal snapshots share everything; a marker without its base is refused.
+    expect(unshare(first, shareWith(first, first))).toEqual(first);
+    expect(() => unshare(undefined, shareWith(first, first))).toThrow(/without its base/);
+    const back = restore(unshare(first, shared), c) as { run: RunAnalysis };
+    expect(back.run.series.get("loss")!.count).toBe(3000);
+    expect(back.run.series.get("lr")!.count).toBe(1);
+  });
+});
