@@ -1,0 +1,194 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { records, runCli } from "../support/cli.ts";
+import { HOSTILE_NAMES } from "./support/hostile.ts";
+import { TEST_USER } from "./support/sshd.ts";
+import { useSshd } from "./support/use-sshd.ts";
+
+// archive --remote against a real sshd on 127.0.0.1: HOST is this machine, reached as a non-root
+// test user, so what tar packed there can be compared byte for byte with the run directories.
+const fx = useSshd();
+const NOW = "2026-01-02T03:04:05Z";
+const STAMP = "20260102T030405Z";
+
+/** A world-readable tree the test user can read, and an output directory it can write. */
+function scratch(prefix: string): { base: string; out: string; fetch: string } {
+  const base = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  chmodSync(base, 0o755);
+  const out = join(base, "host-archives");
+  mkdirSync(out);
+  chmodSync(out, 0o777);
+  return { base, out, fetch: mkdtempSync(join(tmpdir(), `${prefix}-fetch-`)) };
+}
+
+/** A run directory with a checkpoint, a Lightning metrics.csv, a nested file and an awkward name. */
+function makeRun(base: string, dirName: string, i: number): string {
+  const dir = join(base, dirName);
+  mkdirSync(join(dir, "checkpoints"), { recursive: true });
+  mkdirSync(join(dir, "logs"), { recursive: true });
+  writeFileSync(join(dir, "checkpoints", "model.ckpt"), randomBytes(64 * 1024 + i));
+  writeFileSync(join(dir, "metrics.csv"), `step,train_loss\n0,${1 + i}\n1,${0.5 + i}\n2,${0.25 + i}\n`);
+  writeFileSync(join(dir, "logs", "100.out"), `step 0 loss ${1 + i}\n`);
+  writeFileSync(join(dir, "config with space.yaml"), `lr: 0.${i + 1}\n`);
+  for (const d of [dir, join(dir, "checkpoints"), join(dir, "logs")]) chmodSync(d, 0o755);
+  return dir;
+}
+
+/** Every regular file under dir, relative, as find lists them (links and special files left out). */
+function regularFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) out.push(relative(dir, p));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+const rec = (name: string, dir: string, extra: Record<string, unknown> = {}) => JSON.stringify({ id: `id-${name}`, name, dir, group: "sweep", ...extra });
+
+type Out = { kind?: string; path?: string; problem?: string; message?: string; archive?: string; fetched?: string; verified?: boolean; archive_sha256?: string; archive_size?: number };
+
+async function archiveRemote(args: string[], input: string, options: { state?: string; host?: string } = {}) {
+  const state = options.state ?? fx.stateDir("sp-archive-remote-state");
+  const before = fx.sshd.accepted();
+  const r = await runCli("archive", ["--remote", options.host ?? fx.sshd.host, "--remote-batch-mode", "--state", state, "--now", NOW, ...args], { input, env: fx.env() });
+  return { ...r, state, out: records(r.stdout) as Out[], connections: fx.sshd.accepted() - before };
+}
+
+async function tarList(path: string): Promise<string[]> {
+  // No name here holds a newline (run names are sanitised, the files are the test's).
+  return (await execa("tar", ["-tf", path])).stdout.split("\n").filter(Boolean).sort();
+}
+
+describe("archive --remote", () => {
+  it("packs the run directories on HOST over one connection: exactly their files, byte for byte; --fetch brings back the same bytes, verified", async () => {
+    const { base, out, fetch } = scratch("sp-archive-remote");
+    const dirs = [makeRun(base, "run-a", 0), makeRun(base, "run-b", 1)];
+    symlinkSync("metrics.csv", join(dirs[0]!, "latest.csv")); // a link: never followed on HOST
+    const input = `${rec("lr0.1", dirs[0]!)}\n${rec("lr0.2", dirs[1]!)}\n`;
+    const r = await archiveRemote(["--out", out, "--fetch", fetch, "--verify-after"], input);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(r.connections).toBe(1);
+    const name = `sweep-${STAMP}.tar.gz`;
+    const onHost = join(out, name);
+    const summary = r.out.find((x) => x.kind === "archive-summary")!;
+    expect(summary).toMatchObject({ archive: onHost, fetched: join(fetch, name), verified: true });
+    // Written on HOST by the ssh user; nothing else left in --out (no stage, no partial file).
+    expect(statSync(onHost).uid).toBe(Number((await execa("id", ["-u", TEST_USER])).stdout));
+    expect(readdirSync(out)).toEqual([name]);
+    expect(readdirSync(fetch)).toEqual([name]);
+    expect(r.out.find((x) => x.problem === "link_not_followed")?.path).toBe(join(dirs[0]!, "latest.csv"));
+
+    // Exactly the run directories' regular files, and the archive's own files; the same bytes.
+    const expected = ["lr0.1", "lr0.2"].flatMap((n, i) => regularFiles(dirs[i]!).map((f) => `runs/${n}/${f}`));
+    const own = ["MANIFEST.ndjson", "SHA256SUMS", "metrics.csv", "metrics.ndjson", "metrics.parquet"];
+    expect(await tarList(onHost)).toEqual([...expected, ...own].sort());
+    const x = mkdtempSync(join(tmpdir(), "sp-archive-remote-x-"));
+    await execa("tar", ["-xzf", onHost, "-C", x]);
+    for (const [i, n] of ["lr0.1", "lr0.2"].entries()) {
+      for (const f of regularFiles(dirs[i]!)) expect(readFileSync(join(x, "runs", n, f)).equals(readFileSync(join(dirs[i]!, f))), f).toBe(true);
+    }
+    expect(readFileSync(join(x, "metrics.csv"), "utf8")).toContain("lr0.2");
+    // The manifest's entries are the records on stdout, with HOST's sha256 of each file.
+    const entries = r.out.filter((e) => e.kind === "archive-entry");
+    expect(entries.map((e) => e.path).sort()).toEqual([...expected, "metrics.csv", "metrics.ndjson", "metrics.parquet"].sort());
+
+    // The fetched copy is the same file; the local archive command verifies it, and SHA256SUMS checks.
+    const fetched = readFileSync(join(fetch, name));
+    expect(fetched.equals(readFileSync(onHost))).toBe(true);
+    expect(summary.archive_size).toBe(fetched.length);
+    const v = await runCli("archive", ["--verify", join(fetch, name)]);
+    expect(v.exitCode, String(v.stderr)).toBe(0);
+    await execa("sha256sum", ["-c", "--quiet", "SHA256SUMS"], { cwd: x });
+
+    // Again at the same time: the archive exists on HOST and is not overwritten.
+    const again = await archiveRemote(["--out", out], input);
+    expect(again.exitCode).toBe(1);
+    expect(String(again.stderr)).toContain("already exists; not overwritten");
+    expect(readFileSync(onHost).equals(fetched)).toBe(true);
+    expect(readdirSync(out)).toEqual([name]);
+  });
+
+  it("hostile run and directory names reach HOST as data: each run is archived, nothing runs there", async () => {
+    const { base, out } = scratch("sp-archive-remote-hostile");
+    const hostileOut = join(out, "$(touch PWNED)");
+    const lines = HOSTILE_NAMES.map((word, i) => rec(word, makeRun(base, word, i)));
+    const r = await archiveRemote(["--out", hostileOut, "--name", "a;touch PWNED"], `${lines.join("\n")}\n`);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(r.connections).toBe(1);
+    const summary = r.out.find((x) => x.kind === "archive-summary")!;
+    expect(summary.archive).toBe(join(hostileOut, `a_touch_PWNED-${STAMP}.tar.gz`));
+    const names = await tarList(summary.archive!);
+    // Each hostile directory was read on HOST as named: its files are the manifest's sources.
+    const sources = new Set(r.out.filter((e) => e.kind === "archive-entry").map((e) => (e as { source?: string }).source));
+    for (const word of HOSTILE_NAMES) expect(sources.has(join(base, word, "checkpoints", "model.ckpt")), JSON.stringify(word)).toBe(true);
+    expect(names.filter((n) => n.endsWith("/checkpoints/model.ckpt"))).toHaveLength(HOSTILE_NAMES.length);
+    for (const where of [fx.home, base, out, process.cwd()]) expect(existsSync(join(where, "PWNED")), where).toBe(false);
+  });
+
+  it("a run directory missing on HOST stops the archive (exit 1, missing_dir naming the host) unless --allow-missing; --check-only writes nothing", async () => {
+    const { base, out } = scratch("sp-archive-remote-missing");
+    const input = `${rec("here", makeRun(base, "here", 0))}\n${rec("gone", join(base, "gone"))}\n`;
+    const check = await archiveRemote(["--out", out, "--check-only"], input);
+    expect(check.exitCode).toBe(1);
+    const missing = check.out.find((x) => x.problem === "missing_dir")!;
+    expect(missing.message).toBe(`run directory ${join(base, "gone")} does not exist on ${fx.sshd.host}`);
+    const stopped = await archiveRemote(["--out", out], input);
+    expect(stopped.exitCode).toBe(1);
+    expect(String(stopped.stderr)).toContain("not archiving");
+    expect(readdirSync(out)).toEqual([]);
+    const allowed = await archiveRemote(["--out", out, "--allow-missing", "--exclude", "checkpoints/**"], input);
+    expect(allowed.exitCode, String(allowed.stderr)).toBe(0);
+    const names = await tarList(join(out, `sweep-${STAMP}.tar.gz`));
+    expect(names.filter((n) => n.startsWith("runs/"))).toEqual(["runs/here/config with space.yaml", "runs/here/logs/100.out", "runs/here/metrics.csv"]);
+  });
+
+  it("HOST unreachable, or --out not writable there: a clear error naming the host, non-zero exit, nothing left behind", async () => {
+    const { base, out, fetch } = scratch("sp-archive-remote-fail");
+    const input = `${rec("a", makeRun(base, "a", 0))}\n`;
+    const closed = fx.sshd.host.replace(/:\d+$/, ":1");
+    const down = await archiveRemote(["--out", out, "--fetch", fetch], input, { host: closed });
+    expect(down.exitCode).toBe(1);
+    expect(String(down.stderr)).toMatch(new RegExp(`cannot list the run directories on ${closed.replace(/[.]/g, "\\.")}: ssh: connect to host 127\\.0\\.0\\.1 port 1: Connection refused`));
+    expect(readdirSync(fetch)).toEqual([]);
+    const rootOnly = join(base, "root-only");
+    mkdirSync(rootOnly, { mode: 0o755 });
+    const ro = await archiveRemote(["--out", join(rootOnly, "archives")], input);
+    expect(ro.exitCode).toBe(1);
+    expect(String(ro.stderr)).toContain(`cannot write in ${join(rootOnly, "archives")} on ${fx.sshd.host}`);
+    expect(readdirSync(rootOnly)).toEqual([]);
+  });
+
+  it("what --remote cannot do is a usage error (exit 2) naming the option", async () => {
+    const { base } = scratch("sp-archive-remote-usage");
+    const input = `${rec("a", makeRun(base, "a", 0))}\n`;
+    for (const [args, word] of [
+      [["--verify", "x.tar.gz"], "--verify"],
+      [["--restore", "x.tar.gz", "--to", "y"], "--restore"],
+      [["--incremental"], "--incremental"],
+      [["--prune-sources"], "--prune-sources"],
+      [["--outputs-only"], "--outputs-only"],
+      [["--log-base", "/x"], "--log-base"],
+      [["--compress-over", "1G"], "--compress-over"],
+      [["--format", "dir"], "--format dir"],
+      [["--verify-after"], "--fetch"],
+      [[base], base],
+    ] as const) {
+      const r = await archiveRemote([...args], input);
+      expect(r.exitCode, args.join(" ")).toBe(2);
+      expect(String(r.stderr)).toContain(word);
+      expect(r.connections).toBe(0);
+    }
+    const noRemote = await runCli("archive", ["--fetch", base], { input });
+    expect(noRemote.exitCode).toBe(2);
+    expect(String(noRemote.stderr)).toContain("--fetch copies an archive made on HOST: it goes with --remote HOST");
+  });
+});
