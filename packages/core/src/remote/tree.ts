@@ -76,7 +76,7 @@ export async function listRemoteTrees(dirs: readonly string[], options: RemoteOp
       current.byRel.set(e.rel, e);
     } else if (current) {
       // sha256sum -z: "<64 hex>  ./<rel>" with the name unescaped.
-      const m = /^([0-9a-f]{64}) {2}\.\/([^]*)$/.exec(item);
+      const m = /^([0-9a-f]{64}) {2}\.\/(.*)$/s.exec(item);
       const e = m ? current.byRel.get(m[2]!) : undefined;
       if (e) e.sha256 = m![1]!;
     }
