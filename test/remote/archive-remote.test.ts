@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { execa } from "execa";
@@ -108,6 +108,10 @@ describe("archive --remote", () => {
     const v = await runCli("archive", ["--verify", join(fetch, name)]);
     expect(v.exitCode, String(v.stderr)).toBe(0);
     await execa("sha256sum", ["-c", "--quiet", "SHA256SUMS"], { cwd: x });
+    const to = join(mkdtempSync(join(tmpdir(), "sp-archive-remote-to-")), "restored");
+    const restored = await runCli("archive", ["--restore", join(fetch, name), "--to", to]);
+    expect(restored.exitCode, String(restored.stderr)).toBe(0);
+    expect(readFileSync(join(to, "runs", "lr0.2", "checkpoints", "model.ckpt")).equals(readFileSync(join(dirs[1]!, "checkpoints", "model.ckpt")))).toBe(true);
 
     // Again at the same time: the archive exists on HOST and is not overwritten.
     const again = await archiveRemote(["--out", out], input);
@@ -115,6 +119,18 @@ describe("archive --remote", () => {
     expect(String(again.stderr)).toContain("already exists; not overwritten");
     expect(readFileSync(onHost).equals(fetched)).toBe(true);
     expect(readdirSync(out)).toEqual([name]);
+  });
+
+  it("a relative --out is read from the login directory on HOST", async () => {
+    const { base } = scratch("sp-archive-remote-rel");
+    const rel = `sp-archive-remote-${process.pid}`;
+    const r = await archiveRemote(["--out", rel], `${rec("a", makeRun(base, "a", 0))}\n`);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const archive = r.out.find((x) => x.kind === "archive-summary")!.archive!;
+    expect(archive).toBe(join(fx.home, rel, `sweep-${STAMP}.tar.gz`));
+    expect(existsSync(archive)).toBe(true);
+    expect(existsSync(join(process.cwd(), rel))).toBe(false);
+    rmSync(join(fx.home, rel), { recursive: true, force: true });
   });
 
   it("hostile run and directory names reach HOST as data: each run is archived, nothing runs there", async () => {
@@ -134,7 +150,7 @@ describe("archive --remote", () => {
     for (const where of [fx.home, base, out, process.cwd()]) expect(existsSync(join(where, "PWNED")), where).toBe(false);
   });
 
-  it("a run directory missing on HOST stops the archive (exit 1, missing_dir naming the host) unless --allow-missing; --check-only writes nothing", async () => {
+  it("a run directory missing on HOST stops the archive (exit 1, missing_dir naming the host) unless --allow-missing; --check-only writes nothing; --exclude, tar.zst", async () => {
     const { base, out } = scratch("sp-archive-remote-missing");
     const input = `${rec("here", makeRun(base, "here", 0))}\n${rec("gone", join(base, "gone"))}\n`;
     const check = await archiveRemote(["--out", out, "--check-only"], input);
@@ -145,9 +161,12 @@ describe("archive --remote", () => {
     expect(stopped.exitCode).toBe(1);
     expect(String(stopped.stderr)).toContain("not archiving");
     expect(readdirSync(out)).toEqual([]);
-    const allowed = await archiveRemote(["--out", out, "--allow-missing", "--exclude", "checkpoints/**"], input);
+    const allowed = await archiveRemote(["--out", out, "--allow-missing", "--exclude", "checkpoints/**", "--format", "tar.zst", "--level", "5"], input);
     expect(allowed.exitCode, String(allowed.stderr)).toBe(0);
-    const names = await tarList(join(out, `sweep-${STAMP}.tar.gz`));
+    const zst = join(out, `sweep-${STAMP}.tar.zst`);
+    expect(readFileSync(zst).subarray(0, 4).toString("hex")).toBe("28b52ffd"); // zstd's magic number
+    expect((await runCli("archive", ["--verify", zst])).exitCode).toBe(0);
+    const names = await tarList(zst);
     expect(names.filter((n) => n.startsWith("runs/"))).toEqual(["runs/here/config with space.yaml", "runs/here/logs/100.out", "runs/here/metrics.csv"]);
   });
 
