@@ -22,7 +22,7 @@ export function archiveOptions(y: Argv) {
     .option("incremental", { group: "Incremental and pruning:", type: "boolean", default: false, describe: "do not store files unchanged since the newest archive of the same name in --out" })
     .option("incremental-from", { group: "Incremental and pruning:", type: "string", describe: "like --incremental, against this earlier archive (in --out)" })
     .option("rehash", { group: "Incremental and pruning:", type: "boolean", default: false, describe: "incremental: hash files even when size and mtime match" })
-    .option("verify-after", { group: "Incremental and pruning:", type: "boolean", default: false, describe: "re-read and verify the new archive before exiting" })
+    .option("verify-after", { group: "Incremental and pruning:", type: "boolean", default: false, describe: "re-read and verify the new archive before exiting (with --remote: the copy --fetch made)" })
     .option("prune-sources", { group: "Incremental and pruning:", type: "boolean", default: false, describe: "after a clean verification, delete the archived source files (directories are kept)" })
     .option("outlier-ratio", { group: "Checks:", type: "number", default: 0.5, describe: "flag a checkpoint smaller than this fraction of the median of the same file in other runs" })
     .option("dataset", { type: "boolean", default: true, describe: "write metrics.ndjson and metrics.csv (--no-dataset to skip)" })
