@@ -170,7 +170,7 @@ describe("archive --remote", () => {
     expect(names.filter((n) => n.startsWith("runs/"))).toEqual(["runs/here/config with space.yaml", "runs/here/logs/100.out", "runs/here/metrics.csv"]);
   });
 
-  it("HOST unreachable, or --out not writable there: a clear error naming the host, non-zero exit, nothing left behind", async () => {
+  it("HOST unreachable, --out not writable there, a --fetch target that exists: a clear error, non-zero exit, nothing left behind or replaced", async () => {
     const { base, out, fetch } = scratch("sp-archive-remote-fail");
     const input = `${rec("a", makeRun(base, "a", 0))}\n`;
     const closed = fx.sshd.host.replace(/:\d+$/, ":1");
@@ -178,6 +178,14 @@ describe("archive --remote", () => {
     expect(down.exitCode).toBe(1);
     expect(String(down.stderr)).toMatch(new RegExp(`cannot list the run directories on ${closed.replace(/[.]/g, "\\.")}: ssh: connect to host 127\\.0\\.0\\.1 port 1: Connection refused`));
     expect(readdirSync(fetch)).toEqual([]);
+    expect(readdirSync(out)).toEqual([]);
+    // A file already where --fetch would put the copy: refused before anything is packed on HOST.
+    writeFileSync(join(fetch, `sweep-${STAMP}.tar.gz`), "mine\n");
+    const taken = await archiveRemote(["--out", out, "--fetch", fetch], input);
+    expect(taken.exitCode).toBe(1);
+    expect(String(taken.stderr)).toContain(`${join(fetch, `sweep-${STAMP}.tar.gz`)} already exists; not overwritten`);
+    expect(readFileSync(join(fetch, `sweep-${STAMP}.tar.gz`), "utf8")).toBe("mine\n");
+    expect(readdirSync(out)).toEqual([]);
     const rootOnly = join(base, "root-only");
     mkdirSync(rootOnly, { mode: 0o755 });
     const ro = await archiveRemote(["--out", join(rootOnly, "archives")], input);
