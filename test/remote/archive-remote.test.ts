@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
+import { copyFromRemote } from "../../packages/core/src/remote/copy.ts";
 import { records, runCli } from "../support/cli.ts";
 import { HOSTILE_NAMES } from "./support/hostile.ts";
 import { TEST_USER } from "./support/sshd.ts";
@@ -192,6 +193,30 @@ describe("archive --remote", () => {
     expect(ro.exitCode).toBe(1);
     expect(String(ro.stderr)).toContain(`cannot write in ${join(rootOnly, "archives")} on ${fx.sshd.host}`);
     expect(readdirSync(rootOnly)).toEqual([]);
+  });
+
+  it("a copy whose size or sha256 is not what HOST computed is not kept (core's copyFromRemote)", async () => {
+    const { base, fetch } = scratch("sp-archive-remote-copy");
+    const file = join(base, "file.bin");
+    const bytes = randomBytes(300_000);
+    writeFileSync(file, bytes);
+    chmodSync(file, 0o644);
+    const remote = { host: fx.sshd.host, stateDir: fx.stateDir("sp-archive-remote-copy-state"), batchMode: true, sshBin: fx.sshd.sshBin };
+    const sha = (await execa("sha256sum", [file])).stdout.slice(0, 64);
+    const wrong = await copyFromRemote(file, join(fetch, "a.bin"), { size: bytes.length, sha256: "0".repeat(64) }, remote);
+    expect(wrong).toMatchObject({ kind: "failed", connection: false });
+    expect(wrong.kind === "failed" && wrong.message).toContain("differs from the file there");
+    const short = await copyFromRemote(file, join(fetch, "b.bin"), { size: bytes.length + 1, sha256: sha }, remote);
+    expect(short.kind).toBe("failed");
+    expect(readdirSync(fetch)).toEqual([]);
+    const ok = await copyFromRemote(file, join(fetch, "c.bin"), { size: bytes.length, sha256: sha }, remote);
+    expect(ok).toEqual({ kind: "ok", path: join(fetch, "c.bin"), size: bytes.length, sha256: sha });
+    expect(readFileSync(join(fetch, "c.bin")).equals(bytes)).toBe(true);
+    expect(readdirSync(fetch)).toEqual(["c.bin"]);
+    expect(await copyFromRemote(file, join(fetch, "c.bin"), { size: bytes.length, sha256: sha }, remote)).toEqual({ kind: "exists", path: join(fetch, "c.bin") });
+    const gone = await copyFromRemote(join(base, "nope"), join(fetch, "d.bin"), { size: 0, sha256: sha }, remote);
+    expect(gone.kind === "failed" && gone.message).toContain("No such file");
+    expect(readdirSync(fetch)).toEqual(["c.bin"]);
   });
 
   it("what --remote cannot do is a usage error (exit 2) naming the option", async () => {
