@@ -5,6 +5,7 @@ import { join, relative } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { copyFromRemote } from "../../packages/core/src/remote/copy.ts";
+import { packRemoteTar, removeRemoteStage, stageRemoteArchive } from "../../packages/core/src/remote/tar.ts";
 import { records, runCli } from "../support/cli.ts";
 import { HOSTILE_NAMES } from "./support/hostile.ts";
 import { TEST_USER } from "./support/sshd.ts";
@@ -217,6 +218,19 @@ describe("archive --remote", () => {
     const gone = await copyFromRemote(join(base, "nope"), join(fetch, "d.bin"), { size: 0, sha256: sha }, remote);
     expect(gone.kind === "failed" && gone.message).toContain("No such file");
     expect(readdirSync(fetch)).toEqual(["c.bin"]);
+  });
+
+  it("a file gone between the listing and tar: packing fails naming it, no tarball, no partial file (core's packRemoteTar)", async () => {
+    const { base, out } = scratch("sp-archive-remote-gone");
+    const dir = makeRun(base, "r", 0);
+    const remote = { host: fx.sshd.host, stateDir: fx.stateDir("sp-archive-remote-gone-state"), batchMode: true, sshBin: fx.sshd.sshBin };
+    const staged = await stageRemoteArchive({ out, name: "x.tar.gz", links: [{ path: "runs/r", target: dir }] }, remote);
+    if (staged.kind !== "ok") throw new Error(JSON.stringify(staged));
+    const packed = await packRemoteTar({ stage: staged.stage, out: staged.out, name: "x.tar.gz", format: "tar.gz", level: 1, paths: ["runs/r/metrics.csv", "runs/r/vanished.pt"] }, remote);
+    await removeRemoteStage(staged.stage, staged.out, remote);
+    expect(packed.kind).toBe("failed");
+    expect(packed.kind === "failed" && packed.message).toMatch(/runs\/r\/vanished\.pt: Cannot stat: No such file or directory/);
+    expect(readdirSync(out)).toEqual([]);
   });
 
   it("what --remote cannot do is a usage error (exit 2) naming the option", async () => {
