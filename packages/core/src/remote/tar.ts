@@ -46,7 +46,9 @@ export type StageResult = { kind: "ok"; out: string; stage: string } | { kind: "
 export type PackResult = { kind: "ok"; changed: boolean; size: number; sha256: string; path: string } | { kind: "exists" } | { kind: "failed"; message: string; connection: boolean };
 
 function failure(r: { stderr: string; exitCode: number | undefined; timedOut: boolean }, what: string): { kind: "failed"; message: string; connection: boolean } {
-  const why = r.timedOut ? "timed out" : r.stderr.trim().split("\n").slice(-1)[0] || `exit ${r.exitCode}`;
+  // tar's last line only says that it failed; the first one names the file (a file gone since the listing).
+  const lines = r.stderr.trim().split("\n").filter((l) => l !== "" && !/Exiting with failure status/.test(l));
+  const why = r.timedOut ? "timed out" : lines[0] || `exit ${r.exitCode}`;
   return { kind: "failed", message: `${what}: ${why}`, connection: r.timedOut || isSshConnectionFailure(r.exitCode, r.stderr) };
 }
 
