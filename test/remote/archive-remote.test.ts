@@ -123,12 +123,15 @@ describe("archive --remote", () => {
     expect(readdirSync(out)).toEqual([name]);
   });
 
-  it("a relative --out is read from the login directory on HOST", async () => {
+  it("SLURMPIPE_REMOTE names HOST as --remote does; a relative --out is read from the login directory there", async () => {
     const { base } = scratch("sp-archive-remote-rel");
     const rel = `sp-archive-remote-${process.pid}`;
-    const r = await archiveRemote(["--out", rel], `${rec("a", makeRun(base, "a", 0))}\n`);
+    const state = fx.stateDir("sp-archive-remote-env-state");
+    const before = fx.sshd.accepted();
+    const r = await runCli("archive", ["--remote-batch-mode", "--state", state, "--now", NOW, "--out", rel], { input: `${rec("a", makeRun(base, "a", 0))}\n`, env: { ...fx.env(), SLURMPIPE_REMOTE: fx.sshd.host } });
     expect(r.exitCode, String(r.stderr)).toBe(0);
-    const archive = r.out.find((x) => x.kind === "archive-summary")!.archive!;
+    expect(fx.sshd.accepted() - before).toBe(1);
+    const archive = (records(r.stdout) as Out[]).find((x) => x.kind === "archive-summary")!.archive!;
     expect(archive).toBe(join(fx.home, rel, `sweep-${STAMP}.tar.gz`));
     expect(existsSync(archive)).toBe(true);
     expect(existsSync(join(process.cwd(), rel))).toBe(false);
