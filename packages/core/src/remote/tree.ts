@@ -49,7 +49,7 @@ function mtimeMs(text: string): number {
 }
 
 export async function listRemoteTrees(dirs: readonly string[], options: RemoteOptions, how: { hash: boolean; timeoutMs?: number }): Promise<TreeResult> {
-  const r = await execRemote(["sh", "-c", TREE_SCRIPT, "slurmpipe-tree", how.hash ? "1" : "0", ...dirs], options, { timeoutMs: how.timeoutMs ?? 3_600_000 });
+  const r = await execRemote(["sh", "-c", TREE_SCRIPT, "slurmpipe-tree", how.hash ? "1" : "0", ...dirs], options, { timeoutMs: how.timeoutMs ?? 24 * 3_600_000 });
   const items = r.stdout.split("\0");
   // The END marker: a listing cut short (a dropped connection) is a failure, never a shorter tree.
   if (items[items.length - 2] !== "END") {
