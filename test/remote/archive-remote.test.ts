@@ -155,6 +155,26 @@ describe("archive --remote", () => {
     for (const where of [fx.home, base, out, process.cwd()]) expect(existsSync(join(where, "PWNED")), where).toBe(false);
   });
 
+  it("hostile file names inside a run directory: archived as named, the fetched copy verifies (a backslash or newline in a name is refused), nothing runs on HOST", async () => {
+    const { base, out, fetch } = scratch("sp-archive-remote-hostile-files");
+    const dir = makeRun(base, "r", 0);
+    mkdirSync(join(dir, "files"));
+    chmodSync(join(dir, "files"), 0o755);
+    for (const word of HOSTILE_NAMES) writeFileSync(join(dir, "files", word), `${word}\n`);
+    const r = await archiveRemote(["--out", out, "--fetch", fetch, "--verify-after"], `${rec("r", dir)}\n`);
+    expect(r.exitCode).toBe(1);
+    // Refused: what is not an archive path (a backslash) or cannot be a SHA256SUMS line (a newline).
+    const errors = r.out.filter((x) => x.kind === "archive-check" && (x as { severity?: string }).severity === "error");
+    expect(errors.map((x) => [x.problem, x.path]).sort()).toEqual([["unsafe_path", join(dir, "files", "back\\slash")], ["unsafe_path", join(dir, "files", "x\ny")]]);
+    const archived = new Set(r.out.filter((e) => e.kind === "archive-entry").map((e) => e.path));
+    const kept = HOSTILE_NAMES.filter((w) => !/[\\\n]/.test(w));
+    expect(kept).toHaveLength(HOSTILE_NAMES.length - 2);
+    for (const word of kept) expect(archived.has(`runs/r/files/${word}`), JSON.stringify(word)).toBe(true);
+    const summary = r.out.find((x) => x.kind === "archive-summary")!;
+    expect(summary.verified, String(r.stderr)).toBe(true);
+    for (const where of [fx.home, base, out, dir, process.cwd()]) expect(existsSync(join(where, "PWNED")), where).toBe(false);
+  });
+
   it("a run directory missing on HOST stops the archive (exit 1, missing_dir naming the host) unless --allow-missing; --check-only writes nothing; --exclude, tar.zst", async () => {
     const { base, out } = scratch("sp-archive-remote-missing");
     const input = `${rec("here", makeRun(base, "here", 0))}\n${rec("gone", join(base, "gone"))}\n`;

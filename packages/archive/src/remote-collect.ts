@@ -71,6 +71,8 @@ function candidate(run: RunInput, realDir: string, e: RemoteEntry, declared: boo
   if (e.type !== "file") return { problem: "special_file", severity: declared ? "error" : "warning", path: source, message: `${source}: a ${e.type.replace("_", " ")}, never opened; not archived` };
   if (e.sha256 === undefined) return { problem: "unreadable", severity: "error", path: source, message: `${source}: cannot be read on HOST; not archived` };
   const path = `${run.prefix}/${e.rel}`;
+  // SHA256SUMS has one line per file (`sha256sum -c` reads it so): a name with a line break cannot be in it.
+  if (/[\n\r]/.test(e.rel)) return { problem: "unsafe_path", severity: "error", path: source, message: `${JSON.stringify(source)}: a line break in a file name cannot be listed in SHA256SUMS; not archived` };
   try {
     safeArchivePath(path);
   } catch (err) {
