@@ -175,9 +175,16 @@ describe("archive --remote", () => {
     for (const where of [fx.home, base, out, dir, process.cwd()]) expect(existsSync(join(where, "PWNED")), where).toBe(false);
   });
 
-  it("a run directory missing on HOST stops the archive (exit 1, missing_dir naming the host) unless --allow-missing; --check-only writes nothing; --exclude, tar.zst", async () => {
+  it("a run directory missing on HOST stops the archive (exit 1, missing_dir naming the host) unless --allow-missing; --check-only writes nothing, declared outputs checked; --exclude, tar.zst", async () => {
     const { base, out } = scratch("sp-archive-remote-missing");
-    const input = `${rec("here", makeRun(base, "here", 0))}\n${rec("gone", join(base, "gone"))}\n`;
+    const complete = `${rec("here", makeRun(base, "here", 0), { outputs: ["checkpoints/*.ckpt"] })}\n`;
+    const fine = await archiveRemote(["--out", out, "--check-only"], complete);
+    expect(fine.exitCode, String(fine.stderr)).toBe(0);
+    expect(fine.out).toEqual([]);
+    const incomplete = await archiveRemote(["--out", out, "--check-only"], `${rec("here", join(base, "here"), { outputs: ["checkpoints/*.ckpt", "final.pt"] })}\n`);
+    expect(incomplete.exitCode).toBe(1);
+    expect(incomplete.out.map((x) => [x.problem, (x as { pattern?: string }).pattern])).toEqual([["missing_output", "final.pt"]]);
+    const input = `${complete}${rec("gone", join(base, "gone"))}\n`;
     const check = await archiveRemote(["--out", out, "--check-only"], input);
     expect(check.exitCode).toBe(1);
     const missing = check.out.find((x) => x.problem === "missing_dir")!;
@@ -186,13 +193,15 @@ describe("archive --remote", () => {
     expect(stopped.exitCode).toBe(1);
     expect(String(stopped.stderr)).toContain("not archiving");
     expect(readdirSync(out)).toEqual([]);
+    writeFileSync(join(base, "here", "checkpoints", "optimizer.state"), "x");
     const allowed = await archiveRemote(["--out", out, "--allow-missing", "--exclude", "checkpoints/**", "--format", "tar.zst", "--level", "5"], input);
     expect(allowed.exitCode, String(allowed.stderr)).toBe(0);
     const zst = join(out, `sweep-${STAMP}.tar.zst`);
     expect(readFileSync(zst).subarray(0, 4).toString("hex")).toBe("28b52ffd"); // zstd's magic number
     expect((await runCli("archive", ["--verify", zst])).exitCode).toBe(0);
     const names = await tarList(zst);
-    expect(names.filter((n) => n.startsWith("runs/"))).toEqual(["runs/here/config with space.yaml", "runs/here/logs/100.out", "runs/here/metrics.csv"]);
+    // --exclude left out the other files under checkpoints/, not the declared output (as locally).
+    expect(names.filter((n) => n.startsWith("runs/"))).toEqual(["runs/here/checkpoints/model.ckpt", "runs/here/config with space.yaml", "runs/here/logs/100.out", "runs/here/metrics.csv"]);
   });
 
   it("HOST unreachable, --out not writable there, a --fetch target that exists: a clear error, non-zero exit, nothing left behind or replaced", async () => {

@@ -5,7 +5,7 @@ import type { Candidate, Problem, RunInput } from "./collect.ts";
 import { inside, safeArchivePath } from "./layout.ts";
 import { classify } from "./roles.ts";
 
-/** A regular file on HOST to archive: a candidate whose `source` is its path there, with HOST's sha256. */
+/** A regular file on HOST to archive: a candidate whose `source` is its path there, with HOST's sha256 ("" when not hashed: --check-only). */
 export interface RemoteCandidate extends Candidate {
   sha256: string;
 }
@@ -57,7 +57,7 @@ export async function collectRemote(runs: RunInput[], remote: RemoteOptions, opt
     }
     for (const e of tree.entries) {
       if (excluded(e.rel) && !declared.has(e.rel)) continue;
-      const c = candidate(run, tree.realDir, e, declared.has(e.rel));
+      const c = candidate(run, tree.realDir, e, declared.has(e.rel), options.hash);
       if ("problem" in c) problems.push({ ...who, ...c });
       else files.push(c);
     }
@@ -65,11 +65,11 @@ export async function collectRemote(runs: RunInput[], remote: RemoteOptions, opt
   return { files, problems, realDirs };
 }
 
-function candidate(run: RunInput, realDir: string, e: RemoteEntry, declared: boolean): RemoteCandidate | Omit<Problem, "run_id" | "name"> {
+function candidate(run: RunInput, realDir: string, e: RemoteEntry, declared: boolean, hashed: boolean): RemoteCandidate | Omit<Problem, "run_id" | "name"> {
   const source = posix.join(realDir, e.rel);
   if (e.type === "symlink") return { problem: "link_not_followed", severity: declared ? "error" : "warning", path: source, message: `${source}: a symlink; with --remote links are not followed, so it is not archived` };
   if (e.type !== "file") return { problem: "special_file", severity: declared ? "error" : "warning", path: source, message: `${source}: a ${e.type.replace("_", " ")}, never opened; not archived` };
-  if (e.sha256 === undefined) return { problem: "unreadable", severity: "error", path: source, message: `${source}: cannot be read on HOST; not archived` };
+  if (hashed && e.sha256 === undefined) return { problem: "unreadable", severity: "error", path: source, message: `${source}: cannot be read on HOST; not archived` };
   const path = `${run.prefix}/${e.rel}`;
   // SHA256SUMS has one line per file (`sha256sum -c` reads it so): a name with a line break cannot be in it.
   if (/[\n\r]/.test(e.rel)) return { problem: "unsafe_path", severity: "error", path: source, message: `${JSON.stringify(source)}: a line break in a file name cannot be listed in SHA256SUMS; not archived` };
@@ -78,7 +78,7 @@ function candidate(run: RunInput, realDir: string, e: RemoteEntry, declared: boo
   } catch (err) {
     return { problem: "unsafe_path", severity: "error", path: source, message: `${source}: ${(err as Error).message}; not archived` };
   }
-  return { source, readFrom: source, path, run_id: run.record.id, run_name: run.record.name, role: classify(path), size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, declared, sha256: e.sha256 };
+  return { source, readFrom: source, path, run_id: run.record.id, run_name: run.record.name, role: classify(path), size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, declared, sha256: e.sha256 ?? "" };
 }
 
 /** The runs' logs and scripts that are outside their run directory (not archived with --remote). */
