@@ -98,7 +98,17 @@ describe("archive --remote", () => {
     for (const [i, n] of ["lr0.1", "lr0.2"].entries()) {
       for (const f of regularFiles(dirs[i]!)) expect(readFileSync(join(x, "runs", n, f)).equals(readFileSync(join(dirs[i]!, f))), f).toBe(true);
     }
+    // The dataset is the one a local archive of the same runs builds, byte for byte.
+    const localOut = mkdtempSync(join(tmpdir(), "sp-archive-remote-local-"));
+    const here = await runCli("archive", ["--now", NOW, "--out", localOut], { input });
+    expect(here.exitCode, String(here.stderr)).toBe(0);
     expect(readFileSync(join(x, "metrics.csv"), "utf8")).toContain("lr0.2");
+    for (const f of ["metrics.csv", "metrics.ndjson", "metrics.parquet"]) expect(readFileSync(join(x, f)).equals(readFileSync(join(localOut, `sweep-${STAMP}`, f))), f).toBe(true);
+    // And the manifest's sha256 and size of every run file (computed on HOST) are the local archive's.
+    const mine = new Map((records(here.stdout) as (Out & { sha256?: string; size?: number })[]).filter((e) => e.kind === "archive-entry").map((e) => [e.path, [e.sha256, e.size]]));
+    const theirs = (r.out as (Out & { sha256?: string; size?: number })[]).filter((e) => e.kind === "archive-entry" && e.path!.startsWith("runs/"));
+    expect(theirs.length).toBe(expected.length);
+    for (const e of theirs) expect([e.sha256, e.size], e.path).toEqual(mine.get(e.path));
     // The manifest's entries are the records on stdout, with HOST's sha256 of each file.
     const entries = r.out.filter((e) => e.kind === "archive-entry");
     expect(entries.map((e) => e.path).sort()).toEqual([...expected, "metrics.csv", "metrics.ndjson", "metrics.parquet"].sort());
