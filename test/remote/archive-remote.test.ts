@@ -230,6 +230,12 @@ describe("archive --remote", () => {
     expect(String(taken.stderr)).toContain(`${join(fetch, `sweep-${STAMP}.tar.gz`)} already exists; not overwritten`);
     expect(readFileSync(join(fetch, `sweep-${STAMP}.tar.gz`), "utf8")).toBe("mine\n");
     expect(readdirSync(out)).toEqual([]);
+    // A --fetch directory that cannot be made: refused before anything is packed on HOST.
+    writeFileSync(join(base, "a-file"), "");
+    const badFetch = await archiveRemote(["--out", out, "--fetch", join(base, "a-file", "sub")], input);
+    expect(badFetch.exitCode).not.toBe(0);
+    expect(String(badFetch.stderr)).toContain(`--fetch directory ${join(base, "a-file", "sub")} cannot be written`);
+    expect(readdirSync(out)).toEqual([]);
     const rootOnly = join(base, "root-only");
     mkdirSync(rootOnly, { mode: 0o755 });
     const ro = await archiveRemote(["--out", join(rootOnly, "archives")], input);

@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Logger, type RemoteOptions, SCHEMA_VERSION, copyFromRemote, fetchRange, packRemoteTar, removeRemoteStage, sha256, stageRemoteArchive, uploadFile } from "@slurmpipe/core";
+import { DirectoryError, type Logger, type RemoteOptions, SCHEMA_VERSION, copyFromRemote, fetchRange, mkdirp, packRemoteTar, removeRemoteStage, sha256, stageRemoteArchive, uploadFile } from "@slurmpipe/core";
 import { checkFiles } from "./checks.ts";
 import type { Problem, RunInput } from "./collect.ts";
 import { formatStamp } from "./layout.ts";
@@ -67,6 +68,15 @@ export async function packRemote(runs: RunInput[], options: RemotePackOptions, c
   const fileName = `${name}-${formatStamp(options.now)}.${options.format}`;
   const fetchTo = options.fetch === undefined ? undefined : join(options.fetch, fileName);
   if (fetchTo && (await stat(fetchTo).catch(() => undefined))) throw new Error(`${fetchTo} already exists; not overwritten`);
+  // Before anything is packed on HOST: a --fetch directory that cannot be written is known now.
+  if (options.fetch !== undefined) {
+    const dir = options.fetch;
+    await mkdirp(dir)
+      .then(() => access(dir, constants.W_OK))
+      .catch((e: NodeJS.ErrnoException) => {
+        throw new DirectoryError(dir, e, "--fetch directory", "the copy is written there: give --fetch a writable directory");
+      });
+  }
   const links = runs.filter((r) => collected.realDirs.has(r)).map((r) => ({ path: r.prefix, target: collected.realDirs.get(r)! }));
   const staged = await stageRemoteArchive({ out: options.out, name: fileName, links }, options.remote);
   if (staged.kind === "exists") throw new Error(`${host}:${staged.out}/${fileName} already exists; not overwritten`);
@@ -106,7 +116,6 @@ export async function packRemote(runs: RunInput[], options: RemotePackOptions, c
   const summary: Record<string, unknown> = { kind: "archive-summary", v: SCHEMA_VERSION, archive: remotePath, host, name, format: options.format, files: entries.length, stored: entries.length, unchanged: 0, bytes, stored_bytes: bytes, archive_size: packed.size, archive_sha256: packed.sha256 };
 
   if (fetchTo) {
-    await mkdir(options.fetch!, { recursive: true });
     const copied = await copyFromRemote(remotePath, fetchTo, packed, options.remote);
     if (copied.kind === "exists") throw new Error(`${fetchTo} already exists; not overwritten (the archive stays on ${host} as ${remotePath})`);
     if (copied.kind === "failed") throw new Error(`${copied.message} (the archive stays on ${host} as ${remotePath})`);
