@@ -87,6 +87,8 @@ describe("archive --remote", () => {
     expect(statSync(onHost).uid).toBe(Number((await execa("id", ["-u", TEST_USER])).stdout));
     expect(readdirSync(out)).toEqual([name]);
     expect(readdirSync(fetch)).toEqual([name]);
+    // The fetched metric files were kept in the state directory only while the dataset was built.
+    expect(readdirSync(join(r.state, "archive"))).toEqual([]);
     expect(r.out.find((x) => x.problem === "link_not_followed")?.path).toBe(join(dirs[0]!, "latest.csv"));
 
     // Exactly the run directories' regular files, and the archive's own files; the same bytes.

@@ -1,6 +1,5 @@
 import { constants } from "node:fs";
-import { access, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DirectoryError, type Logger, type RemoteOptions, SCHEMA_VERSION, copyFromRemote, fetchRange, mkdirp, packRemoteTar, removeRemoteStage, sha256, stageRemoteArchive, uploadFile } from "@slurmpipe/core";
 import { checkFiles } from "./checks.ts";
@@ -135,10 +134,13 @@ export async function packRemote(runs: RunInput[], options: RemotePackOptions, c
 
 /**
  * The dataset, built here as pack() builds it: each run's metrics.csv files are fetched from HOST
- * (whole, into a private temp directory removed afterwards) and read by writeDataset.
+ * (whole, into `<state>/archive/dataset-*`, removed afterwards) and read by writeDataset.
  */
 async function remoteDataset(runs: RunInput[], files: RemoteCandidate[], options: RemotePackOptions, log: Logger, emitProblem: (p: Problem) => Promise<void>): Promise<{ path: string; content: Buffer }[]> {
-  const tmp = await mkdtemp(join(tmpdir(), "slurmpipe-archive-remote-"));
+  // In the state directory, beside the ssh control socket (as log-parse keeps its fetched logs), not in /tmp.
+  const within = join(options.remote.stateDir, "archive");
+  await mkdir(within, { recursive: true, mode: 0o700 });
+  const tmp = await mkdtemp(join(within, "dataset-"));
   try {
     const local = [];
     let i = 0;
