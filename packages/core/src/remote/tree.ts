@@ -13,7 +13,8 @@ const TREE_SCRIPT = [
   'hash=$1; shift',
   'i=0',
   'for d in "$@"; do',
-  '  ( if cd -P -- "$d" 2>/dev/null; then',
+  // An empty name is no directory (cd "" would stay where it is).
+  '  ( if [ -n "$d" ] && cd -P -- "$d" 2>/dev/null; then',
   '      printf "D\\t%s\\tok\\t%s\\0" "$i" "$(pwd -P)"',
   "      find . -mindepth 1 ! -type d -printf 'F\\t%y\\t%s\\t%T@\\t%m\\t%P\\0'",
   '      if [ "$hash" = 1 ]; then find . -mindepth 1 -type f -exec sha256sum -z -- {} + || true; fi',
