@@ -10,7 +10,10 @@ import { copyFromRemote, listRemoteTrees, packRemoteTar, removeRemoteStage, stag
 // ssh + sshd that runs the remote command line with dash -c, as a POSIX login shell would.
 const NASTY = ["$(touch PWNED)", "`touch PWNED`", "it's", 'say "hi"', "a;touch PWNED", "x\ny", " lead", "#hash", "back\\slash", "*", "~", "$HOME", "tab\there", "!event", "-oProxyCommand=touch PWNED", "'; touch PWNED; '"];
 
-function fakeSsh(body = 'exec dash -c "${@: -1}"'): { bin: string; dir: string } {
+/** bash's "the last argument" (the remote command line); a plain string, not a template. */
+const LAST_ARG = ["$", "{@: -1}"].join("");
+
+function fakeSsh(body = `exec dash -c "${LAST_ARG}"`): { bin: string; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), "sp-remote-archive-"));
   const bin = join(dir, "ssh");
   writeFileSync(bin, `#!/bin/bash\ncd ${dir}\n${body}\n`);
