@@ -35,7 +35,7 @@ export function archiveOptions(y: Argv) {
     .option("remote", {
       group: "Remote:",
       type: "string",
-      describe: `the run directories are on HOST: tar packs them there into --out on HOST (tar.gz by default, or tar.zst), over one multiplexed ssh connection (control socket in --state, default ${DEFAULT_STATE_DIR}): an ~/.ssh/config alias or user@host[:port] (default $SLURMPIPE_REMOTE). The dataset is built here from the fetched metrics.csv files; links on HOST are not followed; logs and scripts outside the run directories are not archived; --verify, --restore, --incremental, --incremental-from, --rehash, --prune-sources, --outputs-only, --log-base and --compress-over are refused`,
+      describe: `the run directories are on HOST: tar packs them there into --out on HOST (tar.gz by default, or tar.zst), over one multiplexed ssh connection (control socket in --state, default ${DEFAULT_STATE_DIR}): an ~/.ssh/config alias or user@host[:port] (default $SLURMPIPE_REMOTE). The dataset is built here from the fetched metrics.csv files; links on HOST are not followed; logs and scripts outside the run directories are not archived; --verify, --restore, --incremental, --incremental-from, --rehash, --prune-sources, --outputs-only, --log-base, --compress-over and --format dir are refused (usage error)`,
     })
     .option("fetch", { group: "Remote:", type: "string", describe: "with --remote: copy the archive made on HOST into DIR on this machine, verified (size and sha256 on both ends; --verify-after also checks it against its MANIFEST); never over an existing file" });
   return withCommonOptions(withPositionals(r), ["strict", "state"]);
