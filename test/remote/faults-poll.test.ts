@@ -65,11 +65,12 @@ describeSlurm("faults over ssh: sshd killed mid-poll", () => {
     const to = Date.now();
 
     const res = await polling;
+    const out = records(res.stdout);
+    await expectRealFinals(out, sub.ids, { from, to });
+    // The outage was seen as failed queries, not as answers.
     expect(String(res.stderr)).toMatch(/squeue failed; nothing changes/);
     expect(String(res.stderr)).toMatch(/Connection refused|Connection lost to/);
     expect(readFileSync(log, "utf8")).toMatch(/query failed .*; no state changed/);
-    const out = records(res.stdout);
-    await expectRealFinals(out, sub.ids, { from, to });
     // It resumed: the jobs still running at the restart were seen to end after it.
     const evs = out.filter((r) => r.kind === "event");
     expect(evs.some((e) => Date.parse(String(e.at)) > to)).toBe(true);

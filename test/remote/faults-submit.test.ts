@@ -152,7 +152,9 @@ describeSlurm("faults over ssh: connection lost during submission", () => {
     // holder's lock (5 s) and its second look (1 s). The killed slurm-submit's ssh child lives on
     // until the remote sbatch ends (kill -9 does not take children with it), as a local sbatch does.
     const dir = jobDir("sp-fault-slow-");
-    const bin = await wrapperBin(dir, (real) => `#!/bin/sh\nsleep 15\nexec "${real}" "$@"\n`);
+    // Its argv loses the tag at once (re-exec through sh -c): the remote host is this machine, and
+    // a remote sbatch must not be what the local orphan check finds, as it could not on a host of its own.
+    const bin = await wrapperBin(dir, (real) => `#!/bin/sh\nSP_ARGS="$*" exec /bin/sh -c 'sleep 15; exec "$0" $SP_ARGS' "${real}"\n`);
     chmodSync(bin, 0o755);
     const runs = [tinyRun(dir, "spslow-0", "true")];
     chmodSync(join(dir, "spslow-0"), 0o777);
