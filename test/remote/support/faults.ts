@@ -73,11 +73,11 @@ export async function expectRealFinals(out: Record<string, unknown>[], ids: Map<
   return truth;
 }
 
-/** A running command's stderr lines, each with when it arrived. */
-export function timedLines(child: { stderr: NodeJS.ReadableStream | null }): { at: number; line: string }[] {
+/** A running command's lines on `stream` (stderr unless told), each with when it arrived. */
+export function timedLines(child: { stderr: NodeJS.ReadableStream | null; stdout: NodeJS.ReadableStream | null }, stream: "stderr" | "stdout" = "stderr"): { at: number; line: string }[] {
   const lines: { at: number; line: string }[] = [];
   let rest = "";
-  child.stderr?.on("data", (d: Buffer) => {
+  child[stream]?.on("data", (d: Buffer) => {
     const parts = (rest + d.toString()).split("\n");
     rest = parts.pop()!;
     for (const line of parts) lines.push({ at: Date.now(), line });
