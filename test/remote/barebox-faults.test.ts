@@ -1,0 +1,117 @@
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ResultPromise, execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ndjson } from "../../packages/slurm-submit/test/slurm-fixtures.ts";
+import { closeRemote, controlPath } from "../../packages/core/src/remote/ssh.ts";
+import { parseRemoteHost } from "../../packages/core/src/remote/host.ts";
+import { records, runCli } from "../support/cli.ts";
+import { alive, boxRun, hostHome, hostJobFile, readHostJob, until } from "./support/barebox.ts";
+import { type Sshd, startSshd } from "./support/sshd.ts";
+
+/**
+ * Bare-box mode's faults, for real: the jobs run detached on HOST, so they outlive the ssh
+ * connection (the ControlMaster and sshd itself killed -9 mid-run); a poll while HOST does not
+ * answer is a failed query (nothing becomes FAILED); a job whose box rebooted (its recorded boot id
+ * no longer the box's, its processes gone) is UNKNOWN and lost with the reason, and a watch without
+ * --timeout ends on it.
+ */
+let sshd: Sshd;
+let restarted: ResultPromise | undefined;
+let state = "";
+beforeAll(async () => {
+  sshd = await startSshd();
+});
+afterAll(async () => {
+  if (state) await closeRemote({ host: sshd.host, stateDir: state, sshBin: sshd.sshBin });
+  restarted?.kill("SIGKILL");
+  await restarted;
+  await sshd?.stop();
+});
+
+type Rec = { kind?: string; name?: string; to?: string; job?: { id?: string }; state?: { state?: string; exit_code?: string; terminal?: boolean; flag?: string; reason?: string; category?: string } };
+
+/** The same sshd (config, host key, port, log) started again, as a box's sshd comes back. */
+async function restartSshd(): Promise<void> {
+  const before = readFileSync(sshd.log, "utf8").split("Server listening").length;
+  restarted = execa("/usr/sbin/sshd", ["-D", "-E", sshd.log, "-f", join(sshd.dir, "sshd_config")], { reject: false, stdio: "ignore" });
+  await until("sshd to listen again", () => readFileSync(sshd.log, "utf8").split("Server listening").length > before);
+}
+
+describe("bare-box mode: faults", () => {
+  it("jobs survive the ssh connection and sshd killed -9 mid-run; a poll meanwhile is a failed query; a rebooted box's job is UNKNOWN-lost and the watch ends", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sp-barebox-faults-"));
+    chmodSync(dir, 0o755);
+    const runs = [boxRun(dir, "survivor", "box-survivor", "echo started; sleep 25; echo survived"), boxRun(dir, "rebooted", "box-rebooted", "echo started; sleep 600")];
+    state = join(dir, "state");
+    const env = { SLURMPIPE_SSH: sshd.sshBin };
+    const remote = ["--backend", "local", "--remote", sshd.host, "--remote-batch-mode"];
+    const sub = await runCli("slurm-submit", ["--state", state, ...remote], { input: ndjson(runs), env });
+    expect(sub.exitCode, sub.stderr).toBe(0);
+    const out = records(sub.stdout) as Rec[];
+    const idOf = (name: string) => String(out.find((r) => r.name === name)!.job!.id);
+    const home = await hostHome();
+    await until("both jobs running on HOST", () => out.every((r) => readHostJob(home, String(r.job!.id)).state === "RUNNING"));
+    const survivor = readHostJob(home, idOf("box-survivor"));
+    const doomed = readHostJob(home, idOf("box-rebooted"));
+
+    // The connection drops hard: the ControlMaster, sshd and its session processes killed -9.
+    const ctl = await execa(sshd.sshBin, ["-o", `ControlPath=${controlPath(parseRemoteHost(sshd.host), state)}`, "-O", "check", "-p", String(sshd.port), "spremote@127.0.0.1"], { reject: false });
+    const master = Number(/pid=(\d+)/.exec(ctl.stderr)?.[1]);
+    expect(master, ctl.stderr).toBeGreaterThan(0);
+    const sessions = (await execa("pgrep", ["-P", String(sshd.pid())], { reject: false })).stdout.split("\n").filter(Boolean).map(Number);
+    process.kill(master, "SIGKILL");
+    await sshd.stop();
+    for (const pid of sessions) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone with the master
+      }
+    }
+    await until("the master to be gone", () => !alive(master));
+    // The jobs (and their runners) live on: detached on HOST, in sessions of their own.
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const j of [survivor, doomed]) {
+      expect(alive(j.pid), `job ${j.raw_id}`).toBe(true);
+      expect(alive(j.runner_pid), `runner of ${j.raw_id}`).toBe(true);
+    }
+
+    // A poll while HOST does not answer: a failed query; no job becomes FAILED (or terminal).
+    const down = await runCli("slurm-poll", ["--state", state, ...remote, "--once"], { input: String(sub.stdout), env });
+    expect(down.exitCode, down.stderr).toBe(3);
+    for (const r of records(down.stdout) as Rec[]) {
+      if (r.kind === "event") expect(r.to).not.toBe("FAILED");
+      else expect(["RUNNING", "UNKNOWN", undefined]).toContain(r.state?.state);
+    }
+
+    await restartSshd();
+    const before = sshd.accepted();
+    // The box "reboots" under the second job: its runner and processes die, the boot id changes.
+    process.kill(doomed.runner_pid!, "SIGKILL");
+    process.kill(-doomed.pid!, "SIGKILL");
+    await until("the rebooted job's processes to be gone", () => !alive(doomed.pid) && !alive(doomed.runner_pid));
+    const file = hostJobFile(home, doomed.raw_id);
+    const fake = "00000000-0000-4000-8000-000000000000";
+    const real = doomed.boot_id!;
+    writeFileSync(file, readFileSync(file, "utf8").replace(real, fake)); // in place: owner and mode stay
+
+    // A watch (no --timeout) ends: the survivor with its real end, the rebooted job lost.
+    const watch = await runCli("slurm-poll", ["--state", state, ...remote, "--interval", "1s"], { input: String(sub.stdout), env, timeout: 120_000 });
+    expect(watch.timedOut).toBe(false);
+    expect(watch.exitCode, watch.stderr).toBe(3); // 3: a job lost
+    const recs = records(watch.stdout) as Rec[];
+    for (const r of recs) if (r.kind === "event") expect(r.to).not.toBe("FAILED");
+    const finals = new Map(recs.filter((r) => r.kind !== "event").map((r) => [r.name, r]));
+    expect(finals.get("box-survivor")?.state).toMatchObject({ state: "COMPLETED", exit_code: "0:0", terminal: true });
+    expect(readFileSync(survivor.stdout, "utf8")).toBe("started\nsurvived\n");
+    const lost = finals.get("box-rebooted")?.state;
+    expect(lost).toMatchObject({ state: "UNKNOWN", category: "uncertain", terminal: false, flag: "lost" });
+    expect(lost?.reason).toMatch(/BootIdChanged: .* rebooted after the job was submitted/);
+    expect(lost?.reason).toContain(`boot id ${fake} at submission, ${real} now`);
+    expect(watch.stderr).toMatch(/box-rebooted .* lost: BootIdChanged/);
+    // One new connection for the whole watch after sshd came back.
+    expect(sshd.accepted() - before).toBe(1);
+  });
+});
