@@ -55,6 +55,13 @@ describe("bare-box mode: faults", () => {
     await until("both jobs running on HOST", () => out.every((r) => readHostJob(home, String(r.job!.id)).state === "RUNNING"));
     const survivor = readHostJob(home, idOf("box-survivor"));
     const doomed = readHostJob(home, idOf("box-rebooted"));
+    // Detached from the ssh session as setsid does: each runner and each job leads a session of its
+    // own (not the one sshd made for the command), with no controlling terminal.
+    for (const pid of [survivor.runner_pid, survivor.pid, doomed.runner_pid, doomed.pid]) {
+      const [sid, tty] = (await execa("ps", ["-o", "sid=,tty=", "-p", String(pid)])).stdout.trim().split(/\s+/);
+      expect(Number(sid), `session of ${pid}`).toBe(pid);
+      expect(tty, `terminal of ${pid}`).toBe("?");
+    }
 
     // The connection drops hard: the ControlMaster, sshd and its session processes killed -9.
     const ctl = await execa(sshd.sshBin, ["-o", `ControlPath=${controlPath(parseRemoteHost(sshd.host), state)}`, "-O", "check", "-p", String(sshd.port), "spremote@127.0.0.1"], { reject: false });
