@@ -23,7 +23,18 @@ let state = "";
 beforeAll(async () => {
   sshd = await startSshd();
 });
+/** Our jobs on HOST: whatever a failed run left (a runner, a `sleep 600`) is killed, not left to hold a slot. */
+const hostJobs: { pid?: number; runner_pid?: number }[] = [];
 afterAll(async () => {
+  for (const j of hostJobs) {
+    for (const [pid, group] of [[j.runner_pid, false], [j.pid, true]] as const) {
+      try {
+        if (pid) process.kill(group ? -pid : pid, "SIGKILL");
+      } catch {
+        // ended
+      }
+    }
+  }
   if (state) await closeRemote({ host: sshd.host, stateDir: state, sshBin: sshd.sshBin });
   restarted?.kill("SIGKILL");
   await restarted;
@@ -55,6 +66,7 @@ describe("bare-box mode: faults", () => {
     await until("both jobs running on HOST", () => out.every((r) => readHostJob(home, String(r.job!.id)).state === "RUNNING"));
     const survivor = readHostJob(home, idOf("box-survivor"));
     const doomed = readHostJob(home, idOf("box-rebooted"));
+    hostJobs.push(survivor, doomed);
     // Detached from the ssh session as setsid does: each runner and each job leads a session of its
     // own (not the one sshd made for the command), with no controlling terminal.
     for (const pid of [survivor.runner_pid, survivor.pid, doomed.runner_pid, doomed.pid]) {
