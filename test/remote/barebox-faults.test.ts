@@ -59,7 +59,7 @@ describe("bare-box mode: faults", () => {
     const env = { SLURMPIPE_SSH: sshd.sshBin };
     const remote = ["--backend", "local", "--remote", sshd.host, "--remote-batch-mode"];
     const sub = await runCli("slurm-submit", ["--state", state, ...remote], { input: ndjson(runs), env });
-    expect(sub.exitCode, sub.stderr).toBe(0);
+    expect(sub.exitCode, String(sub.stderr)).toBe(0);
     const out = records(sub.stdout) as Rec[];
     const idOf = (name: string) => String(out.find((r) => r.name === name)!.job!.id);
     const home = await hostHome();
@@ -99,7 +99,7 @@ describe("bare-box mode: faults", () => {
 
     // A poll while HOST does not answer: a failed query; no job becomes FAILED (or terminal).
     const down = await runCli("slurm-poll", ["--state", state, ...remote, "--once"], { input: String(sub.stdout), env });
-    expect(down.exitCode, down.stderr).toBe(3);
+    expect(down.exitCode, String(down.stderr)).toBe(3);
     for (const r of records(down.stdout) as Rec[]) {
       if (r.kind === "event") expect(r.to).not.toBe("FAILED");
       else expect(["RUNNING", "UNKNOWN", undefined]).toContain(r.state?.state);
@@ -119,7 +119,7 @@ describe("bare-box mode: faults", () => {
     // A watch (no --timeout) ends: the survivor with its real end, the rebooted job lost.
     const watch = await runCli("slurm-poll", ["--state", state, ...remote, "--interval", "1s"], { input: String(sub.stdout), env, timeout: 120_000 });
     expect(watch.timedOut).toBe(false);
-    expect(watch.exitCode, watch.stderr).toBe(3); // 3: a job lost
+    expect(watch.exitCode, String(watch.stderr)).toBe(3); // 3: a job lost
     const recs = records(watch.stdout) as Rec[];
     for (const r of recs) if (r.kind === "event") expect(r.to).not.toBe("FAILED");
     const finals = new Map(recs.filter((r) => r.kind !== "event").map((r) => [r.name, r]));

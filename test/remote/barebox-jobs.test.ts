@@ -52,7 +52,7 @@ describe("bare-box mode: --backend local --remote HOST", () => {
     expect(sshd.accepted() - before).toBe(1);
 
     const poll = await runCli("slurm-poll", ["--state", state, ...remote, "--interval", "1s", "--timeout", "90s"], { input: String(sub.stdout), env });
-    expect(poll.exitCode, poll.stderr).toBe(1); // 1: a job ended other than COMPLETED (box-fail)
+    expect(poll.exitCode, String(poll.stderr)).toBe(1); // 1: a job ended other than COMPLETED (box-fail)
     const finals = (records(poll.stdout) as Rec[]).filter((r) => r.kind !== "event");
     const byName = new Map(finals.map((r) => [r.name, r]));
     expect(byName.get("box-ok")?.state).toMatchObject({ state: "COMPLETED", exit_code: "0:0", terminal: true });
