@@ -4,7 +4,7 @@ import { localHostSource } from "./host-source.ts";
 /**
  * Bare-box mode: one local-backend command line (sbatch, squeue, sacct, scancel, scontrol) run on
  * HOST through the shared ssh connection. The local backend itself travels on stdin (`node -`,
- * host-entry.ts bundled, ~100 kB), so HOST needs node (>= 20) and nothing of slurmpipe installed;
+ * host-entry.ts bundled, ~80 kB), so HOST needs node (>= 20) and nothing of slurmpipe installed;
  * every word of the command line is quoted by execRemote (remoteCommandLine), never part of the
  * script. The job files, the runner and the jobs live on HOST; the answers are the local backend's.
  */
