@@ -75,6 +75,11 @@ describe("bare-box mode: faults", () => {
       expect(tty, `terminal of ${pid}`).toBe("?");
     }
 
+    // Seen RUNNING by a poll first: what a failed query must not change into FAILED.
+    const first = await runCli("slurm-poll", ["--state", state, ...remote, "--once"], { input: String(sub.stdout), env });
+    expect(first.exitCode, String(first.stderr)).toBe(3);
+    expect((records(first.stdout) as Rec[]).filter((r) => r.kind !== "event").map((r) => r.state?.state)).toEqual(["RUNNING", "RUNNING"]);
+
     // The connection drops hard: the ControlMaster, sshd and its session processes killed -9.
     const ctl = await execa(sshd.sshBin, ["-o", `ControlPath=${controlPath(parseRemoteHost(sshd.host), state)}`, "-O", "check", "-p", String(sshd.port), "spremote@127.0.0.1"], { reject: false });
     const master = Number(/pid=(\d+)/.exec(ctl.stderr)?.[1]);
@@ -100,10 +105,13 @@ describe("bare-box mode: faults", () => {
     // A poll while HOST does not answer: a failed query; no job becomes FAILED (or terminal).
     const down = await runCli("slurm-poll", ["--state", state, ...remote, "--once"], { input: String(sub.stdout), env });
     expect(down.exitCode, String(down.stderr)).toBe(3);
-    for (const r of records(down.stdout) as Rec[]) {
-      if (r.kind === "event") expect(r.to).not.toBe("FAILED");
-      else expect(["RUNNING", "UNKNOWN", undefined]).toContain(r.state?.state);
-    }
+    expect(String(down.stderr)).toMatch(/Connection refused|Connection lost/);
+    const downRecs = records(down.stdout) as Rec[];
+    for (const r of downRecs) if (r.kind === "event") expect(r.to).not.toBe("FAILED");
+    const downRuns = downRecs.filter((r) => r.kind !== "event");
+    expect(downRuns.map((r) => r.name).sort()).toEqual(["box-rebooted", "box-survivor"]);
+    for (const r of downRuns) expect(["RUNNING", "UNKNOWN"]).toContain(r.state?.state);
+    for (const r of downRuns) expect(r.state?.terminal).not.toBe(true);
 
     await restartSshd();
     const before = sshd.accepted();
