@@ -77,6 +77,14 @@ describe("bare-box mode: --backend local --remote HOST", () => {
     const okJob = readHostJob(home, String(out.find((r) => r.name === "box-ok")!.job!.id));
     expect(readFileSync(okJob.stdout, "utf8")).toContain(`job=${okJob.raw_id}`);
     expect(readFileSync(readHostJob(home, String(out.find((r) => r.name === "box-sleep")!.job!.id)).stdout, "utf8")).toContain("slept");
+    // log-parse --remote reads the jobs' logs on HOST through the same connection.
+    const parsed = await runCli("log-parse", ["--state", state, "--remote", sshd.host, "--remote-batch-mode"], { input: String(poll.stdout), env });
+    const reports = records(parsed.stdout).filter((r) => r.kind !== "event") as (Rec & { report?: Record<string, unknown> })[];
+    expect(parsed.exitCode, String(parsed.stderr)).toBe(0);
+    expect(reports.map((r) => r.name)).toEqual(["box-ok", "box-fail", "box-sleep"]);
+    for (const r of reports) expect((r.report?.files as { exists?: boolean }[])[0]?.exists, String(r.name)).toBe(true);
+    expect(reports[1]!.report?.failures).toMatchObject([{ slurm: "Slurm: FAILED (exit 3:0)" }]);
+    expect(sshd.accepted() - before).toBe(1); // still the one connection slurm-submit opened
     // No hostile word ran as a command on HOST (in the ssh session's directory or the runs').
     expect(existsSync(join(home, "PWNED"))).toBe(false);
     for (const w of words) expect(readdirSync(join(dir, w))).not.toContain("PWNED");

@@ -16,7 +16,8 @@ export function boxRun(dir: string, dirName: string, name: string, body: string)
   const path = join(runDir, "job.sbatch");
   // Double quotes: sbatch's directive parser keeps a path with spaces and single quotes whole.
   writeFileSync(path, ["#!/bin/bash", `#SBATCH -o "${runDir}/slurm-%j.out"`, body, ""].join("\n"));
-  return { id: freshRunId(), name, script: { path } };
+  const log = `${runDir}/slurm-%j.out`;
+  return { id: freshRunId(), name, script: { path }, logs: { stdout: log, stderr: log } };
 }
 
 export async function hostHome(): Promise<string> {
