@@ -82,7 +82,7 @@ describe("bare-box mode: --backend local --remote HOST", () => {
     const reports = records(parsed.stdout).filter((r) => r.kind !== "event") as (Rec & { report?: Record<string, unknown> })[];
     expect(parsed.exitCode, String(parsed.stderr)).toBe(0);
     expect(reports.map((r) => r.name)).toEqual(["box-ok", "box-fail", "box-sleep"]);
-    for (const r of reports) expect((r.report?.files as { exists?: boolean }[])[0]?.exists, String(r.name)).toBe(true);
+    for (const r of reports) expect(((r.report?.files ?? []) as { exists?: boolean }[])[0]?.exists, String(r.name)).toBe(true);
     expect(reports[1]!.report?.failures).toMatchObject([{ slurm: "Slurm: FAILED (exit 3:0)" }]);
     expect(sshd.accepted() - before).toBe(1); // still the one connection slurm-submit opened
     // No hostile word ran as a command on HOST (in the ssh session's directory or the runs').
