@@ -35,7 +35,7 @@ describe("bare-box mode: --backend local --remote HOST", () => {
     const words = HOSTILE_NAMES.filter((w) => !/["\n%]/.test(w) && !w.startsWith("-")).slice(0, 3);
     expect(words).toHaveLength(3);
     const runs = [
-      boxRun(dir, words[0]!, "box-ok", 'id -un; echo "node=$(hostname) job=$SLURM_JOB_ID"'),
+      boxRun(dir, words[0]!, "box-ok", 'id -un; echo "node=$(hostname) job=$SLURM_JOB_ID"; echo "submit_dir=$SLURM_SUBMIT_DIR"'),
       boxRun(dir, words[1]!, "box-fail", "id -un; exit 3"),
       boxRun(dir, words[2]!, "box-sleep", "id -un; sleep 3; echo slept"),
     ];
@@ -76,6 +76,7 @@ describe("bare-box mode: --backend local --remote HOST", () => {
     }
     const okJob = readHostJob(home, String(out.find((r) => r.name === "box-ok")!.job!.id));
     expect(readFileSync(okJob.stdout, "utf8")).toContain(`job=${okJob.raw_id}`);
+    expect(readFileSync(okJob.stdout, "utf8")).toContain(`submit_dir=${join(dir, words[0]!)}\n`); // sbatch ran in the script's directory on HOST
     expect(readFileSync(readHostJob(home, String(out.find((r) => r.name === "box-sleep")!.job!.id)).stdout, "utf8")).toContain("slept");
     // log-parse --remote reads the jobs' logs on HOST through the same connection.
     const parsed = await runCli("log-parse", ["--state", state, "--remote", sshd.host, "--remote-batch-mode"], { input: String(poll.stdout), env });

@@ -18,11 +18,13 @@ export interface OnHostResult extends RemoteExecResult {
   missing?: string;
 }
 
-export async function runLocalOnHost(command: string, args: readonly string[], remote: RemoteOptions, timeoutMs?: number): Promise<OnHostResult> {
+/** `cwd`: a directory on HOST (sbatch's: the script's, as slurm-submit runs sbatch there). */
+export async function runLocalOnHost(command: string, args: readonly string[], remote: RemoteOptions, call: { cwd?: string; timeoutMs?: number } = {}): Promise<OnHostResult> {
   const name = command.split("/").pop()!;
   const r = await execRemote(["sh", "-c", ON_HOST_SCRIPT, "slurmpipe-local", name, ...args], remote, {
     input: localHostSource(),
-    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(call.cwd !== undefined ? { cwd: call.cwd } : {}),
+    ...(call.timeoutMs !== undefined ? { timeoutMs: call.timeoutMs } : {}),
   });
   if (r.exitCode === 127 && r.stderr.includes(NO_NODE_MARK)) {
     const detail = r.stderr.slice(r.stderr.indexOf(NO_NODE_MARK) + NO_NODE_MARK.length + 2).trim();

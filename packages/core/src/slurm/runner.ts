@@ -150,7 +150,7 @@ interface ExecResult {
 async function execOnce(command: string, file: string, args: readonly string[], options: SlurmRunOptions): Promise<ExecResult> {
   if (options.backend === "local" && options.remote) {
     // Bare-box mode: the local backend runs on HOST (on-host.ts); a lost connection is transient, as below.
-    const r = await runLocalOnHost(command, args, options.remote, options.timeoutMs ?? 60_000);
+    const r = await runLocalOnHost(command, args, options.remote, { ...(options.cwd ? { cwd: options.cwd } : {}), timeoutMs: options.timeoutMs ?? 60_000 });
     const connection = isSshConnectionFailure(r.exitCode, r.stderr);
     return {
       ...r,
