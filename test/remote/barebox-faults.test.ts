@@ -4,10 +4,9 @@ import { join } from "node:path";
 import { type ResultPromise, execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ndjson } from "../../packages/slurm-submit/test/slurm-fixtures.ts";
-import { closeRemote, controlPath } from "../../packages/core/src/remote/ssh.ts";
-import { parseRemoteHost } from "../../packages/core/src/remote/host.ts";
+import { closeRemote } from "../../packages/core/src/remote/ssh.ts";
 import { records, runCli } from "../support/cli.ts";
-import { alive, boxRun, hostHome, hostJobFile, readHostJob, until } from "./support/barebox.ts";
+import { alive, boxRun, dropConnection, hostHome, hostJobFile, readHostJob, restartSshd, until } from "./support/barebox.ts";
 import { type Sshd, startSshd } from "./support/sshd.ts";
 
 /**
@@ -43,13 +42,6 @@ afterAll(async () => {
 
 type Rec = { kind?: string; name?: string; to?: string; job?: { id?: string }; state?: { state?: string; exit_code?: string; terminal?: boolean; flag?: string; reason?: string; category?: string } };
 
-/** The same sshd (config, host key, port, log) started again, as a box's sshd comes back. */
-async function restartSshd(): Promise<void> {
-  const before = readFileSync(sshd.log, "utf8").split("Server listening").length;
-  restarted = execa("/usr/sbin/sshd", ["-D", "-E", sshd.log, "-f", join(sshd.dir, "sshd_config")], { reject: false, stdio: "ignore" });
-  await until("sshd to listen again", () => readFileSync(sshd.log, "utf8").split("Server listening").length > before);
-}
-
 describe("bare-box mode: faults", () => {
   it("jobs survive the ssh connection and sshd killed -9 mid-run; a poll meanwhile is a failed query; a rebooted box's job is UNKNOWN-lost and the watch ends", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sp-barebox-faults-"));
@@ -81,20 +73,7 @@ describe("bare-box mode: faults", () => {
     expect((records(first.stdout) as Rec[]).filter((r) => r.kind !== "event").map((r) => r.state?.state)).toEqual(["RUNNING", "RUNNING"]);
 
     // The connection drops hard: the ControlMaster, sshd and its session processes killed -9.
-    const ctl = await execa(sshd.sshBin, ["-o", `ControlPath=${controlPath(parseRemoteHost(sshd.host), state)}`, "-O", "check", "-p", String(sshd.port), "spremote@127.0.0.1"], { reject: false });
-    const master = Number(/pid=(\d+)/.exec(ctl.stderr)?.[1]);
-    expect(master, ctl.stderr).toBeGreaterThan(0);
-    const sessions = (await execa("pgrep", ["-P", String(sshd.pid())], { reject: false })).stdout.split("\n").filter(Boolean).map(Number);
-    process.kill(master, "SIGKILL");
-    await sshd.stop();
-    for (const pid of sessions) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // gone with the master
-      }
-    }
-    await until("the master to be gone", () => !alive(master));
+    await dropConnection(sshd, state);
     // The jobs (and their runners) live on: detached on HOST, in sessions of their own.
     await new Promise((r) => setTimeout(r, 1000));
     for (const j of [survivor, doomed]) {
@@ -113,7 +92,7 @@ describe("bare-box mode: faults", () => {
     for (const r of downRuns) expect(["RUNNING", "UNKNOWN"]).toContain(r.state?.state);
     for (const r of downRuns) expect(r.state?.terminal).not.toBe(true);
 
-    await restartSshd();
+    restarted = (await restartSshd(sshd)).proc;
     const before = sshd.accepted();
     // The box "reboots" under the second job: its runner and processes die, the boot id changes.
     process.kill(doomed.runner_pid!, "SIGKILL");
