@@ -80,6 +80,41 @@ export const jobRunnerSource = {
 };
 
 /**
+ * Bare-box mode sends the local backend to HOST as a text (core's src/local/host-source.ts tells
+ * why): this replaces host-source.ts with `export function localHostSource() { return "<text>"; }`,
+ * the text being src/local/host-entry.ts bundled with everything it imports into one CommonJS
+ * script, the job runner's text inside (plugin job-runner-source). Settings as host-source.ts's
+ * HOST_BUILD_OPTIONS (keep in step).
+ */
+export const localHostSource = {
+  name: "local-host-source",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]core[\\/]src[\\/]local[\\/]host-source\.ts$/ }, async (args) => {
+      const entry = join(dirname(args.path), "host-entry.ts");
+      const result = await build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: "node",
+        target: "node20",
+        format: "cjs",
+        legalComments: "none",
+        logLevel: "silent",
+        minify: true,
+        write: false,
+        metafile: true,
+        define: { "import.meta.url": '"file:///slurmpipe/local-host.js"' },
+        plugins: [jobRunnerSource],
+      });
+      return {
+        contents: `export function localHostSource() { return ${JSON.stringify(result.outputFiles[0].text)}; }\n`,
+        loader: "js",
+        watchFiles: Object.keys(result.metafile.inputs).map((p) => join(process.cwd(), p)),
+      };
+    });
+  },
+};
+
+/**
  * log-parse's `--jobs` workers run parse-worker.ts from a text (src/worker-source.ts tells why):
  * this replaces worker-source.ts with `export function parseWorkerSource() { return "<text>"; }`,
  * the text being parse-worker.ts bundled with everything it imports into one CommonJS script (a
@@ -105,7 +140,7 @@ export const parseWorkerSource = {
         write: false,
         metafile: true,
         define: { "import.meta.url": '"file:///slurmpipe/log-parse-worker.js"' },
-        plugins: [jobRunnerSource, zodEnglishOnly],
+        plugins: [jobRunnerSource, localHostSource, zodEnglishOnly],
       });
       return {
         contents: `export function parseWorkerSource() { return ${JSON.stringify(result.outputFiles[0].text)}; }\n`,

@@ -10,7 +10,7 @@
 // `--lib` builds only the library (packages without a command, i.e. core).
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { build } from "esbuild";
-import { jobRunnerSource, lazyBuiltins, parseWorkerSource, zodEnglishOnly } from "./bundle-plugins.mjs";
+import { jobRunnerSource, lazyBuiltins, localHostSource, parseWorkerSource, zodEnglishOnly } from "./bundle-plugins.mjs";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const common = { platform: "node", target: "node20", format: "esm", bundle: true, logLevel: "warning", legalComments: "none" };
@@ -29,7 +29,7 @@ await build({
   chunkNames: "chunks/[name]-[hash]",
   packages: "external",
   sourcemap: true,
-  plugins: [jobRunnerSource, parseWorkerSource],
+  plugins: [jobRunnerSource, localHostSource, parseWorkerSource],
 });
 
 if (!process.argv.includes("--lib") && existsSync("src/cli.ts")) {
@@ -43,7 +43,7 @@ if (!process.argv.includes("--lib") && existsSync("src/cli.ts")) {
     splitting: true,
     chunkNames: "cli-chunks/[name]-[hash]",
     minify: true,
-    plugins: [jobRunnerSource, parseWorkerSource, zodEnglishOnly, lazyBuiltins],
+    plugins: [jobRunnerSource, localHostSource, parseWorkerSource, zodEnglishOnly, lazyBuiltins],
     // CommonJS dependencies (yargs, split2, ...) call require() for node builtins; an ESM bundle has none.
     banner: {
       js: [

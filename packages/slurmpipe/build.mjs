@@ -11,7 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { manPage } from "./man.mjs";
-import { jobRunnerSource, lazyBuiltins, parseWorkerSource, zodEnglishOnly } from "../../scripts/bundle-plugins.mjs";
+import { jobRunnerSource, lazyBuiltins, localHostSource, parseWorkerSource, zodEnglishOnly } from "../../scripts/bundle-plugins.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packages = resolve(here, "..");
@@ -78,7 +78,7 @@ await build({
   define: { "import.meta.url": "__spImportMetaUrl", "process.env.SLURMPIPE_VERSION": JSON.stringify(pkg.version) },
   banner: { js: '#!/usr/bin/env node\nconst __spImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   loader: { ".yaml": "text", ".md": "text" },
-  plugins: [cliAsMain, runnerAsMain, jobRunnerSource, parseWorkerSource, zodEnglishOnly, lazyBuiltins],
+  plugins: [cliAsMain, runnerAsMain, jobRunnerSource, localHostSource, parseWorkerSource, zodEnglishOnly, lazyBuiltins],
 });
 
 // One man page per command (and slurmpipe's), from the built file's own --help.
@@ -111,7 +111,7 @@ await build({
   define: { "process.env.SLURMPIPE_VERSION": JSON.stringify(pkg.version) },
   banner: { js: ['#!/usr/bin/env node', 'import { createRequire as __spCreateRequire } from "node:module";', "const require = __spCreateRequire(import.meta.url);"].join("\n") },
   loader: { ".yaml": "text", ".md": "text" },
-  plugins: [cliAsMain, runnerAsMain, jobRunnerSource, parseWorkerSource, zodEnglishOnly, lazyBuiltins],
+  plugins: [cliAsMain, runnerAsMain, jobRunnerSource, localHostSource, parseWorkerSource, zodEnglishOnly, lazyBuiltins],
 });
 chmodSync(join(npmDir, "slurmpipe.mjs"), 0o755);
 

@@ -25,5 +25,5 @@ export * from "./cli/main.ts";
 export * from "./cli/now.ts";
 export * from "./hash.ts";
 export * from "./shell/quote.ts";
-export { runLocalSlurm, localDir, type LocalOptions, type LocalJob, type LocalResult } from "./local/index.ts";
+export { runLocalSlurm, localDir, REBOOT_LOST_REASON, type LocalOptions, type LocalJob, type LocalResult } from "./local/index.ts";
 export * from "./remote/index.ts";

@@ -72,6 +72,9 @@ export function applyDecision(t: Track, d: Decision, now: Date, rules: ApplyRule
   updateMissingClock(t, d.presence, now);
   const state = d.state;
   if (!state) return effects;
+  // Reported lost by its backend this cycle, or seen alive again (a real state from squeue or sacct).
+  if (d.hostLost !== undefined) t.hostLost = d.hostLost;
+  else if (state.source !== "none") delete t.hostLost;
   if (state.reason) state.reason = pool.get(state.reason);
   if (state.node_list) state.node_list = pool.get(state.node_list);
   if (state.source !== "none") {

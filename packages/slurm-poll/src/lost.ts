@@ -41,9 +41,15 @@ export function breakMissingClock(t: Track): void {
   delete t.missingCheckedAt;
 }
 
-/** lostAfterMs 0 disables the rule. */
+/**
+ * lostAfterMs 0 disables the absence rule. A job its backend reported lost (t.hostLost: the box
+ * rebooted since submission, so no process of it is left) is lost whatever the clock: waiting
+ * longer cannot bring it back, and nothing says how its script ended, so UNKNOWN, never FAILED.
+ */
 export function isLost(t: Track, lostAfterMs: number): boolean {
-  return lostAfterMs > 0 && t.state?.terminal !== true && t.missingMs !== undefined && t.missingMs >= lostAfterMs;
+  if (t.state?.terminal === true) return false;
+  if (t.hostLost !== undefined) return true;
+  return lostAfterMs > 0 && t.missingMs !== undefined && t.missingMs >= lostAfterMs;
 }
 
 /** Marks an UNKNOWN state lost: the flag, and a reason naming how long and since when. */
@@ -53,6 +59,7 @@ export function markLost(state: JobState, t: Track): void {
 }
 
 export function lostReason(t: Track): string {
+  if (t.hostLost !== undefined) return `lost: ${t.hostLost}; no longer waited for`;
   const missing = humanElapsed((t.missingMs ?? 0) / 1000);
   const seen = t.lastSeenAt ? `last seen ${t.lastKnownState ?? "by Slurm"} at ${t.lastSeenAt}` : `never seen by squeue or sacct (tracked since ${t.trackedAt})`;
   return `lost: missing from squeue and sacct for ${missing} of answered queries; ${seen}; no longer waited for`;

@@ -1,4 +1,4 @@
-import { type JobState, type ParsedState, dependencyJobIds, isNeverSatisfiedReason } from "@slurmpipe/core";
+import { type JobState, type ParsedState, REBOOT_LOST_REASON, dependencyJobIds, isNeverSatisfiedReason } from "@slurmpipe/core";
 import { identify } from "./identity.ts";
 import type { Presence } from "./lost.ts";
 import { type SacctJob, type SacctRun, newestRun, peakRss } from "./sacct.ts";
@@ -32,6 +32,8 @@ export interface Decision {
   finalSeenAt?: string;
   /** Listed by squeue or sacct, missing from both (both answered), or unset: a query failed. */
   presence?: Presence;
+  /** The backend reports the job lost (its machine rebooted), with why. */
+  hostLost?: string;
 }
 
 /** How long a final state seen only in squeue waits for sacct's exit code and MaxRSS. */
@@ -80,6 +82,8 @@ export function decide(track: Track, rows: readonly SqueueRow[] | undefined, acc
   if (!newest.state.known) return { ...base, state: unknown(track, `slurmctld no longer lists the job; sacct state ${JSON.stringify(newest.stateText)} not understood`) };
   const restarts = Math.max(track.restarts, countRestarts(decided));
   if (!newest.state.terminal) {
+    // The local backend's machine rebooted since submission (store.ts lostToReboot): lost, with its reason.
+    if (newest.reason?.startsWith(REBOOT_LOST_REASON)) return { ...base, restarts, state: unknown(track, newest.reason, restarts), hostLost: newest.reason };
     // slurmctld dropped it but accounting never recorded an end (lost controller state, or lag).
     return { ...base, restarts, state: unknown(track, `slurmctld no longer lists the job; sacct still says ${newest.state.state}`, restarts) };
   }

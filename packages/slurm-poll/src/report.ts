@@ -99,7 +99,7 @@ export class Reporter {
     this.log.warn(`${tr.name} (job ${t.key}) ${state.reason}; it stays UNKNOWN (flag "lost"), exit code 3`);
     this.human.entry(now, "JOB_LOST", tr.name, [
       ["Job ID", t.key],
-      ["Missing", `${humanElapsed((t.missingMs ?? 0) / 1000)} from squeue and sacct (answered queries only)`],
+      t.hostLost !== undefined ? ["Why", t.hostLost] : ["Missing", `${humanElapsed((t.missingMs ?? 0) / 1000)} from squeue and sacct (answered queries only)`],
       ["Last seen", t.lastSeenAt ? `${t.lastKnownState ?? "?"} at ${logTime(t.lastSeenAt)}` : "never"],
       ["Result", "no longer waited for; state UNKNOWN, flag lost"],
     ]);

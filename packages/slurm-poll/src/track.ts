@@ -43,6 +43,11 @@ export interface Track {
    */
   missingMs?: number;
   missingCheckedAt?: string;
+  /**
+   * The backend said the job is lost (the local backend's BootIdChanged: its machine rebooted since
+   * submission), with why: lost at once, no --lost-after clock needed (see lost.ts).
+   */
+  hostLost?: string;
   /** The final run record was written. */
   finalEmitted?: boolean;
   /** Warned that the id now belongs to another job. */

@@ -90,7 +90,7 @@ export function sq(jobId: string, i: number, state: string, over: { reason?: str
 }
 
 /** A sacct job line (and its batch step) in slurm-poll's field order. */
-export function ac(jobId: string, i: number, state: string, exit = "0:0", over: { name?: string; submit?: string; elapsed?: string } = {}): string[] {
+export function ac(jobId: string, i: number, state: string, exit = "0:0", over: { name?: string; submit?: string; elapsed?: string; reason?: string } = {}): string[] {
   const f: Record<string, string> = {
     JobID: jobId,
     JobIDRaw: jobId.split("_")[0]!,
@@ -103,7 +103,7 @@ export function ac(jobId: string, i: number, state: string, exit = "0:0", over: 
     ReqMem: "4000M",
     Timelimit: "01:00:00",
     NodeList: "node1",
-    Reason: "None",
+    Reason: over.reason ?? "None",
     JobName: over.name ?? taggedJobName(`run${i}`, runId(i)),
   };
   const step: Record<string, string> = { ...f, JobID: `${jobId}.batch`, JobIDRaw: `${f.JobIDRaw}.batch`, MaxRSS: "2992K", ReqMem: "", Timelimit: "", Reason: "", JobName: "batch" };

@@ -101,11 +101,11 @@ describe("slurm-submit optionsFromArgs", () => {
 });
 
 describe("--remote", () => {
-  it("puts the host on the Slurm client with the control socket in the state dir; refuses a malformed host and the local backend", () => {
+  it("puts the host on the Slurm client with the control socket in the state dir (the local backend's too: bare-box mode); refuses a malformed host", () => {
     const o = optionsFromArgs({ ...defaults, state: "st", remote: "me@127.0.0.1:2222" }, select);
     expect(o.client?.remote).toEqual({ host: "me@127.0.0.1:2222", stateDir: "st", batchMode: false });
     expect(() => optionsFromArgs({ ...defaults, remote: "-oProxyCommand=id" }, select)).toThrow(/--remote: a host cannot start with '-'/);
-    expect(() => optionsFromArgs({ ...defaults, remote: "box", backend: "local" }, select)).toThrow(UsageError);
+    expect(optionsFromArgs({ ...defaults, state: "st", remote: "box", backend: "local" }, select).client).toMatchObject({ backend: "local", remote: { host: "box", stateDir: "st" } });
     expect(optionsFromArgs(defaults, select).client?.remote).toBeUndefined();
   });
 });

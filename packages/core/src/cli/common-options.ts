@@ -21,7 +21,7 @@ export const COMMON_OPTIONS = {
     group: "Slurm:",
     choices: ["slurm", "local"] as const,
     default: "slurm" as const,
-    describe: "slurm: the real client commands; local: jobs run on this machine",
+    describe: "slurm: the real client commands; local: jobs run on this machine (with --remote: on HOST, detached, node >= 20 needed there)",
   },
   "slurm-bin": {
     group: "Slurm:",
@@ -31,7 +31,7 @@ export const COMMON_OPTIONS = {
   remote: {
     group: "Remote:",
     type: "string",
-    describe: "run the Slurm commands on HOST over one multiplexed ssh connection: an ~/.ssh/config alias or user@host[:port] (default $SLURMPIPE_REMOTE)",
+    describe: "run the Slurm commands on HOST over one multiplexed ssh connection: an ~/.ssh/config alias or user@host[:port] (default $SLURMPIPE_REMOTE); with --backend local (bare box) the jobs run on HOST, which needs node >= 20 on its non-interactive PATH, a POSIX sh and bash",
   },
   "remote-batch-mode": {
     group: "Remote:",
@@ -114,6 +114,5 @@ export function remoteFromArgs(
     if (e instanceof RemoteHostError) throw new UsageError(e.message.replace(/^--remote/, source));
     throw e;
   }
-  if (args.backend === "local") throw new UsageError(`${source}: the local backend does not run on a remote host yet; use --backend slurm with ${source}, or drop ${source}`);
   return { host: given, stateDir, batchMode: Boolean(args["remote-batch-mode"]) };
 }

@@ -1,6 +1,6 @@
 import { type ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
 import { withJobLock } from "./job-lock.ts";
-import { TERMINAL_LOCAL, dequeueJob, jobPath, listJobs, readJob, writeJob } from "./store.ts";
+import { TERMINAL_LOCAL, currentBootId, dequeueJob, jobPath, listJobs, lostToReboot, readJob, writeJob } from "./store.ts";
 import type { LocalResult } from "./types.ts";
 
 /** scancel: like Slurm, silent success on unknown or finished ids (slurm-facts.md §5.1). */
@@ -12,6 +12,7 @@ export function localScancel(argv: readonly string[], dir: string): LocalResult 
     return { stdout: "", stderr: `scancel: ${(e as ArgError).message}\n`, exitCode: 1 };
   }
   const names = last(args, "name")?.split(",");
+  const bootId = currentBootId();
   for (const id of args.positional) {
     if (!/^\d+(_\d+)?$/.test(id)) return { stdout: "", stderr: `scancel: error: Invalid job id ${id}\n`, exitCode: 1 };
   }
@@ -24,7 +25,8 @@ export function localScancel(argv: readonly string[], dir: string): LocalResult 
       const current = readJob(dir, job.raw_id) ?? job;
       if (TERMINAL_LOCAL.has(current.state)) return undefined; // ended meanwhile
       current.cancel_requested = true;
-      if (current.state === "PENDING") {
+      // PENDING, or lost to a reboot (no runner is left to record the end): cancelled at once.
+      if (current.state === "PENDING" || lostToReboot(current, bootId) !== undefined) {
         current.state = "CANCELLED";
         current.end_time = new Date().toISOString();
       }

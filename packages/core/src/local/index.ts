@@ -6,7 +6,7 @@ import { localSqueue } from "./squeue.ts";
 import { localDir } from "./store.ts";
 import type { LocalResult } from "./types.ts";
 
-export { localDir } from "./store.ts";
+export { REBOOT_LOST_REASON, localDir } from "./store.ts";
 export type { LocalJob } from "./store.ts";
 export type { LocalResult } from "./types.ts";
 

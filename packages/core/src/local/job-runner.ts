@@ -33,8 +33,16 @@ const RUNNER_BUILD_OPTIONS = { bundle: true, packages: "external", platform: "no
 
 let cached: string | undefined;
 
+/**
+ * The global that host-source.ts (from the sources, bare-box mode) sets to the runner's text in the
+ * program it sends to HOST: there, without esbuild, that text is the runner.
+ */
+export const JOB_RUNNER_SOURCE_GLOBAL = "__slurmpipeJobRunnerSource";
+
 export function jobRunnerSource(): string {
   if (cached !== undefined) return cached;
+  const given = (globalThis as Record<string, unknown>)[JOB_RUNNER_SOURCE_GLOBAL];
+  if (typeof given === "string") return (cached = given);
   const { buildSync } = createRequire(import.meta.url)("esbuild") as typeof esbuild;
   const entry = fileURLToPath(new URL("./runner-process.ts", import.meta.url));
   const result = buildSync({ ...RUNNER_BUILD_OPTIONS, entryPoints: [entry], write: false, metafile: true });

@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { formatDuration } from "../slurm/units.ts";
 import { type ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
 import { elapsedSeconds, limitText, memText, slurmTime } from "./format.ts";
-import { type LocalJob, listJobs } from "./store.ts";
+import { type LocalJob, currentBootId, listJobs, lostToReboot } from "./store.ts";
 import type { LocalResult } from "./types.ts";
 
 const SPEC = {
@@ -15,6 +15,8 @@ const DEFAULT_FIELDS = ["JobID", "JobName", "Partition", "Account", "AllocCPUS",
 interface Row {
   job: LocalJob;
   step?: "batch";
+  /** lostToReboot's reason: accounting still has the job's last state, the reason says it is lost. */
+  lost?: string;
 }
 
 function value(field: string, row: Row, noconvert: boolean): string | undefined {
@@ -47,7 +49,7 @@ function value(field: string, row: Row, noconvert: boolean): string | undefined 
     case "timelimit": return step ? "" : limitText(job, "sacct");
     case "timelimitraw": return step ? "" : job.time_limit_s === null ? "UNLIMITED" : String(Math.ceil(job.time_limit_s / 60));
     case "nodelist": return started ? node : "None assigned";
-    case "reason": return step ? "" : job.reason;
+    case "reason": return step ? "" : (row.lost ?? job.reason);
     case "comment": case "wckey": case "constraints": return "";
     case "alloctres": return started ? "billing=1,cpu=1,node=1" : "";
     case "reqtres": return "billing=1,cpu=1,node=1";
@@ -119,8 +121,10 @@ export function localSacct(argv: readonly string[], dir: string, now = Date.now(
     return submit <= end && ended >= start;
   });
   const rows: Row[] = [];
+  const bootId = currentBootId();
   for (const job of jobs) {
-    rows.push({ job });
+    const lost = lostToReboot(job, bootId);
+    rows.push({ job, ...(lost ? { lost } : {}) });
     if (!args.flags.has("allocations") && job.start_time) rows.push({ job, step: "batch" });
   }
   const noconvert = args.flags.has("noconvert");

@@ -9,7 +9,7 @@ import { ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
 import { parseSignal, requestedMemory } from "./sbatch-options.ts";
 import { jobRunnerSource } from "./job-runner.ts";
 import { exportedEnvironment } from "./export.ts";
-import { type LocalJob, PRIVATE_FILE_MODE, allocateIds, enqueueJob, ensurePrivateDir, jobsDir, listJobs, writeJob } from "./store.ts";
+import { type LocalJob, PRIVATE_FILE_MODE, allocateIds, currentBootId, enqueueJob, ensurePrivateDir, jobsDir, listJobs, writeJob } from "./store.ts";
 import type { LocalResult } from "./types.ts";
 
 const SBATCH_SPEC = {
@@ -205,6 +205,7 @@ export async function localSbatch(argv: readonly string[], opts: { dir: string; 
   }
   // Once per sbatch, not per job file: an array of 100,000 tasks writes 100,000 of them.
   ensurePrivateDir(jobsDir(opts.dir));
+  const bootId = currentBootId();
   const ids: number[] = [];
   for (let i = 0; i < count; i++) {
     const raw = first + i;
@@ -230,6 +231,7 @@ export async function localSbatch(argv: readonly string[], opts: { dir: string; 
       reason: dependency.length ? "Dependency" : "None",
       restarts: 0,
       env,
+      ...(bootId ? { boot_id: bootId } : {}),
       ...(flag("hold") ? { hold: true } : {}),
       ...counts,
       ...(warnSignal ? { warn_signal: warnSignal } : {}),

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { type ArgError, type ParsedArgs, last, parseArgs } from "./args.ts";
 import { COMPACT, elapsedSeconds, fit, limitText, memText, slurmTime, squeueTime } from "./format.ts";
-import { type LocalJob, TERMINAL_LOCAL, listJobs } from "./store.ts";
+import { type LocalJob, TERMINAL_LOCAL, currentBootId, listJobs, lostToReboot } from "./store.ts";
 import type { LocalResult } from "./types.ts";
 
 /** Finished jobs stay visible to `squeue -t all` this long, as with Slurm's default MinJobAge. */
@@ -107,7 +107,9 @@ export function localSqueue(argv: readonly string[], dir: string, now = Date.now
   } catch (e) {
     return { stdout: "", stderr: `squeue: ${(e as ArgError).message}\nTry "squeue --help" for more information\n`, exitCode: 1 };
   }
-  const all = listJobs(dir);
+  // A job lost to a reboot of this machine is in no queue: nothing runs it or will start it.
+  const bootId = currentBootId();
+  const all = listJobs(dir).filter((j) => lostToReboot(j, bootId) === undefined);
   const statesText = last(args, "states");
   const wantAll = statesText !== undefined && /^all$/i.test(statesText);
   const wanted = statesText && !wantAll ? new Set(statesText.split(",").map((s) => s.trim().toUpperCase())) : undefined;

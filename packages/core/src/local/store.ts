@@ -1,5 +1,5 @@
 import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 
 /**
@@ -50,6 +50,34 @@ export interface LocalJob {
   no_requeue?: boolean;
   /** The environment the job runs with; absent once the job has ended. */
   env?: Record<string, string>;
+  /**
+   * /proc/sys/kernel/random/boot_id at submission. A job not ended whose machine has another boot
+   * id now was lost to a reboot (its runner and processes are gone): see lostToReboot.
+   */
+  boot_id?: string;
+}
+
+/** This machine's boot id (Linux; undefined elsewhere: no reboot detection there). */
+export function currentBootId(): string | undefined {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The reason sacct prints (and squeue's absence implies) for a job lost to a reboot of its machine.
+ * slurm-poll reads this prefix: such a job is UNKNOWN and lost, not FAILED (nothing says how its
+ * script ended), and a watch stops waiting for it. Real Slurm never prints it.
+ */
+export const REBOOT_LOST_REASON = "BootIdChanged";
+
+/** Why a job that has not ended was lost to a reboot (boot id at submission != now), else undefined. */
+export function lostToReboot(job: LocalJob, bootId: string | undefined): string | undefined {
+  if (!job.boot_id || !bootId || job.boot_id === bootId || TERMINAL_LOCAL.has(job.state)) return undefined;
+  const host = hostname().split(".")[0]!;
+  return `${REBOOT_LOST_REASON}: ${host} rebooted after the job was submitted (boot id ${job.boot_id} at submission, ${bootId} now): the job's processes are gone, how its script ended is unknown`;
 }
 
 export function localDir(explicit?: string): string {

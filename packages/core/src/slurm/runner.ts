@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { execa } from "execa";
 import { runLocalSlurm } from "../local/index.ts";
+import { runLocalOnHost } from "../local/on-host.ts";
 import { type RemoteOptions, execRemote, isSshConnectionFailure } from "../remote/ssh.ts";
 
 /**
@@ -98,7 +99,8 @@ export interface SlurmRunOptions {
   retry?: boolean;
   env?: Record<string, string | undefined>;
   /**
-   * Run on this host over one multiplexed ssh connection (`--remote`); Slurm mode only. A lost or
+   * Run on this host over one multiplexed ssh connection (`--remote`). With backend "local"
+   * (bare-box mode) the local backend and its jobs run on that host (local/on-host.ts). A lost or
    * hung connection is a transient failure (retried; sbatch callers reconcile by the job-name tag).
    */
   remote?: RemoteOptions;
@@ -141,9 +143,22 @@ interface ExecResult {
   exitCode: number | undefined;
   timedOut: boolean;
   missing: boolean;
+  /** What to say when `missing` (default: Slurm's client commands are not found). */
+  missingMessage?: string;
 }
 
 async function execOnce(command: string, file: string, args: readonly string[], options: SlurmRunOptions): Promise<ExecResult> {
+  if (options.backend === "local" && options.remote) {
+    // Bare-box mode: the local backend runs on HOST (on-host.ts); a lost connection is transient, as below.
+    const r = await runLocalOnHost(command, args, options.remote, { ...(options.cwd ? { cwd: options.cwd } : {}), timeoutMs: options.timeoutMs ?? 60_000 });
+    const connection = isSshConnectionFailure(r.exitCode, r.stderr);
+    return {
+      ...r,
+      stderr: connection ? `${r.stderr}\n(ssh) Connection lost to ${options.remote.host}` : r.missing ?? r.stderr,
+      missing: r.missing !== undefined,
+      ...(r.missing !== undefined ? { missingMessage: r.missing } : {}),
+    };
+  }
   if (options.backend === "local") {
     const r = await runLocalSlurm(command, args, {
       ...(options.localStateDir ? { dir: options.localStateDir } : {}),
@@ -199,7 +214,7 @@ export async function runSlurm(command: string, args: readonly string[], options
     const { stdout, stderr } = result;
     if (result.exitCode === 0 && !result.timedOut) return { stdout, stderr, exitCode: 0, attempts: attempt };
     if (result.missing) {
-      throw new SlurmCommandError(command, args, "missing", undefined, "", `${file}: command not found (is Slurm installed? set SLURMPIPE_SLURM_BIN, or use --backend local to run jobs on this machine)`, attempt);
+      throw new SlurmCommandError(command, args, "missing", undefined, "", result.missingMessage ?? `${file}: command not found (is Slurm installed? set SLURMPIPE_SLURM_BIN, or use --backend local to run jobs on this machine)`, attempt);
     }
     const kind = result.timedOut ? "timeout" : classifySlurmError(stderr);
     last = new SlurmCommandError(command, args, kind, result.exitCode, stdout, stderr, attempt);
