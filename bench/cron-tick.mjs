@@ -78,10 +78,14 @@ const after = total();
 log(`appended ${((after - before) / 1e6).toFixed(1)} MB: incremental tick, then a full parse without --state`);
 const tick = await timedCli("log-parse", ["--state", state, "-v"], { stdin: input, stdout: join(dir, "tick.ndjson") });
 const full = await timedCli("log-parse", [], { stdin: input, stdout: join(dir, "full.ndjson") });
+// --jobs: the same full parse on 2 worker threads (the speed-up at 1 and 2 workers on this machine).
+const full2 = await timedCli("log-parse", ["--jobs", "2"], { stdin: input, stdout: join(dir, "full2.ndjson") });
 const reports = (f) => readFileSync(join(dir, f), "utf8").trim().split("\n").map((l) => JSON.stringify(JSON.parse(l).report));
 const a = reports("tick.ndjson");
 const b = reports("full.ndjson");
 const equal = a.length === b.length && a.every((x, i) => x === b[i]);
+const c = reports("full2.ndjson");
+const equal2 = c.length === b.length && c.every((x, i) => x === b[i]);
 const diff = a.findIndex((x, i) => x !== b[i]);
 const scans = join(state, "log-parse", "scans");
 const stateMb = readdirSync(scans).reduce((n, f) => n + statSync(join(scans, f)).size, 0) / 1e6;
@@ -94,11 +98,14 @@ const missed = printTable(`8. cron tick: log-parse --state over ${RUNS} runs, ${
   { metric: "logs gone on from their state / read from the start", slurmpipe: t.resumed, baseline: t.fromStart },
   { metric: "reports equal to a full parse (records)", slurmpipe: equal ? a.length : diff, baseline: b.length, target: "all", pass: equal },
   { metric: "peak RSS MB: tick vs first parse", slurmpipe: tick.rssMb, baseline: first.rssMb, ratio: tick.rssMb / first.rssMb },
+  { metric: "full parse wall s: --jobs 2 vs --jobs 1", slurmpipe: full2.wall, baseline: full.wall, ratio: full2.wall / full.wall },
+  { metric: "full parse --jobs 2: reports equal to --jobs 1 (records)", slurmpipe: equal2 ? c.length : c.findIndex((x, i) => x !== b[i]), baseline: b.length, target: "all", pass: equal2 },
+  { metric: "peak RSS MB: --jobs 2 vs --jobs 1", slurmpipe: full2.rssMb, baseline: full.rssMb, ratio: full2.rssMb / full.rssMb },
 ], [
   `logs: ${RUNS} stdout logs (mixes ${mixes.join(", ")} in turn, ${(perRun / 1e6).toFixed(1)} MB each) + ${RUNS} small stderr logs; appended ${((after - before) / 1e6).toFixed(1)} MB (${(((after - before) / before) * 100).toFixed(2)}%)`,
   `first: \`log-parse --state DIR -v < runs.ndjson\` (${first.wall.toFixed(2)} s, ${(before / 2 ** 20 / first.wall).toFixed(1)} MiB/s); tick: the same command after the append; full: without --state`,
   `state kept: ${stateMb.toFixed(1)} MB in ${readdirSync(scans).length} files under DIR/log-parse/scans/`,
-  "records are RUNNING, so the report cache (reports.json) never serves them: the tick's cost is the incremental read",
+  "records are RUNNING, so the report cache (reports.cache) never serves them: the tick's cost is the incremental read",
 ]);
 cleanup(dir);
 finish(missed);

@@ -8,8 +8,16 @@ import { records, repoRoot, runCli } from "../support/cli.ts";
 // A private instance with real preemption (scripts/slurm-dev up --preempt: partition `high`
 // preempts and requeues jobs of partition `low`, GraceTime 30 s, the job's --signal sent at
 // preemption) beside the shared cluster: its own state directory and ports. Needs root.
-const state = "/tmp/slurmpipe-preempt-dev";
-const env = { SLURM_DEV_STATE: state, SLURM_DEV_PORT_BASE: "8317", SLURM_DEV_DB_PORT: "3807", SLURM_CONF: `${state}/etc/slurm.conf` };
+// SLURMPIPE_PREEMPT_VERSION=24.11 runs the same test against a 24.11 instance (not in CI: the suite's
+// time budget; docs/slurm-versions.md has what it showed).
+const version = process.env.SLURMPIPE_PREEMPT_VERSION ?? "22.05";
+const state = version === "22.05" ? "/tmp/slurmpipe-preempt-dev" : `/tmp/slurmpipe-preempt-dev-${version}`;
+const instance =
+  version === "22.05"
+    ? { SLURM_DEV_STATE: state, SLURM_DEV_PORT_BASE: "8317", SLURM_DEV_DB_PORT: "3807" }
+    : { SLURM_DEV_VERSION: version, SLURM_DEV_STATE_2411: state, SLURM_DEV_PORT_BASE_2411: "8417", SLURM_DEV_DB_PORT_2411: "3907" };
+// 24.11's client commands run chrooted through the wrappers in the state directory's bin/.
+const env = { ...instance, SLURM_CONF: `${state}/etc/slurm.conf`, ...(version === "22.05" ? {} : { PATH: `${state}/bin:${process.env.PATH}` }) };
 const slurmDev = (args: string[]) => execa(join(repoRoot, "scripts/slurm-dev"), args, { env, reject: false });
 const isRoot = process.getuid?.() === 0;
 const run = isRoot || process.env.CI === "true" ? describe : describe.skip;
@@ -87,10 +95,16 @@ run("a real preemption (PreemptType=preempt/partition_prio, PreemptMode=REQUEUE)
     expect(back, states.join(" ")).toBeGreaterThan(0);
     expect(states.slice(back)).toContain("RUNNING");
     expect(states.at(-1)).toBe("COMPLETED");
-    expect(events.at(-1)?.restarts).toBe(1);
+    // 24.11.5 requeues the job once more after the segment that completed (docs/slurm-versions.md):
+    // Restarts=2, and that third segment is the script's guard, which ends at once.
+    const restarts = events.at(-1)?.restarts ?? 0;
+    expect(version === "22.05" ? [1] : [1, 2]).toContain(restarts);
+    const stderrLog = readFileSync(stdoutLog.replace(/\.out$/, ".err"), "utf8");
+    if (restarts === 2) expect(stderrLog).toMatch(/already ran to its end in an earlier segment; Slurm requeued it once more: not run again/);
+    else expect(stderrLog).not.toMatch(/already ran to its end/);
 
     const show = await execa("scontrol", ["show", "job", jobId], { env, reject: false });
-    if (show.exitCode === 0) expect(String(show.stdout)).toMatch(/Restarts=1\b/);
+    if (show.exitCode === 0) expect(String(show.stdout)).toMatch(new RegExp(`Restarts=${restarts}\\b`));
     const acct = await execa("sacct", ["-n", "-P", "-X", "-D", "-j", `${jobId},${highId}`, "-o", "JobID,Partition,State"], { env });
     const rows = String(acct.stdout).trim().split("\n");
     // The script waited out the grace time after its checkpoint: Slurm ended that segment PREEMPTED and requeued it.
@@ -101,6 +115,9 @@ run("a real preemption (PreemptType=preempt/partition_prio, PreemptMode=REQUEUE)
     // The second segment appended (--open-mode=append): both segments in the one log.
     const log = readFileSync(stdoutLog, "utf8");
     expect(log).toMatch(/step=0 loss=1\.0000\n[\s\S]*SIGTERM: checkpoint saved at step (\d+)\n[\s\S]*resuming from checkpoint at step \1, restart 1\n[\s\S]*training complete\n/);
+    // Trained to the end once: a later requeue did not run the trainer again.
+    expect(log.match(/training complete/g)).toHaveLength(1);
+    expect(log).not.toMatch(/restart 2/);
     expect(readFileSync(stdoutLog.replace(/\.out$/, ".err"), "utf8")).toMatch(/was preempted at .*; waiting for Slurm to requeue it/);
 
     const parsed = await runCli("log-parse", [], { env, input: `${JSON.stringify(final)}\n` });

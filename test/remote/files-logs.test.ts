@@ -2,34 +2,19 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, renameSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeRemote } from "../../packages/core/src/remote/ssh.ts";
+import { describe, expect, it } from "vitest";
 import { records, runCli } from "../support/cli.ts";
 import { HOSTILE_NAMES } from "./support/hostile.ts";
-import { type Sshd, TEST_USER, startSshd } from "./support/sshd.ts";
+import { useSshd } from "./support/use-sshd.ts";
 
 // log-parse --remote against a real sshd on 127.0.0.1. HOST is this machine, so the remote report
 // can be compared with log-parse's own local report of the same files (same paths): they must be
 // equal, while only the bytes appended since the last read cross the connection.
-let sshd: Sshd;
-let home = "";
-const states: string[] = [];
-beforeAll(async () => {
-  sshd = await startSshd();
-  home = (await execa("sh", ["-c", `getent passwd ${TEST_USER} | cut -d: -f6`])).stdout.trim();
-});
-afterAll(async () => {
-  for (const s of states) await closeRemote({ host: sshd.host, stateDir: s, sshBin: sshd.sshBin });
-  await sshd?.stop();
-});
+const fx = useSshd();
 
 type Rec = { name: string; report?: { files?: { path: string; refused?: string; exists: boolean; lines?: number }[]; loss?: unknown; failures?: unknown }; error?: { code: string } };
 
-function stateDir(): string {
-  const s = mkdtempSync(join(tmpdir(), "sp-files-logs-state-"));
-  states.push(s);
-  return s;
-}
+const stateDir = () => fx.stateDir("sp-files-logs-state");
 
 function lossLines(from: number, n: number): string {
   let out = "";
@@ -38,10 +23,10 @@ function lossLines(from: number, n: number): string {
 }
 
 async function remoteParse(input: string, state: string) {
-  const before = sshd.accepted();
-  const r = await runCli("log-parse", ["--remote", sshd.host, "--remote-batch-mode", "--state", state, "-v"], { input, env: { SLURMPIPE_SSH: sshd.sshBin } });
+  const before = fx.sshd.accepted();
+  const r = await runCli("log-parse", ["--remote", fx.sshd.host, "--remote-batch-mode", "--state", state, "-v"], { input, env: fx.env() });
   const m = /remote: fetched (\d+) bytes/.exec(String(r.stderr));
-  return { ...r, out: records(r.stdout) as Rec[], fetched: m ? Number(m[1]) : -1, connections: sshd.accepted() - before };
+  return { ...r, out: records(r.stdout) as Rec[], fetched: m ? Number(m[1]) : -1, connections: fx.sshd.accepted() - before };
 }
 
 async function localParse(input: string) {
@@ -138,7 +123,7 @@ describe("log-parse --remote", () => {
     expect(r.connections).toBe(1);
     expect(r.out).toEqual(await localParse(input));
     for (const x of r.out) expect(x.report?.files?.[0]?.lines).toBe(20);
-    expect(existsSync(join(home, "PWNED"))).toBe(false);
+    expect(existsSync(join(fx.home, "PWNED"))).toBe(false);
     expect(existsSync(join(base, "PWNED"))).toBe(false);
   });
 });

@@ -3,28 +3,17 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeRemote } from "../../packages/core/src/remote/ssh.ts";
+import { describe, expect, it } from "vitest";
 import { records, repoRoot, runCli } from "../support/cli.ts";
 import { describeSlurm, requireCluster } from "../support/slurm.ts";
 import { HOSTILE_NAMES } from "./support/hostile.ts";
-import { type Sshd, TEST_USER, startSshd } from "./support/sshd.ts";
+import { TEST_USER } from "./support/sshd.ts";
+import { useSshd } from "./support/use-sshd.ts";
 
 // slurm-render --remote against a real sshd on 127.0.0.1: the scripts are written on HOST (by the
 // test user, through one ssh connection per command run), at the paths the records name.
-let sshd: Sshd;
-let home = "";
-const states: string[] = [];
-beforeAll(async () => {
-  sshd = await startSshd();
-  home = (await execa("sh", ["-c", `getent passwd ${TEST_USER} | cut -d: -f6`])).stdout.trim();
-});
-afterAll(async () => {
-  for (const s of states) await closeRemote({ host: sshd.host, stateDir: s, sshBin: sshd.sshBin });
-  await sshd?.stop();
-});
-
-const env = () => ({ SLURMPIPE_SSH: sshd.sshBin });
+const fx = useSshd();
+const env = () => fx.env();
 const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 const uid = async () => Number((await execa("id", ["-u", TEST_USER])).stdout);
 
@@ -35,11 +24,10 @@ async function specs(n: number): Promise<string> {
 
 /** One render, on a fresh state directory (so a fresh ssh connection): its records and the connections sshd accepted. */
 async function renderRemote(args: string[], input: string) {
-  const state = mkdtempSync(join(tmpdir(), "sp-files-render-state-"));
-  states.push(state);
-  const before = sshd.accepted();
-  const r = await runCli("slurm-render", ["--profile", "local", "--remote", sshd.host, "--remote-batch-mode", "--state", state, ...args], { input, env: env() });
-  return { ...r, out: records(r.stdout) as { name: string; script?: { path: string; sha256: string; array?: unknown }; logs?: { stdout: string }; error?: { code: string; message: string } }[], connections: sshd.accepted() - before };
+  const state = fx.stateDir("sp-files-render-state");
+  const before = fx.sshd.accepted();
+  const r = await runCli("slurm-render", ["--profile", "local", "--remote", fx.sshd.host, "--remote-batch-mode", "--state", state, ...args], { input, env: env() });
+  return { ...r, state, out: records(r.stdout) as { name: string; script?: { path: string; sha256: string; array?: unknown }; logs?: { stdout: string }; error?: { code: string; message: string } }[], connections: fx.sshd.accepted() - before };
 }
 
 describe("slurm-render --remote", () => {
@@ -62,7 +50,7 @@ describe("slurm-render --remote", () => {
       expect(statSync(join(base, "runs", r.name, "logs")).isDirectory()).toBe(true);
       // The same script and mode a local render writes; the paths differ only in --out and in the
       // directory relative run dirs are read from (HOST's login directory, not this one).
-      const mine = readFileSync(here[i]!.script!.path, "utf8").split(join(local, "runs")).join(join(base, "runs")).split(`${process.cwd()}/`).join(`${home}/`);
+      const mine = readFileSync(here[i]!.script!.path, "utf8").split(join(local, "runs")).join(join(base, "runs")).split(`${process.cwd()}/`).join(`${fx.home}/`);
       expect(readFileSync(path, "utf8")).toBe(mine);
       expect(statSync(path).mode & 0o777).toBe(statSync(here[i]!.script!.path).mode & 0o777);
       // No temporary file is left behind.
@@ -70,7 +58,7 @@ describe("slurm-render --remote", () => {
     }
     const mtime = statSync(first.out[0]!.script!.path).mtimeMs;
     // Rendering again from the record writes on HOST again (its rendered_with names --remote).
-    expect((first.out[0] as { script: { rendered_with?: { args: string[] } } }).script.rendered_with?.args).toEqual(expect.arrayContaining([`--out=${join(base, "runs")}`, `--remote=${sshd.host}`]));
+    expect((first.out[0] as { script: { rendered_with?: { args: string[] } } }).script.rendered_with?.args).toEqual(expect.arrayContaining([`--out=${join(base, "runs")}`, `--remote=${fx.sshd.host}`]));
 
     // Again unchanged: same paths, files untouched.
     const again = await renderRemote(["--out", join(base, "runs")], input);
@@ -105,9 +93,9 @@ describe("slurm-render --remote", () => {
     const rel = `sp-files-render-${process.pid}`;
     const r = await renderRemote(["--out", rel], input);
     expect(r.exitCode, String(r.stderr)).toBe(0);
-    expect(r.out[0]!.script!.path).toBe(join(home, rel, r.out[0]!.name, "job.sbatch"));
+    expect(r.out[0]!.script!.path).toBe(join(fx.home, rel, r.out[0]!.name, "job.sbatch"));
     expect(existsSync(r.out[0]!.script!.path)).toBe(true);
-    expect(r.out[0]!.logs!.stdout.startsWith(join(home, rel, r.out[0]!.name, "logs"))).toBe(true);
+    expect(r.out[0]!.logs!.stdout.startsWith(join(fx.home, rel, r.out[0]!.name, "logs"))).toBe(true);
   });
 
   it("--array: the table and the array script are uploaded; the script names the table's remote path", async () => {
@@ -142,7 +130,7 @@ describe("slurm-render --remote", () => {
     }
     // Most of the corpus is a valid directory name (only what #SBATCH cannot hold, `$`, is refused).
     expect(written).toBeGreaterThan(HOSTILE_NAMES.length / 2);
-    expect(existsSync(join(home, "PWNED"))).toBe(false);
+    expect(existsSync(join(fx.home, "PWNED"))).toBe(false);
     expect(existsSync(join(base, "PWNED"))).toBe(false);
     expect(existsSync(join(process.cwd(), "PWNED"))).toBe(false);
   });
@@ -155,7 +143,7 @@ describe("slurm-render --remote", () => {
     expect(r.out).toHaveLength(2);
     for (const rec of r.out) {
       expect(rec.error?.code).toBe("write_failed");
-      expect(rec.error?.message).toContain(sshd.host);
+      expect(rec.error?.message).toContain(fx.sshd.host);
     }
     expect(readdirSync(base)).toEqual([]);
   });
@@ -171,17 +159,17 @@ describeSlurm("slurm-render --remote | slurm-submit --remote against the real lo
     const input = (await execa("node", [join(repoRoot, "packages/sweep-gen/dist/cli.mjs"), grid])).stdout;
     const rendered = await renderRemote(["--out", join(base, "runs")], `${input}\n`);
     expect(rendered.exitCode, String(rendered.stderr)).toBe(0);
-    const state = rendered.out.length > 0 ? states[states.length - 1]! : "";
-    const before = sshd.accepted();
-    const sub = await runCli("slurm-submit", ["--state", state, "--remote", sshd.host, "--remote-batch-mode"], { input: String(rendered.stdout), env: env() });
+    const state = rendered.state;
+    const before = fx.sshd.accepted();
+    const sub = await runCli("slurm-submit", ["--state", state, "--remote", fx.sshd.host, "--remote-batch-mode"], { input: String(rendered.stdout), env: env() });
     expect(sub.exitCode, String(sub.stderr)).toBe(0);
     // The connection slurm-render opened (same --state) carries slurm-submit's calls too.
-    expect(sshd.accepted() - before).toBe(0);
+    expect(fx.sshd.accepted() - before).toBe(0);
     const submitted = records(sub.stdout) as { job: { id: string; argv: string[] }; script: { path: string } }[];
     const ids = submitted.map((r) => r.job.id);
     try {
       for (const r of submitted) expect(r.job.argv).toContain(r.script.path);
-      const poll = await runCli("slurm-poll", ["--state", state, "--remote", sshd.host, "--remote-batch-mode", "--interval", "2s", "--timeout", "120s"], { input: String(sub.stdout), env: env() });
+      const poll = await runCli("slurm-poll", ["--state", state, "--remote", fx.sshd.host, "--remote-batch-mode", "--interval", "2s", "--timeout", "120s"], { input: String(sub.stdout), env: env() });
       expect(poll.exitCode, String(poll.stderr)).toBe(0);
       for (const [i, r] of submitted.entries()) {
         const log = join(r.script.path, "..", "logs", `${r.job.id}.out`);

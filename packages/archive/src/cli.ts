@@ -20,7 +20,8 @@ await runCommand({
     "the runs' layout (runs/<name>/...), compresses checkpoints one by one (<file>.gz, so one can be restored alone), " +
     "writes MANIFEST.ndjson, SHA256SUMS and a consolidated metrics dataset (metrics.ndjson, metrics.csv), and prints " +
     "one archive-entry record per file. Declared outputs are checked first. Sources are never modified; " +
-    "--prune-sources deletes them only after the new archive verified clean.",
+    "--prune-sources deletes them only after the new archive verified clean. With --remote HOST the run directories " +
+    "are on HOST and the tarball is packed there, in the same layout; --fetch DIR copies it here, verified.",
   options: archiveOptions,
   examples: [
     ["slurm-poll --once --state .slurmpipe | log-parse | archive --name lr-sweep --format tar.gz --out archives", "archive finished runs with their logs, metrics and parsed series"],

@@ -4,6 +4,7 @@ import { type Logger, NdjsonWriter, PipeClosedError, UsageError, parseMemory, re
 import { readLedgerAttempts, stateDirectory } from "./attempts.ts";
 import { readRuns } from "./inputs.ts";
 import { type PackOptions, pack } from "./pack.ts";
+import { packRemote } from "./remote.ts";
 import { restoreArchive } from "./restore.ts";
 import type { ArchiveFormat } from "./sinks.ts";
 import { verifyArchive } from "./verify.ts";
@@ -20,6 +21,7 @@ export { MANIFEST, ManifestEntry, SUMS, parseManifest } from "./manifest.ts";
 export { flattenParams, writeDataset } from "./metrics.ts";
 export { archiveName, pack, type PackOptions } from "./pack.ts";
 export { readRuns } from "./inputs.ts";
+export { packRemote, type RemotePackOptions } from "./remote.ts";
 export { restoreArchive, type RestoreOptions, type RestoreResult } from "./restore.ts";
 export { classify, shouldCompress } from "./roles.ts";
 export { openSink, type ArchiveFormat } from "./sinks.ts";
@@ -31,8 +33,10 @@ export interface ArchiveArgs {
   inputs: string[];
   out: string;
   name?: string;
-  format: string;
-  compressOver: string;
+  /** Default: dir, or tar.gz with `remote`. */
+  format?: string;
+  /** Default 64MiB; no per-file compression with `remote`. */
+  compressOver?: string;
   level?: number;
   now?: string;
   outputsOnly: boolean;
@@ -57,6 +61,30 @@ export interface ArchiveArgs {
   state?: string;
   /** `state` was given (it must then exist); the default one is read only when it exists. */
   stateGiven?: boolean;
+  /** --remote: the run directories and the archive are on this host (control socket in `stateDir`). */
+  remote?: { host: string; stateDir: string; batchMode: boolean };
+  /** --remote: copy the archive into this directory here, verified. */
+  fetch?: string;
+}
+
+/** What a local archive does that --remote does not: each is a usage error naming the option. */
+function refuseRemote(args: ArchiveArgs): void {
+  const refused: [boolean, string][] = [
+    [args.verify !== undefined, "--verify reads an archive on this machine: --fetch DIR copies it here (with --verify-after, verified against its MANIFEST)"],
+    [args.restore !== undefined, "--restore reads an archive on this machine: --fetch DIR copies it here, then archive --restore it"],
+    [args.incremental || args.incrementalFrom !== undefined || args.rehash, "--incremental, --incremental-from and --rehash need the earlier archive on this machine; not with --remote"],
+    [args.pruneSources, "--prune-sources deletes sources only after a local verification; not with --remote"],
+    [args.outputsOnly, "--outputs-only: with --remote the whole run directories are archived (logs and scripts outside them are not)"],
+    [args.logBase !== undefined, "--log-base: with --remote only the run directories are archived, logs outside them are not read"],
+    [args.compressOver !== undefined, "--compress-over: with --remote files are not compressed one by one (the tarball is compressed as a whole on HOST)"],
+    [args.format === "dir", "--format dir: with --remote the archive is one tarball on HOST: --format tar.gz (the default) or tar.zst"],
+    [args.level === 0, "--level 0: with --remote the level is the tarball's (gzip 1-9, zstd 1-19)"],
+    [args.verifyAfter && args.fetch === undefined, "--verify-after with --remote verifies the fetched copy: give --fetch DIR"],
+  ];
+  for (const [bad, message] of refused) if (bad) throw new UsageError(`--remote: ${message}`);
+  // Directories and files named on the command line are this machine's: with --remote, records name HOST's.
+  const local = args.inputs.filter((a) => a !== "-" && !/\.(ndjson|jsonl|json)$/i.test(a));
+  if (local.length > 0) throw new UsageError(`--remote: ${local[0]} is a path on this machine; with --remote the run records (stdin or record files) name the run directories on HOST`);
 }
 
 export interface ArchiveContext {
@@ -96,6 +124,8 @@ export function parseSize(text: string, option: string): number {
 /** The whole command, in-process: pack (default), --check-only, --verify or --restore. */
 export async function runArchive(args: ArchiveArgs, ctx: ArchiveContext): Promise<number> {
   const writer = new RecordSink(new NdjsonWriter(ctx.stdout));
+  if (args.remote) refuseRemote(args);
+  else if (args.fetch !== undefined) throw new UsageError("--fetch copies an archive made on HOST: it goes with --remote HOST");
   const modes = [args.verify !== undefined, args.restore !== undefined, args.checkOnly].filter(Boolean).length;
   if (modes > 1) throw new UsageError("--verify, --restore and --check-only are separate modes: use one");
 
@@ -129,9 +159,10 @@ export async function runArchive(args: ArchiveArgs, ctx: ArchiveContext): Promis
   }
 
   if (args.only.length > 0 || args.to !== undefined || args.force) throw new UsageError("--to, --only and --force go with --restore");
-  if (!["dir", "tar.gz", "tar.zst"].includes(args.format)) throw new UsageError(`--format: expected dir, tar.gz or tar.zst, got ${JSON.stringify(args.format)}`);
-  const format = args.format as ArchiveFormat;
-  if (format === "tar.zst" && !(await zstdAvailable())) throw new UsageError("--format tar.zst needs Node >= 22.15 or the zstd program on PATH");
+  const formatText = args.format ?? (args.remote ? "tar.gz" : "dir");
+  if (!["dir", "tar.gz", "tar.zst"].includes(formatText)) throw new UsageError(`--format: expected dir, tar.gz or tar.zst, got ${JSON.stringify(args.format)}`);
+  const format = formatText as ArchiveFormat;
+  if (format === "tar.zst" && !args.remote && !(await zstdAvailable())) throw new UsageError("--format tar.zst needs Node >= 22.15 or the zstd program on PATH");
   if (args.incremental && args.incrementalFrom) throw new UsageError("--incremental picks the newest archive itself; do not also give --incremental-from");
   if (!(args.outlierRatio > 0 && args.outlierRatio < 1)) throw new UsageError("--outlier-ratio: expected a fraction between 0 and 1");
   // gzip level 1: on float weights levels 1-6 give the same ratio (0.93 measured) and 1 is the fastest.
@@ -146,11 +177,16 @@ export async function runArchive(args: ArchiveArgs, ctx: ArchiveContext): Promis
     ctx.log.error("no runs to archive");
     return 1;
   }
+  if (args.remote) {
+    const remote = { host: args.remote.host, stateDir: resolve(ctx.cwd, args.remote.stateDir), batchMode: args.remote.batchMode, ...(ctx.env.SLURMPIPE_SSH ? { sshBin: ctx.env.SLURMPIPE_SSH } : {}) };
+    const code = await packRemote(runs, { remote, out: args.out, now: resolveNow(args.now, ctx.env), format: format as "tar.gz" | "tar.zst", level, exclude: args.exclude, allowMissing: args.allowMissing, checkOnly: args.checkOnly, outlierRatio: args.outlierRatio, dataset: args.dataset, verifyAfter: args.verifyAfter, ...(args.name ? { name: args.name } : {}), ...(args.fetch !== undefined ? { fetch: resolve(ctx.cwd, args.fetch) } : {}) }, { writer, log: ctx.log });
+    return badLines > 0 ? Math.max(code, 1) : code;
+  }
   const options: PackOptions = {
     out: resolve(ctx.cwd, args.out),
     now: resolveNow(args.now, ctx.env),
     format,
-    compressOver: parseSize(args.compressOver, "compress-over"),
+    compressOver: parseSize(args.compressOver ?? "64MiB", "compress-over"),
     level,
     outputsOnly: args.outputsOnly,
     exclude: args.exclude,

@@ -233,7 +233,7 @@ export async function pack(runs: RunInput[], options: PackOptions, ctx: PackCont
  * (attemptAt: by its mtime and the attempts' submission times); an attempt without one uses its
  * record's `report.series` (an earlier attempt's record in the input, parsed by log-parse).
  */
-function datasetSources(runs: RunInput[], files: Candidate[]): MetricsSource[] {
+export function datasetSources(runs: RunInput[], files: Candidate[]): MetricsSource[] {
   const byRun = new Map<string, Candidate[]>();
   for (const f of files) {
     if (f.run_id === undefined || !/(^|\/)metrics\.csv$/.test(f.path)) continue;

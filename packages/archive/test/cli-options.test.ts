@@ -4,8 +4,8 @@ import { type ArchiveCliArgs, optionsFromArgs } from "../src/cli-options.ts";
 const defaults: ArchiveCliArgs = {
   _: [],
   out: "archives",
-  format: "dir",
-  "compress-over": "64MiB",
+  format: undefined,
+  "compress-over": undefined,
   "outputs-only": false,
   exclude: [],
   "allow-missing": false,
@@ -28,6 +28,9 @@ const defaults: ArchiveCliArgs = {
   restore: undefined,
   to: undefined,
   state: undefined,
+  remote: undefined,
+  "remote-batch-mode": false,
+  fetch: undefined,
 };
 
 describe("archive optionsFromArgs", () => {
@@ -47,6 +50,7 @@ describe("archive optionsFromArgs", () => {
       "verify-after": true,
       "outlier-ratio": 0.25,
       "compress-over": "1G",
+      format: "dir",
       strict: true,
     });
     expect(o).toMatchObject({
@@ -68,6 +72,15 @@ describe("archive optionsFromArgs", () => {
       format: "dir",
       out: "archives",
     });
+  });
+
+  it("--remote and --fetch: the host, the control socket's state directory, the fetch directory", () => {
+    const o = optionsFromArgs({ ...defaults, remote: "u@h:2222", "remote-batch-mode": true, fetch: "here", state: "st" });
+    expect(o.remote).toEqual({ host: "u@h:2222", stateDir: "st", batchMode: true });
+    expect(o.fetch).toBe("here");
+    expect(optionsFromArgs({ ...defaults, remote: "u@h" }).remote?.stateDir).toBe(".slurmpipe");
+    expect(() => optionsFromArgs({ ...defaults, remote: "-oProxyCommand=x" })).toThrow(/cannot start with '-'/);
+    expect(optionsFromArgs(defaults).remote).toBeUndefined();
   });
 
   it("leaves unset options undefined (the library applies its defaults)", () => {

@@ -147,16 +147,26 @@ function emitPairs(list: [string, string][], step: number | undefined, emit: Emi
   }
 }
 
+const STEP_RANK = new Map(STEP_KEYS.map((k, i) => [k, i]));
+
+/**
+ * The step a line's pairs give: the first valid value (a whole number >= 0) of the highest-ranked
+ * STEP_KEYS key present. One pass, one name lookup per pair (a lookup per key and pair was a
+ * tenth of log-parse's time on HF dicts).
+ */
 function stepFrom(list: [string, string][]): number | undefined {
-  for (const key of STEP_KEYS) {
-    for (const [k, raw] of list) {
-      if (metricName(k) === key) {
-        const v = Number(raw);
-        if (Number.isInteger(v) && v >= 0) return v;
-      }
+  let bestRank = STEP_KEYS.length;
+  let best: number | undefined;
+  for (const [k, raw] of list) {
+    const rank = STEP_RANK.get(metricName(k));
+    if (rank === undefined || rank >= bestRank) continue;
+    const v = Number(raw);
+    if (Number.isInteger(v) && v >= 0) {
+      bestRank = rank;
+      best = v;
     }
   }
-  return undefined;
+  return best;
 }
 
 /**

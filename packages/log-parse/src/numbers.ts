@@ -18,7 +18,11 @@ const NON_FINITE = /^[-+]?(?:nan|inf(?:inity)?)(?:\.0)?$/i;
 
 /** The value of a number token: NaN or ±Infinity for the non-finite spellings, undefined when not a number. */
 export function parseNumber(raw: string): number | undefined {
-  const t = raw.trim();
+  // Tokens from the extractors have no blanks around them: trim (a copy) only when an end is not
+  // printable ASCII (which is never whitespace; other characters may be, e.g. U+00A0).
+  const a = raw.charCodeAt(0);
+  const z = raw.charCodeAt(raw.length - 1);
+  const t = a > 32 && a < 127 && z > 32 && z < 127 ? raw : raw.trim();
   if (t === "") return undefined;
   const c = t.charCodeAt(t[0] === "-" || t[0] === "+" ? 1 : 0);
   if (c === 110 || c === 78 || c === 105 || c === 73) {

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanSegment, parseLogFile, parseNumber } from "../src/index.ts";
+import { ExtractorState, cleanSegment, extractMetrics, parseLogFile, parseNumber } from "../src/index.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -32,6 +32,28 @@ describe("numbers", () => {
     expect(parseNumber("Infinity")).toBe(Number.POSITIVE_INFINITY);
     expect(parseNumber("m7ey")).toBeUndefined();
     expect(parseNumber("info")).toBeUndefined();
+  });
+
+  it("reads a token with blanks around it as trimmed (ASCII and Unicode spaces), an empty one as no number", () => {
+    expect(parseNumber(" 2.5\t")).toBe(2.5);
+    expect(parseNumber("\u00a0nan\u00a0")).toBeNaN();
+    expect(parseNumber("\u2003-inf")).toBe(Number.NEGATIVE_INFINITY);
+    for (const blank of ["", " ", "\u00a0"]) expect(parseNumber(blank)).toBeUndefined();
+  });
+});
+
+describe("the step of a line's pairs", () => {
+  const stepOf = (line: string) => {
+    const steps: (number | undefined)[] = [];
+    extractMetrics(line, new ExtractorState(), (name, step) => name === "loss" && steps.push(step));
+    return steps;
+  };
+  it("is the first valid value of the highest-ranked key: global_step, step, iteration, iter, num_updates, it", () => {
+    expect(stepOf("{'loss': 1.5, 'step': 5, 'global_step': 7, 'epoch': 0.1}")).toEqual([7]);
+    expect(stepOf("{'loss': 1.5, 'step': -1, 'iter': 3, 'it': 9}")).toEqual([3]); // -1 is no step
+    expect(stepOf("{'loss': 1.5, 'step': 2.5, 'step': 4}")).toEqual([4]);
+    expect(stepOf("{'loss': 1.5, 'epoch': 3}")).toEqual([undefined]);
+    expect(stepOf("loss=1.5 it=12 num_updates=11")).toEqual([11]);
   });
 });
 

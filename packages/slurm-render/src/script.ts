@@ -3,8 +3,9 @@
  * Turns a job plan into the text of an sbatch script. Pure: the same plan always gives the same
  * bytes (no dates, no versions, no host names), so re-rendering an unchanged run is a no-op.
  */
-import { escapeForDoubleQuotes, parseDuration, quoteArgv, shellQuote } from "@slurmpipe/core";
+import { escapeForDoubleQuotes, quoteArgv, shellQuote } from "@slurmpipe/core";
 import { RESOURCE_KEYS, RESOURCE_OPTIONS } from "./directives.ts";
+import { requeueLines } from "./requeue-lines.ts";
 import { type JobPlan, RunError } from "./resolve.ts";
 
 /** One array job: the shared plan of its runs plus where the table of their argv lives. */
@@ -128,78 +129,10 @@ function launchLines(plan: JobPlan, cmd: string, background: boolean, argvFromAr
   return [head, ...inner, `"${amp}`];
 }
 
-/**
- * The trap that passes the warning on. Slurm's srun turns a SIGTERM it receives into a SIGKILL of its
- * tasks ("srun: forcing job termination"), so under srun the signal goes to the job's steps through
- * `scancel --signal` (not to the batch shell, which has it already); the local backend's srun forwards it.
- */
-function forwardLines(plan: JobPlan): string[] {
-  const direct = 'kill -TERM "$sp_child" 2>/dev/null || true';
-  const l = plan.launcher;
-  if (l.type === "none" || (l.type !== "srun" && !l.srun)) {
-    return [`sp_forward_term() { sp_term=1; sp_interrupted=1; if [ -n "$sp_child" ]; then ${direct}; fi; }`];
-  }
-  return [
-    'sp_forward_term() { sp_term=1; sp_interrupted=1; [ -n "$sp_child" ] || return 0',
-    '  if [ -n "${SLURM_JOB_ID:-}" ] && [ "$(command -v srun)" != "${SLURMPIPE_LOCAL_DIR:-/nonexistent}/bin/srun" ]; then',
-    `    scancel --signal=TERM "$SLURM_JOB_ID" 2>/dev/null || ${direct}`,
-    `  else ${direct}; fi; }`,
-  ];
-}
-
-/** Runs the command; with requeue-on-signal in the background, forwarding the warning signal to it. */
-function commandLines(plan: JobPlan, cmd: string, argvFromArray: boolean): string[] {
+/** Runs the command; with requeue-on-signal in the background, forwarding the warning signal to it (requeue-lines.ts). */
+function commandLines(plan: JobPlan, cmd: string, argvFromArray: boolean, logDir: string): string[] {
   if (!plan.requeue) return launchLines(plan, cmd, false, argvFromArray);
-  const limit = plan.resources.time === undefined ? undefined : parseDuration(String(plan.resources.time));
-  const lines = [
-    `# --signal=B:SIGTERM@${plan.requeue.seconds} reaches only this shell: forward it to the training process so it`,
-    "# can checkpoint at a safe point, and wait until it has finished (a trap runs only between commands,",
-    "# hence the command in the background and `wait`).",
-    "sp_child=",
-    "sp_term=",
-    "sp_interrupted=",
-    ...forwardLines(plan),
-    "trap sp_forward_term TERM",
-    ...launchLines(plan, cmd, true, argvFromArray),
-    "sp_child=$!",
-    "while :; do",
-    "  sp_interrupted=",
-    "  sp_rc=0",
-    '  wait "$sp_child" || sp_rc=$?',
-    "  # wait returns early when the trap ran; the training process may still be writing its checkpoint.",
-    '  [ -n "$sp_interrupted" ] || break',
-    "done",
-  ];
-  if (plan.requeue.selfRequeue) {
-    // A preempted job (PreemptMode=REQUEUE with GraceTime) that ends within its grace time is not
-    // requeued by 22.05.8 (it ends COMPLETED or FAILED); an `scontrol requeue` of its own instead was
-    // requeued once more by 24.11.5 at the end of the next segment. Slurm requeues it at the end of
-    // the grace time: wait for that, the checkpoint written. Only a preemption during this segment
-    // (not before its StartTime) counts.
-    lines.push(
-      'sp_show=$(scontrol show job "${SLURM_JOB_ID:-none}" 2>/dev/null || true)',
-      "sp_preempted=$(sed -n 's/.*PreemptTime=\\([0-9][^ ]*\\).*/\\1/p' <<<\"$sp_show\")",
-      "sp_started=$(sed -n 's/.* StartTime=\\([0-9][^ ]*\\).*/\\1/p' <<<\"$sp_show\")",
-      'if [ -n "$sp_preempted" ] && [[ ! "$sp_preempted" < "$sp_started" ]]; then',
-      '  echo "slurmpipe: job $SLURM_JOB_ID was preempted at $sp_preempted; waiting for Slurm to requeue it at the end of its grace time" >&2',
-      "  trap '' TERM",
-      "  for ((sp_i = 0; sp_i < 3600; sp_i++)); do sleep 1; done",
-      "fi",
-    );
-  }
-  if (plan.requeue.selfRequeue && typeof limit === "number") {
-    // --requeue alone does not requeue at the time limit; do it ourselves, but only when the signal was
-    // the time-limit warning (Slurm may send it up to 60 s early), not an scancel earlier in the run.
-    const earliest = Math.max(0, limit - plan.requeue.seconds - 90);
-    lines.push(
-      `if [ -n "$sp_term" ] && [ "$SECONDS" -ge ${earliest} ] && [ -n "\${SLURM_JOB_ID:-}" ]; then`,
-      '  echo "slurmpipe: time-limit warning received; requeueing job $SLURM_JOB_ID to resume from its checkpoint" >&2',
-      '  scontrol requeue "$SLURM_JOB_ID" || echo "slurmpipe: scontrol requeue failed" >&2',
-      "fi",
-    );
-  }
-  lines.push('exit "$sp_rc"');
-  return lines;
+  return requeueLines(plan, plan.requeue, launchLines(plan, cmd, true, argvFromArray), logDir);
 }
 
 function header(directives: string[], comment: string): string[] {
@@ -255,7 +188,7 @@ export function renderRunScript(plan: JobPlan, profileName: string): string {
     "",
     ...section(environmentBlock(plan, plan.launcher.type !== "apptainer")),
     ...torchrunSetup(plan),
-    ...commandLines(plan, cmd, false),
+    ...commandLines(plan, cmd, false, logDir),
   ];
   return `${lines.join("\n")}\n`;
 }
@@ -288,7 +221,7 @@ export function renderArrayScript(plan: JobPlan, part: ArrayPart, profileName: s
     "",
     ...section(environmentBlock(plan, plan.launcher.type !== "apptainer")),
     ...torchrunSetup(plan),
-    ...commandLines(plan, plan.torchrun ? torchrunCommand(plan, undefined) : '"${sp_args[@]}"', true),
+    ...commandLines(plan, plan.torchrun ? torchrunCommand(plan, undefined) : '"${sp_args[@]}"', true, `${part.dir}/logs`),
   ];
   return `${lines.join("\n")}\n`;
 }

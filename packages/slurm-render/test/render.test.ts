@@ -433,6 +433,29 @@ describe("--requeue-on-signal", () => {
     expect(existsSync(join(cwd, "requeued"))).toBe(false);
   });
 
+  it("a segment of a job whose command already ended well (Slurm 24.11.5 requeued it once more) ends at once, exit 0", async () => {
+    const cwd = tempDir();
+    const count = join(cwd, "segments");
+    const r = await renderRecords([run("q5", ["bash", "-c", `echo ran >> ${count}; exit \${SP_TEST_RC:-0}`], {})], { cwd, profile: "local", overrides: { requeueOnSignal: 60 } });
+    const path = (r.records[0]!.script as { path: string }).path;
+    const bin = join(cwd, "bin");
+    await execa("mkdir", ["-p", bin]);
+    writeFileSync(join(bin, "scontrol"), requeueStub(cwd), { mode: 0o755 });
+    const segment = (id: string, rc = "0") => execa("bash", [path], { env: { SLURM_JOB_ID: id, SP_TEST_RC: rc, PATH: `${bin}:${process.env.PATH}` }, reject: false });
+    // A failed segment leaves nothing: the next one runs the command again.
+    expect((await segment("81", "3")).exitCode).toBe(3);
+    expect((await segment("81")).exitCode).toBe(0);
+    const again = await segment("81");
+    expect(again.exitCode).toBe(0);
+    expect(again.stderr).toContain("slurmpipe: job 81 already ran to its end in an earlier segment; Slurm requeued it once more: not run again");
+    expect(readFileSync(count, "utf8")).toBe("ran\nran\n");
+    // Another job (a resubmission) and a run by hand (no SLURM_JOB_ID) are not held back.
+    expect((await segment("82")).exitCode).toBe(0);
+    const byHand = await execa("bash", [path], { env: { PATH: `${bin}:${process.env.PATH}` }, extendEnv: true, reject: false });
+    expect(byHand.exitCode).toBe(0);
+    expect(readFileSync(count, "utf8")).toBe("ran\nran\nran\nran\n");
+  });
+
   it("writes --signal and --requeue, forwards TERM to the training process and waits for it", async () => {
     const cwd = tempDir();
     const marker = join(cwd, "got-term");

@@ -73,6 +73,19 @@ export function currentUser(): string {
   }
 }
 
+/**
+ * Whose jobs a by-name query asks for: `user`, else this user's (`-u`). With --remote, the remote
+ * login's, whose name need not be the one here (a laptop's alice is the cluster's alice01, and an
+ * ssh config alias may set User): squeue `--me`, and sacct without `-u`, which shows the caller's
+ * own jobs. (`-u <local name>` there found nothing, so no interrupted submission was reconciled.)
+ */
+function userArgs(command: "squeue" | "sacct", client: SlurmClientOptions, user?: string): string[] {
+  if (user) return ["-u", user];
+  if (client.remote && client.backend !== "local") return command === "squeue" ? ["--me"] : [];
+  const me = currentUser();
+  return me ? ["-u", me] : [];
+}
+
 /** One line of either by-name query (core's SQUEUE_BY_NAME_FIELDS / SACCT_BY_NAME_FIELDS: id, state, submit, name). */
 function rowFrom(line: string, source: TagRow["source"]): TagRow {
   const count = (source === "squeue" ? SQUEUE_BY_NAME_FIELDS : SACCT_BY_NAME_FIELDS).length;
@@ -126,7 +139,6 @@ export async function lookupByNames(names: readonly string[], options: LookupOpt
   const wanted = new Set(names);
   const found = new Map<string, TagRow[]>();
   if (wanted.size === 0) return found;
-  const user = options.user ?? currentUser();
   const add = (row: TagRow) => {
     if (!wanted.has(row.name)) return; // sacct may answer with the placeholder name `allocation`
     const list = found.get(row.name) ?? [];
@@ -134,7 +146,7 @@ export async function lookupByNames(names: readonly string[], options: LookupOpt
     found.set(row.name, list);
   };
   for (const filter of nameFilters([...wanted])) {
-    const args = ["-h", "-t", "all", ...(user ? ["-u", user] : []), ...filter, "-o", squeueFormat(SQUEUE_BY_NAME_FIELDS)];
+    const args = ["-h", "-t", "all", ...userArgs("squeue", options.client, options.user), ...filter, "-o", squeueFormat(SQUEUE_BY_NAME_FIELDS)];
     const sq = await runSlurm("squeue", args, options.client);
     for (const row of parseSqueueRows(sq.stdout)) add(row);
   }
@@ -144,7 +156,7 @@ export async function lookupByNames(names: readonly string[], options: LookupOpt
   for (const filter of nameFilters(missing)) {
     const args = [
       "-X", "-n", "-P",
-      ...(user ? ["-u", user] : []),
+      ...userArgs("sacct", options.client, options.user),
       ...filter,
       "-S", slurmTimeArg(options.sinceMs),
       "-E", "now",
@@ -188,8 +200,8 @@ export function rowForJob(rows: readonly TagRow[] | undefined, jobId: string): T
  * Pending and running tasks among `names`, counted with ONE squeue call (default states: only
  * active jobs). A pending array record counts as its number of tasks.
  */
-export async function countActive(names: ReadonlySet<string>, client: SlurmClientOptions, user = currentUser()): Promise<number> {
-  const args = ["-h", ...(user ? ["-u", user] : []), "-o", squeueFormat(SQUEUE_BY_NAME_FIELDS)];
+export async function countActive(names: ReadonlySet<string>, client: SlurmClientOptions, user?: string): Promise<number> {
+  const args = ["-h", ...userArgs("squeue", client, user), "-o", squeueFormat(SQUEUE_BY_NAME_FIELDS)];
   const sq = await runSlurm("squeue", args, client);
   let count = 0;
   for (const row of parseSqueueRows(sq.stdout)) {

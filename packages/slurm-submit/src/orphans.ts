@@ -1,5 +1,5 @@
 import { readFile, readdir } from "node:fs/promises";
-import type { Logger } from "@slurmpipe/core";
+import { type Logger, shellQuote } from "@slurmpipe/core";
 import { type IntentEntry, extras } from "./ledger-view.ts";
 import type { Clock } from "./pacer.ts";
 
@@ -7,6 +7,8 @@ import type { Clock } from "./pacer.ts";
  * A slurm-submit killed with -9 does not take its sbatch child with it: the orphan may still
  * create the job after the next slurm-submit has looked for it and found nothing. So before
  * reconciling, we look for live processes whose argv carries `--job-name=<tag>` and wait for them.
+ * With --remote the orphan is the local ssh running the remote sbatch (it lives until the remote
+ * command ends): its argv carries the tag as a word of the remote command line it sends.
  * Linux /proc only; elsewhere (or for an intent written on another host) the caller falls back to
  * waiting until the intent is old enough.
  */
@@ -18,6 +20,8 @@ export async function liveSbatchFor(tags: readonly string[], selfPid = process.p
     return undefined;
   }
   const wanted = new Map(tags.map((t) => [`--job-name=${t}`, t]));
+  // The same word as remoteCommandLine quotes it (tags are safe words: quoting leaves them bare).
+  const quoted = new Map(tags.map((t) => [shellQuote(`--job-name=${t}`, { posix: true }), t]));
   const live = new Map<string, number[]>();
   await Promise.all(
     pids.map(async (p) => {
@@ -31,8 +35,8 @@ export async function liveSbatchFor(tags: readonly string[], selfPid = process.p
       }
       if (!cmdline.includes("--job-name=")) return;
       for (const arg of cmdline.split("\0")) {
-        const tag = wanted.get(arg);
-        if (tag) live.set(tag, [...(live.get(tag) ?? []), pid]);
+        const found = wanted.has(arg) ? [wanted.get(arg)!] : arg.includes(" ") ? arg.split(" ").flatMap((w) => (quoted.has(w) ? [quoted.get(w)!] : [])) : [];
+        for (const tag of new Set(found)) live.set(tag, [...(live.get(tag) ?? []), pid]);
       }
     }),
   );

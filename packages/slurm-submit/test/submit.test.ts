@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LockedError, lockStateDir, taggedJobName } from "@slurmpipe/core";
+import { LockedError, lockStateDir, remoteCommandLine, taggedJobName } from "@slurmpipe/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { liveSbatchFor, parseResubmit, parseSelector } from "../src/index.ts";
 import { FakeClock, FakeSlurm, runSubmit } from "./fake-slurm.ts";
@@ -172,6 +172,21 @@ describe("crash safety", () => {
     const r = await runSubmit(f, [run], { host: "testhost", clock });
     expect(f.calls("sbatch")).toHaveLength(0);
     expect(job(r.records[0]!)).toMatchObject({ id: "91", reconciled_via: "squeue" });
+  });
+
+  it("--remote: the orphan is the local ssh, the tag a word of the remote command line it carries", async () => {
+    const name = taggedJobName("remote-orphan", "0001aaaabbbbcccc");
+    const line = remoteCommandLine(["sbatch", "--parsable", `--job-name=${name}`, "/runs/a/job.sbatch"], { cwd: "/runs/a" });
+    // argv as execRemote runs it: ssh's options, the destination, then the whole remote line as one word.
+    const ssh = spawn("bash", ["-c", "sleep 2; true", "ssh", "-o", "ControlMaster=auto", "-T", "user@host", line], { stdio: "ignore" });
+    await new Promise((r) => setTimeout(r, 100));
+    try {
+      expect((await liveSbatchFor([name]))?.get(name)).toEqual([ssh.pid]);
+      // Another tag's remote sbatch is not this one's orphan.
+      expect((await liveSbatchFor([taggedJobName("remote-orphan", "0002aaaabbbbcccc")]))?.size).toBe(0);
+    } finally {
+      ssh.kill("SIGKILL");
+    }
   });
 
   it("sbatch that creates the job and then reports a socket timeout: reconciled, no duplicate", async () => {

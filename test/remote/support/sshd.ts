@@ -1,4 +1,4 @@
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +22,64 @@ export interface Sshd {
   pid: () => number;
   accepted: () => number;
   stop: () => Promise<void>;
+  /** kill -9 the listener and every session process under it (the connections die with them). */
+  kill9: () => Promise<void>;
+  /** Starts sshd again: same port, address, keys and log (after stop or kill9). */
+  restart: () => Promise<void>;
+}
+
+export interface SshdOptions {
+  /** Listen on this address (default 127.0.0.1): an address of a network namespace the test made. */
+  address?: string;
+  /** Run sshd inside this network namespace (`ip netns exec`). */
+  netns?: string;
+}
+
+/** Every process below pid (from /proc: sshd's per-connection and per-session children). */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      // The command name (2nd field) may hold spaces and parentheses: ppid is after the last ')'.
+      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+function signal(pids: number[], sig: NodeJS.Signals): void {
+  for (const p of pids) {
+    try {
+      process.kill(p, sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** kill -9 pid and its whole tree: stopped first (SIGSTOP, until no new process appears), so none forks or is re-parented away meanwhile. */
+export function killTree(pid: number): void {
+  let tree = [pid];
+  for (;;) {
+    signal(tree, "SIGSTOP");
+    const now = [pid, ...descendants(pid)];
+    if (now.length === tree.length) break;
+    tree = now;
+  }
+  signal(tree, "SIGKILL");
 }
 
 async function freePort(): Promise<number> {
@@ -47,7 +105,8 @@ export async function ensureTestUser(): Promise<string> {
   return (await execa("sh", ["-c", `getent passwd ${TEST_USER} | cut -d: -f6`])).stdout.trim();
 }
 
-export async function startSshd(): Promise<Sshd> {
+export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
+  const address = options.address ?? "127.0.0.1";
   const home = await ensureTestUser();
   const dir = mkdtempSync(join(tmpdir(), "sp-sshd-"));
   chmodSync(dir, 0o755);
@@ -69,24 +128,31 @@ export async function startSshd(): Promise<Sshd> {
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
   writeFileSync(
     join(dir, "sshd_config"),
-    [`Port ${port}`, "ListenAddress 127.0.0.1", `HostKey ${join(dir, "host_key")}`, "UsePAM no", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes", `AllowUsers ${TEST_USER}`, "LogLevel VERBOSE", `PidFile ${join(dir, "sshd.pid")}`, "StrictModes no", "MaxSessions 50",
+    [`Port ${port}`, `ListenAddress ${address}`, `HostKey ${join(dir, "host_key")}`, "UsePAM no", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes", `AllowUsers ${TEST_USER}`, "LogLevel VERBOSE", `PidFile ${join(dir, "sshd.pid")}`, "StrictModes no", "MaxSessions 50",
       // A private Slurm instance (slurm-dev env: SLURM_CONF) is what the sessions' Slurm commands talk to, not /etc/slurm's.
       ...(process.env.SLURM_CONF ? [`SetEnv SLURM_CONF=${process.env.SLURM_CONF}`] : []),
       ""].join("\n"),
   );
-  writeFileSync(join(dir, "known_hosts"), `[127.0.0.1]:${port} ${readFileSync(join(dir, "host_key.pub"), "utf8")}`);
+  writeFileSync(join(dir, "known_hosts"), `[${address}]:${port} ${readFileSync(join(dir, "host_key.pub"), "utf8")}`);
   writeFileSync(join(dir, "ssh_config"), [`Host *`, `  IdentityFile ${join(dir, "user_key")}`, `  UserKnownHostsFile ${join(dir, "known_hosts")}`, "  IdentitiesOnly yes", ""].join("\n"));
   const sshBin = join(dir, "ssh");
   writeFileSync(sshBin, `#!/bin/sh\nexec ssh -F ${join(dir, "ssh_config")} "$@"\n`, { mode: 0o755 });
-  const sshd = execa("/usr/sbin/sshd", ["-D", "-E", log, "-f", join(dir, "sshd_config")], { reject: false, stdio: "ignore" });
-  for (let i = 0; i < 100; i++) {
-    if (existsSync(log) && readFileSync(log, "utf8").includes("Server listening")) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const argv = ["/usr/sbin/sshd", "-D", "-E", log, "-f", join(dir, "sshd_config")];
+  const spawn = async () => {
+    const from = existsSync(log) ? readFileSync(log, "utf8").length : 0;
+    const p = options.netns ? execa("ip", ["netns", "exec", options.netns, ...argv], { reject: false, stdio: "ignore" }) : execa(argv[0]!, argv.slice(1), { reject: false, stdio: "ignore" });
+    for (let i = 0; i < 100; i++) {
+      if (existsSync(log) && readFileSync(log, "utf8").slice(from).includes("Server listening")) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Boxed: returned bare, the (thenable) process would be awaited until sshd exits.
+    return { p };
+  };
+  let sshd = (await spawn()).p;
   return {
     dir,
     port,
-    host: `${TEST_USER}@127.0.0.1:${port}`,
+    host: `${TEST_USER}@${address}:${port}`,
     log,
     sshBin,
     pid: () => sshd.pid!,
@@ -94,6 +160,14 @@ export async function startSshd(): Promise<Sshd> {
     stop: async () => {
       sshd.kill("SIGKILL");
       await sshd;
+    },
+    kill9: async () => {
+      // ip netns exec execs sshd: its pid is sshd's.
+      killTree(sshd.pid!);
+      await sshd;
+    },
+    restart: async () => {
+      sshd = (await spawn()).p;
     },
   };
 }
