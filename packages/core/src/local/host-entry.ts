@@ -10,6 +10,7 @@
  * Bundled with everything it imports into one CommonJS script (host-source.ts); this module exports
  * nothing: evaluating it IS the program.
  */
+import { hostname } from "node:os";
 import { runLocalSlurm } from "./index.ts";
 
 const MIN_NODE_MAJOR = 20;
@@ -37,7 +38,7 @@ main().then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    process.stderr.write(`slurmpipe (local backend on ${process.env.HOSTNAME ?? "this host"}): ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`slurmpipe (local backend on ${hostname()}): ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;
   },
 );
