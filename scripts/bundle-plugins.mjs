@@ -42,111 +42,78 @@ export const lazyBuiltins = {
 };
 
 /**
- * core's local backend starts its job runner as `node -e <text>` (src/local/job-runner.ts tells
- * why): this replaces job-runner.ts with `export function jobRunnerSource() { return "<text>"; }`,
- * the text being src/local/runner-process.ts bundled into one ESM module. Used by every build:
- * core's, and the commands' (their tsconfig `paths` map @slurmpipe/core to core's sources, which
- * esbuild follows, so each command bundles core's job-runner.ts itself). The settings are
- * job-runner.ts's RUNNER_BUILD_OPTIONS (used when the sources run, under vitest): keep in step.
- * The runner may import node builtins only (it runs detached, with nothing but node).
+ * A plugin that replaces a source file (`filter`) with `export function <fn>() { return "<text>"; }`,
+ * the text being `entry` (beside it) bundled by esbuild with `options`: how the job runner, the
+ * bare-box backend and log-parse's workers travel inside a command's bundle as strings (each
+ * module's own comment tells why it is a text). `check` may refuse the result (an error text).
  */
-export const jobRunnerSource = {
-  name: "job-runner-source",
-  setup(b) {
-    b.onLoad({ filter: /[\\/]core[\\/]src[\\/]local[\\/]job-runner\.ts$/ }, async (args) => {
-      const entry = join(dirname(args.path), "runner-process.ts");
-      const result = await build({
-        entryPoints: [entry],
-        bundle: true,
-        packages: "external",
-        platform: "node",
-        target: "node20",
-        format: "esm",
-        legalComments: "none",
-        logLevel: "silent",
-        write: false,
-        metafile: true,
+function textModule({ name, filter, entry, fn, options, check }) {
+  return {
+    name,
+    setup(b) {
+      b.onLoad({ filter }, async (args) => {
+        const result = await build({ entryPoints: [join(dirname(args.path), entry)], bundle: true, platform: "node", target: "node20", legalComments: "none", logLevel: "silent", ...options, write: false, metafile: true });
+        const refused = check?.(result);
+        if (refused) return { errors: [{ text: refused }] };
+        return {
+          contents: `export function ${fn}() { return ${JSON.stringify(result.outputFiles[0].text)}; }\n`,
+          loader: "js",
+          watchFiles: Object.keys(result.metafile.inputs).map((p) => join(process.cwd(), p)),
+        };
       });
-      const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
-      const foreign = imports.filter((p) => !isBuiltin(p));
-      if (foreign.length > 0) return { errors: [{ text: `the job runner (runner-process.ts) may import node builtins only, not ${foreign.join(", ")}` }] };
-      return {
-        contents: `export function jobRunnerSource() { return ${JSON.stringify(result.outputFiles[0].text)}; }\n`,
-        loader: "js",
-        watchFiles: Object.keys(result.metafile.inputs).map((p) => join(process.cwd(), p)),
-      };
-    });
+    },
+  };
+}
+
+/**
+ * core's local backend starts its job runner as `node -e <text>` (src/local/job-runner.ts tells
+ * why): job-runner.ts becomes `jobRunnerSource()`, the text of src/local/runner-process.ts bundled
+ * into one ESM module. Used by every build: core's, and the commands' (their tsconfig `paths` map
+ * @slurmpipe/core to core's sources, which esbuild follows, so each command bundles core's
+ * job-runner.ts itself). The settings are job-runner.ts's RUNNER_BUILD_OPTIONS (used when the
+ * sources run, under vitest): keep in step. The runner may import node builtins only (it runs
+ * detached, with nothing but node).
+ */
+export const jobRunnerSource = textModule({
+  name: "job-runner-source",
+  filter: /[\\/]core[\\/]src[\\/]local[\\/]job-runner\.ts$/,
+  entry: "runner-process.ts",
+  fn: "jobRunnerSource",
+  options: { packages: "external", format: "esm" },
+  check(result) {
+    const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path));
+    const foreign = imports.filter((p) => !isBuiltin(p));
+    return foreign.length > 0 ? `the job runner (runner-process.ts) may import node builtins only, not ${foreign.join(", ")}` : undefined;
   },
-};
+});
 
 /**
  * Bare-box mode sends the local backend to HOST as a text (core's src/local/host-source.ts tells
- * why): this replaces host-source.ts with `export function localHostSource() { return "<text>"; }`,
- * the text being src/local/host-entry.ts bundled with everything it imports into one CommonJS
- * script, the job runner's text inside (plugin job-runner-source). Settings as host-source.ts's
- * HOST_BUILD_OPTIONS (keep in step).
+ * why): host-source.ts becomes `localHostSource()`, the text of src/local/host-entry.ts bundled
+ * with everything it imports into one CommonJS script, the job runner's text inside. Settings as
+ * host-source.ts's HOST_BUILD_OPTIONS (keep in step).
  */
-export const localHostSource = {
+export const localHostSource = textModule({
   name: "local-host-source",
-  setup(b) {
-    b.onLoad({ filter: /[\\/]core[\\/]src[\\/]local[\\/]host-source\.ts$/ }, async (args) => {
-      const entry = join(dirname(args.path), "host-entry.ts");
-      const result = await build({
-        entryPoints: [entry],
-        bundle: true,
-        platform: "node",
-        target: "node20",
-        format: "cjs",
-        legalComments: "none",
-        logLevel: "silent",
-        minify: true,
-        write: false,
-        metafile: true,
-        define: { "import.meta.url": '"file:///slurmpipe/local-host.js"' },
-        plugins: [jobRunnerSource],
-      });
-      return {
-        contents: `export function localHostSource() { return ${JSON.stringify(result.outputFiles[0].text)}; }\n`,
-        loader: "js",
-        watchFiles: Object.keys(result.metafile.inputs).map((p) => join(process.cwd(), p)),
-      };
-    });
-  },
-};
+  filter: /[\\/]core[\\/]src[\\/]local[\\/]host-source\.ts$/,
+  entry: "host-entry.ts",
+  fn: "localHostSource",
+  options: { format: "cjs", minify: true, define: { "import.meta.url": '"file:///slurmpipe/local-host.js"' }, plugins: [jobRunnerSource] },
+});
 
 /**
  * log-parse's `--jobs` workers run parse-worker.ts from a text (src/worker-source.ts tells why):
- * this replaces worker-source.ts with `export function parseWorkerSource() { return "<text>"; }`,
- * the text being parse-worker.ts bundled with everything it imports into one CommonJS script (a
- * worker started with `eval` is CommonJS and has nothing but node beside it). Settings as
- * worker-source.ts's PARSE_WORKER_BUILD_OPTIONS (keep in step), plus the plugins the command
- * bundles use for core's sources; `import.meta.url` (read by modules the worker never runs, e.g.
- * the job runner's source) becomes a placeholder URL, as in the single executable's build.
+ * worker-source.ts becomes `parseWorkerSource()`, the text of parse-worker.ts bundled with
+ * everything it imports into one CommonJS script (a worker started with `eval` is CommonJS and has
+ * nothing but node beside it). Settings as worker-source.ts's PARSE_WORKER_BUILD_OPTIONS (keep in
+ * step), plus the plugins the command bundles use for core's sources; `import.meta.url` (read by
+ * modules the worker never runs, e.g. the job runner's source) becomes a placeholder URL, as in the
+ * single executable's build.
  */
-export const parseWorkerSource = {
+export const parseWorkerSource = textModule({
   name: "parse-worker-source",
-  setup(b) {
-    b.onLoad({ filter: /[\\/]log-parse[\\/]src[\\/]worker-source\.ts$/ }, async (args) => {
-      const entry = join(dirname(args.path), "parse-worker.ts");
-      const result = await build({
-        entryPoints: [entry],
-        bundle: true,
-        platform: "node",
-        target: "node20",
-        format: "cjs",
-        legalComments: "none",
-        logLevel: "silent",
-        minify: true,
-        write: false,
-        metafile: true,
-        define: { "import.meta.url": '"file:///slurmpipe/log-parse-worker.js"' },
-        plugins: [jobRunnerSource, localHostSource, zodEnglishOnly],
-      });
-      return {
-        contents: `export function parseWorkerSource() { return ${JSON.stringify(result.outputFiles[0].text)}; }\n`,
-        loader: "js",
-        watchFiles: Object.keys(result.metafile.inputs).map((p) => join(process.cwd(), p)),
-      };
-    });
-  },
-};
+  filter: /[\\/]log-parse[\\/]src[\\/]worker-source\.ts$/,
+  entry: "parse-worker.ts",
+  fn: "parseWorkerSource",
+  options: { format: "cjs", minify: true, define: { "import.meta.url": '"file:///slurmpipe/log-parse-worker.js"' }, plugins: [jobRunnerSource, localHostSource, zodEnglishOnly] },
+});
