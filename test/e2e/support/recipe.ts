@@ -86,7 +86,8 @@ export function scratch(prefix: string): { dir: string; env: Record<string, stri
   return {
     dir,
     env: { SLURMPIPE_LOCAL_DIR: join(dir, ".local-cluster"), HOME: process.env.HOME ?? dir },
-    // A cancelled local job's runner may still write its last lines there: ENOTEMPTY is retried.
+    // A cancelled local job's runner may still write its last lines there (cancelOwn waits for the
+    // queue to empty first): ENOTEMPTY is retried.
     cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }),
   };
 }
@@ -123,12 +124,40 @@ export function ledgerEntries(stateDir: string, kind: string): Record<string, un
     .filter((e) => e.t === kind);
 }
 
-/** Cancels this test's own jobs that are still queued or running, by id (finished ones are left alone). */
+/**
+ * Cancels this test's own jobs that are still queued or running, by id (finished ones are left
+ * alone). On the local backend it then waits (up to 30 s) for the jobs' processes and runners to
+ * exit: they write after the signal, and a scratch directory removed meanwhile failed with
+ * ENOTEMPTY (seen twice in CI, sweep-from-dirs).
+ */
 export async function cancelOwn(stateDir: string, backend: Backend["name"], localDir?: string): Promise<void> {
   const ids = ledgerJobIds(stateDir);
   if (ids.length === 0) return;
-  if (backend === "slurm") await execa("scancel", ids, { reject: false });
-  else await runSlurm("scancel", ids, { backend: "local", ...(localDir ? { localStateDir: localDir } : {}) }).catch(() => undefined);
+  if (backend === "slurm") {
+    await execa("scancel", ids, { reject: false });
+    return;
+  }
+  await runSlurm("scancel", ids, { backend: "local", ...(localDir ? { localStateDir: localDir } : {}) }).catch(() => undefined);
+  if (!localDir) return;
+  // The job leaves the queue at once; its process and its runner go on a moment (a trainer that
+  // checkpoints on SIGTERM, the runner's last state write): wait for the pids its job file names.
+  const pids = ids.flatMap((id) => {
+    try {
+      const job = JSON.parse(readFileSync(join(localDir, "jobs", `${id}.json`), "utf8")) as { pid?: number; runner_pid?: number };
+      return [job.pid, job.runner_pid].filter((p): p is number => typeof p === "number" && p > 0);
+    } catch {
+      return [];
+    }
+  });
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const end = Date.now() + 30_000; Date.now() < end && pids.some(alive); ) await new Promise((r) => setTimeout(r, 200));
 }
 
 export function records(text: string): Record<string, unknown>[] {
