@@ -1,4 +1,24 @@
+import { type Logger, SCHEMA_VERSION } from "@slurmpipe/core";
 import type { Candidate, Problem, RunInput } from "./collect.ts";
+
+/** Declared outputs missing or empty: they stop the archive unless --allow-missing (then they are warnings). */
+const BLOCKING = new Set(["missing_output", "missing_dir", "empty_output"]);
+
+/**
+ * Logs each problem and writes it as an `archive-check` record (local and --remote archives alike),
+ * --allow-missing turning the blocking ones into warnings. `failed`: one was an error; `blocked`:
+ * a blocking one stops the archive.
+ */
+export async function reportProblems(problems: readonly Problem[], allowMissing: boolean, writer: { write(record: unknown): Promise<void> }, log: Logger): Promise<{ failed: boolean; blocked: boolean }> {
+  let failed = false;
+  for (const p of problems) {
+    const severity = allowMissing && BLOCKING.has(p.problem) ? "warning" : p.severity;
+    if (severity === "error") failed = true;
+    (severity === "error" ? log.error : log.warn)(p.message);
+    await writer.write({ kind: "archive-check", v: SCHEMA_VERSION, ...p, severity });
+  }
+  return { failed, blocked: !allowMissing && problems.some((p) => BLOCKING.has(p.problem)) };
+}
 
 export interface CheckOptions {
   /** A checkpoint smaller than this fraction of the median of its siblings is flagged. */

@@ -4,7 +4,7 @@ import { mkdir, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { DirectoryError, type Logger, SCHEMA_VERSION, mkdirp } from "@slurmpipe/core";
-import { checkFiles } from "./checks.ts";
+import { checkFiles, reportProblems } from "./checks.ts";
 import { type Candidate, type Problem, type RunInput, collectFiles } from "./collect.ts";
 import { loadPrevious, newestArchive, type PreviousFile } from "./incremental.ts";
 import { formatStamp, safeComponent } from "./layout.ts";
@@ -46,7 +46,6 @@ export interface PackContext {
 }
 
 /** Problems that stop packing unless --allow-missing: the sweep is not complete yet. */
-const BLOCKING = new Set(["missing_output", "missing_dir", "empty_output"]);
 
 const EXT: Record<ArchiveFormat, string> = { dir: "", "tar.gz": ".tar.gz", "tar.zst": ".tar.zst" };
 
@@ -66,14 +65,13 @@ export async function pack(runs: RunInput[], options: PackOptions, ctx: PackCont
   const candidates = files.filter((f) => !f.source.startsWith(`${out}/`));
   problems.push(...checkFiles(runs, candidates, { outlierRatio: options.outlierRatio }));
 
+  // Problems found later (while files are read) go the same way, one at a time.
   const emitProblem = async (p: Problem) => {
-    const severity = options.allowMissing && BLOCKING.has(p.problem) ? "warning" : p.severity;
-    if (severity === "error") failed = true;
-    (severity === "error" ? log.error : log.warn)(p.message);
-    await writer.write({ kind: "archive-check", v: SCHEMA_VERSION, ...p, severity });
+    if ((await reportProblems([p], Boolean(options.allowMissing), writer, log)).failed) failed = true;
   };
-  for (const p of problems) await emitProblem(p);
-  const blocked = problems.some((p) => BLOCKING.has(p.problem)) && !options.allowMissing;
+  const reported = await reportProblems(problems, Boolean(options.allowMissing), writer, log);
+  if (reported.failed) failed = true;
+  const { blocked } = reported;
   if (options.checkOnly) return failed ? 1 : 0;
   if (blocked) {
     log.error("not archiving: declared outputs are missing or empty (use --allow-missing to archive what exists)");

@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DirectoryError, type Logger, type RemoteOptions, SCHEMA_VERSION, copyFromRemote, fetchRange, mkdirp, packRemoteTar, removeRemoteStage, sha256, stageRemoteArchive, uploadFile } from "@slurmpipe/core";
-import { checkFiles } from "./checks.ts";
+import { checkFiles, reportProblems } from "./checks.ts";
 import type { Problem, RunInput } from "./collect.ts";
 import { formatStamp } from "./layout.ts";
 import { MANIFEST, type ManifestEntry, SUMS } from "./manifest.ts";
@@ -31,7 +31,6 @@ export interface RemotePackOptions {
   verifyAfter: boolean;
 }
 
-const BLOCKING = new Set(["missing_output", "missing_dir", "empty_output"]);
 
 /**
  * archive --remote: the run directories are on HOST, and so is the archive. One listing there
@@ -50,15 +49,14 @@ export async function packRemote(runs: RunInput[], options: RemotePackOptions, c
   if (outside.length > 0) log.warn(`--remote archives the run directories only: ${outside.length} log or script path(s) outside them not archived (e.g. ${outside[0]})`);
   const collected = await collectRemote(runs, options.remote, { exclude: options.exclude, hash: !options.checkOnly });
   const problems: Problem[] = [...collected.problems, ...checkFiles(runs, collected.files, { outlierRatio: options.outlierRatio })];
+  // Problems found later (while files are read) go the same way, one at a time.
   const emitProblem = async (p: Problem) => {
-    const severity = options.allowMissing && BLOCKING.has(p.problem) ? "warning" : p.severity;
-    if (severity === "error") failed = true;
-    (severity === "error" ? log.error : log.warn)(p.message);
-    await writer.write({ kind: "archive-check", v: SCHEMA_VERSION, ...p, severity });
+    if ((await reportProblems([p], Boolean(options.allowMissing), writer, log)).failed) failed = true;
   };
-  for (const p of problems) await emitProblem(p);
+  const reported = await reportProblems(problems, Boolean(options.allowMissing), writer, log);
+  if (reported.failed) failed = true;
   if (options.checkOnly) return failed ? 1 : 0;
-  if (problems.some((p) => BLOCKING.has(p.problem)) && !options.allowMissing) {
+  if (reported.blocked) {
     log.error("not archiving: declared outputs are missing or empty (use --allow-missing to archive what exists)");
     return 1;
   }
