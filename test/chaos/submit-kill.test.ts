@@ -5,6 +5,7 @@ import { taggedJobName } from "@slurmpipe/core";
 import { afterAll, expect, it } from "vitest";
 import { cancel, countByName, ndjson, tinyRun, waitForSacct } from "../../packages/slurm-submit/test/slurm-fixtures.ts";
 import { runCli } from "../support/cli.ts";
+import { prng } from "../support/prng.ts";
 import { describeSlurm, requireCluster } from "../support/slurm.ts";
 
 /**
@@ -20,18 +21,6 @@ const envNumber = (name: string, fallback: number) => Number(process.env[name] ?
 const RUNS = envNumber("SLURMPIPE_CHAOS_RUNS", 200);
 const SEED = envNumber("SLURMPIPE_CHAOS_SEED", 20261123);
 const KILLS = envNumber("SLURMPIPE_CHAOS_KILLS", Math.ceil(RUNS / 10));
-
-/** mulberry32: a tiny seeded PRNG, so a failing schedule can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ours: string[] = [];

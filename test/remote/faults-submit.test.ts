@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { closeRemote } from "../../packages/core/src/remote/ssh.ts";
 import { cancel, countByName, ndjson, tinyRun, waitForSacct, wrapperBin } from "../../packages/slurm-submit/test/slurm-fixtures.ts";
 import { records, runCli } from "../support/cli.ts";
+import { prng } from "../support/prng.ts";
 import { describeSlurm, requireCluster } from "../support/slurm.ts";
 import { jobDir, masterPid } from "./support/faults.ts";
 import { type Sshd, killTree, startSshd } from "./support/sshd.ts";
@@ -26,16 +27,6 @@ const SEED = Number(process.env.SLURMPIPE_CHAOS_SEED ?? 20261204);
 const KILLS = 10; // rounds ending in kill -9 of slurm-submit
 const SSHD_ROUNDS = new Set([3, 7]); // of which sshd is killed -9 first
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let sshd: Sshd;
