@@ -68,6 +68,18 @@ version_build_rootfs() {
   exec 8>&-
 }
 
+# version_bind_covered DIR BIND...: DIR is one of the binds or lies under one (binding it again
+# would only shadow the same files)
+version_bind_covered() {
+  local dir b
+  dir=$(cd "$1" 2>/dev/null && pwd -P) || die "SLURM_DEV_BINDS: $1 is not a directory"
+  shift
+  for b in "$@"; do
+    case $dir/ in "$b"/*) return 0 ;; esac
+  done
+  return 1
+}
+
 # version_write_wrappers: <state>/bin/<command> runs <command> in the root file system. Inside a
 # job (already in the root file system, marked by /etc/slurm-dev-rootfs) a wrapper runs the
 # command directly, so `srun` in a batch script works.
@@ -77,8 +89,14 @@ version_write_wrappers() {
   mkdir -p "$bin"
   echo "slurm-dev $VERSION root file system" >"$root/etc/slurm-dev-rootfs"
   # mount points of the bind mounts (directories and files that exist on the host)
-  local binds=(/proc /sys /dev /tmp /work /root "$STATE")
+  local binds=(/proc /sys /dev /tmp /work /root "$STATE") extra
   [ "$SOCKDIR" = "$STATE" ] || binds+=("$SOCKDIR")
+  # the checkout itself wherever it is cloned (a CI clone in /check or /srv would otherwise be
+  # invisible to jobs, which then fail to find examples/train.py), and SLURM_DEV_BINDS
+  # (space-separated host directories) for anything else a job must see
+  for extra in "$REPO" ${SLURM_DEV_BINDS:-}; do
+    version_bind_covered "$extra" "${binds[@]}" || binds+=("$(cd "$extra" && pwd -P)")
+  done
   for d in "${binds[@]}"; do mkdir -p "$d" "$root$d"; done
   [ -e "$root/usr/bin/node" ] || { [ -x /usr/bin/node ] && : >"$root/usr/bin/node"; }
   # absolute paths: a job or test may run the clients with a PATH without /usr/sbin (chroot)
