@@ -2,7 +2,7 @@ import type { Evidence, FailureClass } from "@slurmpipe/core";
 import { ANCHORS, BENIGN, BENIGN_CONTINUATION, CPU_LINE, FAILURE_HINT, GPU_HINT, GPU_LINE } from "./anchors.ts";
 import { cleanSegment } from "./clean.ts";
 import { DEATH_HINT, type Death, deathInLine } from "./exits.ts";
-import { BarUpdate, readBar } from "./fastbar.ts";
+import { FastPath } from "./fastline.ts";
 import { type Emit, ExtractorState, type MetricPattern, applyUserPatterns, extractMetrics } from "./metrics.ts";
 import type { SegmentSink } from "./scan.ts";
 import { Series } from "./series.ts";
@@ -37,46 +37,6 @@ const NAN_ITERATIONS = /number of nan iterations:\s*([1-9]\d*)/;
  */
 const PREFILTER_SOURCE =
   "oss|OSS|rror|RROR|xception|raceback|ANCEL|Killed|emory|oom|OOM|NCCL|nccl|Segment|SIG|Xid|ECC|fallen|quota|No space|No such|not found|can't open|shared object|Lmod|module|nan|NaN|Nan|finite|Epoch|step=|arn|ARN|OMP_NUM|MIOpen|GPU|gpu|cuda|CUDA|VISIBLE|evice|NVIDIA|Instinct|MI\\d|gfx|Tesla|available|File \"|Fatal|Current thread|Thread 0x|\\[Rank|erminated|borted|llegal instr|Floating point|Hangup|Interrupt|ignal|xitcode|xit code|eturn code";
-
-/**
- * What makes a Lightning update leave the fast path (FileSink.fastBar), as raw-byte literals: every
- * literal of FAILURE_HINT (ASCII only, unanchored, so a match in the cleaned UTF-8 text is a match
- * in the raw bytes), a traceback start and an HF dict (`{'`/`{"`, tried before the bar). Escape
- * codes and backspaces (cleaning would change the text) are looked for apart: a `[\x08\x1b]`
- * alternative here would defeat V8's literal quick check and make the scan 4x slower.
- */
-const FAST_BAR_EXIT = new RegExp(sortedAlternatives([...FAILURE_HINT.source.split("|"), "Traceback \\(most recent call last\\)", "\\{['\"]"]), "g");
-/**
- * The alternatives sorted: the same literals match at the same places (only the position of the
- * first match is used), but V8 scans a sorted alternation about 30% faster. Unsorted when a piece
- * is not a regex of its own (the source was not split at top-level bars).
- */
-function sortedAlternatives(pieces: string[]): string {
-  const whole = pieces.every((p) => {
-    try {
-      new RegExp(p);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  return (whole ? [...pieces].sort() : pieces).join("|");
-}
-
-/** METRIC_HINT over raw bytes, less its `Epoch N/M` alternative (a bar has `:` after the epoch). */
-const FAST_BAR_HINT = /[lL]oss|LOSS|\] step=\d+, skipped=/g;
-
-/** Position of the first match of `re` (global) at or after `from`; Infinity when none. */
-function nextMatch(re: RegExp, s: string, from: number): number {
-  re.lastIndex = from;
-  const m = re.exec(s);
-  return m ? m.index : Number.POSITIVE_INFINITY;
-}
-
-function nextIndex(s: string, what: string, from: number): number {
-  const i = s.indexOf(what, from);
-  return i < 0 ? Number.POSITIVE_INFINITY : i;
-}
 
 export interface AnalyzerOptions {
   patterns?: readonly MetricPattern[];
@@ -149,13 +109,8 @@ export class FileSink implements SegmentSink {
   private text = "";
   private emitted = 0;
   private emit: Emit;
-  private readonly bar = new BarUpdate();
-  // Next FAST_BAR_EXIT / FAST_BAR_HINT match in the buffer `gated` (each buffer is searched once).
-  private gated: Buffer | null = null;
-  private nextExit = -1;
-  private nextHint = -1;
-  private nextEsc = -1;
-  private nextBs = -1;
+  /** The raw-byte readers of the common metric lines (fastline.ts). */
+  private readonly fast = new FastPath();
 
   constructor(
     private readonly run: RunAnalysis,
@@ -185,39 +140,13 @@ export class FileSink implements SegmentSink {
   }
 
   rawSegment(bytes: Buffer, latin1: string, a: number, b: number, line: number): void {
-    // 69: "E" of a Lightning "Epoch N: ..." update.
-    if (latin1.charCodeAt(a) === 69 && this.prefilter !== null && !this.tracebacks.active && this.fastBar(bytes, latin1, a, b, line)) return;
-    this.segment(bytes.toString("utf8", a, b), line);
-  }
-
-  /**
-   * A Lightning update read without decoding (fastbar.ts), when the general path provably does
-   * nothing else with it: no user patterns and no open traceback (checked by the caller), METRIC_HINT
-   * matches, no FAILURE_HINT / traceback / HF-dict literal and nothing for cleanSegment to strip
-   * (FAST_BAR_EXIT), at least one finite metric (a line without one goes on to the warning and GPU
-   * checks). False: nothing was done.
-   */
-  private fastBar(bytes: Buffer, s: string, a: number, b: number, line: number): boolean {
-    if (bytes !== this.gated) {
-      this.gated = bytes;
-      this.nextExit = -1;
-      this.nextHint = -1;
-      this.nextEsc = -1;
-      this.nextBs = -1;
+    if (this.prefilter !== null && !this.tracebacks.active && this.fast.read(bytes, latin1, a, b)) {
+      // Finite values only (their raw text and the line's text are never kept).
+      const out = this.fast.out;
+      for (let k = 0; k < out.count; k++) this.run.metric(out.names[k]!, out.step, "", out.values[k]!, this.file, line);
+      return;
     }
-    if (this.nextExit < a) this.nextExit = nextMatch(FAST_BAR_EXIT, s, a);
-    if (this.nextExit < b) return false;
-    if (this.nextEsc < a) this.nextEsc = nextIndex(s, "\x1b", a);
-    if (this.nextEsc < b) return false;
-    if (this.nextBs < a) this.nextBs = nextIndex(s, "\b", a);
-    if (this.nextBs < b) return false;
-    if (this.nextHint < a) this.nextHint = nextMatch(FAST_BAR_HINT, s, a);
-    if (this.nextHint >= b) return false;
-    const bar = this.bar;
-    if (!readBar(bytes, a, b, bar) || bar.count === 0) return false;
-    // Finite values only (their raw text and the line's text are never kept).
-    for (let k = 0; k < bar.count; k++) this.run.metric(bar.names[k]!, bar.step, "", bar.values[k]!, this.file, line);
-    return true;
+    this.segment(bytes.toString("utf8", a, b), line);
   }
 
   segment(raw: string, line: number): void {

@@ -1,4 +1,6 @@
-import { NOT_METRICS, metricName } from "./metrics.ts";
+import { type FastUpdate, MAX_DIGITS, POW10, digitsEnd, intOf, isDigit, keyEntry, skipSpace } from "./bytes.ts";
+
+const EPOCH = [69, 112, 111, 99, 104, 32]; // "Epoch "
 
 /**
  * A Lightning tqdm update (`Epoch 3:  45%|████▌     | 450/1000 [00:10<00:12, 43.2it/s, v_num=0,
@@ -7,7 +9,8 @@ import { NOT_METRICS, metricName } from "./metrics.ts";
  *
  * `readBar` works on the raw bytes and accepts only segments it reads exactly as the general path
  * does (cleanSegment, then PL_BAR and EQ_PAIR in metrics.ts):
- * - it starts with `Epoch ` (no indent, rank prefix or escape code: cleaning would change nothing);
+ * - it starts with `Epoch ` (after the rank prefixes the caller skipped as cleanSegment strips them;
+ *   no indent or escape code);
  * - ASCII wherever the bytes and their UTF-8 decoding could differ for those regexes: a `\s*`
  *   that meets a non-ASCII byte (it might be a Unicode space) or non-ASCII in the `[...]` postfix
  *   makes it give up. The bar glyphs between the two `|` are skipped as PL_BAR's `[^|]*` does: an
@@ -16,72 +19,9 @@ import { NOT_METRICS, metricName } from "./metrics.ts";
  * - every `key=value` of the postfix is a plain decimal (at most 15 digits: `M / 10^k` is then
  *   exactly what `Number()` returns) after a key of EQ_PAIR's shape, one `=` per field.
  * Anything else returns false, having changed nothing; the caller then takes the general path.
- * The caller checks what the rest of the general path would look at (see FileSink.fastBar).
+ * The caller checks what the rest of the general path would look at (fastline.ts, FastPath).
  */
-export class BarUpdate {
-  step = 0;
-  count = 0;
-  readonly names: string[] = [];
-  readonly values: number[] = [];
-}
-
-const POW10 = Array.from({ length: 16 }, (_, i) => Number(`1e${i}`));
-const MAX_DIGITS = 15;
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-/** Past an ASCII `\s*`; -1 at a non-ASCII byte (the UTF-8 text might have a Unicode space there). */
-function skipSpace(s: Uint8Array, i: number, b: number): number {
-  for (; i < b; i++) {
-    const c = s[i]!;
-    if (c === 32 || (c >= 9 && c <= 13)) continue;
-    return c < 128 ? i : -1;
-  }
-  return i;
-}
-
-/** End of a run of digits starting at `i` (no digits: `i`). */
-function digitsEnd(s: Uint8Array, i: number, b: number): number {
-  while (i < b && isDigit(s[i]!)) i++;
-  return i;
-}
-
-/** The integer value of the digits `[i, j)`, at most MAX_DIGITS of them (checked by the caller). */
-function intOf(s: Uint8Array, i: number, j: number): number {
-  let v = 0;
-  for (; i < j; i++) v = v * 10 + (s[i]! - 48);
-  return v;
-}
-
-interface KeyEntry {
-  key: string;
-  /** The metric name, or null for an axis key (v_num, step, ...) that is not a metric. */
-  name: string | null;
-}
-/** Keys seen, by a hash of their bytes: the same few keys repeat on every update, so no slice per key. */
-const KEYS = new Map<number, KeyEntry>();
-
-function keyName(s: Uint8Array, ks: number, eq: number, hash: number): string | null {
-  const e = KEYS.get(hash);
-  if (e !== undefined && sameKey(e.key, s, ks, eq)) return e.name;
-  const key = String.fromCharCode(...s.subarray(ks, eq)); // ASCII (checked by the caller)
-  const name = metricName(key);
-  const entry = { key, name: NOT_METRICS.has(name) ? null : name };
-  if (e === undefined && KEYS.size < 10_000) KEYS.set(hash, entry);
-  return entry.name;
-}
-
-function sameKey(key: string, s: Uint8Array, ks: number, eq: number): boolean {
-  if (key.length !== eq - ks) return false;
-  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) !== s[ks + i]) return false;
-  return true;
-}
-
-const EPOCH = [69, 112, 111, 99, 104, 32]; // "Epoch "
-
-export function readBar(s: Uint8Array, a: number, b: number, out: BarUpdate): boolean {
+export function readBar(s: Uint8Array, a: number, b: number, out: FastUpdate): boolean {
   if (b - a < 6) return false;
   for (let k = 0; k < 6; k++) if (s[a + k] !== EPOCH[k]) return false;
   // Epoch (\d+)(?:\/\d+)?:
@@ -128,7 +68,7 @@ export function readBar(s: Uint8Array, a: number, b: number, out: BarUpdate): bo
  * holds no EQ_PAIR match (a match needs `=` and no field character is a separator), a field with
  * one is ` *key=value`. Fills `out` with the metrics (axis keys such as v_num dropped, as emitPairs does).
  */
-function readPairs(s: Uint8Array, cs: number, b: number, out: BarUpdate): boolean {
+function readPairs(s: Uint8Array, cs: number, b: number, out: FastUpdate): boolean {
   out.count = 0;
   let fs = cs;
   for (;;) {
@@ -151,7 +91,7 @@ function readPairs(s: Uint8Array, cs: number, b: number, out: BarUpdate): boolea
 }
 
 /** One ` *key=value` field `[fs, fe)` with its `=` at `eq`. */
-function readPair(s: Uint8Array, fs: number, eq: number, fe: number, out: BarUpdate): boolean {
+function readPair(s: Uint8Array, fs: number, eq: number, fe: number, out: FastUpdate): boolean {
   // Key: [A-Za-z][\w./-]{0,63}, after the field's `,` (a separator), spaces, or the postfix start (^).
   let ks = fs;
   while (ks < eq && s[ks]! === 32) ks++;
@@ -182,11 +122,9 @@ function readPair(s: Uint8Array, fs: number, eq: number, fe: number, out: BarUpd
     if (digits <= MAX_DIGITS) mantissa = mantissa * POW10[scale]! + intOf(s, f0, i);
   }
   if (i !== fe || digits > MAX_DIGITS) return false;
-  const name = keyName(s, ks, eq, hash);
-  if (name === null) return true;
+  const key = keyEntry(s, ks, eq, hash);
+  if (!key.metric) return true;
   const v = mantissa / POW10[scale]!;
-  out.names[out.count] = name;
-  out.values[out.count] = neg ? -v : v;
-  out.count += 1;
+  out.add(key.name, neg ? -v : v);
   return true;
 }

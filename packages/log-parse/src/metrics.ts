@@ -66,7 +66,7 @@ const MLX_ITER = new RegExp(String.raw`^\s*Iter (\d{1,12}): (Train|Val) loss (${
 
 /** Keys that are axes or bookkeeping, not metrics. */
 export const NOT_METRICS = new Set(["v_num", "epoch", "step", "global_step", "iter", "iteration", "it", "num_updates", "updates", "rank", "local_rank", "seed", "pid", "gpu", "device", "batch", "skipped"]);
-const STEP_KEYS = ["global_step", "step", "iteration", "iter", "num_updates", "it"];
+export const STEP_KEYS = ["global_step", "step", "iteration", "iter", "num_updates", "it"];
 const ALIASES: Record<string, string> = {
   learning_rate: "lr",
   gnorm: "grad_norm",

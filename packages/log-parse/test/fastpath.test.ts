@@ -2,6 +2,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { prng } from "../../../test/support/prng.ts";
+import { FastPath } from "../src/fastline.ts";
 import { parseLogFile, parseMetricSpec } from "../src/index.ts";
 
 let dir: string;
@@ -82,5 +84,139 @@ describe("raw-byte fast path for Lightning updates", () => {
     const { fast, general } = await bothPaths("tb.log", text);
     expect(fast).toEqual(general);
     expect(fast.series?.loss?.map((p) => p.value)).toEqual([2, 1.9]);
+  });
+});
+
+// HF Trainer dicts and nanoGPT iter lines the fast path reads, and near misses it must leave to the
+// general path (quotes, blanks, exponents, long digit runs, non-finite values, other keys, prefixes).
+const DICTS = [
+  "{'loss': 2.3289, 'grad_norm': 20.02988393884152, 'learning_rate': 3.7566019711084665e-5, 'epoch': 0.01}",
+  "{'loss': '2.327', 'grad_norm': '0.542', 'learning_rate': '0.0005501', 'epoch': '0.0004'}",
+  '{"epoch": 1, "update": 1.0, "loss": "9.217", "nll_loss": "9.191", "lr": "1.25e-07", "num_updates": "10"}',
+  "{'loss': 1.5, 'step': 30, 'global_step': 31, 'iteration': 7}",
+  "{'loss': 1.5, 'step': 30.5, 'step': 40, 'it': -1}",
+  "{ 'loss' :\t1.25 , 'eval_loss':-.5,'x':+3.}  ",
+  "{'loss': 1e400, 'b': 1E-400, 'c': 12345678901234567890.5e-3, 'd': 0.1e22, 'e': 1e23, 'f': 5e-324}",
+  "{'loss': 1.2.3}",
+  "{'loss': 1e12345}",
+  "{'loss': 1e5e5}",
+  "{'loss': 2.5e}",
+  "{'loss': nan, 'grad_norm': 1.0}",
+  "{'loss': inf, 'grad_norm': 1.0}",
+  "{'loss': -Infinity}",
+  "{'loss': None, 'grad_norm': 1.0}",
+  "{'loss': 'abc', 'grad_norm': 1.0}",
+  "{'loss': 1.0, 'tag': 'x'}",
+  "{'loss': 1.0} trailing",
+  "{'loss': 1.0",
+  "{'loss': 1.0,}",
+  "{'lo'ss': 1.0}",
+  "{'loss\u00a0x': 1.0}",
+  "{'loss':\u00a01.0}",
+  `{'${"l".repeat(60)}loss': 1.0}`,
+  `{'${"l".repeat(61)}loss': 1.0, 'loss': 2}`,
+  "{'train_runtime': 12.5, 'train_loss': 1.5}",
+  "{'train_runtime': 12.5}",
+  "{'epoch': 1.0, 'step': 3}",
+  "{'Loss': 1.0}",
+  "{'loss': 1.0, 'module': 2}",
+  "{'oom_count': 1, 'loss': 2}",
+  "{'loss': 1, 'CUDA out of memory': 2}",
+  "{'loss': 1, 'nan_steps': 0}",
+  "{'loss': 1, 'loss scale': 1024}",
+  "{'loss': 1, 'Killed': 1, 'exit code': 2}",
+  "{'loss': 1, 'File ': 2}",
+  '{"loss": 1, "x File ": 2}',
+  "{'Nan/Inf': 1, 'loss': 1}",
+  "{'loss': 1.0, 'x': 1}{'loss': 2}",
+  "[rank0]: {'loss': 1.75}",
+  "[rank0]:{'loss': 1.75}",
+  "[default3]: {'loss': 1.5}",
+  "0: {'loss': 1.5}",
+  "123456: {'loss': 1.5}",
+  "0: 1: [rank2]: {'loss': 1.5}",
+  "0: 1: 2: 3: {'loss': 1.5}",
+  " {'loss': 1.5}",
+  "[rank0]:  {'loss': 1.5}",
+  "\x1b[0m{'loss': 1.5}",
+];
+const ITERS = [
+  "iter 1: loss 2.3289, time 120.35ms, mfu 12.34%",
+  "iter 20: loss 2.3289, time 120.35ms, mfu -100.00%",
+  "iter 3: loss 2.5",
+  "iter 4: loss 2.5, mfu 3%",
+  "iter 5: loss 2.5, time 3ms",
+  "iter 6: loss 2.5, time 3s",
+  "iter 7: loss 2.5, time 3ms, mfu 3",
+  "iter 8: loss 2.5abc",
+  "iter 9: loss nan, time 1ms",
+  "iter 10: loss inf",
+  "iter 11: loss 1e5e5",
+  "iter 12: loss 2.5, time 1ms, mfu 2%, extra",
+  "iter 99999999999999999: loss 2.5",
+  "iter : loss 2.5",
+  "iter 13: loss -0.0, time +1.5e2ms, mfu .5%",
+  "[rank0]: iter 14: loss 1.5, time 1ms, mfu 1%",
+  "0: iter 15: loss 1.5",
+  "iter 16: loss 1.5 ",
+  "iter 17: loss 1.5, time 1ms, mfu 1%\u00a0",
+  "iter 18: Loss 1.5",
+  "iter 19:  loss 1.5",
+];
+
+describe("raw-byte fast paths for HF Trainer dicts and nanoGPT iter lines", () => {
+  it("give the report of the general path on each shape and near miss", async () => {
+    const lines = [...DICTS, ...ITERS];
+    const { fast, general } = await bothPaths("dicts.log", `${lines.join("\n")}\n${lines.join("\r")}\n`);
+    expect(fast).toEqual(general);
+    expect(fast.loss?.points).toBeGreaterThan(20);
+    expect(fast.series?.mfu).toBeDefined();
+  });
+
+  it("give the report of the general path on random mutations of each shape", async () => {
+    const rand = prng(15);
+    const alphabet = ["'", '"', "0", "9", ".", "e", "E", "-", "+", ",", "}", "{", " ", "\t", ":", "n", "a", "i", "x", "é", "\u00a0", "%", "ms", "]", "[rank1]: ", "0: "];
+    const mutate = (line: string): string => {
+      let s = line;
+      for (let k = 1 + Math.floor(rand() * 3); k > 0; k--) {
+        const at = Math.floor(rand() * (s.length + 1));
+        const op = rand();
+        const piece = alphabet[Math.floor(rand() * alphabet.length)]!;
+        s = op < 0.4 ? s.slice(0, at) + piece + s.slice(at) : op < 0.7 ? s.slice(0, at) + s.slice(at + 1) : s.slice(0, at) + piece + s.slice(at + 1);
+      }
+      return s;
+    };
+    const shapes = [DICTS[0]!, DICTS[1]!, DICTS[2]!, DICTS[3]!, ITERS[0]!, ITERS[3]!];
+    const lines: string[] = [];
+    for (let k = 0; k < 3000; k++) lines.push(mutate(shapes[k % shapes.length]!));
+    // One line each: a mutated line's verdict must not depend on the lines before it.
+    for (const [i, line] of lines.entries()) {
+      const { fast, general } = await bothPaths(`mut-${i % 8}.log`, `${line}\n`);
+      expect(fast, JSON.stringify(line)).toEqual(general);
+    }
+  }, 120_000);
+});
+
+describe("the fast readers take the common shapes (else the comparisons above prove nothing)", () => {
+  const read = (line: string) => {
+    const bytes = Buffer.from(line, "utf8");
+    const fast = new FastPath();
+    const ok = fast.read(bytes, bytes.toString("latin1"), 0, bytes.length);
+    const { step, count, names, values } = fast.out;
+    return ok ? { step, metrics: Object.fromEntries(names.slice(0, count).map((n, i) => [n, values[i]])) } : null;
+  };
+
+  it("reads HF dicts, nanoGPT iter lines and Lightning updates, after rank prefixes", () => {
+    expect(read(DICTS[0]!)).toEqual({ step: undefined, metrics: { loss: 2.3289, grad_norm: 20.02988393884152, lr: 3.7566019711084665e-5 } });
+    expect(read(DICTS[2]!)).toEqual({ step: 10, metrics: { update: 1, loss: 9.217, nll_loss: 9.191, lr: 1.25e-7 } });
+    expect(read(DICTS[3]!)).toEqual({ step: 31, metrics: { loss: 1.5 } });
+    expect(read("[rank0]: 0: {'loss': 1.75}")).toEqual({ step: undefined, metrics: { loss: 1.75 } });
+    expect(read(ITERS[0]!)).toEqual({ step: 1, metrics: { loss: 2.3289, mfu: 12.34 } });
+    expect(read(ITERS[1]!)).toEqual({ step: 20, metrics: { loss: 2.3289 } });
+    expect(read(`[default1]:${UPDATES[0]}`)).toEqual({ step: 1, metrics: { train_loss_step: 2.5 } });
+  });
+
+  it("leaves failures, non-finite values and other shapes to the general path", () => {
+    for (const line of ["{'loss': nan}", "{'loss': 1e400}", "iter 9: loss inf", "{'loss': 1.0} CUDA out of memory", " {'loss': 1}", "{'loss': 1, 'x': 'a'}", "0: 1: 2: 3: {'loss': 1.5}"]) expect(read(line), line).toBeNull();
   });
 });
