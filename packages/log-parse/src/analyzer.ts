@@ -2,6 +2,7 @@ import type { Evidence, FailureClass } from "@slurmpipe/core";
 import { ANCHORS, BENIGN, BENIGN_CONTINUATION, CPU_LINE, FAILURE_HINT, GPU_HINT, GPU_LINE } from "./anchors.ts";
 import { cleanSegment } from "./clean.ts";
 import { DEATH_HINT, type Death, deathInLine } from "./exits.ts";
+import type { KeyEntry } from "./bytes.ts";
 import { FastPath } from "./fastline.ts";
 import { type Emit, ExtractorState, type MetricPattern, applyUserPatterns, extractMetrics } from "./metrics.ts";
 import type { SegmentSink } from "./scan.ts";
@@ -29,6 +30,11 @@ const MAX_METRICS = 48;
 /** A metric line mentions a loss, or is a Keras epoch header or a DeepSpeed step line. */
 const METRIC_HINT = /[lL]oss|LOSS|^\s*Epoch \d+\/\d+\s*$|\] step=\d+, skipped=/;
 const NAN_ITERATIONS = /number of nan iterations:\s*([1-9]\d*)/;
+/**
+ * Anchors whose quick literal could span a fast line's tokens (a character other than a letter or
+ * an inner blank: `execve(): `); the others can only be inside a key (see failures()).
+ */
+const SPANNING = Uint8Array.from(ANCHORS, (a) => (/^[A-Za-z](?:[A-Za-z ]*[A-Za-z])?$/.test(a.quick) ? 0 : 1));
 
 /**
  * Per-byte prefilter for the scanner: a segment without any of these is skipped undecoded.
@@ -144,6 +150,14 @@ export class FileSink implements SegmentSink {
       // Finite values only (their raw text and the line's text are never kept).
       const out = this.fast.out;
       for (let k = 0; k < out.count; k++) this.run.metric(out.names[k]!, out.step, "", out.values[k]!, this.file, line);
+      if (out.hinted) {
+        // A key holds a failure literal (Megatron's `number of nan iterations`, `loss scale`): the
+        // general path's failure checks, on the text it would have had
+        const { text, rank } = cleanSegment(bytes.toString("utf8", a, b));
+        this.line = line;
+        this.text = text;
+        this.failures(text, rank, line, true, out.hintKeys);
+      }
       return;
     }
     this.segment(bytes.toString("utf8", a, b), line);
@@ -166,31 +180,13 @@ export class FileSink implements SegmentSink {
     if (!this.tracebacks.active && this.tracebacks.headless(rank, text, line)) return;
     if (this.patterns.length > 0) applyUserPatterns(text, this.patterns, this.emit);
     let metricLine = false;
-    if (METRIC_HINT.test(text)) {
+    const metricHint = METRIC_HINT.test(text);
+    if (metricHint) {
       const before = this.emitted;
       extractMetrics(text, this.state, this.emit);
       metricLine = this.emitted > before;
-      const nanIt = text.includes("nan iterations") ? NAN_ITERATIONS.exec(text) : null;
-      if (nanIt) this.run.signal("NAN_LOSS", `${nanIt[1]} NaN iterations reported`, evidence(this.file, line, text));
     }
-    let failed = false;
-    if (FAILURE_HINT.test(text)) {
-      for (let i = 0; i < ANCHORS.length; i++) {
-        const a = ANCHORS[i]!;
-        if (text.includes(a.quick) && a.re.test(text)) {
-          this.run.signal(a.cls, a.what, evidence(this.file, line, text), undefined, i);
-          failed = true;
-          if (a.cls === "SEGFAULT" && /Fatal Python error/.test(text)) this.tracebacks.fault(rank);
-        }
-      }
-      if (DEATH_HINT.test(text)) {
-        const d = deathInLine(text);
-        if (d) {
-          if (this.run.deaths.length < MAX_DEATHS) this.run.deaths.push({ ...d, from: "log", evidence: evidence(this.file, line, text) });
-          failed = true;
-        }
-      }
-    }
+    const failed = this.failures(text, rank, line, metricHint);
     // Lines that gave metrics are neither warnings nor device lines: skip those scans (hot path).
     if (metricLine) return;
     if (!failed && BENIGN.test(text)) {
@@ -201,5 +197,37 @@ export class FileSink implements SegmentSink {
       if (!this.run.gpuLine && GPU_LINE.test(text)) this.run.gpuLine = evidence(this.file, line, text);
       if (!this.run.cpuLine && CPU_LINE.test(text)) this.run.cpuLine = evidence(this.file, line, text);
     }
+  }
+  /**
+   * What a line says of a failure (anchors, deaths, Megatron's NaN iteration count); true: it named
+   * one. `hintKeys`: the line is a fast reader's, whose failure literals are all in these keys
+   * (fastline.ts), so FAILURE_HINT matches, DEATH_HINT matches when a key's does, and an anchor's
+   * quick literal can be in the text only when it is in a key or can span other tokens (SPANNING).
+   */
+  private failures(text: string, rank: string, line: number, metricHint: boolean, hintKeys?: readonly KeyEntry[]): boolean {
+    if (metricHint) {
+      const nanIt = text.includes("nan iterations") ? NAN_ITERATIONS.exec(text) : null;
+      if (nanIt) this.run.signal("NAN_LOSS", `${nanIt[1]} NaN iterations reported`, evidence(this.file, line, text));
+    }
+    let failed = false;
+    if (hintKeys !== undefined || FAILURE_HINT.test(text)) {
+      for (let i = 0; i < ANCHORS.length; i++) {
+        const a = ANCHORS[i]!;
+        if (hintKeys !== undefined && SPANNING[i] === 0 && !hintKeys.some((k) => k.anchors[i] === 1)) continue;
+        if (text.includes(a.quick) && a.re.test(text)) {
+          this.run.signal(a.cls, a.what, evidence(this.file, line, text), undefined, i);
+          failed = true;
+          if (a.cls === "SEGFAULT" && /Fatal Python error/.test(text)) this.tracebacks.fault(rank);
+        }
+      }
+      if (hintKeys !== undefined ? hintKeys.some((k) => k.death) : DEATH_HINT.test(text)) {
+        const d = deathInLine(text);
+        if (d) {
+          if (this.run.deaths.length < MAX_DEATHS) this.run.deaths.push({ ...d, from: "log", evidence: evidence(this.file, line, text) });
+          failed = true;
+        }
+      }
+    }
+    return failed;
   }
 }

@@ -1,4 +1,5 @@
-import { FAILURE_HINT } from "./anchors.ts";
+import { ANCHORS, FAILURE_HINT } from "./anchors.ts";
+import { DEATH_HINT } from "./exits.ts";
 import { NOT_METRICS, STEP_KEYS, metricName } from "./metrics.ts";
 
 /**
@@ -33,6 +34,13 @@ export function skipSpace(s: Uint8Array, i: number, b: number): number {
 export function digitsEnd(s: Uint8Array, i: number, b: number): number {
   while (i < b && isDigit(s[i]!)) i++;
   return i;
+}
+
+/** Past the ASCII `word` at `i`, or -1 when it is not there. */
+export function afterWord(s: Uint8Array, i: number, b: number, word: string): number {
+  if (i + word.length > b) return -1;
+  for (let k = 0; k < word.length; k++) if (s[i + k] !== word.charCodeAt(k)) return -1;
+  return i + word.length;
 }
 
 /** The integer value of the digits `[i, j)`, at most MAX_DIGITS of them (checked by the caller). */
@@ -105,10 +113,22 @@ export interface KeyEntry {
   metric: boolean;
   /** Its rank among STEP_KEYS (lower wins), or STEP_KEYS.length when it is none. */
   stepRank: number;
-  /** The key holds a literal of FAILURE_HINT (`oom_count`, `nan_steps`): its line is not a plain metric line. */
+  /** The key holds a literal of FAILURE_HINT (`loss scale`, `nan iterations`): its line gets the failure checks too. */
   failureHint: boolean;
+  /** The key holds what starts a traceback or marks a chain or frame: the general path reads no metric there. */
+  structural: boolean;
   /** The key holds `loss` (what the general path looks for before it reads a dict). */
   loss: boolean;
+  /** ANCHORS whose quick literal the key holds (1: it does), and whether it holds a DEATH_HINT literal. */
+  anchors: Uint8Array;
+  death: boolean;
+}
+
+/** What FileSink.segment looks for before the metrics (a traceback start, a chain marker, a frame). */
+const STRUCTURAL = /Traceback \(most recent call last\)|above exception|File "/;
+
+function anchorsIn(key: string): Uint8Array {
+  return Uint8Array.from(ANCHORS, (a) => (key.includes(a.quick) ? 1 : 0));
 }
 
 /** Keys seen, by a hash of their bytes: the same few keys repeat on every line, so no slice per key. */
@@ -128,7 +148,7 @@ export function keyEntry(s: Uint8Array, ks: number, ke: number, hash: number): K
   const key = String.fromCharCode(...s.subarray(ks, ke));
   const name = metricName(key);
   const rank = STEP_KEYS.indexOf(name);
-  const entry = { key, name, metric: !NOT_METRICS.has(name), stepRank: rank < 0 ? STEP_KEYS.length : rank, failureHint: FAILURE_HINT.test(key), loss: key.includes("loss") };
+  const entry = { key, name, metric: !NOT_METRICS.has(name), stepRank: rank < 0 ? STEP_KEYS.length : rank, failureHint: FAILURE_HINT.test(key), structural: STRUCTURAL.test(key), loss: key.includes("loss"), anchors: anchorsIn(key), death: DEATH_HINT.test(key) };
   if (e === undefined && KEYS.size < 10_000) KEYS.set(hash, entry);
   return entry;
 }
@@ -143,6 +163,10 @@ function sameKey(key: string, s: Uint8Array, ks: number, ke: number): boolean {
 export class FastUpdate {
   step: number | undefined = undefined;
   count = 0;
+  /** A key held a FAILURE_HINT literal: the line's text also goes through the failure checks. */
+  hinted = false;
+  /** The keys that did (the failure checks need only look for what they hold). */
+  readonly hintKeys: KeyEntry[] = [];
   readonly names: string[] = [];
   readonly values: number[] = [];
 

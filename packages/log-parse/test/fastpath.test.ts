@@ -164,9 +164,38 @@ const ITERS = [
   "iter 19:  loss 1.5",
 ];
 
-describe("raw-byte fast paths for HF Trainer dicts and nanoGPT iter lines", () => {
+const MEGATRON_LINE =
+  " [2024-04-06 03:02:12] iteration        7/  250000 | consumed samples:          896 | elapsed time per iteration (ms): 5361.6 | learning rate: 1.420000E-05 | global batch size:   128 | lm loss: 2.330000E+00 | loss scale: 1.0 | grad norm: 0.123 | number of skipped iterations:   0 | number of nan iterations:   0 |";
+const MEGATRONS = [
+  MEGATRON_LINE,
+  MEGATRON_LINE.replace("nan iterations:   0", "nan iterations:   3"),
+  "iteration 5/ 10 | lm loss: 2.5 |",
+  "iteration 5/10| lm loss: 2.5 |   ",
+  "[rank0]: [2024-01-01 00:00:00] iteration 3/ 9 | lm loss: 1.0 | grad norm: 2 |",
+  "iteration 5/10 | lm loss: 2.5",
+  "iteration 5/10 | lm loss: 2.5 | |",
+  "iteration 5/10 | lm loss: nan |",
+  "iteration 5/10 | lm loss: 2.5 | top1 acc: 5 |",
+  "iteration 5/10 | lm loss: 2.5 | foo: bar |",
+  `iteration 5/10 | lm loss: 2.5 | ${"a".repeat(65)}: 1 |`,
+  "iteration 5/10 | grad norm: 2.5 |",
+  "iteration 5/10 | Traceback (most recent call last): 1 | lm loss: 2 |",
+  "iteration 5/10 | above exception: 1 | lm loss: 2 |",
+  "iteration 5/10 | CUDA out of memory: 1 | lm loss: 2 |",
+  "iteration 5/10 | exit code: 1 | lm loss: 2 |",
+  "iteration 5/10 | Killed: 1 | lm loss: 2 |",
+  "iteration 5/10 | execve(): 1 | lm loss: 2 |",
+  "iteration 5/10 | Minimum loss scale reached: 1 | lm loss: 2 |",
+  "iteration 5/10 | lm loss: 2 | loss is not finite: 1 |",
+  "validation loss at iteration 100 | lm loss value: 2.5E+00 | lm loss PPL: 12.1 |",
+  " [2024-04-06] iteration 99999999999999999/10 | lm loss: 1 |",
+  " [x] iteration 5/10 | lm loss: 1 |",
+  "iterations 5/10 | lm loss: 1 |",
+];
+
+describe("raw-byte fast paths for HF Trainer dicts, nanoGPT iter lines and Megatron iteration lines", () => {
   it("give the report of the general path on each shape and near miss", async () => {
-    const lines = [...DICTS, ...ITERS];
+    const lines = [...DICTS, ...ITERS, ...MEGATRONS];
     const { fast, general } = await bothPaths("dicts.log", `${lines.join("\n")}\n${lines.join("\r")}\n`);
     expect(fast).toEqual(general);
     expect(fast.loss?.points).toBeGreaterThan(20);
@@ -186,7 +215,7 @@ describe("raw-byte fast paths for HF Trainer dicts and nanoGPT iter lines", () =
       }
       return s;
     };
-    const shapes = [DICTS[0]!, DICTS[1]!, DICTS[2]!, DICTS[3]!, ITERS[0]!, ITERS[3]!];
+    const shapes = [DICTS[0]!, DICTS[1]!, DICTS[2]!, DICTS[3]!, ITERS[0]!, ITERS[3]!, MEGATRON_LINE, MEGATRONS[4]!];
     const lines: string[] = [];
     for (let k = 0; k < 3000; k++) lines.push(mutate(shapes[k % shapes.length]!));
     // One line each: a mutated line's verdict must not depend on the lines before it.
@@ -214,9 +243,11 @@ describe("the fast readers take the common shapes (else the comparisons above pr
     expect(read(ITERS[0]!)).toEqual({ step: 1, metrics: { loss: 2.3289, mfu: 12.34 } });
     expect(read(ITERS[1]!)).toEqual({ step: 20, metrics: { loss: 2.3289 } });
     expect(read(`[default1]:${UPDATES[0]}`)).toEqual({ step: 1, metrics: { train_loss_step: 2.5 } });
+    expect(read(MEGATRONS[4]!)).toEqual({ step: 3, metrics: { lm_loss: 1, grad_norm: 2 } });
+    expect(read(MEGATRON_LINE)?.metrics).toMatchObject({ consumed_samples: 896, lr: 1.42e-5, lm_loss: 2.33, "number_of_nan_iterations": 0 });
   });
 
   it("leaves failures, non-finite values and other shapes to the general path", () => {
-    for (const line of ["{'loss': nan}", "{'loss': 1e400}", "iter 9: loss inf", "{'loss': 1.0} CUDA out of memory", " {'loss': 1}", "{'loss': 1, 'x': 'a'}", "0: 1: 2: 3: {'loss': 1.5}"]) expect(read(line), line).toBeNull();
+    for (const line of ["{'loss': nan}", "{'loss': 1e400}", "iter 9: loss inf", "{'loss': 1.0} CUDA out of memory", MEGATRONS[12]!, " {'loss': 1}", "{'loss': 1, 'x': 'a'}", "0: 1: 2: 3: {'loss': 1.5}"]) expect(read(line), line).toBeNull();
   });
 });
