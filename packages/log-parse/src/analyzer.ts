@@ -145,22 +145,21 @@ export class FileSink implements SegmentSink {
     return this.tracebacks.active;
   }
 
-  rawSegment(bytes: Buffer, latin1: string, a: number, b: number, line: number): void {
-    if (this.prefilter !== null && !this.tracebacks.active && this.fast.read(bytes, latin1, a, b)) {
-      // Finite values only (their raw text and the line's text are never kept).
-      const out = this.fast.out;
-      for (let k = 0; k < out.count; k++) this.run.metric(out.names[k]!, out.step, "", out.values[k]!, this.file, line);
-      if (out.hinted) {
-        // A key holds a failure literal (Megatron's `number of nan iterations`, `loss scale`): the
-        // general path's failure checks, on the text it would have had
-        const { text, rank } = cleanSegment(bytes.toString("utf8", a, b));
-        this.line = line;
-        this.text = text;
-        this.failures(text, rank, line, true, out.hintKeys);
-      }
-      return;
+  /** A common metric line read from its bytes (fastline.ts); false: the scanner goes on as usual. */
+  fastSegment(bytes: Buffer, latin1: string, a: number, b: number, line: number): boolean {
+    if (this.prefilter === null || this.tracebacks.active || !this.fast.read(bytes, latin1, a, b)) return false;
+    // Finite values only (their raw text and the line's text are never kept).
+    const out = this.fast.out;
+    for (let k = 0; k < out.count; k++) this.run.metric(out.names[k]!, out.step, "", out.values[k]!, this.file, line);
+    if (out.hinted) {
+      // A key holds a failure literal (Megatron's `number of nan iterations`, `loss scale`): the
+      // general path's failure checks, on the text it would have had
+      const { text, rank } = cleanSegment(bytes.toString("utf8", a, b));
+      this.line = line;
+      this.text = text;
+      this.failures(text, rank, line, true, out.hintKeys);
     }
-    this.segment(bytes.toString("utf8", a, b), line);
+    return true;
   }
 
   segment(raw: string, line: number): void {

@@ -95,7 +95,7 @@ export class FastPath {
     out.count = 0;
     out.step = undefined;
     out.hinted = false;
-    out.hintKeys.length = 0;
+    if (out.hintKeys.length > 0) out.hintKeys.length = 0;
     if (c === BRACE) {
       if (!readDict(bytes, s, t, b, out)) return false;
     } else if (c === I) {

@@ -11,8 +11,8 @@ import { openLog } from "./open.ts";
  * tens of MB that way). Here each chunk is viewed once as a latin1 string (one byte = one char, so
  * string offsets are byte offsets), a single precompiled keyword regex skips the uninteresting
  * segments without decoding them, and only candidates are decoded as UTF-8 (lossily: a bad or
- * truncated byte sequence becomes U+FFFD, never an exception), or handed over raw to a sink that
- * can read the common shapes without decoding (`rawSegment`).
+ * truncated byte sequence becomes U+FFFD, never an exception). A sink that can read the common
+ * shapes without decoding is offered every segment raw first (`fastSegment`).
  */
 export interface SegmentSink {
   /** Keyword prefilter over raw bytes (global flag); null: every segment is a candidate. */
@@ -22,12 +22,12 @@ export interface SegmentSink {
   /** One segment, decoded; `line` is the 1-based physical line it sits on. */
   segment(text: string, line: number): void;
   /**
-   * Optional: a candidate segment as raw bytes `[a, b)` of `bytes`, with `latin1` the same bytes
-   * viewed as a latin1 string (same offsets). A sink that has it takes over the decoding, so it can
-   * read the common lines without decoding them (it must then call `segment` with the UTF-8 text
-   * for any segment it does not fully handle itself).
+   * Optional: every segment as raw bytes `[a, b)` of `bytes`, with `latin1` the same bytes viewed
+   * as a latin1 string (same offsets), before the prefilter: true when the sink read it whole
+   * without decoding (a common metric line), so it is neither searched nor decoded. It must accept
+   * only segments the prefilter would pass.
    */
-  rawSegment?(bytes: Buffer, latin1: string, a: number, b: number, line: number): void;
+  fastSegment?(bytes: Buffer, latin1: string, a: number, b: number, line: number): boolean;
 }
 
 export interface ScanStats {
@@ -155,7 +155,7 @@ class Scanner {
   private lineNo = 1; // number of the line being read
   private continuing = false; // the current physical line was already partly scanned (oversize)
   private readonly pre: RegExp | null;
-  private readonly raw: boolean;
+  private readonly fast: boolean;
   // Per consumed buffer:
   private data: Buffer = Buffer.alloc(0);
   private s = "";
@@ -168,7 +168,7 @@ class Scanner {
     private readonly resume: ScanResume = {},
   ) {
     this.pre = sink.prefilter;
-    this.raw = typeof sink.rawSegment === "function";
+    this.fast = typeof sink.fastSegment === "function";
     const from = resume.from;
     if (from) {
       this.stats.lines = from.lines;
@@ -286,6 +286,7 @@ class Scanner {
   private emit(a: number, b: number): void {
     const pre = this.pre;
     const sink = this.sink;
+    if (this.fast && sink.fastSegment!(this.data, this.s, a, b, this.lineNo)) return;
     if (pre !== null && !sink.wantsAll()) {
       if (this.nextKey < a) {
         pre.lastIndex = a;
@@ -294,8 +295,7 @@ class Scanner {
       }
       if (this.nextKey >= b) return;
     }
-    if (this.raw) sink.rawSegment!(this.data, this.s, a, b, this.lineNo);
-    else sink.segment(this.data.toString("utf8", a, b), this.lineNo);
+    sink.segment(this.data.toString("utf8", a, b), this.lineNo);
   }
 
   end(): ScanStats {
