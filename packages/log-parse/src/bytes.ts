@@ -119,6 +119,8 @@ export interface KeyEntry {
   structural: boolean;
   /** The key holds `loss` (what the general path looks for before it reads a dict). */
   loss: boolean;
+  /** The key holds what METRIC_HINT looks for (`loss`, `Loss`, `LOSS`). */
+  lossHint: boolean;
   /** ANCHORS whose quick literal the key holds (1: it does), and whether it holds a DEATH_HINT literal. */
   anchors: Uint8Array;
   death: boolean;
@@ -148,7 +150,7 @@ export function keyEntry(s: Uint8Array, ks: number, ke: number, hash: number): K
   const key = String.fromCharCode(...s.subarray(ks, ke));
   const name = metricName(key);
   const rank = STEP_KEYS.indexOf(name);
-  const entry = { key, name, metric: !NOT_METRICS.has(name), stepRank: rank < 0 ? STEP_KEYS.length : rank, failureHint: FAILURE_HINT.test(key), structural: STRUCTURAL.test(key), loss: key.includes("loss"), anchors: anchorsIn(key), death: DEATH_HINT.test(key) };
+  const entry = { key, name, metric: !NOT_METRICS.has(name), stepRank: rank < 0 ? STEP_KEYS.length : rank, failureHint: FAILURE_HINT.test(key), structural: STRUCTURAL.test(key), loss: key.includes("loss"), lossHint: /[lL]oss|LOSS/.test(key), anchors: anchorsIn(key), death: DEATH_HINT.test(key) };
   if (e === undefined && KEYS.size < 10_000) KEYS.set(hash, entry);
   return entry;
 }
@@ -167,6 +169,8 @@ export class FastUpdate {
   hinted = false;
   /** The keys that did (the failure checks need only look for what they hold). */
   readonly hintKeys: KeyEntry[] = [];
+  /** A key held what METRIC_HINT looks for (a bar's postfix). */
+  lossHint = false;
   readonly names: string[] = [];
   readonly values: number[] = [];
 

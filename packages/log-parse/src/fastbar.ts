@@ -18,8 +18,10 @@ const EPOCH = [69, 112, 111, 99, 104, 32]; // "Epoch "
  *   the first `|` character;
  * - every `key=value` of the postfix is a plain decimal (at most 15 digits: `M / 10^k` is then
  *   exactly what `Number()` returns) after a key of EQ_PAIR's shape, one `=` per field.
- * Anything else returns false, having changed nothing; the caller then takes the general path.
- * The caller checks what the rest of the general path would look at (fastline.ts, FastPath).
+ * - no word outside the postfix keys (glyphs, times and rate are checked): the failure checks
+ *   need only look at the keys (fastline.ts), and METRIC_HINT must match in one (`lossHint`);
+ * - nothing after the postfix's `]`.
+ * Anything else returns false; the caller then takes the general path.
  */
 export function readBar(s: Uint8Array, a: number, b: number, out: FastUpdate): boolean {
   if (b - a < 6) return false;
@@ -42,7 +44,12 @@ export function readBar(s: Uint8Array, a: number, b: number, out: FastUpdate): b
   i = digitsEnd(s, p0, b);
   if (i === p0 || i + 1 >= b || s[i]! !== 37 || s[i + 1]! !== 124) return false;
   i += 2;
-  while (i < b && s[i]! !== 124) i++;
+  // The glyphs: block characters (non-ASCII), blanks, or tqdm's ASCII `#` and digits; no word
+  for (; i < b; i++) {
+    const c = s[i]!;
+    if (c === 124) break;
+    if (c < 128 && c !== 32 && c !== 35 && !isDigit(c)) return false;
+  }
   if (i >= b) return false;
   // \s*(\d+)\/(\d+)
   i = skipSpace(s, i + 1, b);
@@ -60,15 +67,19 @@ export function readBar(s: Uint8Array, a: number, b: number, out: FastUpdate): b
   if (i < 0 || i >= b || s[i]! !== 91) return false;
   if (n === 0) return false; // a fresh bar: the general path decides (it emits nothing)
   out.step = epoch * total + n;
-  return readPairs(s, i + 1, b, out);
+  // Nothing after the postfix: a message glued onto the bar is read by the general path
+  const end = readPairs(s, i + 1, b, out);
+  return end === b || end === b - 1;
 }
 
 /**
  * The postfix `[...]` up to the first `]` (or the end): fields split at `,`; a field without `=`
- * holds no EQ_PAIR match (a match needs `=` and no field character is a separator), a field with
- * one is ` *key=value`. Fills `out` with the metrics (axis keys such as v_num dropped, as emitPairs does).
+ * holds no EQ_PAIR match (a match needs `=` and no field character is a separator) and must be
+ * tqdm's times and rate (digits, `:<.?/ `, `it/s`, `s/it`: no word a failure check looks for), a
+ * field with one is ` *key=value`. Fills `out` with the metrics (axis keys such as v_num dropped,
+ * as emitPairs does); returns where it stopped (the `]`, or `b`), -1 when it gives up.
  */
-function readPairs(s: Uint8Array, cs: number, b: number, out: FastUpdate): boolean {
+function readPairs(s: Uint8Array, cs: number, b: number, out: FastUpdate): number {
   out.count = 0;
   let fs = cs;
   for (;;) {
@@ -78,16 +89,24 @@ function readPairs(s: Uint8Array, cs: number, b: number, out: FastUpdate): boole
     for (; fe < b; fe++) {
       c = s[fe]!;
       if (c === 44 || c === 93) break; // , ]
-      if (c >= 128) return false;
+      if (c >= 128) return -1;
       if (c === 61) {
-        if (eq >= 0) return false;
+        if (eq >= 0) return -1;
         eq = fe;
       }
     }
-    if (eq >= 0 && !readPair(s, fs, eq, fe, out)) return false;
-    if (fe >= b || c === 93) return true;
+    if (eq >= 0 ? !readPair(s, fs, eq, fe, out) : !timeField(s, fs, fe)) return -1;
+    if (fe >= b || c === 93) return fe;
     fs = fe + 1;
   }
+}
+
+function timeField(s: Uint8Array, a: number, b: number): boolean {
+  for (let i = a; i < b; i++) {
+    const c = s[i]!;
+    if (!(isDigit(c) || c === 32 || c === 58 || c === 60 || c === 46 || c === 63 || c === 47 || c === 105 || c === 116 || c === 115)) return false;
+  }
+  return true;
 }
 
 /** One ` *key=value` field `[fs, fe)` with its `=` at `eq`. */
@@ -123,6 +142,8 @@ function readPair(s: Uint8Array, fs: number, eq: number, fe: number, out: FastUp
   }
   if (i !== fe || digits > MAX_DIGITS) return false;
   const key = keyEntry(s, ks, eq, hash);
+  if (key.failureHint) out.hintKeys.push(key);
+  if (key.lossHint) out.lossHint = true;
   if (!key.metric) return true;
   const v = mantissa / POW10[scale]!;
   out.add(key.name, neg ? -v : v);

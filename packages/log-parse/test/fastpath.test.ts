@@ -59,6 +59,16 @@ const UPDATES = [
   bar(3, 8, 10, "loss=+1, b=1e5"),
   "Epoch 3: 90%|####| 9/10 [loss=1.5",
   "Epoch 99999999999999999: 40%|####| 4/10 [loss=1]",
+  "Epoch 4: 40%|#### | 4/10 [00:01<00:02,  4.47it/s, loss=1.5]",
+  "Epoch 4: 50%|oom  | 5/10 [00:01<00:02, loss=1.5]",
+  "Epoch 4: 60%|████▌| 6/10 [00:01<00:02, Killed, loss=1.5]",
+  "Epoch 4: 70%|████▌| 7/10 [00:01<00:02, 1.2s/it, oom_events=0, loss=1.5]",
+  "Epoch 4: 80%|████▌| 8/10 [00:01<00:02, 1.2s/it, nan_count=0, loss=1.5]",
+  "Epoch 4: 90%|████▌| 9/10 [00:01<00:02, v_num=1, exitcode=1]",
+  "Epoch 5: 10%|████▌| 1/10 [00:01<00:02, v_num=1, Loss=1]",
+  "Epoch 5: 20%|████▌| 2/10 [00:01<00:02, v_num=1, accuracy=1]",
+  "Epoch 5: 30%|████▌| 3/10 [00:01<00:02, v_num=1, loss=1] ",
+  "Epoch 5: 40%|████▌| 4/10 [00:01<00:02, v_num=1, loss=1]]",
 ];
 
 describe("raw-byte fast path for Lightning updates", () => {
@@ -204,7 +214,9 @@ describe("raw-byte fast paths for HF Trainer dicts, nanoGPT iter lines and Megat
 
   it("give the report of the general path on random mutations of each shape", async () => {
     const rand = prng(15);
-    const alphabet = ["'", '"', "0", "9", ".", "e", "E", "-", "+", ",", "}", "{", " ", "\t", ":", "n", "a", "i", "x", "é", "\u00a0", "%", "ms", "]", "[rank1]: ", "0: "];
+    const alphabet = ["'", '"', "0", "9", ".", "e", "E", "-", "+", ",", "}", "{", " ", "\t", ":", "n", "a", "i", "x", "é", "\u00a0", "%", "ms", "]", "[", "|", "=", "#", "(", "/", "[rank1]: ", "0: ", "nan", "oom ", "Killed", "exit code 1"];
+    // (No escape code or backspace: cleaning them away can join a keyword the prefilter did not
+    // see, which the general path without a prefilter then reads; the near misses above have them.)
     const mutate = (line: string): string => {
       let s = line;
       for (let k = 1 + Math.floor(rand() * 3); k > 0; k--) {
@@ -215,9 +227,9 @@ describe("raw-byte fast paths for HF Trainer dicts, nanoGPT iter lines and Megat
       }
       return s;
     };
-    const shapes = [DICTS[0]!, DICTS[1]!, DICTS[2]!, DICTS[3]!, ITERS[0]!, ITERS[3]!, MEGATRON_LINE, MEGATRONS[4]!];
+    const shapes = [DICTS[0]!, DICTS[1]!, DICTS[2]!, DICTS[3]!, ITERS[0]!, ITERS[3]!, MEGATRON_LINE, MEGATRONS[4]!, UPDATES[0]!, UPDATES[2]!, bar(2, 3, 9, "v_num=1, loss=2.5, nan_count=0", "## 3  ")];
     const lines: string[] = [];
-    for (let k = 0; k < 3000; k++) lines.push(mutate(shapes[k % shapes.length]!));
+    for (let k = 0; k < 4400; k++) lines.push(mutate(shapes[k % shapes.length]!));
     // One line each: a mutated line's verdict must not depend on the lines before it.
     for (const [i, line] of lines.entries()) {
       const { fast, general } = await bothPaths(`mut-${i % 8}.log`, `${line}\n`);
