@@ -51,6 +51,10 @@ CASES = {
     "real-torchrun-gloo-timeout": ("step", "out", "first last steps", "NCCL", "RuntimeError", None, None),
     # exitcode  : -9 (pid: ...)  (SIGKILL): nothing says why (no OOM event, no MaxRSS near a limit)
     "real-torchrun-kill9": ("step", "out", "first last steps", "UNKNOWN", None, None, None),
+    "real-accelerate-ok": ("accel", "out", "first last steps nonfinite", None, None, D, None),
+    # the child's ValueError, then accelerate launch's CalledProcessError
+    "real-accelerate-raise": ("accel", "out", "first last steps", "PYTHON_EXCEPTION", "ValueError", None, None),
+    "real-accelerate-nan": ("accel", "out", "first last steps nonfinite", "NAN_LOSS", None, N, None),
     "real-timm-import-error": (None, None, "", "IMPORT_ERROR", "ModuleNotFoundError", None, None),
     # slurmstepd: error: execve(): pythn: No such file or directory (srun exits 2, not 127)
     "real-srun-pythn": (None, None, "", "IMPORT_ERROR", None, None, None),

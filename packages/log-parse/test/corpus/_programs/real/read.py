@@ -14,6 +14,7 @@ FORMAT:
   classic  `Epoch [e/E], Step [s/S], Loss: X` (step = (e-1) x S + s)
   iter     nanoGPT's `iter N: loss X`
   step     `step N loss X`
+  accel    accel_loop.py's `epoch E step S loss X` (S counts all steps)
   csv      Lightning CSVLogger metrics.csv, column train_loss, with its step column
   tfevents TensorBoard event files in FILE (a directory), tag TAG (argv[3], default train/loss), read
            with tensorboard's own EventAccumulator (run with the venv's python); float32 values as
@@ -53,6 +54,9 @@ elif fmt == "iter":
         pts.append((int(m.group(1)), float(m.group(2))))
 elif fmt == "step":
     for m in re.finditer(r"^step (\d+) loss " + num, text, re.M):
+        pts.append((int(m.group(1)), float(m.group(2))))
+elif fmt == "accel":
+    for m in re.finditer(r"^epoch \d+ step (\d+) loss " + num, text, re.M):
         pts.append((int(m.group(1)), float(m.group(2))))
 elif fmt == "csv":
     lines = text.splitlines()
