@@ -36,6 +36,6 @@ describe("exception classes told by the message", () => {
     writeFileSync(file, text);
     const f = (await parseLogFile(file)).failures?.[0];
     expect(f?.class).toBe(cls);
-    expect(f?.exception?.type).toBe(type);
+    expect(f?.exception).toMatchObject({ type });
   });
 });
