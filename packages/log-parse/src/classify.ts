@@ -76,6 +76,10 @@ export function classify({ record, signals, exceptions, deaths = [] }: ClassifyI
       fromState("CANCELLED", `cancelled${by}`);
     }
   }
+  // What the other ranks see when a peer dies (gloo's `Read error ...: Connection reset by peer`):
+  // with a death by a signal in the logs (torchrun's `exitcode: -9`), that death is the failure.
+  const peerLost = found.get("PYTHON_EXCEPTION")?.signal?.exception;
+  if (peerLost && PEER_LOST.test(peerLost.message.slice(0, 2000)) && deaths.some((d) => d.signal !== undefined)) found.delete("PYTHON_EXCEPTION");
   // Also for a COMPLETED job: its script may go on after the training process was killed.
   const death = pickDeath(deathFromExit(state?.exit_code), deaths);
   if (death) explainDeath(death, deaths, found, record, fromState);
@@ -129,6 +133,8 @@ const BY_MESSAGE: readonly (readonly [FailureClass, RegExp, string])[] = [
   ["IMPORT_ERROR", /\bmust have [\w.-]{1,64} installed\b|\bpip install\b/i, "a package is missing from the environment"],
   ["NCCL", /\bgloo\/transport\/[\w/.]{1,80}:\d{1,9}\] Timed out waiting \d{1,12}ms for (?:recv|send)/, "gloo collective timed out (a peer stopped joining)"],
 ];
+
+const PEER_LOST = /\bgloo\/transport\/[\w/.]{1,80}:\d{1,9}\] (?:Read error \S{1,80}: Connection reset by peer|Connection closed by peer)/;
 
 function refineByMessage(found: Map<FailureClass, Found>): void {
   const py = found.get("PYTHON_EXCEPTION");
