@@ -56,6 +56,7 @@ export function classify({ record, signals, exceptions, deaths = [] }: ClassifyI
   const state = record.state;
   const found = new Map<FailureClass, Found>();
   for (const s of signals.values()) found.set(s.cls, { cls: s.cls, message: messageFor(s), signal: s });
+  refineByMessage(found);
   const slurm = state ? `Slurm: ${state.state}${state.exit_code ? ` (exit ${state.exit_code})` : ""}` : undefined;
   const fromState = (cls: FailureClass, message: string) => {
     const f = found.get(cls);
@@ -75,6 +76,10 @@ export function classify({ record, signals, exceptions, deaths = [] }: ClassifyI
       fromState("CANCELLED", `cancelled${by}`);
     }
   }
+  // What the other ranks see when a peer dies (gloo's `Read error ...: Connection reset by peer`):
+  // with a death by a signal in the logs (torchrun's `exitcode: -9`), that death is the failure.
+  const peerLost = found.get("PYTHON_EXCEPTION")?.signal?.exception;
+  if (peerLost && PEER_LOST.test(peerLost.message.slice(0, 2000)) && deaths.some((d) => d.signal !== undefined)) found.delete("PYTHON_EXCEPTION");
   // Also for a COMPLETED job: its script may go on after the training process was killed.
   const death = pickDeath(deathFromExit(state?.exit_code), deaths);
   if (death) explainDeath(death, deaths, found, record, fromState);
@@ -114,6 +119,33 @@ export function classify({ record, signals, exceptions, deaths = [] }: ClassifyI
       if (f.signal && f.signal.count > f.signal.evidence.length) failure.occurrences = f.signal.count;
       return failure;
     });
+}
+
+/**
+ * Exceptions whose type hides their class, told by the message: a framework reporting a missing
+ * package in its own type (Lightning's MisconfigurationException "you must have DeepSpeed
+ * installed", an error telling to `pip install`) is an environment error; gloo's transport timeout
+ * (a peer stopped joining a collective: the CPU backend's) is what NCCL's watchdog reports on GPUs.
+ * gloo's "Connection reset by peer" is not: a peer died, and its death (a signal the launcher
+ * reports) is the failure to show first.
+ */
+const BY_MESSAGE: readonly (readonly [FailureClass, RegExp, string])[] = [
+  ["IMPORT_ERROR", /\bmust have [\w.-]{1,64} installed\b|\bpip install\b/i, "a package is missing from the environment"],
+  ["NCCL", /\bgloo\/transport\/[\w/.]{1,80}:\d{1,9}\] Timed out waiting \d{1,12}ms for (?:recv|send)/, "gloo collective timed out (a peer stopped joining)"],
+];
+
+const PEER_LOST = /\bgloo\/transport\/[\w/.]{1,80}:\d{1,9}\] (?:Read error \S{1,80}: Connection reset by peer|Connection closed by peer)/;
+
+function refineByMessage(found: Map<FailureClass, Found>): void {
+  const py = found.get("PYTHON_EXCEPTION");
+  const exc = py?.signal?.exception;
+  if (!py || !exc) return;
+  for (const [cls, re, what] of BY_MESSAGE) {
+    if (found.has(cls) || !re.test(exc.message.slice(0, 2000))) continue;
+    found.delete("PYTHON_EXCEPTION");
+    found.set(cls, { ...py, cls, message: `${what}: ${py.message}` });
+    return;
+  }
 }
 
 /** The exception that ended the process: the last one raised while handling `e` (and so on). */

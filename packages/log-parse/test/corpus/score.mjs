@@ -22,7 +22,8 @@ export function loadCases(dir) {
 export function recordOf(c) {
   const logs = {};
   for (const [role, file] of Object.entries(c.spec.files ?? { stdout: "out", stderr: "err" })) logs[role] = join(c.dir, file);
-  return { id: c.name, name: c.name, logs, ...(c.spec.state ? { state: { category: "failure", terminal: true, ...c.spec.state } } : {}) };
+  // `dir`: the run's directory (metric files: trainer_state.json, TensorBoard events), inside the case
+  return { id: c.name, name: c.name, logs, ...(c.spec.dir ? { dir: join(c.dir, c.spec.dir) } : {}), ...(c.spec.state ? { state: { category: "failure", terminal: true, ...c.spec.state } } : {}) };
 }
 
 const close = (a, b) => typeof a === "number" && typeof b === "number" && Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
