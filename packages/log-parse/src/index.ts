@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { ErrorCounter, type LogReport, type Logger, NdjsonWriter, type RemoteOptions, RunRecord, UsageError, readNdjsonInputs, remoteHome, zodField } from "@slurmpipe/core";
 import { ReportCache } from "./cache.ts";
 import { IncrementalStore } from "./incremental.ts";
-import { type MetricPattern, parseMetricSpec } from "./metrics.ts";
+import { type MetricPattern, parseMetricSpec } from "./user-metrics.ts";
 import { type FileEntry, type ReportOptions, parseLogFile, problems, reportForRecord } from "./report.ts";
 import { ParsePool } from "./pool.ts";
 import { RemoteLogs } from "./remote-logs.ts";
@@ -17,7 +17,8 @@ export { scanFile, scanHandle, scanStream, MAX_LINE_BYTES, type SegmentSink, typ
 export { openLog, type Opened, type Refusal } from "./open.ts";
 export { parseNumber, NUMBER_SOURCE, MAX_NUMBER_DIGITS } from "./numbers.ts";
 export { cleanSegment } from "./clean.ts";
-export { parseMetricSpec, extractMetrics, ExtractorState, type MetricPattern } from "./metrics.ts";
+export { extractMetrics, ExtractorState } from "./metrics.ts";
+export { parseMetricSpec, type MetricPattern } from "./user-metrics.ts";
 export { RunAnalysis } from "./analyzer.ts";
 export { Series } from "./series.ts";
 

@@ -1,4 +1,3 @@
-import { UsageError } from "@slurmpipe/core";
 import { NUMBER_SOURCE, parseNumber } from "./numbers.ts";
 
 /**
@@ -16,6 +15,11 @@ const END = String.raw`(?=$|[\s,;|)\]}'"])`;
 const HF_PAIR = new RegExp(String.raw`['"]([^'"]{1,64})['"]\s*:\s*['"]?(${N})['"]?` + END, "g");
 /** Also a bar without its glyphs (`Epoch 0:  97% 1651/1702 [...]`: tqdm with no room for them, or a notebook's text output). */
 const PL_BAR = /^\s*Epoch (\d+)(?:\/\d+)?:\s*(?:\d+%(?:\|[^|]*\|)?\s*(\d+)\/(\d+)|:\s*(\d+)it)\s*\[([^\]]*)\]?/;
+/**
+ * Lightning's RichProgressBar, one frame per epoch on a non-TTY: `Epoch 3/3  ━━━━━━━━ 30/30
+ * 0:00:00 • 0:00:00 576.14it/s train_loss: 0.038` (the epoch counts from 0, as in a tqdm bar).
+ */
+const RICH_BAR = /^\s*Epoch (\d{1,9})\/\d{1,9}\s+[━╸╺─]+\s+(\d{1,12})\/(\d{1,12})\s/;
 const EQ_PAIR = new RegExp(String.raw`(?:^|[\s,|{(\[])([A-Za-z][\w./-]{0,63})=(${N})` + END, "g");
 const TT_BAR = new RegExp(String.raw`^\s*(\d+)\|(\d+)\|Loss: (${N})`);
 const TT_STEP = /^\s*Step (\d+) \| (.*)$/;
@@ -95,43 +99,6 @@ export class ExtractorState {
   plMax = 0;
 }
 
-/** A user pattern from `--metric 'name=<regex>'`: one capture group, or named groups `value` and `step`. */
-export interface MetricPattern {
-  name: string;
-  re: RegExp;
-}
-
-export function parseMetricSpec(spec: string): MetricPattern {
-  const eq = spec.indexOf("=");
-  if (eq <= 0) throw new UsageError(`--metric: expected name=<regex>, got ${JSON.stringify(spec)}`);
-  const name = spec.slice(0, eq).trim();
-  const source = spec.slice(eq + 1);
-  let re: RegExp;
-  try {
-    re = new RegExp(source);
-  } catch (e) {
-    throw new UsageError(`--metric ${name}: invalid regex: ${(e as Error).message}`);
-  }
-  const groups = new RegExp(`${source}|`).exec("")!.length - 1;
-  if (groups < 1 || (groups > 1 && !/\(\?<value>/.test(source)))
-    throw new UsageError(`--metric ${name}: the regex needs one capture group, or named groups (?<value>...) and optionally (?<step>...)`);
-  return { name, re };
-}
-
-export function applyUserPatterns(text: string, patterns: readonly MetricPattern[], emit: Emit): void {
-  for (const p of patterns) {
-    const m = p.re.exec(text);
-    if (!m) continue;
-    const raw = m.groups?.value ?? m[1];
-    if (raw === undefined) continue;
-    const value = parseNumber(raw);
-    if (value === undefined) continue;
-    const stepRaw = m.groups?.step;
-    const step = stepRaw !== undefined ? Number(stepRaw) : undefined;
-    emit(p.name, step !== undefined && Number.isFinite(step) ? step : undefined, raw, value);
-  }
-}
-
 function pairs(re: RegExp, text: string, from: number, out: [string, string][]): [string, string][] {
   re.lastIndex = from;
   for (let m = re.exec(text); m; m = re.exec(text)) out.push([m[1]!, m[2]!]);
@@ -201,6 +168,12 @@ export function extractMetrics(text: string, state: ExtractorState, emit: Emit):
       state.plMax = Math.max(state.plMax, step);
     }
     emitPairs(pairs(EQ_PAIR, m[5] ?? "", 0, []), step, emit);
+    return;
+  }
+  if (text.includes("━") && (m = RICH_BAR.exec(text))) {
+    const n = Number(m[2]);
+    if (n === 0) return; // a fresh bar: its metrics still show the previous epoch's values
+    emitPairs(pairs(COLON_PAIR, text, m[0].length - 1, []), Number(m[1]) * Number(m[3]) + n, emit);
     return;
   }
   if ((m = TT_BAR.exec(text))) {

@@ -8,7 +8,7 @@ import { readTrainerState } from "./trainer-state.ts";
 import { findNewestEvents, readTfevents } from "./tfevents.ts";
 import { findTorchtuneLog, readTorchtuneLog } from "./torchtune-log.ts";
 import { gpuRequest } from "./gpus.ts";
-import type { MetricPattern } from "./metrics.ts";
+import type { MetricPattern } from "./user-metrics.ts";
 import { type PatternContext, defaultPatterns, resolveLogPath } from "./paths.ts";
 import { type OpenOptions, type Refusal, openLog } from "./open.ts";
 import type { IncrementalStore, LogChain } from "./incremental.ts";

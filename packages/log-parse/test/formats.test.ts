@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseLogFile } from "../src/index.ts";
@@ -18,6 +21,26 @@ describe("framework formats", () => {
     expect(pts(r.series?.val_loss)).toEqual([[36, "nan.0"]]);
     expect(r.loss?.trend).toBe("NAN");
     expect(r.failures?.[0]?.class).toBe("NAN_LOSS");
+  });
+
+  it("Lightning RichProgressBar frames (non-TTY: one per epoch): step = epoch x batches + batch", async () => {
+    // The frame shape of test/corpus/real-pl-ok (Lightning 2.6.6, rich), over several epochs.
+    const frames = [
+      "Epoch 0/2  ━━━━━━━━━━━━━━━━ 30/30 0:00:00 • 0:00:00 109.72it/s v_num: 0.000 train_loss: 2.310  ",
+      "Epoch 1/2  ━━━━━━━━━━━━━━━━ 0/30 0:00:00 • -:--:-- 0.00it/s v_num: 0.000 train_loss: 2.310  ",
+      "Epoch 1/2  ━━━━━━━━╸━━━━━━━ 15/30 0:00:00 • 0:00:01 98.10it/s v_num: 0.000 train_loss: 1.125  ",
+      "Epoch 2/2  ━━━━━━━━━━━━━━━━ 30/30 0:00:00 • 0:00:00 576.14it/s v_num: 0.000 train_loss: nan  ",
+    ];
+    const dir = await mkdtemp(join(tmpdir(), "lp-rich-"));
+    await writeFile(join(dir, "out"), `${frames.join("\n")}\n`);
+    const r = await parseLogFile(join(dir, "out"));
+    expect(pts(r.series?.loss)).toEqual([
+      [30, 2.31],
+      [45, 1.125],
+      [90, "nan"],
+    ]);
+    expect(r.loss?.first_nonfinite?.step).toBe(90);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it("HF Trainer dicts, numeric and string values; lr alias; final summary", async () => {
