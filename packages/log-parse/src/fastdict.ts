@@ -36,10 +36,12 @@ export function readDict(s: Uint8Array, latin1: string, a: number, b: number, ou
     if (q !== 39 && q !== 34) return false;
     const ks = i + 1;
     let ke = ks;
+    let hash = 0; // keyHash, computed on the way
     for (; ke < b; ke++) {
       const c = s[ke]!;
       if (c === 39 || c === 34) break;
       if (!((c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122) || c === 95 || c === 46 || c === 47 || c === 45 || c === 32)) return false;
+      hash = (Math.imul(hash, 31) + c) | 0;
     }
     if (ke >= b || ke === ks || ke - ks > 64) return false;
     i = skipSpace(s, ke + 1, b);
@@ -53,7 +55,7 @@ export function readDict(s: Uint8Array, latin1: string, a: number, b: number, ou
     if (i < b && (s[i] === 39 || s[i] === 34)) i++;
     i = skipSpace(s, i, b);
     if (i < 0 || i >= b) return false;
-    const key = keyEntry(s, ks, ke, keyHash(s, ks, ke));
+    const key = keyEntry(s, ks, ke, hash);
     if (key.structural) return false;
     if (key.failureHint) out.hintKeys.push(key);
     hasLoss ||= key.loss;
