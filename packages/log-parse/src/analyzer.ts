@@ -45,6 +45,12 @@ const SPANNING = Uint8Array.from(ANCHORS, (a) => (/^[A-Za-z](?:[A-Za-z ]*[A-Za-z
 const PREFILTER_SOURCE =
   "oss|OSS|rror|RROR|xception|raceback|ANCEL|Killed|emory|oom|OOM|NCCL|nccl|Segment|SIG|Xid|ECC|fallen|quota|No space|No such|not found|can't open|shared object|Lmod|module|nan|NaN|Nan|finite|Epoch|step=|arn|ARN|OMP_NUM|MIOpen|GPU|gpu|cuda|CUDA|VISIBLE|evice|NVIDIA|Instinct|MI\\d|gfx|Tesla|available|File \"|Fatal|Current thread|Thread 0x|\\[Rank|erminated|borted|llegal instr|Floating point|Hangup|Interrupt|ignal|xitcode|xit code|eturn code";
 
+/** One of the keys holds anchor i's quick literal (a loop, not `some`: once per anchor and line). */
+function anyHolds(keys: readonly KeyEntry[], i: number): boolean {
+  for (let k = 0; k < keys.length; k++) if (keys[k]!.anchors[i] === 1) return true;
+  return false;
+}
+
 export interface AnalyzerOptions {
   patterns?: readonly MetricPattern[];
 }
@@ -155,7 +161,8 @@ export class FileSink implements SegmentSink {
     if (out.hinted) {
       // A key holds a failure literal (Megatron's `number of nan iterations`, `loss scale`): the
       // general path's failure checks, on the text it would have had
-      const { text, rank } = cleanSegment(bytes.toString("utf8", a, b));
+      // (a dict, iter or Megatron line is ASCII: its latin1 view is its UTF-8 text, uncopied)
+      const { text, rank } = cleanSegment(out.ascii ? latin1.slice(a, b) : bytes.toString("utf8", a, b));
       this.line = line;
       this.text = text;
       this.failures(text, rank, line, true, out.hintKeys);
@@ -213,7 +220,7 @@ export class FileSink implements SegmentSink {
     if (hintKeys !== undefined || FAILURE_HINT.test(text)) {
       for (let i = 0; i < ANCHORS.length; i++) {
         const a = ANCHORS[i]!;
-        if (hintKeys !== undefined && SPANNING[i] === 0 && !hintKeys.some((k) => k.anchors[i] === 1)) continue;
+        if (hintKeys !== undefined && SPANNING[i] === 0 && !anyHolds(hintKeys, i)) continue;
         if (text.includes(a.quick) && a.re.test(text)) {
           this.run.signal(a.cls, a.what, evidence(this.file, line, text), undefined, i);
           failed = true;

@@ -171,6 +171,8 @@ export class FastUpdate {
   readonly hintKeys: KeyEntry[] = [];
   /** A key held what METRIC_HINT looks for (a bar's postfix). */
   lossHint = false;
+  /** The line is ASCII (dict, iter and Megatron readers accept no other byte). */
+  ascii = false;
   readonly names: string[] = [];
   readonly values: number[] = [];
 

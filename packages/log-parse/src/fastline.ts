@@ -38,6 +38,7 @@ export class FastPath {
     out.step = undefined;
     out.hinted = false;
     out.lossHint = false;
+    out.ascii = c !== E;
     if (out.hintKeys.length > 0) out.hintKeys.length = 0;
     if (c === BRACE) {
       if (!readDict(bytes, s, t, b, out)) return false;
