@@ -11,9 +11,54 @@ const BAR = 124;
  * and step, in the same order. A key that holds a failure literal sets `out.hinted`.
  */
 
-// Scratch of the readers: the pairs of a line before its step is known.
-const keys: KeyEntry[] = [];
-const values: number[] = [];
+/** The pairs of the line being read, kept until its step is known (one for all readers: no object per line). */
+class LinePairs {
+  n = 0;
+  loss = false;
+  readonly keys: KeyEntry[] = [];
+  readonly values: number[] = [];
+
+  reset(): void {
+    this.n = 0;
+    this.loss = false;
+  }
+
+  /** False: the key ends the fast read (the general path starts a traceback or a chain there). */
+  push(key: KeyEntry, value: number, out: FastUpdate): boolean {
+    if (key.structural) return false;
+    if (key.failureHint) out.hintKeys.push(key);
+    this.loss ||= key.loss;
+    this.keys[this.n] = key;
+    this.values[this.n] = value;
+    this.n += 1;
+    return true;
+  }
+
+  /** stepFrom: the first whole number >= 0 of the highest-ranked step key. */
+  step(): number | undefined {
+    let bestRank = STEP_KEYS.length;
+    let step: number | undefined;
+    for (let k = 0; k < this.n; k++) {
+      const rank = this.keys[k]!.stepRank;
+      const v = this.values[k]!;
+      if (rank < bestRank && Number.isInteger(v) && v >= 0) {
+        bestRank = rank;
+        step = v;
+      }
+    }
+    return step;
+  }
+
+  /** The metrics into `out` at `step`, as emitPairs gives them; false when no key held `loss` (the general path decides). */
+  emit(out: FastUpdate, step: number | undefined): boolean {
+    if (!this.loss) return false;
+    out.step = step;
+    for (let k = 0; k < this.n; k++) if (this.keys[k]!.metric) out.add(this.keys[k]!.name, this.values[k]!);
+    out.hinted = out.hintKeys.length > 0;
+    return true;
+  }
+}
+const pairs = new LinePairs();
 
 /**
  * An HF Trainer dict (`{'loss': 2.33, 'grad_norm': 1.5, 'learning_rate': 5e-05, 'epoch': 0.1}`;
@@ -26,11 +71,10 @@ const values: number[] = [];
  */
 export function readDict(s: Uint8Array, latin1: string, a: number, b: number, out: FastUpdate): boolean {
   let i = a + 1;
-  let n = 0;
-  let hasLoss = false;
+  pairs.reset();
   for (;;) {
     // The first key's quote right after the `{` (extractMetrics looks for `{'` or `{"`)
-    if (n > 0) i = skipSpace(s, i, b);
+    if (pairs.n > 0) i = skipSpace(s, i, b);
     if (i < 0 || i >= b) return false;
     const q = s[i]!;
     if (q !== 39 && q !== 34) return false;
@@ -55,13 +99,7 @@ export function readDict(s: Uint8Array, latin1: string, a: number, b: number, ou
     if (i < b && (s[i] === 39 || s[i] === 34)) i++;
     i = skipSpace(s, i, b);
     if (i < 0 || i >= b) return false;
-    const key = keyEntry(s, ks, ke, hash);
-    if (key.structural) return false;
-    if (key.failureHint) out.hintKeys.push(key);
-    hasLoss ||= key.loss;
-    keys[n] = key;
-    values[n] = value;
-    n += 1;
+    if (!pairs.push(keyEntry(s, ks, ke, hash), value, out)) return false;
     if (s[i] === 44) {
       i += 1;
       continue;
@@ -72,20 +110,7 @@ export function readDict(s: Uint8Array, latin1: string, a: number, b: number, ou
     break;
   }
   // extractMetrics reads a dict only when the line holds `loss` (or `_runtime`, left to it)
-  if (!hasLoss) return false;
-  // stepFrom: the first whole number >= 0 of the highest-ranked step key.
-  let bestRank = STEP_KEYS.length;
-  for (let k = 0; k < n; k++) {
-    const rank = keys[k]!.stepRank;
-    const v = values[k]!;
-    if (rank < bestRank && Number.isInteger(v) && v >= 0) {
-      bestRank = rank;
-      out.step = v;
-    }
-  }
-  for (let k = 0; k < n; k++) if (keys[k]!.metric) out.add(keys[k]!.name, values[k]!);
-  out.hinted = out.hintKeys.length > 0;
-  return true;
+  return pairs.emit(out, pairs.step());
 }
 
 const ITER = "iter ";
@@ -163,8 +188,7 @@ export function readMegatron(s: Uint8Array, latin1: string, a: number, b: number
   if (t1 === i) return false;
   i = skipSpace(s, t1, b);
   if (i < 0 || i >= b || s[i] !== BAR) return false;
-  let n = 0;
-  let hasLoss = false;
+  pairs.reset();
   for (;;) {
     // at a `|`: the end of the line, or a `key: number |` field
     const ks = skipSpace(s, i + 1, b);
@@ -187,17 +211,7 @@ export function readMegatron(s: Uint8Array, latin1: string, a: number, b: number
     const value = numberValue;
     i = skipSpace(s, i, b);
     if (i < 0 || i >= b || s[i] !== BAR) return false;
-    const key = keyEntry(s, ks, ke, keyHash(s, ks, ke));
-    if (key.structural) return false;
-    if (key.failureHint) out.hintKeys.push(key);
-    hasLoss ||= key.loss;
-    keys[n] = key;
-    values[n] = value;
-    n += 1;
+    if (!pairs.push(keyEntry(s, ks, ke, keyHash(s, ks, ke)), value, out)) return false;
   }
-  if (!hasLoss) return false;
-  out.step = step;
-  for (let k = 0; k < n; k++) if (keys[k]!.metric) out.add(keys[k]!.name, values[k]!);
-  out.hinted = out.hintKeys.length > 0;
-  return true;
+  return pairs.emit(out, step);
 }
