@@ -81,11 +81,10 @@ export function reportOptions(args: LogParseArgs, cwd: string): ReportOptions {
 export async function logParse(args: LogParseArgs, io: LogParseIo): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
   if (!args.remote) return logParseIn(args, io, cwd, undefined);
-  // Metric files under a run's dir on HOST are not fetched (yet): the logs are.
   const remote = new RemoteLogs(args.remote, args.state ? resolve(cwd, args.state) : undefined);
   try {
     const home = await remoteHome(args.remote);
-    return await logParseIn({ ...args, csv: false }, io, cwd, { logs: remote, home });
+    return await logParseIn(args, io, cwd, { logs: remote, home });
   } finally {
     const s = remote.stats;
     io.log.debug(`remote: fetched ${s.fetched} bytes from ${args.remote.host} (${s.reused} bytes already here were not fetched again; ${s.refetched} logs changed in place and were fetched whole)`);

@@ -2,7 +2,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 
 /** Directories a run's metric files are never looked for in (large, or someone else's). */
-const SKIP = new Set(["node_modules", ".git", "__pycache__", "wandb", ".cache", "checkpoints"]);
+export const SKIP = new Set(["node_modules", ".git", "__pycache__", "wandb", ".cache", "checkpoints"]);
 
 /**
  * The newest file (by mtime) under `dir` whose name passes `wanted`: breadth-first, at most

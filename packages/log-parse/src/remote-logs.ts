@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { appendFile, mkdir, open, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { appendFile, copyFile, link, mkdir, open, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { FILE_KIND_TEXT, type RemoteOptions, fetchRange } from "@slurmpipe/core";
+import { dirname, join, relative } from "node:path";
+import { FILE_KIND_TEXT, type RemoteOptions, fetchRange, listRemoteTrees } from "@slurmpipe/core";
+import { SKIP } from "./newest-file.ts";
 import type { Opened } from "./open.ts";
 
 /**
@@ -29,6 +30,34 @@ interface CopyMeta {
   size: number;
 }
 
+/**
+ * The files the metric readers of report.ts look for under a run's dir (csv.ts, tfevents.ts,
+ * torchtune-log.ts by name; mlflow.ts: `mlruns/<experiment>/<run>/metrics/<key>`).
+ */
+const METRIC_FILE = /^(?:metrics\.csv|trainer_state\.json|events\.out\.tfevents\..+|log_\d{1,20}\.txt)$/;
+/** Deeper than every finder looks (4-5 levels), and at most this many files fetched per run dir. */
+const MAX_DEPTH = 5;
+const MAX_MIRRORED = 500;
+
+function wantedMetricFile(rel: string): boolean {
+  const parts = rel.split("/");
+  const name = parts.pop()!;
+  // (checkpoints/ is skipped by the general walk but searched for trainer_state.json)
+  if (parts.some((p) => p.startsWith(".") || (SKIP.has(p) && p !== "checkpoints"))) return false;
+  if (parts[0] === "mlruns" && parts[3] === "metrics") return true;
+  return parts.length <= MAX_DEPTH && METRIC_FILE.test(name);
+}
+
+/** A run's dir on HOST, as the local mirror of its metric files that the local readers read. */
+export interface MirroredDir {
+  /** The mirror, or undefined when the dir is not on HOST. */
+  local?: string;
+  /** A path or message about the mirror, with HOST's dir in place of the mirror's. */
+  onHost(text: string): string;
+  /** Why the dir could not be listed (the metric files are then not read). */
+  problem?: string;
+}
+
 export interface RemoteReadStats {
   fetched: number;
   reused: number;
@@ -47,6 +76,40 @@ export class RemoteLogs {
     this.temporary = stateDir === undefined;
     this.dir = stateDir ? join(stateDir, "log-parse", "remote") : mkdtempSync(join(tmpdir(), "log-parse-remote-"));
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  /**
+   * Mirrors the metric files under `dir` on HOST (one listing call, then each file as a copy that
+   * only grows, like a log): hard links to the copies in the same directory layout, with HOST's
+   * mtimes (the readers pick the newest file; a directory gets its newest file's), so the local
+   * finders and readers decide exactly as they would on HOST. Links are not followed (the listing
+   * names none as a file), FIFOs and devices are never opened.
+   */
+  async mirrorDir(dir: string): Promise<MirroredDir> {
+    const root = `${this.base(`metrics-dir\n${dir}`)}.dir`;
+    await rm(root, { recursive: true, force: true });
+    const onHost = (text: string) => text.split(root).join(dir.replace(/\/+$/, ""));
+    const listed = await listRemoteTrees([dir], this.remote, { hash: false, timeoutMs: 120_000 });
+    if (!listed.ok) return { onHost, problem: listed.message };
+    const tree = listed.trees[0];
+    if (!tree || tree.kind === "missing") return { onHost };
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    const dirTimes = new Map<string, number>();
+    let n = 0;
+    for (const e of tree.entries) {
+      if (e.type !== "file" || !wantedMetricFile(e.rel) || ++n > MAX_MIRRORED) continue;
+      const got = await this.copy(`${tree.realDir}/${e.rel}`, { roots: [tree.realDir] });
+      if (!got.ok) continue;
+      const to = join(root, e.rel);
+      await mkdir(dirname(to), { recursive: true, mode: 0o700 });
+      await link(got.local, to).catch(() => copyFile(got.local, to));
+      const t = new Date(e.mtimeMs);
+      await utimes(to, t, t);
+      for (let d = dirname(to); relative(root, d) !== ""; d = dirname(d)) dirTimes.set(d, Math.max(dirTimes.get(d) ?? 0, e.mtimeMs));
+    }
+    // Deepest first: setting a directory's times does not touch its parent's.
+    for (const [d, m] of [...dirTimes].sort((a, b) => b[0].length - a[0].length)) await utimes(d, new Date(m), new Date(m));
+    return { local: root, onHost };
   }
 
   close(): void {

@@ -116,36 +116,42 @@ export async function reportForRecord(record: Partial<RunRecord>, options: Repor
   await chain?.save();
   const fromConsole = new Set(run.series.values());
   const preferRicher = (fromFile: RunAnalysis) => preferFileSeries(run, fromFile, fromConsole);
-  if (options.csv !== false && record.dir) {
-    const csv = await findMetricsCsv(record.dir);
+  // Remote: the metric files under the dir on HOST, mirrored here (remote-logs.ts), named by HOST's paths.
+  const mirrored = options.csv !== false && record.dir && options.remoteLogs ? await options.remoteLogs.mirrorDir(record.dir) : undefined;
+  if (mirrored?.problem) files.push({ path: record.dir!, role: "metrics", exists: true, read_error: mirrored.problem });
+  const metricsDir = mirrored ? mirrored.local : record.dir;
+  const metricFiles: FileEntry[] = [];
+  if (options.csv !== false && metricsDir) {
+    const files = metricFiles;
+    const csv = await findMetricsCsv(metricsDir);
     if (csv) {
       const fromCsv = new RunAnalysis();
       const { rows, bytes, error } = await readMetricsCsv(csv, fromCsv);
       files.push({ path: csv, role: "metrics", exists: true, lines: rows + 1, bytes, ...(error ? { read_error: error } : {}) });
       preferRicher(fromCsv);
     }
-    const state = await findTrainerState(record.dir);
+    const state = await findTrainerState(metricsDir);
     if (state) {
       const fromState = new RunAnalysis();
       const { entries, bytes, note } = await readTrainerState(state, fromState);
       files.push({ path: state, role: "trainer_state", exists: true, entries, bytes, ...(note ? { note } : {}) } as FileEntry);
       preferRicher(fromState);
     }
-    const mlflow = await findMlflowRun(record.dir);
+    const mlflow = await findMlflowRun(metricsDir);
     if (mlflow) {
       const fromMlflow = new RunAnalysis();
       const { path, points, bytes, note } = await readMlflowRun(mlflow, fromMlflow);
       files.push({ path, role: "mlflow", exists: true, points, bytes, ...(note ? { note } : {}) } as FileEntry);
       preferRicher(fromMlflow);
     }
-    const events = await findNewestEvents(record.dir);
+    const events = await findNewestEvents(metricsDir);
     if (events) {
       const fromEvents = new RunAnalysis();
       const { path, files: n, records, points, bytes, note } = await readTfevents(events, fromEvents);
       files.push({ path, role: "tfevents", exists: true, files: n, records, points, bytes, ...(note ? { note } : {}) } as FileEntry);
       preferRicher(fromEvents);
     }
-    const tt = await findTorchtuneLog(record.dir);
+    const tt = await findTorchtuneLog(metricsDir);
     if (tt) {
       const fromTorchtune = new RunAnalysis();
       const { lines, points, bytes, note } = await readTorchtuneLog(tt, fromTorchtune);
@@ -153,7 +159,16 @@ export async function reportForRecord(record: Partial<RunRecord>, options: Repor
       preferRicher(fromTorchtune);
     }
   }
+  for (const f of metricFiles) files.push(mirrored ? hostNamed(f, mirrored.onHost) : f);
   return buildReport(run, files, record, options);
+}
+
+/** A metric file's entry with HOST's paths in its path and notes. */
+function hostNamed(f: FileEntry, onHost: (text: string) => string): FileEntry {
+  const out: FileEntry = { ...f, path: onHost(f.path) };
+  if (f.note !== undefined) out.note = onHost(f.note);
+  if (f.read_error !== undefined) out.read_error = onHost(f.read_error);
+  return out;
 }
 
 /**
