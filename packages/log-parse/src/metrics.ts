@@ -41,7 +41,12 @@ const MEGATRON_VAL = new RegExp(String.raw`validation loss at iteration (\d{1,20
 const DEEPSPEED = new RegExp(String.raw`\[Rank \d+\] step=(\d+), skipped=(\d+), lr=\[(${N})`);
 const KERAS_EPOCH = /^\s*Epoch (\d+)\/(\d+)\s*$/;
 const KERAS_BAR = /^\s*(\d+)\/(\d+) (?:\[[=>.]*\]|[━─]+|-)/;
-const KERAS_PAIR = new RegExp(String.raw` - ([A-Za-z][\w/.]{0,63}): (${N})` + END, "g");
+/**
+ * A Keras callback prints onto the progbar line with nothing between: `loss: 28.8539Batch 2: Invalid
+ * loss, terminating training` (TerminateOnNaN), `Epoch 5: early stopping` (EarlyStopping), `Epoch 3:
+ * val_loss improved ...` (ModelCheckpoint). The value then ends where such a message starts.
+ */
+const KERAS_PAIR = new RegExp(String.raw` - ([A-Za-z][\w/.]{0,63}): (${N})(?:${END}|(?=(?:Batch|Epoch) \d))`, "g");
 const FAIRSEQ_PIPE_PAIR = new RegExp(String.raw`\| ([a-z][\w]{0,63}) (${N}) (?=\|)`, "g");
 const COLON_PAIR = new RegExp(String.raw`(?:^|[\s,|{(\[])([A-Za-z][\w./-]{0,63}(?: loss)?)\s*:\s+(${N})` + END, "g");
 /** `loss:0.6661` (no space after the colon, as many print loops write it): only a loss key, `line:24` is no metric. */

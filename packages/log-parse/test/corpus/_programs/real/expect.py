@@ -55,6 +55,12 @@ CASES = {
     # the child's ValueError, then accelerate launch's CalledProcessError
     "real-accelerate-raise": ("accel", "out", "first last steps", "PYTHON_EXCEPTION", "ValueError", None, None),
     "real-accelerate-nan": ("accel", "out", "first last steps nonfinite", "NAN_LOSS", None, N, None),
+    # Keras 3.15.1 on the torch backend: the verbose=1 progbar, verbose=2 epoch lines
+    "real-keras-ok": ("keras", "out", "first last steps", None, None, D, None),
+    "real-keras-epochs": ("keras", "out", "first last steps", None, None, D, None),
+    # TerminateOnNaN's `Batch 2: Invalid loss, terminating training` (0-based), glued onto the
+    # progbar right after its first loss; then ` 3/29 ... loss: inf`
+    "real-keras-nan": ("keras", "out", "first nonfinite", "NAN_LOSS", None, N, None),
     "real-timm-import-error": (None, None, "", "IMPORT_ERROR", "ModuleNotFoundError", None, None),
     # slurmstepd: error: execve(): pythn: No such file or directory (srun exits 2, not 127)
     "real-srun-pythn": (None, None, "", "IMPORT_ERROR", None, None, None),

@@ -15,6 +15,9 @@ FORMAT:
   iter     nanoGPT's `iter N: loss X`
   step     `step N loss X`
   accel    accel_loop.py's `epoch E step S loss X` (S counts all steps)
+  keras    Keras 3's progbar (verbose=1: ANSI colours, `\b` and `\r` redraws) and verbose=2 lines,
+           `b/N ... - loss: X` after `Epoch E/M` (step = (E-1) x N + b; ANSI codes and backspaces
+           removed first; a callback's message may follow the number, unseparated)
   csv      Lightning CSVLogger metrics.csv, column train_loss, with its step column
   tfevents TensorBoard event files in FILE (a directory), tag TAG (argv[3], default train/loss), read
            with tensorboard's own EventAccumulator (run with the venv's python); float32 values as
@@ -58,6 +61,21 @@ elif fmt == "step":
 elif fmt == "accel":
     for m in re.finditer(r"^epoch \d+ step (\d+) loss " + num, text, re.M):
         pts.append((int(m.group(1)), float(m.group(2))))
+elif fmt == "keras":
+    clean = re.sub(r"\x1b\[[0-9;]*m", "", text).replace("\b", "")
+    epoch = None
+    for frame in re.split(r"[\r\n]", clean):
+        e = re.match(r"^Epoch (\d+)/\d+\s*$", frame)
+        if e:
+            epoch = int(e.group(1))
+            continue
+        m = re.match(r"^\s*(\d+)/(\d+) .*? - loss: " + num, frame)
+        if m and epoch is not None:
+            step = (epoch - 1) * int(m.group(2)) + int(m.group(1))
+            if pts and pts[-1][0] == step:
+                pts[-1] = (step, float(m.group(3)))
+            else:
+                pts.append((step, float(m.group(3))))
 elif fmt == "csv":
     lines = text.splitlines()
     cols = lines[0].split(",")
