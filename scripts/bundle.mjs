@@ -42,7 +42,8 @@ if (!process.argv.includes("--lib") && existsSync("src/cli.ts")) {
     outExtension: { ".js": ".mjs" },
     splitting: true,
     chunkNames: "cli-chunks/[name]-[hash]",
-    minify: true,
+    // SP_NOMINIFY=1: a bundle a CPU profile can name functions in (how bench 8's tick was profiled).
+    minify: !process.env.SP_NOMINIFY,
     plugins: [jobRunnerSource, localHostSource, parseWorkerSource, zodEnglishOnly, lazyBuiltins],
     // CommonJS dependencies (yargs, split2, ...) call require() for node builtins; an ESM bundle has none.
     banner: {

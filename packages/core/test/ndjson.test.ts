@@ -108,4 +108,30 @@ describe("NDJSON writer", () => {
     out.emit("error", err);
     await expect(w.write({ a: 1 })).rejects.toThrow(PipeClosedError);
   });
+  it("writeWith writes a field given as JSON text in its place, as write would", async () => {
+    const lines = async (fn: (w: NdjsonWriter) => Promise<void>) => {
+      const out = new PassThrough();
+      const w = new NdjsonWriter(out);
+      const got: string[] = [];
+      out.on("data", (c) => got.push(String(c)));
+      await fn(w);
+      out.end();
+      return got.join("");
+    };
+    // Any record (the field present, undefined or absent; strings shaped like the marker; a
+    // nested field of the same name) and any value: the line is the one write() writes.
+    const value = fc.oneof(fc.jsonValue(), fc.constantFrom("\u0000", "\\u0000"), fc.string().map((s) => `\u0000${s}`));
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fc.string(), value), fc.constantFrom("present", "undefined", "absent"), value, async (rest, how, report) => {
+        const record: Record<string, unknown> = { ...rest, nested: { report: "inner" } };
+        if (how === "present") record.report = "before";
+        else if (how === "absent") delete record.report;
+        else if (how === "undefined") record.report = undefined;
+        const viaWrite = await lines((w) => w.write({ ...record, report }));
+        const viaWith = await lines((w) => w.writeWith(record, "report", JSON.stringify(report)));
+        expect(viaWith).toBe(viaWrite);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -11,18 +11,22 @@ import type { ReportOptions } from "./report.ts";
 /**
  * `--state DIR`: the report of a record whose inputs did not change since the last run is taken
  * from DIR/log-parse/reports.cache instead of reading its logs again. Inputs: the record's fields
- * that feed the report (logs, job, state, resources, params, dir), the options, and every file the
- * report would read (the logs and the metric files found under `dir`) with its device, inode,
- * size, mtime and ctime. A file that grew, shrank, was replaced or appeared makes a new report of
- * that record (of a log that grew, only the appended bytes are read: incremental.ts).
+ * that feed the report (job, state, resources, params), the options, and every file the report
+ * would read (the logs and the metric files found under `dir`) with its device, inode, size,
+ * mtime and ctime. A file that grew, shrank, was replaced or appeared makes a new report of that
+ * record (of a log that grew, only the appended bytes are read: incremental.ts).
  *
- * The file: a first line `slurmpipe-reports <VERSION>`, then one line per record: its key (hex),
+ * One entry per run (its id, name, logs, dir and the options): a run's new report replaces its
+ * old one. Keyed on all the inputs, a running job's entries piled up: its state changes with
+ * every poll (confirmed_at, elapsed_s), so each cron tick added a report that was never served.
+ * For the same reason a running job's report is not stored at all (`worthKeeping`): it would be
+ * stale by the next poll, and its next report is cheap from the scan state anyway (bench 8).
+ *
+ * The file: a first line `slurmpipe-reports <VERSION>`, then one line per run: its key (hex),
  * a tab, its inputs as JSON, a tab, its report as JSON (JSON text holds no raw tab or newline).
- * Reports are kept as text and parsed only when one is served: a cron tick over a running sweep
- * (whose records all miss, their logs grew) then neither parses nor re-encodes the reports it
- * does not serve (bench 8; as one JSON document, reading and writing it was a fifth of a tick).
+ * Reports are kept as text and parsed only when one is served.
  */
-const VERSION = 2;
+const VERSION = 3;
 const HEADER = `slurmpipe-reports ${VERSION}`;
 const MAX_ENTRIES = 20_000;
 const KEY = /^[0-9a-f]{64}$/;
@@ -30,6 +34,11 @@ const KEY = /^[0-9a-f]{64}$/;
 interface FileStat {
   path: string;
   stat: [number, number, number, number, number] | null;
+}
+
+interface Inputs {
+  record: Partial<Pick<RunRecord, "job" | "state" | "resources" | "params">>;
+  files: FileStat[];
 }
 
 interface Entry {
@@ -70,14 +79,14 @@ export class ReportCache {
     return new ReportCache(file, entries);
   }
 
-  /** The cached report when every input is as it was, else undefined; `inputs` is what to store. */
-  async lookup(record: Partial<RunRecord>, options: ReportOptions): Promise<{ key: string; inputs: FileStat[]; report?: LogReport }> {
+  /** The cached report (and its text) when every input is as it was, else undefined; `inputs` is what to store. */
+  async lookup(record: Partial<RunRecord>, options: ReportOptions): Promise<{ key: string; inputs: Inputs; report?: LogReport; json?: string }> {
     const key = keyOf(record, options);
     const inputs = await inputsOf(record, options);
     const hit = this.entries.get(key);
     if (hit && hit.inputs === JSON.stringify(inputs)) {
       try {
-        return { key, inputs, report: JSON.parse(hit.report) as LogReport };
+        return { key, inputs, report: JSON.parse(hit.report) as LogReport, json: hit.report };
       } catch {
         // A damaged line: parsed again (and replaced).
       }
@@ -86,10 +95,15 @@ export class ReportCache {
   }
 
   /** `report`: the report as JSON text (what it is when stored is what is served). */
-  store(key: string, inputs: FileStat[], report: string): void {
+  store(key: string, inputs: Inputs, report: string): void {
     this.entries.delete(key); // re-inserted last: the oldest are dropped first
     this.entries.set(key, { inputs: JSON.stringify(inputs), report });
     while (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  /** Drops the run's entry (a report that is not kept: its old one will not be served either). */
+  forget(key: string): void {
+    this.entries.delete(key);
   }
 
   async save(): Promise<void> {
@@ -106,14 +120,26 @@ export class ReportCache {
   }
 }
 
+/** Which run (and how it is read): one entry each. */
 function keyOf(record: Partial<RunRecord>, options: ReportOptions): string {
-  const { id, name, logs, job, state, resources, params, dir } = record;
+  const { id, name, logs, dir } = record;
   const opts = { ...options, patterns: (options.patterns ?? []).map((p) => [p.name, p.re.source]) };
-  return createHash("sha256").update(JSON.stringify({ v: VERSION, id, name, logs, job, state, resources, params, dir, opts })).digest("hex");
+  return createHash("sha256").update(JSON.stringify({ v: VERSION, id, name, logs, dir, opts })).digest("hex");
+}
+
+/** A job that is still running: its state changes with the next poll, so its report is not kept. */
+export function worthKeeping(record: Partial<RunRecord>): boolean {
+  return record.state?.terminal !== false;
+}
+
+/** What the report is made of: the record's fields that feed it, and its files. */
+async function inputsOf(record: Partial<RunRecord>, options: ReportOptions): Promise<Inputs> {
+  const { job, state, resources, params } = record;
+  return { record: { job, state, resources, params }, files: await filesOf(record, options) };
 }
 
 /** The files the report would read, in a fixed order, each with what tells a change. */
-async function inputsOf(record: Partial<RunRecord>, options: ReportOptions): Promise<FileStat[]> {
+async function filesOf(record: Partial<RunRecord>, options: ReportOptions): Promise<FileStat[]> {
   const paths: string[] = [];
   const logs: { stdout?: string; stderr?: string } = record.logs ?? (record.job ? defaultPatterns(record) : {});
   for (const role of ["stdout", "stderr"] as const) {

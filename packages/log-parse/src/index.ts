@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { ErrorCounter, type LogReport, type Logger, NdjsonWriter, type RemoteOptions, RunRecord, UsageError, readNdjsonInputs, remoteHome, zodField } from "@slurmpipe/core";
-import { ReportCache } from "./cache.ts";
+import { ReportCache, worthKeeping } from "./cache.ts";
 import { IncrementalStore } from "./incremental.ts";
 import { type MetricPattern, parseMetricSpec } from "./user-metrics.ts";
 import { type FileEntry, type ReportOptions, parseLogFile, problems, reportForRecord } from "./report.ts";
@@ -48,6 +48,12 @@ export interface LogParseArgs {
    * arguments and --base-dir are HOST's (relative ones from its login directory).
    */
   remote?: RemoteOptions;
+}
+
+/** A report, and its JSON text when it has one already (the report cache's). */
+interface Served {
+  report: LogReport;
+  json?: string;
 }
 
 export interface LogParseIo {
@@ -158,13 +164,19 @@ async function logParseIn(args: LogParseArgs, io: LogParseIo, cwd: string, remot
   // --jobs: remote logs stay in this thread (their copies go through the one ssh connection).
   const pool = jobs > 1 && !remote ? new ParsePool(jobs, { options, ...(args.state ? { state: resolve(cwd, args.state) } : {}) }, (m) => io.log.warn(m)) : undefined;
   const parse = (record: RunRecord) => (pool ? pool.report(record) : reportForRecord(record, options, cache ? incremental : undefined));
-  const report = async (record: RunRecord): Promise<LogReport> => {
-    if (!cache) return parse(record);
+  // With the cache, a report is serialised once: the text stored is the text written (`json`).
+  const report = async (record: RunRecord): Promise<Served> => {
+    if (!cache) return { report: await parse(record) };
     const found = await cache.lookup(record, options);
-    if (found.report) return found.report;
+    if (found.report) return { report: found.report, json: found.json };
     const fresh = await parse(record);
-    cache.store(found.key, found.inputs, JSON.stringify(fresh));
-    return fresh;
+    if (!worthKeeping(record)) {
+      cache.forget(found.key);
+      return { report: fresh };
+    }
+    const json = JSON.stringify(fresh);
+    cache.store(found.key, found.inputs, json);
+    return { report: fresh, json };
   };
   let code: number;
   try {
@@ -182,8 +194,8 @@ async function logParseIn(args: LogParseArgs, io: LogParseIo, cwd: string, remot
    * tick waited on the disk a quarter of its time when they went one by one) and written in input
    * order. Remote: one at a time (every read is a round trip over the one ssh connection anyway).
    */
-  async function records(report: (record: RunRecord) => Promise<LogReport>): Promise<number> {
-    const inFlight: Promise<{ rec: Record<string, unknown>; stop: boolean }>[] = [];
+  async function records(report: (record: RunRecord) => Promise<Served>): Promise<number> {
+    const inFlight: Promise<{ rec: Record<string, unknown>; json?: string; stop: boolean }>[] = [];
     const width = remote ? 1 : Math.max(RECORDS_AT_ONCE, 2 * jobs);
     // The records after a --strict stop are not written, but their state files are let finish.
     const stopped = async () => {
@@ -191,8 +203,8 @@ async function logParseIn(args: LogParseArgs, io: LogParseIo, cwd: string, remot
       return 1;
     };
     const writeNext = async (): Promise<boolean> => {
-      const { rec, stop } = await inFlight.shift()!;
-      await out.write(rec);
+      const { rec, json, stop } = await inFlight.shift()!;
+      await (json === undefined ? out.write(rec) : out.writeWith(rec, "report", json));
       io.log.progress(`${++n} records`);
       return stop;
     };
@@ -205,7 +217,7 @@ async function logParseIn(args: LogParseArgs, io: LogParseIo, cwd: string, remot
     return errors.count > 0 || failed > 0 ? 1 : 0;
   }
 
-  async function one(item: { value: Record<string, unknown>; source: string; line: number }, report: (record: RunRecord) => Promise<LogReport>): Promise<{ rec: Record<string, unknown>; stop: boolean }> {
+  async function one(item: { value: Record<string, unknown>; source: string; line: number }, report: (record: RunRecord) => Promise<Served>): Promise<{ rec: Record<string, unknown>; json?: string; stop: boolean }> {
     const rec = item.value;
     const kind = rec.kind;
     try {
@@ -220,8 +232,10 @@ async function logParseIn(args: LogParseArgs, io: LogParseIo, cwd: string, remot
           rec.error = { stage: STAGE, message: `${field ? `field "${field}": ` : ""}${message}`, code: "invalid_record" };
           if (args.strict) return { rec, stop: true };
         } else if (rec.logs || rec.job || rec.state) {
-          rec.report = await report(parsed.data);
+          const served = await report(parsed.data);
+          rec.report = served.report;
           notRead(rec, item);
+          if (served.json !== undefined) return { rec, json: served.json, stop: false };
         }
       }
     } catch (e) {

@@ -25,7 +25,7 @@ export interface NonFinite {
   line: number;
 }
 
-const CAPACITY = 4096;
+const CAPACITY = 1024;
 const MAX_PINNED = 64;
 /** Kept of the line of the first non-finite value: more than the evidence shows (400). */
 const MAX_TEXT = 4096;

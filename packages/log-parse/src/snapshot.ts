@@ -103,6 +103,24 @@ function fromIntegerDeltas(b64: string, count: number, into: { length: number; [
   if (at !== bytes.length) throw new Error("snapshot: a bad typed array");
 }
 
+/**
+ * The length of `bytes` without its trailing zero bytes. Skipped a word at a time: a sample's
+ * arrays are up to half unused capacity, and a byte loop over it was most of a snapshot's time.
+ */
+function usedBytes(bytes: Buffer): number {
+  let end = bytes.length;
+  const whole = end - (end & 3);
+  while (end > whole && bytes[end - 1] === 0) end -= 1;
+  if (end === whole && bytes.byteOffset % 4 === 0) {
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, whole >> 2);
+    let w = words.length;
+    while (w > 0 && words[w - 1] === 0) w -= 1;
+    end = w * 4;
+  }
+  while (end > 0 && bytes[end - 1] === 0) end -= 1;
+  return end;
+}
+
 /** The graph under `root` as JSON-able data; throws NotSnapshottable on what it cannot restore. */
 export function snapshot(root: unknown, classes: Map<string, object>): Json {
   const ids = new Map<object, number>();
@@ -133,8 +151,7 @@ export function snapshot(root: unknown, classes: Map<string, object>): Json {
       if (!(name in TYPED)) throw new NotSnapshottable(`a ${name}`);
       // Growable arrays are mostly unused capacity (zeros): only the bytes up to the last non-zero one are kept.
       const bytes = Buffer.from(o.buffer, o.byteOffset, o.byteLength);
-      let end = bytes.length;
-      while (end > 0 && bytes[end - 1] === 0) end -= 1;
+      const end = usedBytes(bytes);
       const n = (o as unknown as { length: number }).length;
       const used = Math.ceil(end / TYPED[name].BYTES_PER_ELEMENT);
       // Steps and sequence numbers (whole numbers, mostly evenly spaced): 1-2 bytes each as deltas

@@ -18,7 +18,8 @@ describe("log-parse --state (reports reused while the inputs are unchanged)", ()
     const dir = mkdtempSync(join(tmpdir(), "lp-cache-"));
     const out = join(dir, "run.out");
     writeFileSync(out, "step 0 loss 4.0\nstep 10 loss 3.0\n");
-    const record = { id: "r1", name: "r1", logs: { stdout: out }, state: { state: "RUNNING", category: "active", terminal: false } };
+    // An ended job (a running one's report is not kept: below).
+    const record = { id: "r1", name: "r1", logs: { stdout: out }, state: { state: "COMPLETED", category: "success", terminal: true, exit_code: "0:0" } };
     return { dir, out, record, input: `${JSON.stringify(record)}\n` };
   };
   const report = (r: { records: { report: unknown }[] }) => r.records[0]!.report as { loss: { last: number; points: number } };
@@ -30,7 +31,7 @@ describe("log-parse --state (reports reused while the inputs are unchanged)", ()
     expect(first.code).toBe(0);
     expect(report(first).loss).toMatchObject({ last: 3, points: 2 });
     const kept = readFileSync(join(dir, "state", "log-parse", "reports.cache"), "utf8").trim().split("\n");
-    expect(kept[0]).toBe("slurmpipe-reports 2");
+    expect(kept[0]).toBe("slurmpipe-reports 3");
     expect(kept).toHaveLength(2); // the header and one record's line
     expect(JSON.parse(kept[1]!.split("\t")[2]!)).toEqual(first.records[0]!.report);
     expect(statSync(join(dir, "state", "log-parse", "reports.cache")).mode & 0o777).toBe(0o600);
@@ -67,6 +68,27 @@ describe("log-parse --state (reports reused while the inputs are unchanged)", ()
     const ended = { ...record, state: { state: "FAILED", category: "failure", terminal: true, exit_code: "0:9" } };
     const r = await runLogParse(dir, args, `${JSON.stringify(ended)}\n`);
     expect((r.records[0]!.report as { failures: { class: string }[] }).failures[0]!.class).toBe("UNKNOWN");
+    // One entry per run: its new report replaced the old one.
+    expect(readFileSync(join(dir, "state", "log-parse", "reports.cache"), "utf8").trim().split("\n")).toHaveLength(2);
+  });
+
+  it("a running job's report is not kept: its state changes with every poll, and the file stays one entry per run", async () => {
+    const { dir, out, record } = setup();
+    const state = join(dir, "state");
+    const file = join(state, "log-parse", "reports.cache");
+    await runLogParse(dir, { state }, `${JSON.stringify(record)}\n`);
+    expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(2);
+    // Requeued and running again: each cron tick's poll confirms it anew (a new confirmed_at).
+    for (let tick = 0; tick < 3; tick++) {
+      appendFileSync(out, `step ${20 + tick} loss 2.${tick}\n`);
+      const running = { ...record, state: { state: "RUNNING", category: "active", terminal: false, confirmed_at: `2026-12-05T07:0${tick}:00Z`, elapsed_s: 60 * tick } };
+      const before = parses();
+      const r = await runLogParse(dir, { state }, `${JSON.stringify(running)}\n`);
+      expect(parses()).toBe(before + 1);
+      expect(report(r).loss.last).toBe(Number(`2.${tick}`));
+      // Its ended report is dropped too (never served again); nothing piles up.
+      expect(readFileSync(file, "utf8").trim().split("\n")).toEqual(["slurmpipe-reports 3"]);
+    }
   });
 
   it("a cache file that is not readable is rebuilt with a warning", async () => {
@@ -74,13 +96,13 @@ describe("log-parse --state (reports reused while the inputs are unchanged)", ()
     const state = join(dir, "state");
     await runLogParse(dir, { state }, input);
     const file = join(state, "log-parse", "reports.cache");
-    for (const damaged of ["{not json", "slurmpipe-reports 2\nnot a key\tx\ty\n", "slurmpipe-reports 1\n"]) {
+    for (const damaged of ["{not json", "slurmpipe-reports 3\nnot a key\tx\ty\n", "slurmpipe-reports 2\n"]) {
       writeFileSync(file, damaged);
       const r = await runLogParse(dir, { state }, input);
       expect(r.code).toBe(0);
       expect(r.stderr).toMatch(/reports\.cache: (not readable|another version).*rebuilt/);
       expect(report(r).loss.last).toBe(3);
-      expect(readFileSync(file, "utf8").split("\n")[0]).toBe("slurmpipe-reports 2");
+      expect(readFileSync(file, "utf8").split("\n")[0]).toBe("slurmpipe-reports 3");
     }
     // A damaged report on a line of its own: parsed again, not served.
     const [head, line] = readFileSync(file, "utf8").split("\n");

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FileSink, RunAnalysis } from "../src/analyzer.ts";
 import { type Json, catalogue, restore, shareWith, snapshot, unshare } from "../src/snapshot.ts";
@@ -35,6 +36,20 @@ describe("snapshot: typed arrays of whole numbers are kept as varint deltas", ()
       const back = restore(JSON.parse(text) as Json, new Map()) as { a: Float64Array };
       expect(Object.is(back.a[8], odd)).toBe(true);
     }
+  });
+
+  it("restores any typed array exactly: every type, views at any offset, trailing zeros and -0", () => {
+    const types = [Float64Array, Float32Array, Int32Array, Uint32Array, Int16Array, Uint16Array, Int8Array, Uint8Array] as const;
+    fc.assert(
+      fc.property(fc.constantFrom(...types), fc.array(fc.oneof(fc.double(), fc.constantFrom(0, -0, 1, 255)), { maxLength: 40 }), fc.nat(24), fc.nat(16), (Type, values, zeros, skip) => {
+        const all = new Type([...values, ...Array<number>(zeros).fill(0)].map((v) => (Type === Float64Array || Type === Float32Array ? v : Math.trunc(Number.isFinite(v) ? v : 0))));
+        const view = all.subarray(Math.min(skip, all.length)); // a view at an odd byte offset for the small types
+        const back = (restore(JSON.parse(JSON.stringify(snapshot({ a: view }, new Map()))) as Json, new Map()) as { a: ArrayLike<number> }).a;
+        expect(back.length).toBe(view.length);
+        for (let i = 0; i < view.length; i++) expect(Object.is(back[i], view[i])).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("a tampered delta string is an error, not a wrong value", () => {
