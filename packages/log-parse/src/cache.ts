@@ -102,8 +102,8 @@ export class ReportCache {
   }
 
   /** Drops the run's entry (a report that is not kept: its old one will not be served either). */
-  forget(key: string): void {
-    this.entries.delete(key);
+  forget(record: Partial<RunRecord>, options: ReportOptions): void {
+    this.entries.delete(keyOf(record, options));
   }
 
   async save(): Promise<void> {

@@ -24,7 +24,7 @@ export { Series } from "./series.ts";
 
 export const STAGE = "log-parse";
 /** Records parsed at once (see `records` in logParseIn), at least. */
-const RECORDS_AT_ONCE = 4;
+const RECORDS_AT_ONCE = 8;
 const MAX_JOBS = 64;
 
 export interface LogParseArgs {
@@ -167,13 +167,13 @@ async function logParseIn(args: LogParseArgs, io: LogParseIo, cwd: string, remot
   // With the cache, a report is serialised once: the text stored is the text written (`json`).
   const report = async (record: RunRecord): Promise<Served> => {
     if (!cache) return { report: await parse(record) };
+    if (!worthKeeping(record)) {
+      cache.forget(record, options);
+      return { report: await parse(record) };
+    }
     const found = await cache.lookup(record, options);
     if (found.report) return { report: found.report, json: found.json };
     const fresh = await parse(record);
-    if (!worthKeeping(record)) {
-      cache.forget(found.key);
-      return { report: fresh };
-    }
     const json = JSON.stringify(fresh);
     cache.store(found.key, found.inputs, json);
     return { report: fresh, json };

@@ -198,22 +198,43 @@ export class Series {
    * first, last and minimum points and the non-finite ones (up to a few).
    */
   downsample(max: number): { step: number; value: number | null; raw?: string }[] {
-    const keep = new Map<number, Point>();
-    const add = (p: Point | undefined) => p && keep.set(p.seq, p);
-    add(this.first);
-    add(this.last);
-    add(this.min);
-    for (const p of this.pinned.slice(0, Math.max(0, Math.floor(max / 4)))) add(p);
-    const room = Math.max(0, max - keep.size);
+    // The kept points besides the subsample, in seq order, one per seq: the later of first, last,
+    // min, pinned wins (a redraw can leave `min` holding the same seq as `last` with the older value).
+    const extra: Point[] = [];
+    for (const p of [this.first, this.last, this.min, ...this.pinned.slice(0, Math.max(0, Math.floor(max / 4)))]) {
+      if (!p) continue;
+      const same = extra.findIndex((q) => q.seq === p.seq);
+      if (same >= 0) extra[same] = p;
+      else extra.push(p);
+    }
+    extra.sort((a, b) => a.seq - b.seq);
+    const room = Math.max(0, max - extra.length);
     const sample = this.sample;
     const n = sample.length;
-    if (n <= room) for (let i = 0; i < n; i++) add(sample.at(i));
-    else if (room > 0) {
-      for (let i = 0; i < room; i++) add(sample.at(Math.round((i * (n - 1)) / Math.max(1, room - 1))));
+    // Subsample indices: all, or `room` evenly spaced (strictly increasing when n > room).
+    const picks = n <= room ? n : room;
+    const indexAt = n <= room ? (i: number) => i : (i: number) => Math.round((i * (n - 1)) / Math.max(1, room - 1));
+    // Merged by seq (the subsample's entry wins over an extra point of the same seq), no Map or sort.
+    const out: { step: number; value: number | null; raw?: string }[] = [];
+    const limit = Math.max(max, 3);
+    const emit = (step: number, value: number, raw: string | undefined) => {
+      out.push(Number.isFinite(value) ? { step, value } : { step, value: null, raw: raw ?? String(value) });
+    };
+    let e = 0;
+    for (let k = 0; k < picks && out.length < limit; k++) {
+      const i = indexAt(k);
+      const seq = sample.seq[i]!;
+      while (e < extra.length && extra[e]!.seq < seq && out.length < limit) {
+        const p = extra[e++]!;
+        emit(p.step, p.value, p.raw);
+      }
+      if (e < extra.length && extra[e]!.seq === seq) e += 1;
+      if (out.length < limit) emit(sample.step[i]!, sample.value[i]!, sample.raw.get(seq));
     }
-    return [...keep.values()]
-      .sort((a, b) => a.seq - b.seq)
-      .slice(0, Math.max(max, 3))
-      .map((p) => (Number.isFinite(p.value) ? { step: p.step, value: p.value } : { step: p.step, value: null, raw: p.raw ?? String(p.value) }));
+    while (e < extra.length && out.length < limit) {
+      const p = extra[e++]!;
+      emit(p.step, p.value, p.raw);
+    }
+    return out;
   }
 }
