@@ -212,7 +212,7 @@ export class Series {
     const sample = this.sample;
     const n = sample.length;
     // Subsample indices: all, or `room` evenly spaced (strictly increasing when n > room).
-    const picks = n <= room ? n : room;
+    const picks = Math.min(n, room);
     const indexAt = n <= room ? (i: number) => i : (i: number) => Math.round((i * (n - 1)) / Math.max(1, room - 1));
     // Merged by seq (the subsample's entry wins over an extra point of the same seq), no Map or sort.
     const out: { step: number; value: number | null; raw?: string }[] = [];
