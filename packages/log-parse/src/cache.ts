@@ -65,7 +65,12 @@ export class ReportCache {
       return new ReportCache(file, new Map());
     }
     const lines = text.split("\n");
-    if (lines[0] !== HEADER) return new ReportCache(file, new Map(), `${file}: ${lines[0]?.startsWith("slurmpipe-reports ") ? "another version" : "not readable (no header)"}; rebuilt`);
+    if (lines[0] !== HEADER) {
+      // An older version's file is what an upgrade leaves: rebuilt quietly (cron mails stderr).
+      const older = /^slurmpipe-reports (\d+)$/.exec(lines[0] ?? "");
+      if (older && Number(older[1]) < VERSION) return new ReportCache(file, new Map());
+      return new ReportCache(file, new Map(), `${file}: ${older ? "another version" : "not readable (no header)"}; rebuilt`);
+    }
     const entries = new Map<string, Entry>();
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;

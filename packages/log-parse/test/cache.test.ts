@@ -96,7 +96,13 @@ describe("log-parse --state (reports reused while the inputs are unchanged)", ()
     const state = join(dir, "state");
     await runLogParse(dir, { state }, input);
     const file = join(state, "log-parse", "reports.cache");
-    for (const damaged of ["{not json", "slurmpipe-reports 3\nnot a key\tx\ty\n", "slurmpipe-reports 2\n"]) {
+    // An older version's file (an upgrade): rebuilt without a word.
+    writeFileSync(file, "slurmpipe-reports 2\nabc\t[]\t{}\n");
+    const upgraded = await runLogParse(dir, { state }, input);
+    expect(upgraded.stderr).not.toMatch(/reports\.cache/);
+    expect(report(upgraded).loss.last).toBe(3);
+    expect(readFileSync(file, "utf8").split("\n")[0]).toBe("slurmpipe-reports 3");
+    for (const damaged of ["{not json", "slurmpipe-reports 3\nnot a key\tx\ty\n", "slurmpipe-reports 4\n"]) {
       writeFileSync(file, damaged);
       const r = await runLogParse(dir, { state }, input);
       expect(r.code).toBe(0);
