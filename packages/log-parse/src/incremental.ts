@@ -6,11 +6,13 @@ import { FileSink, RunAnalysis } from "./analyzer.ts";
 import type { ResumePoint, ScanOptions, ScanStats } from "./scan.ts";
 import { scanHandle } from "./scan.ts";
 import { type Json, NotSnapshottable, catalogue, restore, shareWith, snapshot, unshare } from "./snapshot.ts";
+import { BlobTable, decodeStateFile, encodeStateFile } from "./state-file.ts";
 
 /**
  * `--state DIR`, per log: where the last run stopped and what the analyzer knew there, so the next
  * run reads only the bytes appended since. One file per record's chain of logs (stdout, then
- * stderr), DIR/log-parse/scans/<sha256 of the first log's path and the scan options>.json:
+ * stderr), DIR/log-parse/scans/<sha256 of the first log's path and the scan options>.state
+ * (state-file.ts: a JSON header, the typed arrays as bytes):
  * per log its identity (device, inode, size, mtime, sha256 of the first and of the last HASH_BYTES
  * before the stop offset), the stop offset (a line boundary: an unfinished last line is read
  * again next time, completed) and the analyzer's state there (snapshot.ts).
@@ -24,11 +26,12 @@ import { type Json, NotSnapshottable, catalogue, restore, shareWith, snapshot, u
  * the later one repeats most of the earlier (bench 8: half of the state's size).
  */
 /**
- * 3: samples of 1,024 points and typed arrays kept as progressions (snapshot.ts). A state of
+ * 3: samples of 1,024 points and typed arrays kept as progressions (snapshot.ts); 4: the `.state`
+ * file with the typed arrays as bytes (state-file.ts; 3 was `.json`, base64 inside). A state of
  * another version is read again from the start once: restored, a longer sample would make reports
  * that differ from a full parse's.
  */
-const VERSION = 3;
+const VERSION = 4;
 const HASH_BYTES = 4096;
 /**
  * A log after the first of its chain (stderr after stdout) shorter than this keeps no snapshot: it
@@ -57,6 +60,8 @@ interface ChainFile {
   v: number;
   fp: string;
   logs: Position[];
+  /** The typed arrays' bytes the snapshots refer to (not in the header: the file's binary part). */
+  parts: readonly Uint8Array[];
 }
 
 export interface IncrementalStats {
@@ -102,18 +107,22 @@ export class IncrementalStore {
   }
 
   fileFor(firstPath: string, opts: string): string {
-    return join(this.dir, `${createHash("sha256").update(`${firstPath}\n${opts}`).digest("hex")}.json`);
+    return join(this.dir, `${createHash("sha256").update(`${firstPath}\n${opts}`).digest("hex")}.state`);
   }
 
   async load(file: string): Promise<ChainFile | undefined> {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(file, "utf8");
+      bytes = await readFile(file);
     } catch {
+      // None yet: a state of version 3 or earlier may be beside it, under the old name; it is not read again.
+      await unlink(file.replace(/\.state$/, ".json")).catch(() => {});
       return undefined;
     }
     try {
-      const data = JSON.parse(text) as ChainFile;
+      const decoded = decodeStateFile(bytes);
+      if (!decoded) return undefined; // not this format: an earlier version, read again
+      const data = { ...decoded.header, parts: decoded.parts } as unknown as ChainFile;
       if (data.v !== VERSION || data.fp !== this.known.fp || !Array.isArray(data.logs)) return undefined; // another build: read again
       let base: Json | undefined;
       for (const log of data.logs) {
@@ -132,13 +141,13 @@ export class IncrementalStore {
   }
 
   /** Atomically (a temporary file renamed over it), owner only: snapshots quote log lines. Not fsynced: a lost state costs a full read. */
-  async save(file: string, data: ChainFile): Promise<void> {
+  async save(file: string, data: Omit<ChainFile, "parts">, parts: readonly Buffer[]): Promise<void> {
     // Once per directory and run, not once per record.
     this.made ??= mkdir(dirname(file), { recursive: true, mode: 0o700 });
     await this.made.catch(() => {});
     const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
     try {
-      await writeFile(tmp, JSON.stringify(data), { mode: 0o600 });
+      await writeFile(tmp, encodeStateFile(data, parts), { mode: 0o600 });
       await rename(tmp, file);
     } catch (e) {
       await unlink(tmp).catch(() => {});
@@ -179,6 +188,8 @@ export class LogChain {
   /** Every log so far went on from its state and had not changed: the next one may go on from its own. */
   private clean = true;
   private changed = false;
+  /** The typed arrays of this run's snapshots, written with them. */
+  private readonly blobs = new BlobTable();
 
   constructor(
     private readonly store: IncrementalStore,
@@ -219,7 +230,7 @@ export class LogChain {
       const h = await hashes(handle, stored.at.offset, counters);
       if (h.head === stored.head && h.tail === stored.tail) {
         try {
-          const back = restore(stored.snap as never, classes) as { run: RunAnalysis; sink: FileSink };
+          const back = restore(stored.snap as never, classes, this.stored?.parts) as { run: RunAnalysis; sink: FileSink };
           if (!(back.run instanceof RunAnalysis) || !(back.sink instanceof FileSink)) throw new Error("not an analyzer");
           ({ run, sink } = back);
           from = stored.at;
@@ -247,7 +258,7 @@ export class LogChain {
       checkpoint: (at) => {
         if (!first && at.offset < SNAPSHOT_MIN_BYTES) return;
         try {
-          taken = { at, snap: snapshot({ run: liveRun, sink: liveSink }, classes) };
+          taken = { at, snap: snapshot({ run: liveRun, sink: liveSink }, classes, this.blobs) };
         } catch (e) {
           if (!(e instanceof NotSnapshottable)) throw e;
           why = e.message;
@@ -279,6 +290,6 @@ export class LogChain {
       base = full;
       return kept;
     });
-    await this.store.save(this.file, { v: VERSION, fp: this.store.fingerprint, logs });
+    await this.store.save(this.file, { v: VERSION, fp: this.store.fingerprint, logs }, this.blobs.parts);
   }
 }

@@ -58,10 +58,10 @@ function num(n: number): Json {
 const DELTA_LIMIT = 2 ** 50;
 
 /**
- * The first `count` elements as zigzag varint deltas (base64), when every one is a whole number
- * within ±DELTA_LIMIT (not -0); undefined otherwise (the raw bytes are kept then).
+ * The first `count` elements as zigzag varint deltas, when every one is a whole number within
+ * ±DELTA_LIMIT (not -0); undefined otherwise (the raw bytes are kept then).
  */
-function integerDeltas(a: ArrayLike<number>, count: number): string | undefined {
+function integerDeltas(a: ArrayLike<number>, count: number): Buffer | undefined {
   if (count < 8) return undefined;
   const out = Buffer.allocUnsafe(count * 8);
   let at = 0;
@@ -78,7 +78,7 @@ function integerDeltas(a: ArrayLike<number>, count: number): string | undefined 
     }
     out[at++] = z;
   }
-  return out.subarray(0, at).toString("base64");
+  return out.subarray(0, at);
 }
 
 /**
@@ -103,8 +103,7 @@ function fromProgression(first: number, d: number, count: number, into: { length
 }
 
 /** Reverses integerDeltas into `into` (its first `count` elements); throws on data it did not write. */
-function fromIntegerDeltas(b64: string, count: number, into: { length: number; [i: number]: number }): void {
-  const bytes = Buffer.from(b64, "base64");
+function fromIntegerDeltas(bytes: Uint8Array, count: number, into: { length: number; [i: number]: number }): void {
   if (!Number.isInteger(count) || count < 0 || count > into.length) throw new Error("snapshot: a bad typed array");
   let at = 0;
   let prev = 0;
@@ -142,8 +141,16 @@ function usedBytes(bytes: Buffer): number {
   return end;
 }
 
+/**
+ * Where a snapshot's typed arrays keep their bytes: given a BlobTable (a state file's binary part,
+ * state-file.ts), as its parts, by number; without one, as base64 text in the JSON.
+ */
+export interface Blobs {
+  add(bytes: Buffer): number;
+}
+
 /** The graph under `root` as JSON-able data; throws NotSnapshottable on what it cannot restore. */
-export function snapshot(root: unknown, classes: Map<string, object>): Json {
+export function snapshot(root: unknown, classes: Map<string, object>, blobs?: Blobs): Json {
   const ids = new Map<object, number>();
   const enc = (v: unknown): Json => {
     switch (typeof v) {
@@ -180,8 +187,9 @@ export function snapshot(root: unknown, classes: Map<string, object>): Json {
       const ap = progression(o as unknown as ArrayLike<number>, used);
       if (ap !== undefined) return { $i: id, $t: name, n, k: used, a: ap[0], d: ap[1] };
       const z = integerDeltas(o as unknown as ArrayLike<number>, used);
-      if (z !== undefined) return { $i: id, $t: name, n, k: used, z };
-      return { $i: id, $t: name, n, b: bytes.subarray(0, end).toString("base64") };
+      if (z !== undefined) return blobs ? { $i: id, $t: name, n, k: used, zx: blobs.add(z) } : { $i: id, $t: name, n, k: used, z: z.toString("base64") };
+      const raw = bytes.subarray(0, end);
+      return blobs ? { $i: id, $t: name, n, bx: blobs.add(raw) } : { $i: id, $t: name, n, b: raw.toString("base64") };
     }
     if (Array.isArray(o)) return { $i: id, $a: o.map(enc) };
     if (o instanceof Map) return { $i: id, $m: [...o].map(([k, x]) => [enc(k), enc(x)]) };
@@ -200,8 +208,13 @@ export function snapshot(root: unknown, classes: Map<string, object>): Json {
   return enc(root);
 }
 
-/** The graph back from `snapshot`'s data; throws (a plain Error) on data it did not write. */
-export function restore(data: Json, classes: Map<string, object>): unknown {
+/** The graph back from `snapshot`'s data (and the parts of its BlobTable); throws (a plain Error) on data it did not write. */
+export function restore(data: Json, classes: Map<string, object>, parts: readonly Uint8Array[] = []): unknown {
+  const part = (i: unknown): Uint8Array => {
+    const p = typeof i === "number" ? parts[i] : undefined;
+    if (!p) throw new Error(`snapshot: no binary part ${String(i)}`);
+    return p;
+  };
   const byId = new Map<number, unknown>();
   const revive: { reviveSnapshot(): void }[] = [];
   const dec = (v: Json): unknown => {
@@ -221,9 +234,10 @@ export function restore(data: Json, classes: Map<string, object>): unknown {
       if (!Number.isInteger(n) || n < 0) throw new Error("snapshot: a bad typed array");
       const arr = new Ctor(n);
       if ("d" in v) fromProgression(Number(v.a), Number(v.d), Number(v.k), arr);
-      else if ("z" in v) fromIntegerDeltas(String(v.z), Number(v.k), arr);
+      else if ("z" in v) fromIntegerDeltas(Buffer.from(String(v.z), "base64"), Number(v.k), arr);
+      else if ("zx" in v) fromIntegerDeltas(part(v.zx), Number(v.k), arr);
       else {
-        const bytes = Buffer.from(String(v.b), "base64");
+        const bytes = "bx" in v ? part(v.bx) : Buffer.from(String(v.b), "base64");
         if (bytes.length > n * Ctor.BYTES_PER_ELEMENT) throw new Error("snapshot: a bad typed array");
         new Uint8Array(arr.buffer).set(bytes);
       }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { LogParseArgs } from "../src/index.ts";
 import { runLogParse } from "./run-lib.ts";
+import { decodeStateFile, encodeStateFile } from "../src/state-file.ts";
 
 /** log-parse in-process with a verbose logger: stderr carries the `state: read N bytes` line. */
 async function run(cwd: string, args: LogParseArgs, input: string) {
@@ -121,25 +122,49 @@ describe("log-parse --state: only the bytes appended since the last run are read
 
   it("a corrupt state file is a warning and a full read, never an error", async () => {
     const { dir, out, input, state } = setup();
-    writeFileSync(out, "iter 1: loss 4.0000\niter 2: loss 3.0000\n");
+    // Losses that are not whole numbers: kept as bytes in the file's binary part.
+    writeFileSync(out, "iter 1: loss 4.1234\niter 2: loss 3.4567\n");
     await compare(dir, state, input);
     const scans = join(state, "log-parse", "scans");
     const [file] = readdirSync(scans);
     expect(statSync(join(scans, file!)).mode & 0o777).toBe(0o600);
-    writeFileSync(join(scans, file!), '{"v":1,"fp":');
+    expect(file).toMatch(/^[0-9a-f]{64}\.state$/);
+    const good = readFileSync(join(scans, file!));
+    // Cut inside its binary part (a disk that filled up while it was written, say).
+    writeFileSync(join(scans, file!), good.subarray(0, good.length - 3));
     appendFileSync(out, "iter 3: loss 2.0000\n");
     const r = await compare(dir, state, input);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/scans\/[0-9a-f]{64}\.json: not readable .*read from the start/);
+    expect(r.stderr).toMatch(/scans\/[0-9a-f]{64}\.state: not readable \(truncated \(binary part\)\).*read from the start/);
     expect(r.read!.fromStart).toBe(1);
     // A state that parses but does not restore (a snapshot tampered with): also a full read.
-    const data = JSON.parse(readFileSync(join(scans, file!), "utf8"));
-    data.logs[0].snap = { $i: 0, $c: "NoSuchClass", o: {} };
-    writeFileSync(join(scans, file!), JSON.stringify(data));
+    const decoded = decodeStateFile(readFileSync(join(scans, file!)))!;
+    const data = decoded.header as { logs: { snap: unknown }[]; parts?: unknown };
+    data.logs[0]!.snap = { $i: 0, $c: "NoSuchClass", o: {} };
+    delete data.parts;
+    writeFileSync(join(scans, file!), encodeStateFile(data, decoded.parts));
     appendFileSync(out, "iter 4: loss 1.0000\n");
     const t = await compare(dir, state, input);
     expect(t.stderr).toMatch(/cannot be restored .*unknown class NoSuchClass/);
     expect(t.read!.fromStart).toBe(1);
+  });
+
+  it("a state of version 3 (scans/*.json, base64 inside) is removed and the logs read again, without a warning", async () => {
+    const { dir, out, input, state } = setup();
+    writeFileSync(out, "iter 1: loss 4.0000\niter 2: loss 3.0000\n");
+    await compare(dir, state, input);
+    const scans = join(state, "log-parse", "scans");
+    const [file] = readdirSync(scans);
+    const old = join(scans, file!.replace(/\.state$/, ".json"));
+    renameSync(join(scans, file!), old);
+    writeFileSync(old, '{"v":3,"fp":"0123456789abcdef","logs":[]}');
+    appendFileSync(out, "iter 3: loss 2.0000\n");
+    const r = await compare(dir, state, input);
+    expect(r.stderr).not.toMatch(/not readable|cannot be restored/);
+    expect(r.read!.fromStart).toBe(1);
+    expect(readdirSync(scans)).toEqual([file]);
+    appendFileSync(out, "iter 4: loss 1.0000\n");
+    expect((await compare(dir, state, input)).read!.resumed).toBe(1);
   });
 
   it("LOG_FILE arguments go on from their state too", async () => {

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FileSink, RunAnalysis } from "../src/analyzer.ts";
 import { type Json, catalogue, restore, shareWith, snapshot, unshare } from "../src/snapshot.ts";
+import { BlobTable, decodeStateFile, encodeStateFile } from "../src/state-file.ts";
 
 const classes = () => {
   // As incremental.ts builds it: an analyzer with a series in it.
@@ -85,5 +86,31 @@ describe("snapshot: a later log's snapshot is kept as its difference from the on
     const back = restore(unshare(first, shared), c) as { run: RunAnalysis };
     expect(back.run.series.get("loss")!.count).toBe(3000);
     expect(back.run.series.get("lr")!.count).toBe(1);
+  });
+});
+
+describe("state file: a JSON header and the typed arrays as bytes", () => {
+  it("round-trips a snapshot through its binary parts, an equal array kept once", () => {
+    const blobs = new BlobTable();
+    const values = Float64Array.from({ length: 300 }, (_, i) => Math.sin(i) * 1e-3);
+    const steps = Float64Array.from([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9]);
+    const a = snapshot({ values, steps }, new Map(), blobs);
+    const b = snapshot({ again: Float64Array.from(values) }, new Map(), blobs);
+    expect(blobs.parts).toHaveLength(2);
+    const file = encodeStateFile({ a, b }, blobs.parts);
+    const { header, parts } = decodeStateFile(file)!;
+    const back = restore(header.a as Json, new Map(), parts) as { values: Float64Array; steps: Float64Array };
+    expect(Array.from(back.values)).toEqual(Array.from(values));
+    expect(Array.from(back.steps)).toEqual(Array.from(steps));
+    expect(Array.from((restore(header.b as Json, new Map(), parts) as { again: Float64Array }).again)).toEqual(Array.from(values));
+  });
+
+  it("tells an earlier version's JSON from damage", () => {
+    expect(decodeStateFile(Buffer.from('{"v":3}'))).toBeUndefined();
+    const file = encodeStateFile({ x: 1 }, [Buffer.from([1, 2, 3])]);
+    expect(() => decodeStateFile(file.subarray(0, 10))).toThrow(/truncated/);
+    expect(() => decodeStateFile(file.subarray(0, file.length - 1))).toThrow(/truncated \(binary part\)/);
+    expect(() => decodeStateFile(Buffer.concat([file, Buffer.from([0])]))).toThrow(/after the last/);
+    expect(() => restore({ $i: 0, $t: "Float64Array", n: 4, bx: 7 }, new Map(), [])).toThrow(/no binary part 7/);
   });
 });
