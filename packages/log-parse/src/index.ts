@@ -162,7 +162,7 @@ async function logParseIn(args: LogParseArgs, io: LogParseIo, cwd: string, remot
   const cache = args.state && !remote ? await ReportCache.open(resolve(cwd, args.state)) : undefined;
   if (cache?.problem) io.log.warn(cache.problem);
   // --jobs: remote logs stay in this thread (their copies go through the one ssh connection).
-  const pool = jobs > 1 && !remote ? new ParsePool(jobs, { options, ...(args.state ? { state: resolve(cwd, args.state) } : {}) }, (m) => io.log.warn(m)) : undefined;
+  const pool = jobs > 1 && !remote ? await ParsePool.start(jobs, { options, ...(args.state ? { state: resolve(cwd, args.state) } : {}) }, (m) => io.log.warn(m)) : undefined;
   const parse = (record: RunRecord) => (pool ? pool.report(record) : reportForRecord(record, options, cache ? incremental : undefined));
   // With the cache, a report is serialised once: the text stored is the text written (`json`).
   const report = async (record: RunRecord): Promise<Served> => {

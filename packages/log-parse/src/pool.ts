@@ -2,7 +2,6 @@ import { Worker } from "node:worker_threads";
 import type { LogReport, RunRecord } from "@slurmpipe/core";
 import type { IncrementalStats } from "./incremental.ts";
 import type { ReportOptions } from "./report.ts";
-import { parseWorkerSource } from "./worker-source.ts";
 
 /**
  * `--jobs N`: records' logs parsed on N worker threads (parse-worker.ts), each taking the next
@@ -32,12 +31,21 @@ export class ParsePool {
   private nextId = 0;
   private broken: Error | undefined;
 
-  constructor(
+  /**
+   * The worker's text (half a megabyte) is imported here, not with the library: a run without
+   * --jobs never reads or compiles it (bench 8: a cron tick's start).
+   */
+  static async start(size: number, init: WorkerInit, warn: (message: string) => void): Promise<ParsePool> {
+    const { parseWorkerSource } = await import("./worker-source.ts");
+    return new ParsePool(size, init, warn, parseWorkerSource());
+  }
+
+  private constructor(
     size: number,
     init: WorkerInit,
     private readonly warn: (message: string) => void,
+    source: string,
   ) {
-    const source = parseWorkerSource();
     for (let i = 0; i < size; i++) {
       const w = new Worker(source, { eval: true, workerData: init });
       w.on("message", (m: WorkerReply) => this.reply(w, m));

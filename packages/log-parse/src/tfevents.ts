@@ -1,6 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import protobuf from "protobufjs/light.js";
+import type protobuf from "protobufjs/light.js";
 import type { RunAnalysis } from "./analyzer.ts";
 import { NOT_METRICS, metricName } from "./metrics.ts";
 import { findNewestFile } from "./newest-file.ts";
@@ -54,7 +54,9 @@ const SCHEMA = {
     Dim: { fields: { size: { type: "int64", id: 1 } } },
   },
 };
-const EventType = protobuf.Root.fromJSON(SCHEMA).lookupType("Event");
+let eventType: Promise<protobuf.Type> | undefined;
+/** protobufjs is loaded for the first event file, not at start-up: a run without one never reads its 95 KB (bench 8: a cron tick's start). */
+const loadEventType = () => (eventType ??= import("protobufjs/light.js").then((m) => m.default.Root.fromJSON(SCHEMA).lookupType("Event")));
 
 interface TensorMsg {
   dtype?: number;
@@ -182,6 +184,7 @@ export async function readTfevents(newest: string, run: RunAnalysis): Promise<Tf
 export async function readEventFile(path: string, run: RunAnalysis): Promise<{ records: number; points: number; bytes: number; note?: string }> {
   const opened = await openLog(path);
   if (!opened.ok) return { records: 0, points: 0, bytes: 0, note: opened.exists ? opened.message : `${path}: no such file` };
+  const EventType = await loadEventType();
   const size = Math.min(opened.size, MAX_FILE_BYTES);
   let records = 0;
   let points = 0;
