@@ -6,7 +6,7 @@ import { FileSink, RunAnalysis } from "./analyzer.ts";
 import type { ResumePoint, ScanOptions, ScanStats } from "./scan.ts";
 import { scanHandle } from "./scan.ts";
 import { type Json, NotSnapshottable, catalogue, restore, shareWith, snapshot, unshare } from "./snapshot.ts";
-import { BlobTable, decodeStateFile, encodeStateFile } from "./state-file.ts";
+import { BlobTable, decodeStateFile, encodeStateFile, rebase } from "./state-file.ts";
 
 /**
  * `--state DIR`, per log: where the last run stopped and what the analyzer knew there, so the next
@@ -52,6 +52,8 @@ interface LogState {
   snap: unknown;
   /** `snap` is kept as its difference from the previous snapshot of the chain. */
   shared?: true;
+  /** (In memory only) `snap` is the one read from the state file, its parts that file's. */
+  reused?: true;
 }
 
 type Position = LogState | { path: string; none: true };
@@ -240,16 +242,13 @@ export class LogChain {
       }
     }
     const unchanged = from !== undefined && stored !== undefined && !("none" in stored) && stored.size === size && stored.mtimeMs === st.mtimeMs;
-    if (!unchanged) {
-      this.clean = false;
-      this.changed = true;
-    }
+    if (!unchanged) this.clean = false;
     if (from) counters.resumed += 1;
     else counters.fromStart += 1;
     sink ??= run.sink(path);
     counters.scanned += size - (from?.offset ?? 0);
     const first = this.next.length === 0;
-    let taken: { at: ResumePoint; snap: unknown } | undefined;
+    let taken: { at: ResumePoint; snap: unknown; reused?: true } | undefined;
     let why: string | undefined;
     const liveRun = run;
     const liveSink = sink;
@@ -257,6 +256,11 @@ export class LogChain {
       ...(from ? { from } : {}),
       checkpoint: (at) => {
         if (!first && at.offset < SNAPSHOT_MIN_BYTES) return;
+        // Nothing read since the state was taken: the analyzer is as restored, and so is its snapshot.
+        if (unchanged && stored && !("none" in stored)) {
+          taken = { at, snap: stored.snap, reused: true };
+          return;
+        }
         try {
           taken = { at, snap: snapshot({ run: liveRun, sink: liveSink }, classes, this.blobs) };
         } catch (e) {
@@ -266,26 +270,34 @@ export class LogChain {
       },
     });
     if (taken) {
+      if (!taken.reused) this.changed = true;
       let h: { head: string; tail: string };
       if (unchanged && stored && !("none" in stored)) h = stored;
       else if (from && stored && !("none" in stored) && from.offset >= HASH_BYTES) h = { head: stored.head, tail: (await hashes(handle, taken.at.offset, counters, false)).tail }; // the head was checked above
       else h = await hashes(handle, taken.at.offset, counters);
-      this.next.push({ path, dev: st.dev, ino: st.ino, size, mtimeMs: st.mtimeMs, at: taken.at, head: h.head, tail: h.tail, snap: taken.snap });
+      this.next.push({ path, dev: st.dev, ino: st.ino, size, mtimeMs: st.mtimeMs, at: taken.at, head: h.head, tail: h.tail, snap: taken.snap, ...(taken.reused ? { reused: true as const } : {}) });
     } else {
       if (why) this.store.warn(`${path}: the analyzer holds ${why}, which --state cannot keep; this log is read from the start each time`);
       this.next.push({ path, none: true });
-      this.changed = true;
+      // A small later log keeps no snapshot (it is read again each time): the same entry as before is no change.
+      if (!(stored && "none" in stored && stored.path === path)) this.changed = true;
     }
     return { run, stats };
   }
 
-  /** Writes the chain's state when anything changed. */
+  /**
+   * Writes the chain's state when anything changed: a cron tick over logs nothing was appended to
+   * rewrites no file (on a parallel file system, 216 renames a tick were metadata load for nothing).
+   */
   async save(): Promise<void> {
     if (this.file === undefined || !this.changed) return;
     let base: Json | undefined;
     const logs = this.next.map((log) => {
       if ("none" in log) return log;
-      const full = log.snap as Json;
+      const { reused, ...entry } = log;
+      // A reused snapshot refers to the binary parts of the file it was read from.
+      const full = reused ? rebase(log.snap as Json, this.stored?.parts ?? [], this.blobs) : (log.snap as Json);
+      log = { ...entry, snap: full };
       const kept = base === undefined ? log : { ...log, snap: shareWith(base, full), shared: true as const };
       base = full;
       return kept;

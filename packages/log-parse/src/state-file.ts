@@ -1,4 +1,4 @@
-import type { Blobs } from "./snapshot.ts";
+import type { Blobs, Json } from "./snapshot.ts";
 
 /**
  * A `--state` scan file (incremental.ts) on disk: a JSON header (the chain's positions and
@@ -68,4 +68,24 @@ export function decodeStateFile(file: Buffer): { header: Record<string, unknown>
   }
   if (at !== file.length) throw new Error("bytes after the last binary part");
   return { header: header as Record<string, unknown>, parts };
+}
+
+/**
+ * `snap` (snapshot.ts data whose typed arrays refer to `parts` by number) with its arrays' parts
+ * added to `blobs` and referred to by their numbers there: a snapshot kept from the state file
+ * read (nothing was appended to its log) is written into a new file beside fresh ones.
+ */
+export function rebase(snap: Json, parts: readonly Uint8Array[], blobs: Blobs): Json {
+  if (snap === null || typeof snap !== "object") return snap;
+  if (Array.isArray(snap)) return snap.map((x) => rebase(x, parts, blobs));
+  const out: { [k: string]: Json } = {};
+  const typed = "$t" in snap;
+  for (const [k, v] of Object.entries(snap)) {
+    if (typed && (k === "zx" || k === "bx")) {
+      const part = typeof v === "number" ? parts[v] : undefined;
+      if (!part) throw new Error(`snapshot: no binary part ${String(v)}`);
+      out[k] = blobs.add(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
+    } else out[k] = rebase(v, parts, blobs);
+  }
+  return out;
 }

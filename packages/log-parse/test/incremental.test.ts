@@ -102,6 +102,37 @@ describe("log-parse --state: only the bytes appended since the last run are read
     expect(bigErr.read!.bytes - bigErr.read!.hashed).toBe("srun: error: n1: task 0: Killed\n".length);
   });
 
+  it("rewrites no state file when nothing was appended; a kept snapshot's arrays move into the next file intact", async () => {
+    const { dir, out, err, input, state } = setup();
+    // Losses that are not whole numbers and an uneven step: arrays kept as bytes in the binary part.
+    writeFileSync(out, Array.from({ length: 300 }, (_, i) => `step ${i * 3 + (i % 2)} loss ${(4 - i / 170 + (i % 7) / 1000).toFixed(4)}\n`).join(""));
+    writeFileSync(err, "");
+    await compare(dir, state, input);
+    const scans = join(state, "log-parse", "scans");
+    const [file] = readdirSync(scans);
+    const before = statSync(join(scans, file!));
+    expect(decodeStateFile(readFileSync(join(scans, file!)))!.parts.length).toBeGreaterThan(0);
+    // A tick with nothing new, and one where only the small stderr grew: the same file (inode, mtime).
+    for (const grow of ["", "/opt/venv/lib/python3.11/site-packages/torch/cuda/__init__.py:1: UserWarning: no NCCL\n"]) {
+      appendFileSync(err, grow);
+      const r = await compare(dir, state, input);
+      expect(r.read!.resumed).toBe(1);
+      const now = statSync(join(scans, file!));
+      expect([now.ino, now.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+    }
+    // stderr grows past 64 KiB: it gets a snapshot of its own, stdout's (unchanged) is carried over.
+    appendFileSync(err, bars(3).repeat(400));
+    await compare(dir, state, input);
+    expect(statSync(join(scans, file!)).ino).not.toBe(before.ino);
+    // Both go on from that file: stdout from the carried snapshot (compare: the report of a full parse).
+    appendFileSync(err, bars(4));
+    const both = await compare(dir, state, input);
+    expect(both.read!.resumed).toBe(2);
+    expect(both.read!.bytes - both.read!.hashed).toBe(Buffer.byteLength(bars(4)));
+    appendFileSync(out, "step 900 loss 2.1234\n");
+    expect((await compare(dir, state, input)).read!.resumed).toBe(1);
+  });
+
   it("reads a log again from the start when it was replaced or its prefix changed, and equals a full parse", async () => {
     const { dir, out, input, state } = setup();
     const lines = Array.from({ length: 400 }, (_, i) => `iter ${i}: loss ${(4 - i / 200).toFixed(4)}, time 100ms\n`).join("");
