@@ -82,7 +82,7 @@ export async function readMetricsCsv(path: string, run: RunAnalysis): Promise<Cs
   let line = 0;
   try {
     if (size === 0) return { rows, bytes: 0 };
-    const parser = handle.createReadStream({ start: 0, end: size - 1, autoClose: false }).pipe(
+    const parser = handle.createReadStream({ start: 0, end: size - 1 }).pipe(
       parse({ columns: false, relax_column_count: true, relax_quotes: true, skip_empty_lines: true, bom: true, info: true, max_record_size: MAX_CSV_RECORD_BYTES }),
     );
     rows = await readRows(parser as AsyncIterable<CsvItem>, path, run, (l) => (line = l));

@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Stats } from "node:fs";
-import { type FileHandle, mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { mkdirSync, readFileSync, unlinkSync } from "node:fs";
+import { rename, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { FileSink, RunAnalysis } from "./analyzer.ts";
 import type { ResumePoint, ScanOptions, ScanStats } from "./scan.ts";
+import type { LogHandle } from "./open.ts";
 import { scanHandle } from "./scan.ts";
 import { type Json, NotSnapshottable, catalogue, restore, shareWith, snapshot, unshare } from "./snapshot.ts";
 import { BlobTable, decodeStateFile, encodeStateFile, rebase } from "./state-file.ts";
@@ -33,6 +35,8 @@ import { BlobTable, decodeStateFile, encodeStateFile, rebase } from "./state-fil
  */
 const VERSION = 4;
 const HASH_BYTES = 4096;
+/** State files written at once (each holds its encoded bytes, tens of KiB, until written). */
+const WRITES_AT_ONCE = 32;
 /**
  * A log after the first of its chain (stderr after stdout) shorter than this keeps no snapshot: it
  * is read again from the start next time (as it is anyway whenever the log before it grew), which
@@ -93,7 +97,9 @@ export class IncrementalStore {
   readonly stats: IncrementalStats = { logs: 0, resumed: 0, fromStart: 0, scanned: 0, hashed: 0, total: 0 };
   private readonly dir: string;
   private readonly known = classesAndFingerprint();
-  private made: Promise<unknown> | undefined;
+  private made = false;
+  /** State files being written: a record's report does not wait for its state file (flush() does). */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     stateDir: string,
@@ -115,10 +121,13 @@ export class IncrementalStore {
   async load(file: string): Promise<ChainFile | undefined> {
     let bytes: Buffer;
     try {
-      bytes = await readFile(file);
+      // Synchronous, as the small reads of open.ts (a thread-pool trip each was most of their cost).
+      bytes = readFileSync(file);
     } catch {
       // None yet: a state of version 3 or earlier may be beside it, under the old name; it is not read again.
-      await unlink(file.replace(/\.state$/, ".json")).catch(() => {});
+      try {
+        unlinkSync(file.replace(/\.state$/, ".json"));
+      } catch {}
       return undefined;
     }
     try {
@@ -142,11 +151,31 @@ export class IncrementalStore {
     }
   }
 
-  /** Atomically (a temporary file renamed over it), owner only: snapshots quote log lines. Not fsynced: a lost state costs a full read. */
+  /**
+   * Queues the write of a state file (see write); waits only while WRITES_AT_ONCE are still being
+   * written. Replacing a file is metadata work (on ext4 a rename over a file also flushes its
+   * data: ~0.5 ms); done in the thread pool it overlaps the parsing of the next records.
+   */
   async save(file: string, data: Omit<ChainFile, "parts">, parts: readonly Buffer[]): Promise<void> {
+    const p: Promise<void> = this.write(file, data, parts).finally(() => this.writing.delete(p));
+    this.writing.add(p);
+    while (this.writing.size >= WRITES_AT_ONCE) await Promise.race(this.writing);
+  }
+
+  /** Waits for every state file queued to be written (never rejects: a failed write is a warning). */
+  async flush(): Promise<void> {
+    while (this.writing.size > 0) await Promise.all([...this.writing]);
+  }
+
+  /** Atomically (a temporary file renamed over it), owner only: snapshots quote log lines. Not fsynced: a lost state costs a full read. */
+  private async write(file: string, data: Omit<ChainFile, "parts">, parts: readonly Buffer[]): Promise<void> {
     // Once per directory and run, not once per record.
-    this.made ??= mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    await this.made.catch(() => {});
+    if (!this.made) {
+      this.made = true;
+      try {
+        mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      } catch {} // the write below says why
+    }
     const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
     try {
       await writeFile(tmp, encodeStateFile(data, parts), { mode: 0o600 });
@@ -166,11 +195,11 @@ export class IncrementalStore {
   }
 }
 
-async function windowHash(handle: FileHandle, from: number, to: number, stats: IncrementalStats): Promise<string> {
+function windowHash(handle: LogHandle, from: number, to: number, stats: IncrementalStats): string {
   const buf = Buffer.alloc(Math.max(0, to - from));
   let got = 0;
   while (got < buf.length) {
-    const { bytesRead } = await handle.read(buf, got, buf.length - got, from + got);
+    const bytesRead = handle.readSync(buf, got, buf.length - got, from + got);
     if (bytesRead === 0) break;
     got += bytesRead;
   }
@@ -178,9 +207,9 @@ async function windowHash(handle: FileHandle, from: number, to: number, stats: I
   return createHash("sha256").update(buf.subarray(0, got)).digest("base64");
 }
 
-const hashes = async (handle: FileHandle, at: number, stats: IncrementalStats, head = true) => ({
-  head: head ? await windowHash(handle, 0, Math.min(HASH_BYTES, at), stats) : "",
-  tail: await windowHash(handle, Math.max(0, at - HASH_BYTES), at, stats),
+const hashes = (handle: LogHandle, at: number, stats: IncrementalStats, head = true) => ({
+  head: head ? windowHash(handle, 0, Math.min(HASH_BYTES, at), stats) : "",
+  tail: windowHash(handle, Math.max(0, at - HASH_BYTES), at, stats),
 });
 
 export class LogChain {
@@ -221,7 +250,7 @@ export class LogChain {
    * Scans `handle` (up to `size`) into `run`, or goes on from this log's state; returns the
    * analyzer to continue with (a restored one replaces `run`) and the scan's counts.
    */
-  async scan(run: RunAnalysis, path: string, handle: FileHandle, size: number, st: Stats, options: ScanOptions): Promise<{ run: RunAnalysis; stats: ScanStats }> {
+  async scan(run: RunAnalysis, path: string, handle: LogHandle, size: number, st: Stats, options: ScanOptions): Promise<{ run: RunAnalysis; stats: ScanStats }> {
     const { stats: counters, classes } = this.store;
     const stored = await this.begin(path);
     counters.logs += 1;
@@ -229,7 +258,7 @@ export class LogChain {
     let sink: FileSink | undefined;
     let from: ResumePoint | undefined;
     if (this.clean && stored && !("none" in stored) && stored.path === path && stored.dev === st.dev && stored.ino === st.ino && size >= stored.at.offset) {
-      const h = await hashes(handle, stored.at.offset, counters);
+      const h = hashes(handle, stored.at.offset, counters);
       if (h.head === stored.head && h.tail === stored.tail) {
         try {
           const back = restore(stored.snap as never, classes, this.stored?.parts) as { run: RunAnalysis; sink: FileSink };
@@ -273,8 +302,8 @@ export class LogChain {
       if (!taken.reused) this.changed = true;
       let h: { head: string; tail: string };
       if (unchanged && stored && !("none" in stored)) h = stored;
-      else if (from && stored && !("none" in stored) && from.offset >= HASH_BYTES) h = { head: stored.head, tail: (await hashes(handle, taken.at.offset, counters, false)).tail }; // the head was checked above
-      else h = await hashes(handle, taken.at.offset, counters);
+      else if (from && stored && !("none" in stored) && from.offset >= HASH_BYTES) h = { head: stored.head, tail: (hashes(handle, taken.at.offset, counters, false)).tail }; // the head was checked above
+      else h = hashes(handle, taken.at.offset, counters);
       this.next.push({ path, dev: st.dev, ino: st.ino, size, mtimeMs: st.mtimeMs, at: taken.at, head: h.head, tail: h.tail, snap: taken.snap, ...(taken.reused ? { reused: true as const } : {}) });
     } else {
       if (why) this.store.warn(`${path}: the analyzer holds ${why}, which --state cannot keep; this log is read from the start each time`);

@@ -143,6 +143,7 @@ async function logParseIn(args: LogParseArgs, io: LogParseIo, cwd: string, remot
       await out.write({ kind: "log", path: file, report });
       io.log.progress(`${++n} files`);
     }
+    await incremental?.flush();
     readStats();
     return failed > 0 ? 1 : 0;
   }
@@ -186,6 +187,7 @@ async function logParseIn(args: LogParseArgs, io: LogParseIo, cwd: string, remot
     if (s && incremental) for (const k of Object.keys(s) as (keyof typeof s)[]) incremental.stats[k] += s[k];
   }
   await cache?.save();
+  await incremental?.flush();
   readStats();
   return code;
 

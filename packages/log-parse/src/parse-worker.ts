@@ -16,8 +16,11 @@ const incremental = init.state ? new IncrementalStore(init.state, (message) => p
 
 port.on("message", (m: WorkerRequest) => {
   if (m.done) {
-    port.postMessage({ stats: incremental?.stats } satisfies WorkerReply);
-    port.close();
+    // The state files still being written are written before the worker says it is done.
+    void (incremental?.flush() ?? Promise.resolve()).then(() => {
+      port.postMessage({ stats: incremental?.stats } satisfies WorkerReply);
+      port.close();
+    });
     return;
   }
   reportForRecord(m.record, init.options, incremental).then(
