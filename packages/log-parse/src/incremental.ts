@@ -1,14 +1,13 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { Stats } from "node:fs";
-import { mkdirSync, readFileSync, unlinkSync } from "node:fs";
-import { rename, unlink, writeFile } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { readFileSync, unlinkSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { FileSink, RunAnalysis } from "./analyzer.ts";
 import type { ResumePoint, ScanOptions, ScanStats } from "./scan.ts";
 import type { LogHandle } from "./open.ts";
 import { scanHandle } from "./scan.ts";
 import { type Json, NotSnapshottable, catalogue, restore, shareWith, snapshot, unshare } from "./snapshot.ts";
-import { BlobTable, decodeStateFile, encodeStateFile, rebase } from "./state-file.ts";
+import { BlobTable, StateWriter, decodeStateFile, encodeStateFile, rebase } from "./state-file.ts";
 
 /**
  * `--state DIR`, per log: where the last run stopped and what the analyzer knew there, so the next
@@ -35,8 +34,6 @@ import { BlobTable, decodeStateFile, encodeStateFile, rebase } from "./state-fil
  */
 const VERSION = 4;
 const HASH_BYTES = 4096;
-/** State files written at once (each holds its encoded bytes, tens of KiB, until written). */
-const WRITES_AT_ONCE = 32;
 /**
  * A log after the first of its chain (stderr after stdout) shorter than this keeps no snapshot: it
  * is read again from the start next time (as it is anyway whenever the log before it grew), which
@@ -97,15 +94,14 @@ export class IncrementalStore {
   readonly stats: IncrementalStats = { logs: 0, resumed: 0, fromStart: 0, scanned: 0, hashed: 0, total: 0 };
   private readonly dir: string;
   private readonly known = classesAndFingerprint();
-  private made = false;
-  /** State files being written: a record's report does not wait for its state file (flush() does). */
-  private readonly writing = new Set<Promise<void>>();
+  private readonly writer: StateWriter;
 
   constructor(
     stateDir: string,
     readonly warn: (message: string) => void,
   ) {
     this.dir = join(resolve(stateDir), "log-parse", "scans");
+    this.writer = new StateWriter((file, message) => warn(`${file}: not written (${message}); the next run reads these logs from the start`));
   }
 
   /** One record's logs, scanned in order into one analyzer. */
@@ -151,39 +147,14 @@ export class IncrementalStore {
     }
   }
 
-  /**
-   * Queues the write of a state file (see write); waits only while WRITES_AT_ONCE are still being
-   * written. Replacing a file is metadata work (on ext4 a rename over a file also flushes its
-   * data: ~0.5 ms); done in the thread pool it overlaps the parsing of the next records.
-   */
+  /** Queues the file's write (state-file.ts StateWriter: in the background, atomically, owner only). */
   async save(file: string, data: Omit<ChainFile, "parts">, parts: readonly Buffer[]): Promise<void> {
-    const p: Promise<void> = this.write(file, data, parts).finally(() => this.writing.delete(p));
-    this.writing.add(p);
-    while (this.writing.size >= WRITES_AT_ONCE) await Promise.race(this.writing);
+    await this.writer.queue(file, encodeStateFile(data, parts));
   }
 
-  /** Waits for every state file queued to be written (never rejects: a failed write is a warning). */
-  async flush(): Promise<void> {
-    while (this.writing.size > 0) await Promise.all([...this.writing]);
-  }
-
-  /** Atomically (a temporary file renamed over it), owner only: snapshots quote log lines. Not fsynced: a lost state costs a full read. */
-  private async write(file: string, data: Omit<ChainFile, "parts">, parts: readonly Buffer[]): Promise<void> {
-    // Once per directory and run, not once per record.
-    if (!this.made) {
-      this.made = true;
-      try {
-        mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      } catch {} // the write below says why
-    }
-    const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-    try {
-      await writeFile(tmp, encodeStateFile(data, parts), { mode: 0o600 });
-      await rename(tmp, file);
-    } catch (e) {
-      await unlink(tmp).catch(() => {});
-      this.warn(`${file}: not written (${(e as Error).message}); the next run reads these logs from the start`);
-    }
+  /** Waits for every state file queued to be written (a failed write is a warning). */
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 
   get classes(): Map<string, object> {
