@@ -1,6 +1,5 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { parse } from "csv-parse";
 import type { RunAnalysis } from "./analyzer.ts";
 import { metricName } from "./metrics.ts";
 import { openLog } from "./open.ts";
@@ -82,6 +81,8 @@ export async function readMetricsCsv(path: string, run: RunAnalysis): Promise<Cs
   let line = 0;
   try {
     if (size === 0) return { rows, bytes: 0 };
+    // Imported when a run has a metrics.csv: most runs have none, and every start would compile it.
+    const { parse } = await import("csv-parse");
     const parser = handle.createReadStream({ start: 0, end: size - 1 }).pipe(
       parse({ columns: false, relax_column_count: true, relax_quotes: true, skip_empty_lines: true, bom: true, info: true, max_record_size: MAX_CSV_RECORD_BYTES }),
     );

@@ -35,12 +35,17 @@ function point(step: number, value: number, raw: string, seq: number): Point {
   return Number.isFinite(value) ? { step, value, seq } : { step, value, raw, seq };
 }
 
-/** Growable parallel arrays of (step, value, seq): the subsample costs no object per point. */
+/**
+ * Growable parallel arrays of (step, value): the subsample costs no object per point. Entry i is
+ * the value numbered `i * stride` (its seq): every stride-th value is kept, and halving keeps the
+ * even entries and doubles the stride, so the sequence numbers need no array of their own (one
+ * typed array less per metric to keep, scan and restore with --state).
+ */
 class Sample {
   length = 0;
+  stride = 1;
   step = new Float64Array(64);
   value = new Float64Array(64);
-  seq = new Float64Array(64);
   /** The raw spelling of the non-finite values in the sample, by seq. */
   readonly raw = new Map<number, string>();
 
@@ -53,40 +58,48 @@ class Sample {
       };
       this.step = grow(this.step);
       this.value = grow(this.value);
-      this.seq = grow(this.seq);
     }
     this.set(this.length++, p);
   }
 
+  /** Entry i holds `p`, whose seq is `i * stride` (the caller's invariant). */
   set(i: number, p: Point): void {
     this.step[i] = p.step;
     this.value[i] = p.value;
-    this.seq[i] = p.seq;
     if (p.raw !== undefined) this.raw.set(p.seq, p.raw);
     else this.raw.delete(p.seq);
   }
 
+  seqAt(i: number): number {
+    return i * this.stride;
+  }
+
   at(i: number): Point {
-    const seq = this.seq[i]!;
+    const seq = this.seqAt(i);
     const raw = this.raw.get(seq);
     return raw === undefined ? { step: this.step[i]!, value: this.value[i]!, seq } : { step: this.step[i]!, value: this.value[i]!, raw, seq };
   }
 
-  /** Keeps the entries whose seq is an even multiple of `stride` (in place). */
-  halve(stride: number): void {
+  /** Keeps the entries whose seq is an even multiple of the stride (the even entries, in place), and doubles the stride. */
+  halve(): void {
     let j = 0;
     for (let i = 0; i < this.length; i++) {
-      const seq = this.seq[i]!;
-      if ((seq / stride) % 2 === 0) {
+      if (i % 2 === 0) {
         this.step[j] = this.step[i]!;
         this.value[j] = this.value[i]!;
-        this.seq[j] = seq;
         j += 1;
-      } else this.raw.delete(seq);
+      } else this.raw.delete(this.seqAt(i));
     }
+    this.stride *= 2;
     // Unused entries are zeros: a --state snapshot keeps a typed array only up to its last non-zero byte.
-    for (const a of [this.step, this.value, this.seq]) a.fill(0, j, this.length);
+    for (const a of [this.step, this.value]) a.fill(0, j, this.length);
     this.length = j;
+    // Halved, the sample never again holds more than CAPACITY + 1 entries (it is halved as soon as
+    // it does): the doubled capacity would only be zeros to keep, scan past and restore (--state).
+    if (this.step.length > CAPACITY + 1) {
+      this.step = this.step.slice(0, CAPACITY + 1);
+      this.value = this.value.slice(0, CAPACITY + 1);
+    }
   }
 }
 
@@ -102,7 +115,6 @@ export class Series {
   firstNonFiniteText: string | undefined;
   nonFiniteCount = 0;
   private readonly sample = new Sample();
-  private stride = 1;
   private pinned: Point[] = [];
   /** File of the last value (a redraw replaces the last point only within one file). */
   private lastFile: string | undefined;
@@ -133,7 +145,7 @@ export class Series {
     // holds numbers, so a long run of updates allocates almost nothing (and promotes nothing).
     const finite = Number.isFinite(value);
     if (explicit && last && last.step === step && this.lastFile === file) {
-      const replaced = sample.length > 0 && sample.seq[sample.length - 1] === last.seq;
+      const replaced = sample.length > 0 && sample.seqAt(sample.length - 1) === last.seq;
       const wasFirst = this.first === last;
       const keep = wasFirst || !finite || !this.min || value < this.min.value;
       const p = keep ? point(step, value, raw, last.seq) : this.reuse(step, value, last.seq);
@@ -154,12 +166,9 @@ export class Series {
     this.lastShared = keep;
     this.lastFile = file;
     if (s > this.maxStep) this.maxStep = s;
-    if (seq % this.stride === 0) {
+    if (seq % sample.stride === 0) {
       sample.push(p);
-      if (sample.length > CAPACITY) {
-        sample.halve(this.stride);
-        this.stride *= 2;
-      }
+      if (sample.length > CAPACITY) sample.halve();
     }
     this.note(p, file, line, text);
   }
@@ -223,7 +232,7 @@ export class Series {
     let e = 0;
     for (let k = 0; k < picks && out.length < limit; k++) {
       const i = indexAt(k);
-      const seq = sample.seq[i]!;
+      const seq = sample.seqAt(i);
       while (e < extra.length && extra[e]!.seq < seq && out.length < limit) {
         const p = extra[e++]!;
         emit(p.step, p.value, p.raw);

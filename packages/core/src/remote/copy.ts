@@ -4,7 +4,7 @@ import { link, mkdir, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { execa } from "execa";
+import { loadExeca } from "../lazy-execa.ts";
 import { type RemoteOptions, isSshConnectionFailure, prepareControlDir, remoteCommandLine, sshArgv } from "./ssh.ts";
 
 export type CopyResult = { kind: "ok"; path: string; size: number; sha256: string } | { kind: "exists"; path: string } | { kind: "failed"; message: string; connection: boolean };
@@ -23,7 +23,7 @@ export async function copyFromRemote(remotePath: string, local: string, expect: 
   prepareControlDir(options);
   const partial = join(dirname(local), `.${basename(local)}.partial-${process.pid}`);
   const ssh = options.sshBin ?? process.env.SLURMPIPE_SSH ?? "ssh";
-  const child = execa(ssh, [...sshArgv(options), remoteCommandLine(["cat", "--", remotePath])], { timeout: options.timeoutMs ?? 24 * 3_600_000, reject: false, stdin: "ignore", buffer: { stdout: false, stderr: true }, encoding: "buffer" });
+  const child = (await loadExeca())(ssh, [...sshArgv(options), remoteCommandLine(["cat", "--", remotePath])], { timeout: options.timeoutMs ?? 24 * 3_600_000, reject: false, stdin: "ignore", buffer: { stdout: false, stderr: true }, encoding: "buffer" });
   const hash = createHash("sha256");
   let size = 0;
   const tap = new Transform({

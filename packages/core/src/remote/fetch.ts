@@ -1,4 +1,4 @@
-import { execa } from "execa";
+import { loadExeca } from "../lazy-execa.ts";
 import type { FileKind } from "../fs/regular.ts";
 import { type RemoteOptions, isSshConnectionFailure, prepareControlDir, remoteCommandLine, sshArgv } from "./ssh.ts";
 
@@ -70,7 +70,7 @@ export async function fetchRange(request: RangeRequest, options: RemoteOptions):
   prepareControlDir(options);
   const ssh = options.sshBin ?? process.env.SLURMPIPE_SSH ?? "ssh";
   const words = ["sh", "-c", FETCH_SCRIPT, "slurmpipe-fetch", request.path, String(request.offset), String(request.back), request.dev ?? "-", request.ino ?? "-", request.anySymlink ? "1" : "0", ...(request.roots ?? [])];
-  const r = await execa(ssh, [...sshArgv(options), remoteCommandLine(words)], { timeout: 300_000, reject: false, stdin: "ignore", encoding: "buffer", stripFinalNewline: false });
+  const r = await (await loadExeca())(ssh, [...sshArgv(options), remoteCommandLine(words)], { timeout: 300_000, reject: false, stdin: "ignore", encoding: "buffer", stripFinalNewline: false });
   const out = Buffer.from(r.stdout as Uint8Array);
   const stderr = Buffer.from((r.stderr ?? new Uint8Array()) as Uint8Array).toString("utf8");
   const nl = out.indexOf(10);

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { execa } from "execa";
+import { loadExeca } from "../lazy-execa.ts";
 import { sha256 } from "../hash.ts";
 import { shellQuote } from "../shell/quote.ts";
 import { type RemoteHost, parseRemoteHost } from "./host.ts";
@@ -131,7 +131,7 @@ export async function execRemote(
   prepareControlDir(options);
   const ssh = options.sshBin ?? process.env.SLURMPIPE_SSH ?? "ssh";
   const line = remoteCommandLine(argv, { ...(call.cwd ? { cwd: call.cwd } : {}), ...(call.env ? { env: call.env } : {}) });
-  const r = await execa(ssh, [...sshArgv(options), line], {
+  const r = await (await loadExeca())(ssh, [...sshArgv(options), line], {
     timeout: call.timeoutMs ?? 60_000,
     reject: false,
     ...(call.input !== undefined ? { input: call.input } : { stdin: "ignore" as const }),
@@ -145,5 +145,5 @@ export async function execRemote(
 export async function closeRemote(options: RemoteOptions): Promise<void> {
   const ssh = options.sshBin ?? process.env.SLURMPIPE_SSH ?? "ssh";
   const argv = sshArgv(options);
-  await execa(ssh, [...argv.slice(0, -1), "-O", "exit", argv[argv.length - 1]!], { reject: false, stdin: "ignore", timeout: 10_000 });
+  await (await loadExeca())(ssh, [...argv.slice(0, -1), "-O", "exit", argv[argv.length - 1]!], { reject: false, stdin: "ignore", timeout: 10_000 });
 }

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { execa } from "execa";
+import { loadExeca } from "../lazy-execa.ts";
 import { runLocalSlurm } from "../local/index.ts";
 import { runLocalOnHost } from "../local/on-host.ts";
 import { type RemoteOptions, execRemote, isSshConnectionFailure } from "../remote/ssh.ts";
@@ -181,7 +181,7 @@ async function execOnce(command: string, file: string, args: readonly string[], 
       missing: r.exitCode === 127 && /not found/i.test(r.stderr),
     };
   }
-  const result = await execa(file, [...args], {
+  const result = await (await loadExeca())(file, [...args], {
     cwd: options.cwd,
     timeout: options.timeoutMs ?? 60_000,
     reject: false,
