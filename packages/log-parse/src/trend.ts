@@ -27,15 +27,16 @@ export interface TrendDetail {
   change?: number;
 }
 
-export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
+export function median(values: ArrayLike<number>): number {
+  // A Float64Array sorts numerically, natively (no comparator called per pair).
+  const s = Float64Array.from(values).sort();
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-export function lossTrend(values: readonly number[], hasNonFinite = false): TrendDetail {
+export function lossTrend(values: ArrayLike<number>, hasNonFinite = false): TrendDetail {
   if (hasNonFinite) return { trend: "NAN" };
-  const v = values.filter(Number.isFinite);
+  const v = finite(values);
   if (v.length < 2) return { trend: "NO_DATA" };
   const w = v.length < 2 * TREND.minWindow ? Math.floor(v.length / 2) : Math.max(TREND.minWindow, Math.ceil(v.length * TREND.window));
   const start = median(v.slice(0, w));
@@ -48,4 +49,11 @@ export function lossTrend(values: readonly number[], hasNonFinite = false): Tren
   else if (change <= -TREND.decreaseRel) trend = "DECREASING";
   else trend = "FLAT";
   return { trend, start, end, change };
+}
+
+/** The finite values, in order, as a Float64Array (the values themselves when all are). */
+function finite(values: ArrayLike<number>): Float64Array {
+  const all = values instanceof Float64Array ? values : Float64Array.from(values);
+  for (let i = 0; i < all.length; i++) if (!Number.isFinite(all[i]!)) return all.filter(Number.isFinite);
+  return all;
 }

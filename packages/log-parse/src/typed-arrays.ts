@@ -12,6 +12,9 @@ const DELTA_LIMIT = 2 ** 50;
  */
 export function integerDeltas(a: ArrayLike<number>, count: number): Buffer | undefined {
   if (count < 8) return undefined;
+  // Most value arrays are not whole numbers: tell before allocating (8 bytes per element).
+  const x0 = a[0]!;
+  if (!Number.isInteger(x0) || Math.abs(x0) > DELTA_LIMIT) return undefined;
   const out = Buffer.allocUnsafe(count * 8);
   let at = 0;
   let prev = 0;
@@ -38,9 +41,14 @@ export function progression(a: ArrayLike<number>, count: number): [number, numbe
   if (count < 2) return undefined;
   const first = a[0]!;
   const d = a[1]! - first;
+  // Whole first and last elements within the limit, and every element exactly first + i * d with
+  // whole first and d: every element is whole and within it (|first + i * d| is at most the larger
+  // end). A -0 equals 0 here, so it is looked for only where an element is 0.
+  const last = a[count - 1]!;
+  if (!Number.isInteger(first) || !Number.isInteger(d) || Math.abs(first) > DELTA_LIMIT || Math.abs(last) > DELTA_LIMIT) return undefined;
   for (let i = 0; i < count; i++) {
     const x = a[i]!;
-    if (x !== first + i * d || !Number.isInteger(x) || Math.abs(x) > DELTA_LIMIT || Object.is(x, -0)) return undefined;
+    if (x !== first + i * d || (x === 0 && 1 / x < 0)) return undefined;
   }
   return [first, d];
 }
