@@ -1,5 +1,5 @@
 import { ArchiveEntry as CoreArchiveEntry, readNdjson } from "@slurmpipe/core";
-import { z } from "zod";
+import * as z from "zod";
 
 export const MANIFEST = "MANIFEST.ndjson";
 export const SUMS = "SHA256SUMS";

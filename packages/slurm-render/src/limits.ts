@@ -5,7 +5,7 @@
  * not hours later by slurmctld or never by a job that stays PENDING; `--force` renders anyway.
  */
 import { parseDuration, parseMemory } from "@slurmpipe/core";
-import { z } from "zod";
+import * as z from "zod";
 
 /** One limit and where it was read (a URL and section, or a sites.md fact id). */
 const limit = <T extends z.ZodTypeAny>(value: T) => z.strictObject({ value, source: z.string().min(1) });

@@ -7,7 +7,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "@slurmpipe/core";
 import { type Document, LineCounter, isMap, isScalar, isSeq, parseDocument } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { RESOURCE_KEYS, type ResourceKey, normalizeKey, validateValue } from "./directives.ts";
 import { SiteLimits, mergeLimits } from "./limits.ts";
 

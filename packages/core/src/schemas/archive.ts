@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { schemaVersion } from "./common.ts";
 
 /** One archived file, as listed in MANIFEST.ndjson and emitted on stdout by `archive`. */

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** Version of the record layout. Readers accept records without `v` as version 1. */
 export const SCHEMA_VERSION = 1;

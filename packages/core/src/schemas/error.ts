@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * A record a stage could not process. Stages attach it as `error` to the record that failed

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 export const LossTrend = z.enum(["DECREASING", "FLAT", "DIVERGING", "NAN", "NO_DATA"]);
 export type LossTrend = z.infer<typeof LossTrend>;

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { Resources, schemaVersion } from "./common.ts";
 import { StageError } from "./error.ts";
 import { JobState } from "./job.ts";
