@@ -97,7 +97,7 @@ export function snapshot(root: unknown, classes: Map<string, object>, blobs?: Bl
       const end = usedBytes(bytes);
       const n = (o as unknown as { length: number }).length;
       const used = Math.ceil(end / TYPED[name].BYTES_PER_ELEMENT);
-      // Steps and sequence numbers (whole numbers, mostly evenly spaced): 1-2 bytes each as deltas
+      // Steps (whole numbers, mostly evenly spaced): a progression, or 1-2 bytes each as deltas
       // instead of 8, which is most of a state file's size (bench 8).
       const ap = progression(o as unknown as ArrayLike<number>, used);
       if (ap !== undefined) return { $i: id, $t: name, n, k: used, a: ap[0], d: ap[1] };

@@ -6,8 +6,8 @@ import type { Blobs, Json } from "./snapshot.ts";
 
 /**
  * A `--state` scan file (incremental.ts) on disk: a JSON header (the chain's positions and
- * snapshots) and a binary part holding the snapshots' typed arrays (a series' values, steps,
- * sequence numbers) as raw bytes:
+ * snapshots) and a binary part holding the snapshots' typed arrays (a series' values and steps)
+ * as raw bytes:
  *
  *   MAGIC (8 bytes) | header length (uint32 LE) | header (UTF-8 JSON) | part 0 | part 1 | ...
  *

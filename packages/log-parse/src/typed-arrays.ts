@@ -1,5 +1,5 @@
 /**
- * How snapshot.ts keeps a typed array (a series' values, steps, sequence numbers): only its used
+ * How snapshot.ts keeps a typed array (a series' values and steps): only its used
  * part (capacity is zeros), and whole numbers as a progression (first, step) or as zigzag varint
  * deltas (1-2 bytes each instead of 8: most of a state file's size, bench 8).
  */
@@ -35,7 +35,7 @@ export function integerDeltas(a: ArrayLike<number>, count: number): Buffer | und
 
 /**
  * [first, step] when the first `count` elements are whole numbers a, a+d, a+2d, ... within
- * ±DELTA_LIMIT (not -0): a sample's sequence numbers always are, evenly logged steps mostly.
+ * ±DELTA_LIMIT (not -0): evenly logged steps mostly are.
  */
 export function progression(a: ArrayLike<number>, count: number): [number, number] | undefined {
   if (count < 2) return undefined;
