@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { FileSink, RunAnalysis } from "./analyzer.ts";
 import type { ResumePoint, ScanOptions, ScanStats } from "./scan.ts";
 import type { LogHandle } from "./open.ts";
-import { scanHandle } from "./scan.ts";
+import { ResumeDiverged, scanHandle } from "./scan.ts";
 import { type Json, NotSnapshottable, catalogue, restore, shareWith, snapshot, unshare } from "./snapshot.ts";
 import { BlobTable, StateWriter, decodeStateFile, encodeStateFile, rebase } from "./state-file.ts";
 
@@ -223,6 +223,7 @@ export class LogChain {
    */
   async scan(run: RunAnalysis, path: string, handle: LogHandle, size: number, st: Stats, options: ScanOptions): Promise<{ run: RunAnalysis; stats: ScanStats }> {
     const { stats: counters, classes } = this.store;
+    const before = run;
     const stored = await this.begin(path);
     counters.logs += 1;
     counters.total += size;
@@ -241,34 +242,47 @@ export class LogChain {
         }
       }
     }
-    const unchanged = from !== undefined && stored !== undefined && !("none" in stored) && stored.size === size && stored.mtimeMs === st.mtimeMs;
+    let unchanged = from !== undefined && stored !== undefined && !("none" in stored) && stored.size === size && stored.mtimeMs === st.mtimeMs;
     if (!unchanged) this.clean = false;
-    if (from) counters.resumed += 1;
-    else counters.fromStart += 1;
-    sink ??= run.sink(path);
-    counters.scanned += size - (from?.offset ?? 0);
     const first = this.next.length === 0;
     let taken: { at: ResumePoint; snap: unknown; reused?: true } | undefined;
     let why: string | undefined;
-    const liveRun = run;
-    const liveSink = sink;
-    const stats = await scanHandle(handle, size, sink, options, {
-      ...(from ? { from } : {}),
-      checkpoint: (at) => {
-        if (!first && at.offset < SNAPSHOT_MIN_BYTES) return;
-        // Nothing read since the state was taken: the analyzer is as restored, and so is its snapshot.
-        if (unchanged && stored && !("none" in stored)) {
-          taken = { at, snap: stored.snap, reused: true };
-          return;
-        }
-        try {
-          taken = { at, snap: snapshot({ run: liveRun, sink: liveSink }, classes, this.blobs) };
-        } catch (e) {
-          if (!(e instanceof NotSnapshottable)) throw e;
-          why = e.message;
-        }
-      },
-    });
+    const scan = (liveRun: RunAnalysis, liveSink: FileSink, from: ResumePoint | undefined) => {
+      if (from) counters.resumed += 1;
+      else counters.fromStart += 1;
+      counters.scanned += size - (from?.offset ?? 0);
+      return scanHandle(handle, size, liveSink, options, {
+        ...(from ? { from } : {}),
+        checkpoint: (at) => {
+          if (!first && at.offset < SNAPSHOT_MIN_BYTES) return;
+          // Nothing read since the state was taken: the analyzer is as restored, and so is its snapshot.
+          if (unchanged && stored && !("none" in stored)) {
+            taken = { at, snap: stored.snap, reused: true };
+            return;
+          }
+          try {
+            taken = { at, snap: snapshot({ run: liveRun, sink: liveSink }, classes, this.blobs) };
+          } catch (e) {
+            if (!(e instanceof NotSnapshottable)) throw e;
+            why = e.message;
+          }
+        },
+      });
+    };
+    let stats: ScanStats;
+    try {
+      stats = await scan(run, (sink ??= run.sink(path)), from);
+    } catch (e) {
+      if (!(e instanceof ResumeDiverged) || from === undefined) throw e;
+      // Read again from the start, into the analyzer this log began with (`before`: the restore made a new one).
+      counters.resumed -= 1;
+      counters.scanned -= size - from.offset;
+      from = undefined;
+      unchanged = false;
+      this.clean = false;
+      run = before;
+      stats = await scan(run, run.sink(path), undefined);
+    }
     if (taken) {
       if (!taken.reused) this.changed = true;
       let h: { head: string; tail: string };

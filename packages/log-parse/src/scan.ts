@@ -14,65 +14,9 @@ import { type LogHandle, openLog } from "./open.ts";
  * truncated byte sequence becomes U+FFFD, never an exception). A sink that can read the common
  * shapes without decoding is offered every segment raw first (`fastSegment`).
  */
-export interface SegmentSink {
-  /** Keyword prefilter over raw bytes (global flag); null: every segment is a candidate. */
-  readonly prefilter: RegExp | null;
-  /** True while the sink needs every segment regardless of the prefilter (inside a traceback). */
-  wantsAll(): boolean;
-  /** One segment, decoded; `line` is the 1-based physical line it sits on. */
-  segment(text: string, line: number): void;
-  /**
-   * Optional: every segment as raw bytes `[a, b)` of `bytes`, with `latin1` the same bytes viewed
-   * as a latin1 string (same offsets), before the prefilter: true when the sink read it whole
-   * without decoding (a common metric line), so it is neither searched nor decoded. It must accept
-   * only segments the prefilter would pass.
-   */
-  fastSegment?(bytes: Buffer, latin1: string, a: number, b: number, line: number): boolean;
-}
+import { ResumeDiverged, type ScanOptions, type ScanResume, type ScanStats, type SegmentSink } from "./scan-types.ts";
 
-export interface ScanStats {
-  lines: number;
-  bytes: number;
-  /** Physical lines longer than the cap, scanned in pieces. */
-  oversize: number;
-  /** The file did not end with a newline (a running job's partial line). */
-  partialLastLine: boolean;
-}
-
-/** Where a scan can go on from: a line boundary, with the counts up to it. */
-export interface ResumePoint {
-  offset: number;
-  lines: number;
-  oversize: number;
-}
-
-/** Incremental scans (incremental.ts): start at a resume point, and learn where to start next time. */
-export interface ScanResume {
-  /** Go on from here (the sink must hold the state it had there). */
-  from?: ResumePoint;
-  /**
-   * Called once, after the last whole line and before the unfinished last line (if any) reaches
-   * the sink: the sink's state now is the state at the returned point, where the next run starts
-   * (the unfinished line is read again then, completed). Not called when the file ends inside a
-   * line longer than --max-line-bytes (already scanned in part: no clean point to go on from).
-   */
-  checkpoint?(at: ResumePoint): void;
-}
-
-export interface ScanOptions {
-  /**
-   * A longer line is scanned in pieces of at most this many bytes (default 1 MiB, at most
-   * MAX_LINE_BYTES): each piece ends after its last `\r` when it has one (the updates before it
-   * are whole; the bar's current state after it goes on into the next piece), else after its last
-   * space in its second half, else at the limit. A message cut by such a boundary may be missed;
-   * memory stays bounded by the limit.
-   */
-  maxLineBytes?: number;
-  highWaterMark?: number;
-}
-
-/** The largest --max-line-bytes: a piece is viewed as one string, and V8 strings end at 512 MiB. */
-export const MAX_LINE_BYTES = 256 * 1024 * 1024;
+export { MAX_LINE_BYTES, ResumeDiverged, type ResumePoint, type ScanOptions, type ScanResume, type ScanStats, type SegmentSink } from "./scan-types.ts";
 
 const CR = 13;
 const LF = 10;
@@ -157,6 +101,10 @@ class Scanner {
   private carryBytes = 0;
   private lineNo = 1; // number of the line being read
   private continuing = false; // the current physical line was already partly scanned (oversize)
+  /** Bytes of the current line before the data in hand, read by the run this one goes on from. */
+  private lead = 0;
+  /** This scan went on from inside the current line: a cut not after a `\r` may differ from a full read's. */
+  private resumedInLine = false;
   private readonly pre: RegExp | null;
   private readonly fast: boolean;
   // Per consumed buffer:
@@ -178,6 +126,9 @@ class Scanner {
       this.stats.bytes = from.offset;
       this.stats.oversize = from.oversize;
       this.lineNo = from.lines + 1;
+      this.continuing = from.continuing === true;
+      this.lead = this.continuing ? 0 : (from.lineBytes ?? 0);
+      this.resumedInLine = this.continuing || this.lead > 0;
     }
   }
 
@@ -190,7 +141,7 @@ class Scanner {
       return;
     }
     const nl = piece.indexOf(LF);
-    if (nl === -1 && this.carryBytes + piece.length <= this.maxLine) {
+    if (nl === -1 && this.lead + this.carryBytes + piece.length <= this.maxLine) {
       this.carry.push(Buffer.from(piece)); // a copy: the caller reuses its buffer
       this.carryBytes += piece.length;
       return;
@@ -222,6 +173,8 @@ class Scanner {
       stats.lines += 1;
       this.lineNo += 1;
       this.continuing = false;
+      this.lead = 0;
+      this.resumedInLine = false;
       pos = nl + 1;
     }
     if (pos < data.length) {
@@ -243,6 +196,18 @@ class Scanner {
    */
   private pieces(a: number, b: number, tail = false): number {
     const max = this.maxLine;
+    if (this.lead > 0 && b - a + this.lead > max) {
+      // Gone on from a \r inside this line (a - 1), which a full read sees `lead` bytes into it:
+      // its first piece ends after the last \r of [line start, line start + max), which is at or
+      // after a. Cut exactly there (at a itself when no \r follows within the window).
+      const cr = this.data.subarray(a, a + max - this.lead).lastIndexOf(CR);
+      const cut = cr >= 0 ? a + cr + 1 : a;
+      if (cut > a) this.line(a, cut);
+      if (!this.continuing) this.stats.oversize += 1;
+      this.continuing = true;
+      this.lead = 0;
+      a = cut;
+    }
     while (b - a > max) {
       const cut = this.cut(a, a + max);
       this.line(a, cut);
@@ -265,6 +230,9 @@ class Scanner {
     const win = this.data.subarray(a, b);
     const cr = win.lastIndexOf(CR);
     if (cr >= 0) return a + cr + 1;
+    // A cut after a \r splits no update; any other depends on where the pieces began, which a scan
+    // that went on from inside the line does not know as a full read does.
+    if (this.resumedInLine) throw new ResumeDiverged("an over-long line's piece without a \\r after going on from inside it");
     // A number or word is not cut in two; pieces of at least half the window keep the scan linear.
     const sp = win.lastIndexOf(SPACE);
     return sp >= (b - a) >> 1 ? a + sp + 1 : b;
@@ -302,30 +270,52 @@ class Scanner {
   }
 
   end(): ScanStats {
-    const { stats, sink } = this;
-    if (!this.continuing) this.resume.checkpoint?.({ offset: stats.bytes - this.carryBytes, lines: stats.lines, oversize: stats.oversize });
+    const { stats } = this;
     const tail = Buffer.concat(this.carry);
-    const pre = this.pre;
+    const start = stats.bytes - this.carryBytes; // where the unfinished last line's unread part begins
+    // The next run goes on after the last \r of that part (the updates before it are read now),
+    // else from its start: a line start, a piece boundary of an over-long line, or the point this
+    // run went on from.
+    const cr = tail.lastIndexOf(CR);
+    const s = tail.toString("latin1");
+    if (cr >= 0) this.tailSegments(tail, s, 0, cr);
+    const at = start + cr + 1;
+    const inLine = this.continuing || this.lead > 0 || cr >= 0;
+    this.resume.checkpoint?.({
+      offset: at,
+      lines: stats.lines,
+      oversize: stats.oversize,
+      ...(inLine ? (this.continuing ? { lineBytes: 0, continuing: true } : { lineBytes: this.lead + cr + 1 }) : {}),
+    });
     if (tail.length > 0) {
       // A running job's partial last line: read as it is (it may be completed by the next write).
-      const s = tail.toString("latin1");
       stats.partialLastLine = true;
       stats.lines += 1;
-      let off = 0;
-      for (const p of s.split("\r")) {
-        const a = off;
-        off += p.length + 1;
-        if (p.length === 0) continue;
-        if (pre !== null && !sink.wantsAll()) {
-          pre.lastIndex = 0;
-          if (!pre.test(p)) continue;
-        }
-        sink.segment(tail.toString("utf8", a, a + p.length), this.lineNo);
-      }
-    } else if (this.continuing) {
+      this.tailSegments(tail, s, cr + 1, tail.length);
+    } else if (this.continuing || this.lead > 0) {
       stats.partialLastLine = true;
       stats.lines += 1;
     }
     return stats;
+  }
+
+  /** The `\r`-separated updates of `tail` between `from` and `to` (`s`: its latin1 view), each through the prefilter. */
+  private tailSegments(tail: Buffer, s: string, from: number, to: number): void {
+    const { sink, pre } = this;
+    let a = from;
+    while (a < to) {
+      let b = s.indexOf("\r", a);
+      if (b === -1 || b > to) b = to;
+      if (b > a) {
+        const p = s.slice(a, b);
+        let wanted = true;
+        if (pre !== null && !sink.wantsAll()) {
+          pre.lastIndex = 0;
+          wanted = pre.test(p);
+        }
+        if (wanted) sink.segment(tail.toString("utf8", a, b), this.lineNo);
+      }
+      a = b + 1;
+    }
   }
 }

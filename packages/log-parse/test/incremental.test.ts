@@ -52,10 +52,10 @@ describe("log-parse --state: only the bytes appended since the last run are read
       ["iter 7: loss 3.3000, time 100ms\n", 'in.py", line 40, in main\n    loss.backward()\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\n'],
       ["iter 8: loss 3.2000\n", "srun: error: n1: task 0: Exited with exit code 1\n"],
     ];
-    // Bytes after the last newline: the unfinished line, read again (completed) next time.
+    // Bytes after the last newline or \r: the unfinished line's current update, read again (completed) next time.
     const unfinished = (path: string) => {
       const b = readFileSync(path);
-      return b.length - (b.lastIndexOf(10) + 1);
+      return b.length - (Math.max(b.lastIndexOf(10), b.lastIndexOf(13)) + 1);
     };
     let total = 0;
     for (const [i, [o, e]] of steps.entries()) {
@@ -100,6 +100,56 @@ describe("log-parse --state: only the bytes appended since the last run are read
     const bigErr = await compare(dir, state, input);
     expect(bigErr.read!.resumed).toBe(2);
     expect(bigErr.read!.bytes - bigErr.read!.hashed).toBe("srun: error: n1: task 0: Killed\n".length);
+  });
+
+  it("goes on from the last \\r of an unfinished progress bar, also once it is longer than --max-line-bytes", async () => {
+    const { dir, out, err, input, state } = setup();
+    writeFileSync(err, "");
+    const args = { maxLineBytes: 1024 };
+    const update = (n: number) => `\rEpoch 0:  ${n % 100}%|██| ${n}/900 [00:01<00:00, 4.47it/s, v_num=1, train_loss=${(3 - n * 0.001).toFixed(3)}]`;
+    const updates = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => update(from + i)).join("");
+    writeFileSync(out, "iter 1: loss 4.0000, time 100ms\n");
+    let n = 1;
+    const steps = [
+      updates(n, (n = 8)), // a bar of ~600 bytes, shorter than the limit
+      updates(n, (n = 20)), // now over 1,024 bytes from its start: cut into pieces (oversize_lines 1)
+      updates(n, (n = 60)).slice(0, -30), // ends inside an update
+      updates(n - 1, (n = 90)).slice(-2900), // that update completed, more
+      `${updates(n, (n = 95))}\niter 2: loss 2.5000, time 100ms\n${update(1).repeat(3)}`, // the bar ends; a new one begins
+    ];
+    for (const [k, more] of steps.entries()) {
+      const before = readFileSync(out);
+      const resumeAt = k === 0 ? 0 : Math.max(before.lastIndexOf(10), before.lastIndexOf(13)) + 1;
+      appendFileSync(out, more);
+      const incremental = await run(dir, { state, ...args }, input);
+      const full = await run(dir, args, input);
+      expect(incremental.records[0]!.report, `step ${k}`).toEqual(full.records[0]!.report);
+      if (k > 0) {
+        expect(incremental.read!.resumed, `step ${k}`).toBe(1);
+        // Only the update that was unfinished and what was appended: not the bar from its start.
+        expect(incremental.read!.bytes - incremental.read!.hashed, `step ${k}`).toBe(statSync(out).size - resumeAt);
+      }
+    }
+    const files = (await run(dir, args, input)).records[0]!.report.files as { oversize_lines?: number }[];
+    expect(files[0]!.oversize_lines).toBe(1);
+    void err;
+  });
+
+  it("reads a log again from the start when, gone on from inside a line, an over-long update would be cut where a full read may not", async () => {
+    const { dir, out, err, input, state } = setup();
+    writeFileSync(err, "");
+    const args = { maxLineBytes: 1024 };
+    writeFileSync(out, `iter 1: loss 4.0000, time 100ms\n\rEpoch 0:  1%|| 1/9 [00:01<00:00, v_num=1, train_loss=3.000]`);
+    await run(dir, { state, ...args }, input);
+    // An update of 3,000 bytes without a \r (a message glued onto the bar): its pieces end where the
+    // line's pieces began, which the resumed scan cannot know.
+    appendFileSync(out, `\rEpoch 0:  2%|| 2/9 [00:01<00:00, v_num=1, train_loss=2.900] ${"x".repeat(3000)}\niter 2: loss 3.0000, time 100ms\n`);
+    const incremental = await run(dir, { state, ...args }, input);
+    const full = await run(dir, args, input);
+    expect(incremental.records[0]!.report).toEqual(full.records[0]!.report);
+    expect(incremental.read!.fromStart).toBe(2);
+    expect(incremental.read!.resumed).toBe(0);
+    void err;
   });
 
   it("rewrites no state file when nothing was appended; a kept snapshot's arrays move into the next file intact", async () => {
