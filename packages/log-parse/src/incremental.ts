@@ -15,8 +15,9 @@ import { BlobTable, StateWriter, decodeStateFile, encodeStateFile, rebase } from
  * stderr), DIR/log-parse/scans/<sha256 of the first log's path and the scan options>.state
  * (state-file.ts: a JSON header, the typed arrays as bytes):
  * per log its identity (device, inode, size, mtime, sha256 of the first and of the last HASH_BYTES
- * before the stop offset), the stop offset (a line boundary: an unfinished last line is read
- * again next time, completed) and the analyzer's state there (snapshot.ts).
+ * before the stop offset), the stop offset (a line boundary, or the last `\r` of an unfinished
+ * last line, see ResumePoint: what follows it is read again next time, completed) and the
+ * analyzer's state there (snapshot.ts).
  *
  * A log goes on from its offset when it is the same file (device and inode), at least that long,
  * and both hashes match; otherwise (it shrank, was replaced, a requeue truncated and rewrote it)
