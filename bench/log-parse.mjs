@@ -3,7 +3,10 @@
 // (HF Trainer dicts, nanoGPT, Lightning bars, Megatron, mixed; gen-log.mjs), each of BENCH_LOG_MB
 // megabytes (default 200), against what a user would write instead: a Python loop applying one
 // regex per line of the file opened in binary mode (issue #15's extractor). `LC_ALL=C grep -c loss`,
-// the Node read floor (bench/read-floor.mjs) and, on the mixed log, an awk extractor are references.
+// the Node read floor (bench/read-floor.mjs), a JS loop over every byte that parses nothing
+// (bench/byte-loop-floor.mjs: where it is under 2x Python, no parser whose per-byte work is
+// JavaScript meets the target), on the Lightning log a reader of one value per bar update that skips
+// bytes natively (bench/update-floor.mjs) and, on the mixed log, an awk extractor are references.
 // The logs are generated once into BENCH_CACHE (default $TMPDIR/slurmpipe-bench-cache), never the
 // repo, and read once before timing so every tool reads them from the page cache.
 //   BENCH_MIXES=hf,mixed node bench/log-parse.mjs    # some mixes only
@@ -68,6 +71,7 @@ for (const mix of mixes) {
   const lp = await best(() => timedCli("log-parse", [file], { stdout: join(dir, "lp.ndjson"), allowExit: [0, 1] }));
   const grep = await best(() => timed("grep", ["-c", "loss", file], { env: C, allowExit: [0, 1] }));
   const floor = await best(() => timed("node", [join(ROOT, "bench", "read-floor.mjs"), file]));
+  const loop = await best(() => timed("node", [join(ROOT, "bench", "byte-loop-floor.mjs"), file]));
   const report = JSON.parse((await execa("head", ["-1", join(dir, "lp.ndjson")])).stdout).report ?? {};
   const rate = (r) => mib / r.wall;
   rows.push(
@@ -75,13 +79,19 @@ for (const mix of mixes) {
     { metric: `${mix}: peak RSS MB (baseline: Python)`, slurmpipe: lp.rssMb, baseline: py.rssMb, ratio: lp.rssMb / py.rssMb, target: "< 100 MB", pass: lp.rssMb < 100 },
     { metric: `${mix}: MB/s vs LC_ALL=C grep -c loss`, slurmpipe: rate(lp), baseline: rate(grep), ratio: rate(lp) / rate(grep) },
     { metric: `${mix}: MB/s vs the Node read floor`, slurmpipe: rate(lp), baseline: rate(floor), ratio: rate(lp) / rate(floor) },
+    { metric: `${mix}: MB/s, JS byte loop (parses nothing) vs Python`, slurmpipe: rate(loop), baseline: rate(py), ratio: rate(loop) / rate(py) },
   );
+  if (mix === "lightning") {
+    const upd = await best(() => timed("node", [join(ROOT, "bench", "update-floor.mjs"), file]));
+    rows.push({ metric: "lightning: MB/s, one value per update, native skips (update-floor) vs Python", slurmpipe: rate(upd), baseline: rate(py), ratio: rate(upd) / rate(py) });
+    notes.push(`lightning: update-floor read ${String(upd.last.stdout).trim().split(" ")[0]} updates (Python matched once per physical line)`);
+  }
   if (mix === "mixed") {
     const awk = await best(() => timed("awk", [AWK, file], { env: C, stdout: join(dir, "awk.out") }));
     rows.push({ metric: "mixed: MB/s vs awk loss extractor", slurmpipe: rate(lp), baseline: rate(awk), ratio: rate(lp) / rate(awk) });
   }
   notes.push(
-    `${mix}: ${mib.toFixed(0)} MiB; log-parse ${report.loss?.points ?? "?"} loss points (${report.loss?.metric ?? "-"}), ${report.steps_seen ?? "?"} steps; Python: ${String(py.last.stdout).trim()} (matches, last value); grep -c ${String(grep.last.stdout).trim()}; RSS grep ${grep.rssMb.toFixed(1)}, floor ${floor.rssMb.toFixed(1)} MB`,
+    `${mix}: ${mib.toFixed(0)} MiB; log-parse ${report.loss?.points ?? "?"} loss points (${report.loss?.metric ?? "-"}), ${report.steps_seen ?? "?"} steps; Python: ${String(py.last.stdout).trim()} (matches, last value); grep -c ${String(grep.last.stdout).trim()}; RSS grep ${grep.rssMb.toFixed(1)}, floor ${floor.rssMb.toFixed(1)} MB; byte loop: ${String(loop.last.stdout).trim()} (lines, \\r)`,
   );
 }
 cleanup(dir);
@@ -91,6 +101,8 @@ const missed = printTable(`3. log-parse vs a Python extractor, ${MB} MB per form
   `Python: ${python}, \`re.search(rb'loss[^0-9n]*([0-9][0-9.eE+-]*)', line)\` per line of the file opened 'rb' (counts matches, keeps the last value)`,
   "log-parse: `log-parse FILE` (one report: every metric's series, trend, failures, warnings), bundled dist/cli.mjs",
   "Node read floor: bench/read-floor.mjs (1 MiB reads, Buffer.indexOf for \"loss\" and newlines; parses nothing)",
+  "update floor (Lightning): bench/update-floor.mjs (per \\r-ended update, String#indexOf to its end and to `loss_step=`, the value's digits in JS; no step, no check)",
+  "JS byte loop: bench/byte-loop-floor.mjs (1 MiB reads, one JS comparison per byte counting \\n and \\r; parses nothing): under 2x Python, the target is out of reach of any parser doing its per-byte work in JavaScript",
   ...notes,
 ]);
 finish(missed);

@@ -203,7 +203,8 @@ class Scanner {
       const cr = this.data.subarray(a, a + max - this.lead).lastIndexOf(CR);
       const cut = cr >= 0 ? a + cr + 1 : a;
       if (cut > a) this.line(a, cut);
-      if (!this.continuing) this.stats.oversize += 1;
+      // Not continuing yet (lead > 0 only then): the line is found over-long here, once.
+      this.stats.oversize += 1;
       this.continuing = true;
       this.lead = 0;
       a = cut;
