@@ -6,7 +6,9 @@
 // the Node read floor (bench/read-floor.mjs), a JS loop over every byte that parses nothing
 // (bench/byte-loop-floor.mjs: where it is under 2x Python, no parser whose per-byte work is
 // JavaScript meets the target), on the Lightning log a reader of one value per bar update that skips
-// bytes natively (bench/update-floor.mjs) and, on the mixed log, an awk extractor are references.
+// bytes natively (bench/update-floor.mjs), on the HF and nanoGPT logs a reader of every value of a
+// line that reads no key and checks nothing (bench/value-floor.mjs) and, on the mixed log, an awk
+// extractor are references.
 // The logs are generated once into BENCH_CACHE (default $TMPDIR/slurmpipe-bench-cache), never the
 // repo, and read once before timing so every tool reads them from the page cache.
 //   BENCH_MIXES=hf,mixed node bench/log-parse.mjs    # some mixes only
@@ -81,6 +83,12 @@ for (const mix of mixes) {
     { metric: `${mix}: MB/s vs the Node read floor`, slurmpipe: rate(lp), baseline: rate(floor), ratio: rate(lp) / rate(floor) },
     { metric: `${mix}: MB/s, JS byte loop (parses nothing) vs Python`, slurmpipe: rate(loop), baseline: rate(py), ratio: rate(loop) / rate(py) },
   );
+  const SEPARATORS = { hf: ": ", nanogpt: " " };
+  if (mix in SEPARATORS) {
+    const val = await best(() => timed("node", [join(ROOT, "bench", "value-floor.mjs"), file, SEPARATORS[mix]]));
+    rows.push({ metric: `${mix}: MB/s, every value, no key or check (value-floor) vs Python`, slurmpipe: rate(val), baseline: rate(py), ratio: rate(val) / rate(py) });
+    notes.push(`${mix}: value-floor read ${String(val.last.stdout).trim().split(" ")[0]} values after ${JSON.stringify(SEPARATORS[mix])}`);
+  }
   if (mix === "lightning") {
     const upd = await best(() => timed("node", [join(ROOT, "bench", "update-floor.mjs"), file]));
     rows.push({ metric: "lightning: MB/s, one value per update, native skips (update-floor) vs Python", slurmpipe: rate(upd), baseline: rate(py), ratio: rate(upd) / rate(py) });
@@ -102,6 +110,7 @@ const missed = printTable(`3. log-parse vs a Python extractor, ${MB} MB per form
   "log-parse: `log-parse FILE` (one report: every metric's series, trend, failures, warnings), bundled dist/cli.mjs",
   "Node read floor: bench/read-floor.mjs (1 MiB reads, Buffer.indexOf for \"loss\" and newlines; parses nothing)",
   "update floor (Lightning): bench/update-floor.mjs (per \\r-ended update, String#indexOf to its end and to `loss_step=`, the value's digits in JS; no step, no check)",
+  "value floor (HF, nanoGPT): bench/value-floor.mjs (per \\n line, String#indexOf to its end and to each separator, the number after it in a JS digit loop; no key, no step, no check, not exact)",
   "JS byte loop: bench/byte-loop-floor.mjs (1 MiB reads, one JS comparison per byte counting \\n and \\r; parses nothing): under 2x Python, the target is out of reach of any parser doing its per-byte work in JavaScript",
   ...notes,
 ]);
