@@ -110,7 +110,7 @@ const missed = printTable(`3. log-parse vs a Python extractor, ${MB} MB per form
   "log-parse: `log-parse FILE` (one report: every metric's series, trend, failures, warnings), bundled dist/cli.mjs",
   "Node read floor: bench/read-floor.mjs (1 MiB reads, Buffer.indexOf for \"loss\" and newlines; parses nothing)",
   "update floor (Lightning): bench/update-floor.mjs (per \\r-ended update, String#indexOf to its end and to `loss_step=`, the value's digits in JS; no step, no check)",
-  "value floor (HF, nanoGPT): bench/value-floor.mjs (per \\n line, String#indexOf to its end and to each separator, the number after it in a JS digit loop; no key, no step, no check, not exact)",
+  "value floor (HF, nanoGPT): bench/value-floor.mjs (per \\n line, String#indexOf to its end and to each separator, its digits as one integer in a JS loop; no key, no step, no check, not the exact value)",
   "JS byte loop: bench/byte-loop-floor.mjs (1 MiB reads, one JS comparison per byte counting \\n and \\r; parses nothing): under 2x Python, the target is out of reach of any parser doing its per-byte work in JavaScript",
   ...notes,
 ]);

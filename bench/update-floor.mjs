@@ -2,7 +2,7 @@
 // The floor for reading a Lightning log's every progress-bar update in Node while skipping bytes
 // natively: each 1 MiB read viewed once as a latin1 string, then per `\r`-ended update one
 // String#indexOf to its end and one to its `loss_step=` key (both searches run in C++), and the
-// value's digits summed in JS. No step, no other key, no check of the shape: less than any parser
+// value's digits taken as one integer in JS (the point ignored) and summed. No step, no other key, no check of the shape: less than any parser
 // that reports the series must do. bench/log-parse.mjs times it on the Lightning mix beside the
 // Python extractor (which reads one value per physical line, i.e. per epoch, not per update).
 //   node bench/update-floor.mjs FILE

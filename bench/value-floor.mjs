@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The floor for reading every value of a log's lines in Node: each 1 MiB read viewed once as a
 // latin1 string, then per `\n` line one native indexOf to its end and one to each SEP, and the
-// number after each SEP (a quote skipped) summed with a JS digit loop. No key, no step, no check of
-// the shape, no series, and numbers not read exactly: less than any parser that reports them must
-// do. bench/log-parse.mjs times it on the HF (SEP ": ") and nanoGPT (SEP " ") mixes beside the
+// digits after each SEP (a quote skipped) taken as one integer by a JS loop (the point and any
+// exponent ignored: not the value) and summed. No key, no step, no check of the shape, no series:
+// less than any parser that reports the values must do. bench/log-parse.mjs times it on the HF (SEP ": ") and nanoGPT (SEP " ") mixes beside the
 // Python extractor.
 //   node bench/value-floor.mjs FILE SEP
 import { closeSync, openSync, readSync } from "node:fs";
